@@ -1,0 +1,86 @@
+"""Every ``JOURNEY_*`` setting, its default, and the one place they are read.
+
+``docs/configuration.md`` documents each key; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask
+from limits import parse_many
+
+DEFAULTS: dict[str, Any] = {
+    # Peewee database URL; None means ``sqlite:///<instance_path>/journey.sqlite3``.
+    "JOURNEY_DATABASE_URL": None,
+    # SQLite's ``synchronous`` pragma: FULL makes every 2xx survive a power cut.
+    "JOURNEY_SQLITE_SYNCHRONOUS": "FULL",
+    # Rate limits, in flask-limiter's notation.
+    "JOURNEY_RATELIMIT_ENABLED": True,
+    "JOURNEY_RATELIMIT_DEFAULT": "1000 per hour",
+    "JOURNEY_RATELIMIT_UNKNOWN_ORIGIN": "20 per minute",
+    "JOURNEY_RATELIMIT_STORAGE_URI": "memory://",
+    "JOURNEY_RATELIMIT_STRATEGY": "fixed-window",
+    # What happens when the rate-limit storage is unreachable: True keeps ingesting.
+    "JOURNEY_RATELIMIT_FAIL_OPEN": True,
+    # Input limits.
+    "JOURNEY_MAX_BODY_BYTES": 512 * 1024,
+    "JOURNEY_MAX_BATCH_EVENTS": 500,
+    # Names of the wire formats to mount; None mounts every format (docs/formats.md).
+    "JOURNEY_FORMATS": None,
+    # Keep query-string values in stored URLs (utm_* values are always kept).
+    "JOURNEY_KEEP_QUERY_VALUES": False,
+    # CORS preflight cache lifetime, seconds.
+    "JOURNEY_CORS_MAX_AGE": 86400,
+    # Cache lifetime of /embed/v1.js, seconds.
+    "JOURNEY_EMBED_MAX_AGE": 3600,
+    # Register the ``journey_embed`` Jinja global.
+    "JOURNEY_TEMPLATE_HELPER": True,
+    # Days of events to keep; None keeps everything (``flask journey purge`` applies it).
+    "JOURNEY_RETENTION_DAYS": None,
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The validated ``JOURNEY_*`` settings of one app, read once in ``init_app``."""
+
+    database_url: str
+    sqlite_synchronous: str
+    ratelimit_enabled: bool
+    ratelimit_default: str
+    ratelimit_unknown_origin: str
+    ratelimit_storage_uri: str
+    ratelimit_strategy: str
+    ratelimit_fail_open: bool
+    max_body_bytes: int
+    max_batch_events: int
+    formats: tuple[str, ...] | None
+    keep_query_values: bool
+    cors_max_age: int
+    embed_max_age: int
+    template_helper: bool
+    retention_days: int | None
+
+
+def load(app: Flask) -> Settings:
+    """Apply the defaults to ``app.config`` and return the validated settings."""
+    for key, value in DEFAULTS.items():
+        app.config.setdefault(key, value)
+    cfg = {key[len("JOURNEY_"):].lower(): app.config[key] for key in DEFAULTS}
+    if cfg["database_url"] is None:
+        path = os.path.join(app.instance_path, "journey.sqlite3")
+        cfg["database_url"] = f"sqlite:///{path}"
+    if cfg["formats"] is not None:
+        cfg["formats"] = tuple(cfg["formats"])
+    for key in ("ratelimit_default", "ratelimit_unknown_origin"):
+        try:
+            parse_many(cfg[key])
+        except ValueError as exc:
+            raise ValueError(f"JOURNEY_{key.upper()}: {exc}") from None
+    for key in ("max_body_bytes", "max_batch_events", "cors_max_age", "embed_max_age"):
+        if not isinstance(cfg[key], int) or cfg[key] <= 0:
+            raise ValueError(f"JOURNEY_{key.upper()} must be a positive integer")
+    return Settings(**cfg)

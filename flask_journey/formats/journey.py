@@ -1,0 +1,206 @@
+"""Seed 000, journey events: ``POST /api/ingest`` with a batch of tagged events.
+
+Success is ``204`` with no body; every refusal is ``{"error": "..."}`` with the seed's wording.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import Response, jsonify, request
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
+
+from ..outcomes import InvalidRequest, Refusal
+from ..tenants import Tenant, by_slugs
+from ._base import Parsed, WireFormat
+
+TAGS = (
+    "session_start",
+    "session_end",
+    "page_view",
+    "step_view",
+    "field_focus",
+    "field_blur",
+    "field_change",
+    "validation_error",
+    "submit_attempt",
+    "submit_success",
+    "dropoff_signal",
+)
+DEVICE_CLASSES = ("desktop", "mobile", "tablet", "bot", "other")
+
+_REQUIRED = {"required": "is required", "null": "is required"}
+
+
+def _string(max_length: int, *, required: bool = False) -> fields.String:
+    return fields.String(
+        required=required,
+        allow_none=not required,
+        validate=validate.Length(min=1 if required else 0, max=max_length),
+        error_messages={
+            **_REQUIRED,
+            "invalid": "must be a string",
+            "invalid_utf8": "must be valid UTF-8",
+        },
+    )
+
+
+def _schema_version() -> fields.Integer:
+    return fields.Integer(
+        required=True,
+        strict=True,
+        validate=validate.Equal(1, error="must be 1"),
+        error_messages={**_REQUIRED, "invalid": "must be an integer"},
+    )
+
+
+class ContextSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    orgKey = _string(64, required=True)
+    journeyKey = _string(64, required=True)
+    language = _string(35)
+    deviceClass = fields.String(
+        allow_none=True,
+        validate=validate.OneOf(DEVICE_CLASSES, error="must be one of: {choices}"),
+        error_messages={"invalid": "must be a string"},
+    )
+
+
+class EventSchema(Schema):
+    """One event: the base properties and every tag's own properties.
+
+    Unknown properties are dropped, never stored: they could carry what a visitor typed.
+    """
+
+    class Meta:
+        unknown = EXCLUDE
+
+    _tag = fields.String(
+        required=True,
+        data_key="_tag",
+        validate=validate.OneOf(TAGS, error="must be one of: {choices}"),
+        error_messages={**_REQUIRED, "invalid": "must be a string"},
+    )
+    schemaVersion = _schema_version()
+    id = _string(128, required=True)
+    ts = fields.AwareDateTime(
+        required=True,
+        format="iso",
+        default_timezone=dt.timezone.utc,
+        error_messages={
+            **_REQUIRED,
+            "invalid": "must be a valid ISO 8601 timestamp",
+            "format": "must be a valid ISO 8601 timestamp",
+        },
+    )
+    orgKey = _string(64, required=True)
+    journeyKey = _string(64, required=True)
+    sessionId = _string(128, required=True)
+    clientId = _string(128, required=True)
+    url = _string(2048, required=True)
+    referrer = _string(2048)
+    embedVersion = _string(32)
+    source = _string(64)
+    title = _string(512)
+    stepKey = _string(128)
+    fieldKey = _string(128)
+    errorType = _string(64)
+    reason = _string(64)
+
+    @validates_schema
+    def _step_view_names_its_step(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data.get("_tag") == "step_view" and not data.get("stepKey"):
+            raise ValidationError("is required for step_view", "stepKey")
+
+
+class BatchSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    schemaVersion = _schema_version()
+    context = fields.Nested(
+        ContextSchema, required=True, error_messages={**_REQUIRED, "type": "must be an object"}
+    )
+    events = fields.List(
+        fields.Dict(error_messages={"invalid": "must be objects"}),
+        required=True,
+        error_messages={"required": "array is required", "null": "array is required",
+                        "invalid": "must be an array"},
+    )
+
+
+_batch = BatchSchema()
+_event = EventSchema()
+
+
+class JourneyFormat(WireFormat):
+    name = "journey"
+    routes = (("/api/ingest", "ingest"),)
+    cors_headers = ("Content-Type", "Authorization")
+
+    def envelope(self, body: Any, view_args: dict[str, Any]) -> dict[str, Any]:
+        if not isinstance(body, dict):
+            raise InvalidRequest("body must be a JSON object", "body")
+        batch = _batch.load(body)
+        limit = self.state.settings.max_batch_events
+        if len(batch["events"]) > limit:
+            raise InvalidRequest(f"events must contain at most {limit} events", "events")
+        return batch
+
+    def locate(self, batch: dict[str, Any]) -> Tenant:
+        return by_slugs(batch["context"]["orgKey"], batch["context"]["journeyKey"])
+
+    def parse(self, batch: dict[str, Any], tenant: Tenant) -> Parsed:
+        context = batch["context"]
+        device_class = context.get("deviceClass")
+        language = context.get("language")
+        seen: set[str] = set()
+        events = []
+        for raw in batch["events"]:
+            event = _event.load(raw)
+            if event["orgKey"] != context["orgKey"]:
+                raise InvalidRequest("orgKey must match context.orgKey", "orgKey")
+            if event["journeyKey"] != context["journeyKey"]:
+                raise InvalidRequest("journeyKey must match context.journeyKey", "journeyKey")
+            if event["id"] in seen:
+                continue
+            seen.add(event["id"])
+            reason = event.get("reason")
+            events.append(
+                {
+                    "event_id": event["id"],
+                    "type": event["_tag"],
+                    "occurred_at": event["ts"].astimezone(dt.timezone.utc).replace(tzinfo=None),
+                    "session_id": event["sessionId"],
+                    "client_id": event["clientId"],
+                    "url": event["url"],
+                    "referrer": event.get("referrer"),
+                    "title": event.get("title"),
+                    "step_key": event.get("stepKey"),
+                    "field_key": event.get("fieldKey"),
+                    "error_type": event.get("errorType"),
+                    "device_class": device_class,
+                    "language": language,
+                    "source": event.get("source"),
+                    "schema_version": event["schemaVersion"],
+                    "embed_version": event.get("embedVersion"),
+                    "properties": {"reason": reason} if reason else None,
+                    "user_agent": None if device_class else request.headers.get("User-Agent"),
+                }
+            )
+        return Parsed(events)
+
+    def accepted(self, parsed: Parsed) -> Response:
+        return Response(status=204)
+
+    def refused(self, outcome: Refusal) -> Response:
+        if isinstance(outcome, InvalidRequest):
+            message = f"Invalid request: {outcome.message}"
+        else:
+            message = outcome.message
+        response = jsonify(error=message)
+        response.status_code = outcome.code
+        return response

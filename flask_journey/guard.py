@@ -1,0 +1,114 @@
+"""What a tenant's request must pass before its events are stored: origin, rate limits, quota.
+
+Rate limits are counted by flask-limiter's strategy and storage (``JOURNEY_RATELIMIT_STORAGE_URI``),
+keyed by organization/journey pair and, for origins a journey does not list, by origin too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import time
+
+from flask import Flask
+from flask_limiter import Limiter
+from limits import RateLimitItem, parse_many
+
+from .config import Settings
+from .models import Usage, utcnow
+from .outcomes import Unavailable, OriginRejected, RateLimited
+from .privacy import url_origin
+from .tenants import Tenant
+
+log = logging.getLogger(__name__)
+
+
+def _always() -> bool:
+    return True
+
+
+def origin_is_listed(allowed: list[str], origin: str | None) -> bool | None:
+    """Whether ``origin`` may send events to a journey allowing ``allowed``.
+
+    True: listed. None: accepted but unknown (no list, or no Origin header at all, as from a
+    server). False: the journey lists origins and this one is not among them.
+    """
+    if not allowed or origin is None:
+        return None
+    return url_origin(origin) in allowed
+
+
+class Guard:
+    """Per-app admission checks, built in ``init_app`` and kept in the extension state."""
+
+    def __init__(self, app: Flask, settings: Settings) -> None:
+        self.settings = settings
+        self.default_limits = parse_many(settings.ratelimit_default)
+        self.unknown_origin_limits = parse_many(settings.ratelimit_unknown_origin)
+        self.limiter = Limiter(
+            key_func=lambda: "",
+            storage_uri=settings.ratelimit_storage_uri,
+            strategy=settings.ratelimit_strategy,
+            key_prefix="journey",
+            enabled=settings.ratelimit_enabled,
+            default_limits_exempt_when=_always,
+            application_limits_exempt_when=_always,
+        )
+        self.limiter.init_app(app)
+
+    def admit(self, tenant: Tenant, origin: str | None) -> None:
+        """Check the origin and the rate limits for one request; raise an outcome if refused."""
+        listed = origin_is_listed(tenant.journey.allowed_origins or [], origin)
+        if listed is False:
+            raise OriginRejected(f"Origin {origin} is not allowed for this journey")
+        if self.limiter.enabled:
+            if not listed:
+                self._hit(
+                    self.unknown_origin_limits,
+                    ("unknown-origin", str(tenant.journey.id), url_origin(origin) or "none"),
+                    "Rate limit exceeded for organization",
+                )
+            limits = (
+                parse_many(tenant.org.rate_limit) if tenant.org.rate_limit else self.default_limits
+            )
+            self._hit(
+                limits,
+                ("pair", str(tenant.org.id), str(tenant.journey.id)),
+                "Rate limit exceeded for organization",
+            )
+
+    def _hit(self, limits: list[RateLimitItem], keys: tuple[str, ...], message: str) -> None:
+        strategy = self.limiter.limiter
+        try:
+            for item in limits:
+                if not strategy.hit(item, *keys):
+                    reset = strategy.get_window_stats(item, *keys).reset_time
+                    raise RateLimited(message, max(1, math.ceil(reset - time.time())))
+        except RateLimited:
+            raise
+        except Exception as exc:  # the storage backend's own errors (redis, memcached, ...)
+            if self.settings.ratelimit_fail_open:
+                log.warning("rate-limit storage unavailable, admitting request: %s", exc)
+                return
+            raise Unavailable("Rate limiting is temporarily unavailable") from exc
+
+    @staticmethod
+    def check_quota(tenant: Tenant, events: int) -> None:
+        """Refuse ``events`` more events if they would take the organization past its quota."""
+        quota = tenant.org.monthly_quota
+        if quota is None:
+            return
+        now = utcnow()
+        used = (
+            Usage.select(Usage.events)
+            .where(Usage.organization == tenant.org.id, Usage.period == now.strftime("%Y-%m"))
+            .scalar()
+            or 0
+        )
+        if used + events > quota:
+            first_of_next = (now.replace(day=1) + dt.timedelta(days=32)).replace(
+                day=1, hour=0, minute=0, second=0, microsecond=0
+            )
+            retry = math.ceil((first_of_next - now).total_seconds())
+            raise RateLimited("Monthly event quota exceeded for organization", retry, quota=True)

@@ -1,0 +1,82 @@
+"""Format-neutral reasons a request is refused.
+
+The shared pipeline raises these; each wire format renders them in its own error shape. They are
+werkzeug ``HTTPException`` subclasses, so the status is right even where no format renders them.
+"""
+
+from __future__ import annotations
+
+from werkzeug.exceptions import (
+    Forbidden,
+    HTTPException,
+    NotFound,
+    RequestEntityTooLarge,
+    ServiceUnavailable,
+    TooManyRequests,
+    Unauthorized,
+)
+from werkzeug.exceptions import BadRequest as _BadRequest
+
+
+class Refusal(HTTPException):
+    """Base of every outcome; ``message`` is safe to show to the client."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidRequest(Refusal, _BadRequest):
+    """The body is not what the format documents. ``field`` names the offending field."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class BodyTooLarge(Refusal, RequestEntityTooLarge):
+    """The body is larger than ``JOURNEY_MAX_BODY_BYTES``."""
+
+
+class Unauthenticated(Refusal, Unauthorized):
+    """A secret key is missing, unknown or revoked."""
+
+
+class TenantNotFound(Refusal, NotFound):
+    """The organization, journey or key the request names does not exist.
+
+    ``what`` is ``"organization"`` or ``"journey"``.
+    """
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what.capitalize()} not found")
+        self.what = what
+
+
+class OriginRejected(Refusal, Forbidden):
+    """The request's origin is not among the journey's allowed origins."""
+
+
+class RateLimited(Refusal, TooManyRequests):
+    """A rate limit or the monthly quota is exhausted; retry after ``retry_after`` seconds."""
+
+    def __init__(self, message: str, retry_after: int, *, quota: bool = False) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.quota = quota
+
+
+class Unavailable(Refusal, ServiceUnavailable):
+    """Storage (the database, or rate-limit storage when failing closed) cannot be reached."""
+
+
+__all__ = [
+    "BodyTooLarge",
+    "InvalidRequest",
+    "OriginRejected",
+    "RateLimited",
+    "Refusal",
+    "TenantNotFound",
+    "Unauthenticated",
+    "Unavailable",
+]

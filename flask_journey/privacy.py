@@ -1,0 +1,146 @@
+"""What may be kept of a request: URL scrubbing, sensitive keys, user-agent reduction.
+
+Pure functions without Flask globals; ``docs/privacy.md`` describes the same rules.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from ua_parser import parse as parse_user_agent
+
+#: Substrings of a folded key name (lowercase, letters and digits only) that mark it sensitive.
+SENSITIVE_KEY_PARTS = (
+    "password",
+    "passwd",
+    "passcode",
+    "secret",
+    "token",
+    "apikey",
+    "authorization",
+    "creditcard",
+    "cardnumber",
+    "cardholder",
+    "securitycode",
+    "ccnum",
+    "iban",
+    "accountnumber",
+    "routingnumber",
+    "socialsecurity",
+    "taxid",
+    "passport",
+)
+#: Whole words of a key name (``user_ssn``, ``cardCvv``) that mark it sensitive.
+SENSITIVE_KEY_WORDS = frozenset({"pin", "ssn", "cvv", "cvc", "pwd", "sin", "auth", "otp"})
+
+_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
+
+
+def is_sensitive_key(key: str) -> bool:
+    """True for keys such as ``password``, ``credit_card``, ``user_ssn`` or ``cardNumber``."""
+    words = [w.lower() for w in _WORDS.findall(key)]
+    folded = "".join(words)
+    return any(part in folded for part in SENSITIVE_KEY_PARTS) or any(
+        w in SENSITIVE_KEY_WORDS for w in words
+    )
+
+
+def strip_sensitive(mapping: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``mapping`` without sensitive keys."""
+    return {k: v for k, v in mapping.items() if not is_sensitive_key(k)}
+
+
+def _scrub_query(query: str, keep_values: bool) -> str:
+    pairs = parse_qsl(query, keep_blank_values=True)
+    kept = [
+        (k, v if keep_values or k.lower().startswith("utm_") else "")
+        for k, v in pairs
+        if not is_sensitive_key(k)
+    ]
+    return urlencode(kept)
+
+
+def scrub_url(url: str | None, keep_query_values: bool = False) -> str | None:
+    """Drop credentials and query-string values (``utm_*`` values are kept) from a URL.
+
+    A fragment that carries ``key=value`` pairs (OAuth tokens, say) is scrubbed the same way;
+    a route-like fragment (``#/step-2``) is kept.
+    """
+    if not url:
+        return url
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc.rpartition("@")[2]
+    except ValueError:
+        return None
+    query = _scrub_query(parts.query, keep_query_values) if parts.query else ""
+    fragment = parts.fragment
+    if "=" in fragment:
+        route, sep, frag_query = fragment.partition("?")
+        if not sep:
+            route, frag_query = "", fragment
+        scrubbed = _scrub_query(frag_query, keep_query_values)
+        fragment = f"{route}?{scrubbed}" if route and scrubbed else route or scrubbed
+    return urlunsplit((parts.scheme, netloc, parts.path, query, fragment))
+
+
+def url_path(url: str | None) -> str | None:
+    """The path of a URL, ``/`` when it has none."""
+    if not url:
+        return None
+    try:
+        return urlsplit(url).path or "/"
+    except ValueError:
+        return None
+
+
+def url_origin(url: str | None) -> str | None:
+    """``scheme://host[:port]`` of a URL, or None when it has no host."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if not parts.scheme or not parts.hostname:
+        return None
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}".lower()
+
+
+@dataclass(frozen=True)
+class Device:
+    """What is kept of a user agent: never the string itself."""
+
+    device_class: str | None
+    browser: str | None
+    os: str | None
+
+
+_TABLETS = ("ipad", "tablet", "kindle", "silk", "playbook")
+
+
+@lru_cache(maxsize=4096)
+def describe_user_agent(user_agent: str | None) -> Device:
+    """Reduce a user-agent string to device class (desktop, mobile, tablet, bot), browser, OS."""
+    if not user_agent:
+        return Device(None, None, None)
+    parsed = parse_user_agent(user_agent[:512])
+    browser = parsed.user_agent.family if parsed.user_agent else None
+    os_family = parsed.os.family if parsed.os else None
+    device = parsed.device.family if parsed.device else ""
+    lowered = user_agent.lower()
+    if device == "Spider" or "bot" in lowered or "spider" in lowered or "crawl" in lowered:
+        device_class = "bot"
+    elif any(t in lowered for t in _TABLETS) or (
+        os_family == "Android" and "mobile" not in lowered
+    ):
+        device_class = "tablet"
+    elif os_family in ("iOS", "Android", "Windows Phone", "BlackBerry OS") or "mobile" in lowered:
+        device_class = "mobile"
+    else:
+        device_class = "desktop"
+    return Device(device_class, browser, os_family)

@@ -1,0 +1,164 @@
+"""Organizations, journeys and secret keys: creating them and finding them from a credential."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+
+from peewee import IntegrityError
+
+from .models import ApiKey, Journey, Organization, database, utcnow
+from .outcomes import TenantNotFound, Unauthenticated
+from .privacy import url_origin
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+class TenantError(ValueError):
+    """A management operation that cannot be done, with a message for the operator."""
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """The organization and journey a request writes to."""
+
+    org: Organization
+    journey: Journey
+
+
+def _journeys():
+    return Journey.select(Journey, Organization).join(Organization)
+
+
+def by_slugs(org_slug: str, journey_slug: str) -> Tenant:
+    """Find a journey by organization and journey slug (seed 000's ``orgKey``/``journeyKey``)."""
+    row = _journeys().where(Organization.slug == org_slug, Journey.slug == journey_slug).first()
+    if row is None:
+        if not Organization.select().where(Organization.slug == org_slug).exists():
+            raise TenantNotFound("organization")
+        raise TenantNotFound("journey")
+    return Tenant(row.organization, row)
+
+
+def by_public_key(public_key: str) -> Tenant:
+    """Find a journey by its public key (``pk_...``)."""
+    row = _journeys().where(Journey.public_key == public_key).first()
+    if row is None:
+        raise TenantNotFound("journey")
+    return Tenant(row.organization, row)
+
+
+def by_ids(account_id: int, tracker_id: int) -> Tenant:
+    """Find a journey by organization id and journey id (seed 002's ``aid``/``tid``)."""
+    row = _journeys().where(Organization.id == account_id, Journey.id == tracker_id).first()
+    if row is None:
+        if not Organization.select().where(Organization.id == account_id).exists():
+            raise TenantNotFound("organization")
+        raise TenantNotFound("journey")
+    return Tenant(row.organization, row)
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def authenticate(authorization: str | None) -> Organization:
+    """The organization whose secret key is in an ``Authorization: Bearer`` header value.
+
+    The key's lookup part finds the row; the hashes are compared in constant time.
+    """
+    scheme, _, secret = (authorization or "").partition(" ")
+    secret = secret.strip()
+    parts = secret.split("_")
+    if scheme.lower() != "bearer" or len(parts) != 3 or parts[0] != "sk":
+        raise Unauthenticated("Missing or malformed API key")
+    key = (
+        ApiKey.select(ApiKey, Organization)
+        .join(Organization)
+        .where(ApiKey.lookup == parts[1], ApiKey.revoked_at.is_null())
+        .first()
+    )
+    expected = key.secret_hash if key else _hash("")
+    if not hmac.compare_digest(expected, _hash(secret)) or key is None:
+        raise Unauthenticated("Invalid API key")
+    return key.organization
+
+
+def normalise_origins(origins: list[str]) -> list[str]:
+    """Validate allowed origins and bring them to ``scheme://host[:port]`` form."""
+    result = []
+    for origin in origins:
+        if not isinstance(origin, str) or len(origin) > 255:
+            raise TenantError(f"invalid origin: {origin!r}")
+        normal = url_origin(origin)
+        if normal is None or not normal.startswith(("http://", "https://")):
+            raise TenantError(f"invalid origin: {origin!r} (expected https://host[:port])")
+        if normal not in result:
+            result.append(normal)
+    return result
+
+
+def get_org(slug: str) -> Organization:
+    org = Organization.get_or_none(Organization.slug == slug)
+    if org is None:
+        raise TenantError(f"organization {slug!r} not found")
+    return org
+
+
+def get_journey(org: Organization, slug: str) -> Journey:
+    journey = Journey.get_or_none(Journey.organization == org, Journey.slug == slug)
+    if journey is None:
+        raise TenantError(f"journey {slug!r} not found in organization {org.slug!r}")
+    return journey
+
+
+def create_org(slug: str, *, rate_limit: str | None = None, quota: int | None = None):
+    if not SLUG.match(slug):
+        raise TenantError(f"invalid organization slug {slug!r} (a-z, 0-9, - and _)")
+    try:
+        with database.atomic():
+            return Organization.create(slug=slug, rate_limit=rate_limit, monthly_quota=quota)
+    except IntegrityError:
+        raise TenantError(f"organization {slug!r} already exists") from None
+
+
+def create_journey(org: Organization, slug: str, origins: list[str]) -> Journey:
+    if not SLUG.match(slug):
+        raise TenantError(f"invalid journey slug {slug!r} (a-z, 0-9, - and _)")
+    try:
+        with database.atomic():
+            return Journey.create(
+                organization=org,
+                slug=slug,
+                public_key="pk_" + secrets.token_hex(12),
+                allowed_origins=normalise_origins(origins),
+            )
+    except IntegrityError:
+        raise TenantError(f"journey {slug!r} already exists in {org.slug!r}") from None
+
+
+def set_origins(journey: Journey, origins: list[str]) -> Journey:
+    journey.allowed_origins = normalise_origins(origins)
+    journey.save()
+    return journey
+
+
+def create_key(org: Organization) -> str:
+    """Create a secret key for ``org`` and return it; only its hash is kept."""
+    lookup = secrets.token_hex(6)
+    secret = f"sk_{lookup}_{secrets.token_urlsafe(24).replace('_', '-')}"
+    ApiKey.create(organization=org, lookup=lookup, secret_hash=_hash(secret))
+    return secret
+
+
+def revoke_key(org: Organization, lookup: str) -> None:
+    updated = (
+        ApiKey.update(revoked_at=utcnow())
+        .where(ApiKey.organization == org, ApiKey.lookup == lookup, ApiKey.revoked_at.is_null())
+        .execute()
+    )
+    if not updated:
+        raise TenantError(f"no active key {lookup!r} in organization {org.slug!r}")
