@@ -76,9 +76,9 @@ def _prepare(event: dict[str, Any], keep_query_values: bool) -> dict[str, Any]:
     user_agent = event.pop("user_agent", None)
     if user_agent:
         device = describe_user_agent(user_agent)
-        event.setdefault("device_class", device.device_class)
-        event.setdefault("browser", device.browser)
-        event.setdefault("os", device.os)
+        event["device_class"] = event.get("device_class") or device.device_class
+        event["browser"] = event.get("browser") or device.browser
+        event["os"] = event.get("os") or device.os
     url = event.get("url")
     if url:
         event["path"] = event.get("path") or url_path(url)

@@ -37,7 +37,10 @@ def _string(max_length: int, *, required: bool = False) -> fields.String:
     return fields.String(
         required=required,
         allow_none=not required,
-        validate=validate.Length(min=1 if required else 0, max=max_length),
+        validate=[
+            validate.Length(min=1 if required else 0, error="must not be empty"),
+            validate.Length(max=max_length, error="must be at most {max} characters"),
+        ],
         error_messages={
             **_REQUIRED,
             "invalid": "must be a string",
@@ -56,6 +59,8 @@ def _schema_version() -> fields.Integer:
 
 
 class ContextSchema(Schema):
+    error_messages = {"type": "must be an object"}
+
     class Meta:
         unknown = EXCLUDE
 
@@ -122,7 +127,7 @@ class BatchSchema(Schema):
 
     schemaVersion = _schema_version()
     context = fields.Nested(
-        ContextSchema, required=True, error_messages={**_REQUIRED, "type": "must be an object"}
+        ContextSchema, required=True, error_messages=_REQUIRED
     )
     events = fields.List(
         fields.Dict(error_messages={"invalid": "must be objects"}),
@@ -188,7 +193,7 @@ class JourneyFormat(WireFormat):
                     "schema_version": event["schemaVersion"],
                     "embed_version": event.get("embedVersion"),
                     "properties": {"reason": reason} if reason else None,
-                    "user_agent": None if device_class else request.headers.get("User-Agent"),
+                    "user_agent": request.headers.get("User-Agent"),
                 }
             )
         return Parsed(events)
