@@ -12,8 +12,8 @@ from flask import Blueprint, Response, jsonify, request
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from . import tenants
-from .models import Journey, Organization
 from .formats._base import error_field, first_error
+from .models import Journey, Organization
 from .outcomes import InvalidRequest, Refusal, TenantNotFound
 from .payload import read_json
 

@@ -49,7 +49,9 @@ def _rate_limit(ctx: click.Context, param: click.Parameter, value: str | None) -
         try:
             parse_many(value)
         except ValueError:
-            raise click.BadParameter(f"{value!r} is not a rate limit such as '5000 per hour'")
+            raise click.BadParameter(
+                f"{value!r} is not a rate limit such as '5000 per hour'"
+            ) from None
     return value
 
 

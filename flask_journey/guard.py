@@ -17,7 +17,7 @@ from limits import RateLimitItem, parse_many
 
 from .config import Settings
 from .models import Usage, utcnow
-from .outcomes import Unavailable, OriginRejected, RateLimited
+from .outcomes import OriginRejected, RateLimited, Unavailable
 from .privacy import url_origin
 from .tenants import Tenant
 

@@ -6,6 +6,7 @@ werkzeug ``HTTPException`` subclasses, so the status is right even where no form
 
 from __future__ import annotations
 
+from werkzeug.exceptions import BadRequest as _BadRequest
 from werkzeug.exceptions import (
     Forbidden,
     HTTPException,
@@ -15,7 +16,6 @@ from werkzeug.exceptions import (
     TooManyRequests,
     Unauthorized,
 )
-from werkzeug.exceptions import BadRequest as _BadRequest
 
 
 class Refusal(HTTPException):

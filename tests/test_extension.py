@@ -101,7 +101,9 @@ class TestTemplateHelper:
             return render_template_string(source, **context)
 
     def test_renders_the_seeds_script_tag(self, app):
-        html = self.render(app, '{{ journey_embed(org="example-org", journey="small-business-grant") }}')
+        html = self.render(
+            app, '{{ journey_embed(org="example-org", journey="small-business-grant") }}'
+        )
 
         assert html == (
             '<script src="/embed/v1.js" data-org="example-org" '

@@ -78,7 +78,10 @@ class TestAllowedOrigins:
 
 @pytest.fixture
 def config():
-    return {"JOURNEY_RATELIMIT_DEFAULT": "3 per hour", "JOURNEY_RATELIMIT_UNKNOWN_ORIGIN": "2 per hour"}
+    return {
+        "JOURNEY_RATELIMIT_DEFAULT": "3 per hour",
+        "JOURNEY_RATELIMIT_UNKNOWN_ORIGIN": "2 per hour",
+    }
 
 
 class TestRateLimits:
