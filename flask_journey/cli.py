@@ -12,12 +12,13 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 from limits import parse_many
-from peewee import fn
+from peewee import DatabaseError, fn
 
-from . import db, tenants
-from .models import Event, Journey, Organization, Usage
+from . import db, migrations, tenants
+from .models import Event, Journey, Organization, Usage, utcnow
 
 EXPORT_CHUNK = 1000
+PURGE_CHUNK = 5000
 
 
 def _state():
@@ -60,13 +61,41 @@ def journey_cli() -> None:
     """Manage flask-journey organizations, journeys, keys and events."""
 
 
+def _backend() -> str:
+    return current_app.extensions["journey"].settings.database_url.partition("://")[0]
+
+
 @journey_cli.command("init-db")
 @with_appcontext
 def init_db() -> None:
-    """Create the tables (safe on an existing database)."""
+    """Create the tables; on an existing database, check it needs no migration."""
     state = _state()
-    db.create_tables(state.database)
-    click.echo(f"Initialised {state.settings.database_url.partition('://')[0]} database.")
+    try:
+        created = db.create_tables(state.database)
+    except migrations.SchemaError as exc:
+        _fail(str(exc))
+    done = "Initialised" if created else "Already initialised:"
+    click.echo(f"{done} {_backend()} database (schema version {migrations.LATEST}).")
+
+
+@journey_cli.command("migrate")
+@with_appcontext
+def migrate() -> None:
+    """Upgrade a database created by an earlier release to this release's schema."""
+    state = _state()
+    try:
+        previous, applied = migrations.upgrade(state.database)
+    except migrations.SchemaError as exc:
+        _fail(str(exc))
+    except DatabaseError as exc:
+        _fail(f"migration failed and was rolled back, nothing changed: {exc}")
+    if previous is None:
+        click.echo(f"Initialised {_backend()} database (schema version {migrations.LATEST}).")
+        return
+    for migration in applied:
+        click.echo(f"Applied {migration.version}: {migration.description}")
+    click.echo(f"Schema version {previous} -> {migrations.LATEST}." if applied
+               else f"Schema version {previous} is up to date.")
 
 
 @journey_cli.command("create-org")
@@ -285,6 +314,39 @@ def stats(org_slug: str | None, journey_slug: str | None) -> None:
     for org, journey, count in sessions:
         result[f"{org}/{journey}"]["sessions"] = count
     click.echo(json.dumps(result, indent=2, sort_keys=True))
+
+
+@journey_cli.command("purge")
+@click.option("--before", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="Delete events received before this day (YYYY-MM-DD, UTC).")
+@click.option("--retention", is_flag=True,
+              help="Delete events received more than JOURNEY_RETENTION_DAYS days ago.")
+@click.option("--org", "org_slug", help="Only this organization's events.")
+@click.option("--chunk", type=click.IntRange(min=1), default=PURGE_CHUNK, show_default=True,
+              help="Events deleted per transaction.")
+@with_appcontext
+def purge(before: dt.datetime | None, retention: bool, org_slug: str | None, chunk: int) -> None:
+    """Delete old events, a bounded chunk per transaction, and print how many."""
+    state = _state()
+    if (before is None) == (not retention):
+        _fail("give either --before YYYY-MM-DD or --retention")
+    if retention:
+        days = state.settings.retention_days
+        if days is None:
+            _fail("--retention needs JOURNEY_RETENTION_DAYS to be set")
+        before = utcnow() - dt.timedelta(days=days)
+    old = Event.select(Event.id).where(Event.received_at < before)
+    if org_slug:
+        journeys = Journey.select(Journey.id).where(Journey.organization == _org(org_slug))
+        old = old.where(Event.journey.in_(journeys))
+    deleted = 0
+    while True:
+        # One statement per chunk: its own short transaction, so ingest is never held up long.
+        count = Event.delete().where(Event.id.in_(old.order_by(Event.id).limit(chunk))).execute()
+        deleted += count
+        if count < chunk:
+            break
+    click.echo(f"Deleted {deleted} events received before {_iso(before)}.")
 
 
 @journey_cli.command("usage")

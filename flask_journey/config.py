@@ -12,11 +12,15 @@ from typing import Any
 from flask import Flask
 from limits import parse_many
 
+from .privacy import IDENTITY_MODES, IdentityPolicy
+
 DEFAULTS: dict[str, Any] = {
     # Peewee database URL; None means ``sqlite:///<instance_path>/journey.sqlite3``.
     "JOURNEY_DATABASE_URL": None,
     # SQLite's ``synchronous`` pragma: FULL makes every 2xx survive a power cut.
     "JOURNEY_SQLITE_SYNCHRONOUS": "FULL",
+    # Let concurrent requests of one process share a transaction (docs/performance.md).
+    "JOURNEY_GROUP_COMMIT": True,
     # Rate limits, in flask-limiter's notation.
     "JOURNEY_RATELIMIT_ENABLED": True,
     "JOURNEY_RATELIMIT_DEFAULT": "1000 per hour",
@@ -25,6 +29,8 @@ DEFAULTS: dict[str, Any] = {
     "JOURNEY_RATELIMIT_STRATEGY": "fixed-window",
     # What happens when the rate-limit storage is unreachable: True keeps ingesting.
     "JOURNEY_RATELIMIT_FAIL_OPEN": True,
+    # Keyword arguments for the storage's client (redis.Redis for redis://); None: defaults.
+    "JOURNEY_RATELIMIT_STORAGE_OPTIONS": None,
     # Input limits.
     "JOURNEY_MAX_BODY_BYTES": 512 * 1024,
     "JOURNEY_MAX_BATCH_EVENTS": 500,
@@ -40,7 +46,16 @@ DEFAULTS: dict[str, Any] = {
     "JOURNEY_TEMPLATE_HELPER": True,
     # Days of events to keep; None keeps everything (``flask journey purge`` applies it).
     "JOURNEY_RETENTION_DAYS": None,
+    # What is stored of an email sent as identity: "hash" (keyed hash), "drop" or "keep".
+    "JOURNEY_IDENTITY": "hash",
+    # Key of the identity hash; None uses the app's SECRET_KEY.
+    "JOURNEY_IDENTITY_SECRET": None,
 }
+
+
+#: Options for a redis:// rate-limit storage that JOURNEY_RATELIMIT_STORAGE_OPTIONS does not set:
+#: a Redis that stops answering delays a request by half a second, not redis-py's 5 seconds.
+REDIS_STORAGE_OPTIONS: dict[str, Any] = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
 
 
 @dataclass(frozen=True)
@@ -49,12 +64,14 @@ class Settings:
 
     database_url: str
     sqlite_synchronous: str
+    group_commit: bool
     ratelimit_enabled: bool
     ratelimit_default: str
     ratelimit_unknown_origin: str
     ratelimit_storage_uri: str
     ratelimit_strategy: str
     ratelimit_fail_open: bool
+    ratelimit_storage_options: dict[str, Any]
     max_body_bytes: int
     max_batch_events: int
     formats: tuple[str, ...] | None
@@ -63,6 +80,7 @@ class Settings:
     embed_max_age: int
     template_helper: bool
     retention_days: int | None
+    identity: IdentityPolicy
 
 
 def load(app: Flask) -> Settings:
@@ -83,4 +101,19 @@ def load(app: Flask) -> Settings:
     for key in ("max_body_bytes", "max_batch_events", "cors_max_age", "embed_max_age"):
         if not isinstance(cfg[key], int) or cfg[key] <= 0:
             raise ValueError(f"JOURNEY_{key.upper()} must be a positive integer")
+    days = cfg["retention_days"]
+    if days is not None and (not isinstance(days, int) or isinstance(days, bool) or days <= 0):
+        raise ValueError("JOURNEY_RETENTION_DAYS must be a positive integer or None")
+    options = cfg["ratelimit_storage_options"]
+    if options is not None and not isinstance(options, dict):
+        raise ValueError("JOURNEY_RATELIMIT_STORAGE_OPTIONS must be a dict or None")
+    scheme = cfg["ratelimit_storage_uri"].partition("://")[0]
+    defaults = REDIS_STORAGE_OPTIONS if scheme in ("redis", "rediss", "redis+unix") else {}
+    cfg["ratelimit_storage_options"] = {**defaults, **(options or {})}
+    if cfg["identity"] not in IDENTITY_MODES:
+        raise ValueError(f"JOURNEY_IDENTITY must be one of {', '.join(IDENTITY_MODES)}")
+    secret = cfg.pop("identity_secret") or app.config.get("SECRET_KEY") or None
+    if isinstance(secret, str):
+        secret = secret.encode()
+    cfg["identity"] = IdentityPolicy(cfg["identity"], secret)
     return Settings(**cfg)

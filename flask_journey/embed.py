@@ -42,12 +42,15 @@ def journey_embed(
     nonce: str | None = None,
     respect_dnt: bool = False,
     keep_query: bool = False,
+    flush_interval: int | None = None,
 ) -> Markup:
     """The ``<script>`` tag that loads the embed script for one journey, every attribute escaped.
 
     ``endpoint`` defaults to this site's ``/api/ingest``; ``nonce`` sets a CSP nonce;
     ``respect_dnt`` makes the script send nothing when the browser asks not to be tracked
-    (Do Not Track or Global Privacy Control); ``keep_query`` sends query-string values.
+    (Do Not Track or Global Privacy Control); ``keep_query`` sends query-string values;
+    ``flush_interval`` is how often, in milliseconds, buffered events are sent (default 5000).
+    ``docs/embed.md`` describes the attributes and the page conventions the script reads.
     """
     attrs = {
         "src": url_for("journey_embed.script"),
@@ -62,5 +65,9 @@ def journey_embed(
         attrs["data-respect-dnt"] = "true"
     if keep_query:
         attrs["data-keep-query"] = "true"
+    if flush_interval is not None:
+        if type(flush_interval) is not int or flush_interval <= 0:
+            raise ValueError("flush_interval must be a positive number of milliseconds")
+        attrs["data-flush-interval"] = str(flush_interval)
     rendered = " ".join(f'{name}="{escape(value)}"' for name, value in attrs.items())
     return Markup(f"<script {rendered} async></script>")

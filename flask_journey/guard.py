@@ -49,6 +49,7 @@ class Guard:
         self.limiter = Limiter(
             key_func=lambda: "",
             storage_uri=settings.ratelimit_storage_uri,
+            storage_options=settings.ratelimit_storage_options,
             strategy=settings.ratelimit_strategy,
             key_prefix="journey",
             enabled=settings.ratelimit_enabled,
@@ -57,13 +58,26 @@ class Guard:
         )
         self.limiter.init_app(app)
 
-    def admit(self, tenant: Tenant, origin: str | None) -> None:
-        """Check the origin and the rate limits for one request; raise an outcome if refused."""
-        listed = origin_is_listed(tenant.journey.allowed_origins or [], origin)
-        if listed is False:
-            raise OriginRejected(f"Origin {origin} is not allowed for this journey")
+    def admit(
+        self, tenant: Tenant, *origins: str | None, authenticated: bool = False
+    ) -> None:
+        """Check the origins and the rate limits for one request; raise an outcome if refused.
+
+        Every origin given (the ``Origin`` header, an event's URL, ...) must be allowed; the
+        request counts as coming from a known origin when one of them is listed. Requests
+        ``authenticated`` by a secret key are not held to the unknown-origin limit.
+        """
+        allowed = tenant.journey.allowed_origins or []
+        given = [origin for origin in origins if origin]
+        verdicts = [origin_is_listed(allowed, origin) for origin in given]
+        rejected = [o for o, listed in zip(given, verdicts, strict=True) if listed is False]
+        if rejected:
+            shown = url_origin(rejected[0]) or rejected[0]
+            raise OriginRejected(f"Origin {shown} is not allowed for this journey")
+        listed = any(verdicts)
+        origin = given[0] if given else None
         if self.limiter.enabled:
-            if not listed:
+            if not listed and not authenticated:
                 self._hit(
                     self.unknown_origin_limits,
                     ("unknown-origin", str(tenant.journey.id), url_origin(origin) or "none"),

@@ -150,6 +150,8 @@ class Event(BaseModel):
             (("journey", "occurred_at"), False),
             (("journey", "session_id"), False),
             (("instance_id",), False),
+            # Added in schema version 2 (flask_journey.migrations): purge by age.
+            (("received_at",), False),
         )
 
 

@@ -8,13 +8,15 @@ agent, and written in one transaction that skips event ids the journey already h
 from __future__ import annotations
 
 import datetime as dt
-import json
+import threading
+import weakref
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from peewee import Database
+from peewee import EXCLUDED, Database
 
-from .db import is_sqlite
+from .db import is_sqlite, retrying_transaction, storable_json
 from .models import Event, Usage, database, utcnow
 from .privacy import describe_user_agent, scrub_url, strip_sensitive, url_path
 from .tenants import Tenant
@@ -54,7 +56,6 @@ TRANSIENT = ("user_agent",)
 
 COLUMNS = ("journey", "wire_format", "received_at", *FIELDS)
 
-_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
 
 
 @lru_cache(maxsize=8)
@@ -71,6 +72,30 @@ def _insert_sql(db: Database) -> str:
     )
 
 
+#: URLs that scrubbing leaves unchanged, with their paths: the repeated pages of a site.
+_CLEAN_URLS: dict[tuple[str, bool], tuple[str | None, str | None]] = {}
+_CLEAN_URLS_MAX = 4096
+
+
+def _scrub(url: str, keep_query_values: bool) -> tuple[str | None, str | None]:
+    """The scrubbed URL and its path.
+
+    Only URLs that scrubbing does not change are remembered, so the memory holds nothing that
+    is not stored anyway.
+    """
+    key = (url, keep_query_values)
+    known = _CLEAN_URLS.get(key)
+    if known is not None:
+        return known
+    scrubbed = scrub_url(url, keep_query_values)
+    result = (scrubbed, url_path(url))
+    if scrubbed == url:
+        if len(_CLEAN_URLS) >= _CLEAN_URLS_MAX:
+            _CLEAN_URLS.clear()
+        _CLEAN_URLS[key] = result
+    return result
+
+
 def _prepare(event: dict[str, Any], keep_query_values: bool) -> dict[str, Any]:
     """Apply the privacy rules and the user-agent enrichment to one canonical event."""
     user_agent = event.pop("user_agent", None)
@@ -81,13 +106,55 @@ def _prepare(event: dict[str, Any], keep_query_values: bool) -> dict[str, Any]:
         event["os"] = event.get("os") or device.os
     url = event.get("url")
     if url:
-        event["path"] = event.get("path") or url_path(url)
-        event["url"] = scrub_url(url, keep_query_values)
+        event["url"], path = _scrub(url, keep_query_values)
+        event["path"] = event.get("path") or path
     if event.get("referrer"):
-        event["referrer"] = scrub_url(event["referrer"], keep_query_values)
+        event["referrer"] = _scrub(event["referrer"], keep_query_values)[0]
     props = event.get("properties")
     event["properties"] = strip_sensitive(props) if props else None
     return event
+
+
+def _sqlite_time(value: dt.datetime) -> str:
+    """A naive UTC datetime as SQLite stores it (``YYYY-MM-DD HH:MM:SS.ffffff``)."""
+    return value.isoformat(" ", "microseconds")
+
+
+def _rows(
+    journey_id: int,
+    wire_format: str,
+    received: dt.datetime,
+    events: list[dict[str, Any]],
+    keep_query_values: bool,
+    sqlite: bool,
+) -> list[list[Any]]:
+    """The events as rows of :data:`COLUMNS`, scrubbed and enriched."""
+    occurred = 3 + FIELDS.index("occurred_at")
+    props = 3 + FIELDS.index("properties")
+    head = [journey_id, wire_format, _sqlite_time(received) if sqlite else received]
+    rows = []
+    for event in events:
+        _prepare(event, keep_query_values)
+        row = head + list(map(event.get, FIELDS))
+        if sqlite:
+            row[occurred] = _sqlite_time(row[occurred])
+        if row[props] is not None:
+            row[props] = storable_json(row[props])
+        rows.append(row)
+    return rows
+
+
+@dataclass(eq=False)
+class _Batch:
+    """One request's rows on their way to the database, and what became of them."""
+
+    org_id: int
+    period: str
+    rows: list[list[Any]]
+    inserted: int = 0
+    #: queued, then lead (write the waiting batches), stored, or alone (write yourself).
+    state: str = "queued"
+    wake: threading.Event = field(default_factory=threading.Event)
 
 
 def store(
@@ -96,41 +163,118 @@ def store(
     events: list[dict[str, Any]],
     *,
     keep_query_values: bool = False,
+    group_commit: bool = False,
 ) -> int:
     """Store a batch in one transaction and meter it; return how many events were new.
 
     Events whose ``event_id`` the journey already has are skipped, so a retried batch stores
-    nothing twice. Nothing is written unless everything is.
+    nothing twice. Nothing is written unless everything is, and nothing is returned before the
+    commit. With ``group_commit``, batches stored at the same time by other threads of this
+    process may share the transaction (:class:`GroupCommitter`).
     """
     db = database.obj
     received = utcnow()
-    sqlite = is_sqlite(db)
-    rows = []
-    for event in events:
-        _prepare(event, keep_query_values)
-        row = [tenant.journey.id, wire_format, received]
-        row.extend(event.get(name) for name in FIELDS)
-        rows.append(row)
-    time_columns = (COLUMNS.index("received_at"), COLUMNS.index("occurred_at"))
-    props_column = COLUMNS.index("properties")
-    for row in rows:
-        if sqlite:
-            for i in time_columns:
-                row[i] = row[i].strftime(_SQLITE_TIME)
-        if row[props_column] is not None:
-            row[props_column] = json.dumps(row[props_column], separators=(",", ":"))
-    with db.atomic():
-        cursor = db.cursor()
-        cursor.executemany(_insert_sql(db), rows)
-        inserted = max(cursor.rowcount, 0)
-        _meter(tenant, received, inserted)
-    return inserted
+    rows = _rows(tenant.journey.id, wire_format, received, events, keep_query_values, is_sqlite(db))
+    batch = _Batch(tenant.org.id, received.strftime("%Y-%m"), rows)
+    if group_commit:
+        _committer(db).store(batch)
+    else:
+        _write(db, [batch])
+    return batch.inserted
 
 
-def _meter(tenant: Tenant, when: dt.datetime, events: int) -> None:
-    Usage.insert(
-        organization=tenant.org.id, period=when.strftime("%Y-%m"), events=events, requests=1
-    ).on_conflict(
+@retrying_transaction
+def _write(db: Database, batches: list[_Batch]) -> None:
+    """Insert and meter ``batches`` in one transaction, setting each one's ``inserted``."""
+    usage: dict[tuple[int, str], list[int]] = {}
+    cursor = db.cursor()
+    for batch in batches:
+        cursor.executemany(_insert_sql(db), batch.rows)
+        batch.inserted = max(cursor.rowcount, 0)
+        metered = usage.setdefault((batch.org_id, batch.period), [0, 0])
+        metered[0] += batch.inserted
+        metered[1] += 1
+    for (org_id, period), (inserted, requests) in usage.items():
+        cursor.execute(_meter_sql(db), (org_id, period, inserted, requests))
+
+
+@lru_cache(maxsize=8)
+def _meter_sql(db: Database) -> str:
+    """Add to an organization's usage of a month; parameters as in :meth:`Usage.insert`."""
+    query = Usage.insert(organization=0, period="", events=0, requests=0).on_conflict(
         conflict_target=[Usage.organization, Usage.period],
-        update={Usage.events: Usage.events + events, Usage.requests: Usage.requests + 1},
-    ).execute()
+        update={
+            Usage.events: Usage.events + EXCLUDED.events,
+            Usage.requests: Usage.requests + EXCLUDED.requests,
+        },
+    )
+    return db.get_sql_context().sql(query).query()[0]
+
+
+class GroupCommitter:
+    """Coalesces the batches that threads of one process store at the same time.
+
+    The first thread to arrive leads: it writes every batch waiting at that moment in one
+    transaction and wakes their threads after the commit. Batches arriving meanwhile wait for
+    the next leader, the first of them. If a shared transaction fails, each of its batches is
+    written again in a transaction of its own, so one bad batch never fails another.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._lock = threading.Lock()
+        self._waiting: list[_Batch] = []
+        self._busy = False
+
+    def store(self, batch: _Batch) -> None:
+        """Write ``batch``, alone or with others; return once it is committed."""
+        with self._lock:
+            self._waiting.append(batch)
+            leading = not self._busy
+            self._busy = True
+        if not leading:
+            batch.wake.wait()
+        if leading or batch.state == "lead":
+            self._lead()
+        if batch.state == "alone":
+            _write(self._db, [batch])
+
+    def _lead(self) -> None:
+        with self._lock:
+            group, self._waiting = self._waiting, []
+        try:
+            if len(group) == 1:
+                _write(self._db, group)  # its errors are its own: let them reach its request
+                group[0].state = "stored"
+            else:
+                try:
+                    _write(self._db, group)
+                except Exception:
+                    for batch in group:
+                        batch.state = "alone"
+                else:
+                    for batch in group:
+                        batch.state = "stored"
+        finally:
+            for batch in group:
+                if batch.state == "queued":
+                    batch.state = "alone"
+                batch.wake.set()
+            with self._lock:
+                if self._waiting:
+                    self._waiting[0].state = "lead"
+                    self._waiting[0].wake.set()
+                else:
+                    self._busy = False
+
+
+_COMMITTERS: weakref.WeakKeyDictionary[Database, GroupCommitter] = weakref.WeakKeyDictionary()
+_COMMITTERS_LOCK = threading.Lock()
+
+
+def _committer(db: Database) -> GroupCommitter:
+    with _COMMITTERS_LOCK:
+        committer = _COMMITTERS.get(db)
+        if committer is None:
+            committer = _COMMITTERS[db] = GroupCommitter(db)
+        return committer

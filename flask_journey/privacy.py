@@ -5,8 +5,10 @@ Pure functions without Flask globals; ``docs/privacy.md`` describes the same rul
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -52,6 +54,60 @@ def is_sensitive_key(key: str) -> bool:
 def strip_sensitive(mapping: dict[str, Any]) -> dict[str, Any]:
     """A copy of ``mapping`` without sensitive keys."""
     return {k: v for k, v in mapping.items() if not is_sensitive_key(k)}
+
+
+#: Substrings of a folded key name that mark it as naming or locating a person.
+PERSONAL_KEY_PARTS = (
+    "email",
+    "phone",
+    "mobilenumber",
+    "address",
+    "street",
+    "postcode",
+    "postalcode",
+    "zipcode",
+    "birth",
+    "fullname",
+    "firstname",
+    "lastname",
+    "surname",
+    "givenname",
+    "familyname",
+    "maidenname",
+    "middlename",
+    "username",
+    "displayname",
+    "nickname",
+)
+#: Whole words of a key name (``e_mail``, ``client_ip``) that mark it personal.
+PERSONAL_KEY_WORDS = frozenset({"mail", "tel", "zip", "dob", "ip"})
+
+
+def is_personal_key(key: str) -> bool:
+    """True for keys such as ``name``, ``email``, ``phoneNumber``, ``shipping_address``.
+
+    ``name`` alone is personal; a qualified name (``plan_name``, ``companyName``) is not.
+    """
+    words = [w.lower() for w in _WORDS.findall(key)]
+    folded = "".join(words)
+    return (
+        folded == "name"
+        or any(part in folded for part in PERSONAL_KEY_PARTS)
+        or any(w in PERSONAL_KEY_WORDS for w in words)
+    )
+
+
+def strip_personal(value: Any) -> Any:
+    """``value`` without sensitive or personal keys, in nested objects and arrays too."""
+    if isinstance(value, dict):
+        return {
+            k: strip_personal(v)
+            for k, v in value.items()
+            if not (is_sensitive_key(k) or is_personal_key(k))
+        }
+    if isinstance(value, list):
+        return [strip_personal(v) for v in value]
+    return value
 
 
 def _scrub_query(query: str, keep_values: bool) -> str:
@@ -144,3 +200,51 @@ def describe_user_agent(user_agent: str | None) -> Device:
     else:
         device_class = "desktop"
     return Device(device_class, browser, os_family)
+
+
+#: What is kept of an email address sent as a user's identity (``JOURNEY_IDENTITY``).
+IDENTITY_MODES = ("hash", "drop", "keep")
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+
+
+class IdentityNotConfigured(RuntimeError):
+    """Emails are to be hashed, but the site has neither an identity secret nor a SECRET_KEY."""
+
+
+def looks_like_email(value: str) -> bool:
+    """True for ``local@domain`` strings."""
+    return bool(_EMAIL.match(value))
+
+
+@dataclass(frozen=True)
+class IdentityPolicy:
+    """What is stored of a user's identity: a site's user id, or an email address.
+
+    ``hash`` (the default) stores an email as ``eh_`` and its HMAC-SHA256 under the site's
+    secret: the same address always gives the same value, which cannot be reversed without the
+    secret. ``drop`` stores nothing of it; ``keep`` stores the address, lowercased.
+    """
+
+    mode: str = "hash"
+    secret: bytes | None = field(default=None, repr=False)
+
+    def email(self, email: str | None) -> str | None:
+        """The stored form of an email address, or None when nothing of it is kept."""
+        if not email or self.mode == "drop":
+            return None
+        normal = email.strip().lower()
+        if self.mode == "keep":
+            return normal
+        if not self.secret:
+            raise IdentityNotConfigured(
+                "an email address arrived but JOURNEY_IDENTITY is 'hash' and neither "
+                "JOURNEY_IDENTITY_SECRET nor SECRET_KEY is set"
+            )
+        return "eh_" + hmac.new(self.secret, normal.encode(), hashlib.sha256).hexdigest()
+
+    def user_id(self, user_id: str | None) -> str | None:
+        """The stored form of a site's user id; one that is an email address counts as one."""
+        if user_id and looks_like_email(user_id):
+            return self.email(user_id)
+        return user_id or None

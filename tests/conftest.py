@@ -13,15 +13,19 @@ from flask.testing import FlaskClient, FlaskCliRunner
 
 from flask_journey import Journey
 
+pytest_plugins = ("tests.servers",)
+
 ORG = "example-org"
 JOURNEY = "small-business-grant"
 ORIGIN = "https://grants.example.com"
 
 
-@pytest.fixture
-def database_url(tmp_path) -> str:
-    """The database every storage test runs against."""
-    return f"sqlite:///{tmp_path / 'journey.sqlite3'}"
+@pytest.fixture(params=("sqlite", "postgresql"))
+def database_url(request, tmp_path) -> str:
+    """The database every storage test runs against: each test runs on SQLite and PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'journey.sqlite3'}"
+    return request.getfixturevalue("postgres_url")
 
 
 @pytest.fixture

@@ -150,6 +150,9 @@ def test_huge_body_without_content_length_is_413(client, journey):
         (b"[]", "body must be a JSON object"),
         (b'"a string"', "body must be a JSON object"),
         (b"null", "body must be a JSON object"),
+        (b'{"a": NaN}', "body must not contain NaN or infinite numbers"),
+        (b'{"a": -Infinity}', "body must not contain NaN or infinite numbers"),
+        (b'{"a": 1e400}', "body must not contain NaN or infinite numbers"),
     ],
 )
 def test_hostile_bodies_are_400_never_500(client, journey, exported, body, message):

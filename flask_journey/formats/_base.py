@@ -6,6 +6,9 @@ names a tenant, how its events map to canonical events, and how it words success
 
 from __future__ import annotations
 
+import hashlib
+import json
+import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -17,6 +20,8 @@ from peewee import DatabaseError, InterfaceError
 from .. import pipeline
 from ..outcomes import InvalidRequest, Refusal, Unavailable
 from ..payload import read_json
+from ..pipeline import TRANSIENT
+from ..privacy import IdentityNotConfigured
 from ..tenants import Tenant
 
 if TYPE_CHECKING:
@@ -42,6 +47,13 @@ def first_error(messages: Any, path: tuple = ()) -> tuple[tuple, str]:
     return path, str(messages)
 
 
+def json_object(body: Any) -> dict[str, Any]:
+    """``body`` when it is a JSON object; else the request is invalid."""
+    if not isinstance(body, dict):
+        raise InvalidRequest("body must be a JSON object", "body")
+    return body
+
+
 def error_field(path: tuple) -> str:
     """The name of the innermost named field in an error path (``ts`` in events.1.ts)."""
     names = [str(p) for p in path if not isinstance(p, int) and p != "_schema"]
@@ -57,6 +69,9 @@ class WireFormat:
     routes: ClassVar[tuple[tuple[str, str], ...]]
     #: Headers a browser may send in a cross-origin request to these routes.
     cors_headers: ClassVar[tuple[str, ...]] = ("Content-Type",)
+    #: True when ``envelope``/``locate`` admit only requests carrying a secret key; such
+    #: requests are not held to the stricter limit for unknown origins.
+    authenticated: ClassVar[bool] = False
 
     def __init__(self, state: JourneyState) -> None:
         self.state = state
@@ -86,9 +101,40 @@ class WireFormat:
         """The response for an outcome, in the format's own error shape."""
         raise NotImplementedError
 
-    def origin(self, envelope: Any) -> str | None:
-        """The origin the request comes from, checked against the journey's allowed origins."""
-        return request.headers.get("Origin")
+    def origins(self, envelope: Any) -> tuple[str | None, ...]:
+        """The origins the request comes from, each checked against the journey's allowed origins.
+
+        The ``Origin`` header; a format whose events name their page URL may add its origin.
+        """
+        return (request.headers.get("Origin"),)
+
+    def invalid(self, error: ValidationError) -> InvalidRequest:
+        """The outcome for a body its schemas refused: ``"<field> <message>"`` by default."""
+        path, message = first_error(error.messages)
+        name = error_field(path)
+        return InvalidRequest(f"{name} {message}", name)
+
+    # Helpers for formats.
+
+    def event_id(
+        self, tenant: Tenant, event: dict[str, Any], *, client_time: bool, index: int = 0
+    ) -> str:
+        """An ``evt_...`` id for a canonical event whose wire format carries no id.
+
+        Derived from the request's ``Idempotency-Key`` header and the event's ``index`` in the
+        request when the header is sent; else, when the client said when the event happened
+        (``client_time``), from the event's content; else random. A retried request thus gets
+        the ids it got the first time, and stores nothing twice.
+        """
+        key = request.headers.get("Idempotency-Key")
+        if key:
+            content: Any = ["idempotency-key", key, index]
+        elif client_time:
+            content = ["event", {k: v for k, v in event.items() if k not in TRANSIENT}]
+        else:
+            return f"evt_{uuid.uuid4().hex}"
+        raw = json.dumps([tenant.journey.id, content], sort_keys=True, default=str)
+        return f"evt_{hashlib.sha256(raw.encode()).hexdigest()[:32]}"
 
     # The flow, the same for every format.
 
@@ -112,12 +158,12 @@ class WireFormat:
             try:
                 envelope = self.envelope(read_json(request, settings.max_body_bytes), view_args)
                 tenant = self.locate(envelope)
-                self.state.guard.admit(tenant, self.origin(envelope))
+                self.state.guard.admit(
+                    tenant, *self.origins(envelope), authenticated=self.authenticated
+                )
                 parsed = self.parse(envelope, tenant)
             except ValidationError as err:
-                path, message = first_error(err.messages)
-                name = error_field(path)
-                raise InvalidRequest(f"{name} {message}", name) from None
+                raise self.invalid(err) from None
             if parsed.events:
                 self.state.guard.check_quota(tenant, len(parsed.events))
                 parsed.stored = pipeline.store(
@@ -125,6 +171,7 @@ class WireFormat:
                     self.name,
                     parsed.events,
                     keep_query_values=settings.keep_query_values,
+                    group_commit=settings.group_commit,
                 )
             return self.accepted(parsed)
         except Refusal as outcome:
@@ -136,3 +183,6 @@ class WireFormat:
         except (DatabaseError, InterfaceError) as exc:
             current_app.logger.exception("flask-journey could not store a batch")
             return self.refused(Unavailable(f"Storage unavailable: {type(exc).__name__}"))
+        except IdentityNotConfigured as exc:
+            current_app.logger.error("flask-journey cannot store an identity: %s", exc)
+            return self.refused(Unavailable("Identity hashing is not configured on this site"))

@@ -14,6 +14,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, vali
 from ..outcomes import InvalidRequest, Refusal
 from ..tenants import Tenant, by_slugs
 from ._base import Parsed, WireFormat
+from ._fastload import fast_loader
 
 TAGS = (
     "session_start",
@@ -137,8 +138,8 @@ class BatchSchema(Schema):
     )
 
 
-_batch = BatchSchema()
-_event = EventSchema()
+_load_batch = fast_loader(BatchSchema())
+_load_event = fast_loader(EventSchema())
 
 
 class JourneyFormat(WireFormat):
@@ -149,7 +150,7 @@ class JourneyFormat(WireFormat):
     def envelope(self, body: Any, view_args: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(body, dict):
             raise InvalidRequest("body must be a JSON object", "body")
-        batch = _batch.load(body)
+        batch = _load_batch(body)
         limit = self.state.settings.max_batch_events
         if len(batch["events"]) > limit:
             raise InvalidRequest(f"events must contain at most {limit} events", "events")
@@ -162,10 +163,11 @@ class JourneyFormat(WireFormat):
         context = batch["context"]
         device_class = context.get("deviceClass")
         language = context.get("language")
+        user_agent = request.headers.get("User-Agent")
         seen: set[str] = set()
         events = []
         for raw in batch["events"]:
-            event = _event.load(raw)
+            event = _load_event(raw)
             if event["orgKey"] != context["orgKey"]:
                 raise InvalidRequest("orgKey must match context.orgKey", "orgKey")
             if event["journeyKey"] != context["journeyKey"]:
@@ -193,7 +195,7 @@ class JourneyFormat(WireFormat):
                     "schema_version": event["schemaVersion"],
                     "embed_version": event.get("embedVersion"),
                     "properties": {"reason": reason} if reason else None,
-                    "user_agent": request.headers.get("User-Agent"),
+                    "user_agent": user_agent,
                 }
             )
         return Parsed(events)

@@ -1,0 +1,246 @@
+"""``python -m benchmarks``: how fast ingest is, as ratios taken in one run.
+
+Each figure is set against a ceiling measured in the same run on the same machine, round by
+round (ours, then the ceiling, then ours again...), and the median of the rounds' ratios is
+reported: shared machines drift, ratios taken side by side drift much less.
+See docs/performance.md for what is measured and how to read it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import statistics
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from peewee import Database
+
+from flask_journey import db as journey_db
+from flask_journey import tenants
+
+from . import ceiling, export, load, report, servers, workload
+from .app import create_app
+
+JOURNEY_APP = "benchmarks.app:create_app()"
+BARE_APP = "benchmarks.app:create_bare_app()"
+DEFAULT_OUTPUT = servers.ROOT / "benchmarks" / "results" / "latest.json"
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=4.0, help="length of a measured round")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per ratio (median)")
+    parser.add_argument("--threads", type=int, default=16, help="gunicorn gthread threads")
+    parser.add_argument("--bulk-connections", type=int, default=4)
+    parser.add_argument("--small-connections", type=int, default=32)
+    parser.add_argument("--export-events", type=int, nargs="*", default=[10_000, 1_000_000],
+                        help="table sizes at which export's peak memory is measured")
+    parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    parser.add_argument("--no-variants", action="store_true",
+                        help="skip the sync-worker and no-group-commit comparisons")
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke run: 1 round of 2 s, export at 10k and 100k events")
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.seconds, args.rounds, args.export_events = 2.0, 1, [10_000, 100_000]
+    return args
+
+
+def prepare(url: str) -> tuple[Database, int]:
+    """Create the schema, organization and journey in an empty database."""
+    app = create_app(url)
+    state = app.extensions["journey"]
+    with app.app_context():
+        journey_db.create_tables(state.database)
+        org = tenants.create_org(workload.ORG, rate_limit="100000000 per hour")
+        journey = tenants.create_journey(org, workload.JOURNEY, [workload.ORIGIN])
+    return state.database, journey.id
+
+
+def stored(db: Database) -> int:
+    return db.execute_sql("SELECT COUNT(*) FROM journey_event").fetchone()[0]
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+class Bench:
+    """One run: the settings, a scratch folder, and the database URLs of one backend."""
+
+    def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
+        self.args = args
+        self.workdir = workdir
+
+    def serve(self, app: str, env: dict[str, str], worker_class: str = "gthread"):
+        threads = self.args.threads if worker_class == "gthread" else 1
+        return servers.gunicorn(app, env, worker_class=worker_class, threads=threads,
+                                log_dir=self.workdir)
+
+    def drive(self, server: servers.Server, size: int, connections: int, prefix: str,
+              seconds: float | None = None) -> load.Result:
+        return load.run(load.Load(server.port, size, connections,
+                                  seconds or self.args.seconds, prefix))
+
+    def backend(self, name: str, url: Callable[[str], str]) -> dict[str, Any]:
+        print(f"[{name}] bulk and storage ceiling", file=sys.stderr)
+        result: dict[str, Any] = {"bulk": self.bulk(url("bulk"), url("ceiling"))}
+        print(f"[{name}] small batches and bare Flask", file=sys.stderr)
+        result["small"], result["worker_peak_rss_mb"] = self.small(url("small"))
+        if not self.args.no_variants:
+            print(f"[{name}] worker class and group commit variants", file=sys.stderr)
+            result["variants"] = self.variants(url("variants"), result["small"])
+        return result
+
+    def bulk(self, bulk_url: str, ceiling_url: str) -> dict[str, Any]:
+        db, _ = prepare(bulk_url)
+        ceiling_db, ceiling_journey = prepare(ceiling_url)
+        env = {"BENCH_DATABASE_URL": bulk_url}
+        connections = self.args.bulk_connections
+        rounds = []
+        with self.serve(JOURNEY_APP, env) as server:
+            answered = self.drive(server, 100, connections, "bw", 1.0).answered_204
+            for n in range(self.args.rounds):
+                ceiling_rate = ceiling.measure(ceiling_db, ceiling_journey, 100, f"c{n}",
+                                               self.args.seconds)
+                run = self.drive(server, 100, connections, f"b{n}")
+                answered += run.answered_204
+                rounds.append({
+                    "events_per_s": run.per_second * 100,
+                    "ceiling_events_per_s": ceiling_rate,
+                    "ratio": run.per_second * 100 / ceiling_rate,
+                    "statuses": run.statuses,
+                    "p50_ms": run.p50_ms,
+                    "p99_ms": run.p99_ms,
+                })
+        ok = all(set(r["statuses"]) == {204} for r in rounds)
+        return {
+            "events_per_s": _median([r["events_per_s"] for r in rounds]),
+            "ceiling_events_per_s": _median([r["ceiling_events_per_s"] for r in rounds]),
+            "ratio": _median([r["ratio"] for r in rounds]),
+            "connections": connections,
+            "verified": ok and stored(db) == answered * 100,
+            "rounds": rounds,
+        }
+
+    def small(self, url: str) -> tuple[dict[str, Any], float]:
+        db, _ = prepare(url)
+        connections = self.args.small_connections
+        rounds = []
+        with self.serve(JOURNEY_APP, {"BENCH_DATABASE_URL": url}) as ours, \
+                self.serve(BARE_APP, {}) as bare:
+            answered = self.drive(ours, 5, connections, "sw", 1.0).answered_204
+            self.drive(bare, 5, connections, "xw", 1.0)
+            for n in range(self.args.rounds):
+                run = self.drive(ours, 5, connections, f"s{n}")
+                bare_run = self.drive(bare, 5, connections, f"x{n}")
+                answered += run.answered_204
+                rounds.append({
+                    "requests_per_s": run.per_second,
+                    "bare_requests_per_s": bare_run.per_second,
+                    "ratio": run.per_second / bare_run.per_second,
+                    "p50_ms": run.p50_ms, "p99_ms": run.p99_ms,
+                    "bare_p50_ms": bare_run.p50_ms, "bare_p99_ms": bare_run.p99_ms,
+                    "statuses": run.statuses,
+                })
+            peak = ours.worker_peak_rss_mb()
+        ok = all(set(r["statuses"]) == {204} for r in rounds)
+        summary = {key: _median([r[key] for r in rounds]) for key in rounds[0] if key != "statuses"}
+        summary.update(connections=connections, verified=ok and stored(db) == answered * 5,
+                       rounds=rounds)
+        return summary, peak
+
+    def variants(self, url: str, small: dict[str, Any]) -> dict[str, Any]:
+        """Small batches under a sync worker, and under gthread without group commit."""
+        prepare(url)
+        connections = self.args.small_connections
+        found = {}
+        with self.serve(JOURNEY_APP, {"BENCH_DATABASE_URL": url}, "sync") as ours, \
+                self.serve(BARE_APP, {}, "sync") as bare:
+            self.drive(ours, 5, connections, "vw", 1.0)
+            run = self.drive(ours, 5, connections, "v1")
+            bare_run = self.drive(bare, 5, connections, "y1")
+        found["sync"] = {"requests_per_s": run.per_second, "p50_ms": run.p50_ms,
+                         "p99_ms": run.p99_ms, "bare_requests_per_s": bare_run.per_second}
+        env = {"BENCH_DATABASE_URL": url, "BENCH_GROUP_COMMIT": "0"}
+        with self.serve(JOURNEY_APP, env) as ours:
+            self.drive(ours, 5, connections, "vx", 1.0)
+            run = self.drive(ours, 5, connections, "v2")
+        found["no_group_commit"] = {"requests_per_s": run.per_second, "p50_ms": run.p50_ms,
+                                    "p99_ms": run.p99_ms}
+        found["group_commit_requests_per_s"] = small["requests_per_s"]
+        return found
+
+    def export(self, url: str) -> dict[str, Any]:
+        db, journey_id = prepare(url)
+        runs = []
+        have = 0
+        for count in sorted(self.args.export_events):
+            print(f"[export] {count:,} events", file=sys.stderr)
+            have = export.grow(db, journey_id, count, f"e{count}", have)
+            runs.append(vars(export.export(url, have)))
+        return {"backend": "SQLite", "runs": runs}
+
+
+@contextlib.contextmanager
+def _postgres(notes: list[str]) -> Iterator[Callable[[str], str] | None]:
+    missing = servers.postgres_missing()
+    if missing:
+        notes.append(f"PostgreSQL skipped: {missing}")
+        print(f"PostgreSQL skipped: {missing}", file=sys.stderr)
+        yield None
+        return
+    with servers.postgres() as prefix:
+        yield lambda name: servers.create_postgres_database(prefix, f"bench_{name}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
+    notes: list[str] = []
+    results: dict[str, Any] = {
+        "machine": report.machine(),
+        "settings": {key: value for key, value in vars(args).items() if key != "output"},
+        "backends": {},
+        "embed": report.embed_size(),
+        "notes": notes,
+    }
+    with tempfile.TemporaryDirectory(prefix="journey-bench-") as scratch:
+        workdir = Path(scratch)
+        bench = Bench(args, workdir)
+
+        def sqlite(name: str) -> str:
+            return f"sqlite:///{workdir / name}.sqlite3"
+
+        results["backends"]["SQLite"] = bench.backend("SQLite", sqlite)
+        if not args.no_postgres:
+            with _postgres(notes) as postgres:
+                if postgres is not None:
+                    results["backends"]["PostgreSQL"] = bench.backend("PostgreSQL", postgres)
+                    version = postgres("version")
+                    results["machine"]["postgresql"] = _server_version(version)
+        if args.export_events:
+            results["export"] = bench.export(sqlite("export"))
+    print(report.table(results))
+    report.write_json(results, args.output)
+    return 0
+
+
+def _server_version(url: str) -> str:
+    import psycopg2
+
+    conn = psycopg2.connect(url)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("SHOW server_version")
+            return cursor.fetchone()[0]
+    finally:
+        conn.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,36 @@
+"""The two apps the benchmark serves with gunicorn: a host app with flask-journey, and bare Flask.
+
+Both are configured from the environment: ``BENCH_DATABASE_URL`` names the database of the
+journey app, ``BENCH_GROUP_COMMIT`` (``0``/``1``) sets ``JOURNEY_GROUP_COMMIT``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+from flask import Flask, Response
+
+from flask_journey import Journey
+
+
+def create_app(database_url: str | None = None) -> Flask:
+    """A host app as a site would write it, with the settings a production site would use."""
+    app = Flask("bench", instance_path=os.path.join(tempfile.gettempdir(), "journey-bench"))
+    app.config.update(
+        JOURNEY_DATABASE_URL=database_url or os.environ["BENCH_DATABASE_URL"],
+        JOURNEY_GROUP_COMMIT=os.environ.get("BENCH_GROUP_COMMIT", "1") == "1",
+    )
+    Journey(app)
+    return app
+
+
+def create_bare_app() -> Flask:
+    """The framework's own ceiling: one Flask view that answers 204 to a POST."""
+    app = Flask("bare")
+
+    @app.post("/api/ingest")
+    def ingest() -> Response:
+        return Response(status=204)
+
+    return app

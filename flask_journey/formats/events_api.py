@@ -1,0 +1,119 @@
+"""Seed 003, the Events API: ``POST /api/v1/events/pageview`` and ``/api/v1/events/custom``.
+
+Authenticated by ``Authorization: Bearer <secret key>`` (``flask journey create-key ORG``);
+``site_id`` is the journey's public key. Success is ``201 {"success": true, "event_id":
+"evt_..."}``; a refusal is ``{"error": {"code", "message", "field"}}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, jsonify, request
+from marshmallow import EXCLUDE, Schema, ValidationError
+
+from ..models import utcnow
+from ..outcomes import (
+    BodyTooLarge,
+    InvalidRequest,
+    OriginRejected,
+    RateLimited,
+    Refusal,
+    TenantNotFound,
+    Unauthenticated,
+)
+from ..privacy import strip_personal
+from ..tenants import Tenant, authenticate, by_public_key
+from ._base import Parsed, WireFormat, error_field, first_error, json_object
+from ._fields import REQUIRED, Properties, text
+
+#: The documented limits of ``props``.
+MAX_PROPS = 10
+MAX_PROP_KEY_LENGTH = 50
+
+#: Error codes by outcome, most specific first; ``invalid_props`` is an ``InvalidRequest``
+#: about ``props``.
+CODES: tuple[tuple[type[Refusal], str], ...] = (
+    (InvalidRequest, "invalid_request"),
+    (BodyTooLarge, "invalid_request"),
+    (Unauthenticated, "unauthorized"),
+    (TenantNotFound, "invalid_site_id"),
+    (OriginRejected, "invalid_site_id"),
+    (RateLimited, "rate_limit_exceeded"),
+)
+
+
+class PageviewSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    site_id = text(64, required=True)
+    url = text(2048, required=True)
+    referrer = text(2048)
+    user_agent = text(1024)
+    # Accepted as documented, then discarded: no address is looked up or stored.
+    ip_address = text(64)
+
+
+class CustomSchema(PageviewSchema):
+    event_name = text(256, required=True)
+    props = Properties(max_keys=MAX_PROPS, max_key_length=MAX_PROP_KEY_LENGTH, null_values=False)
+
+
+SCHEMAS: dict[str, Schema] = {"pageview": PageviewSchema(), "custom": CustomSchema()}
+
+
+class EventsApiFormat(WireFormat):
+    name = "events_api"
+    routes = (("/api/v1/events/<any(pageview, custom):kind>", "event"),)
+    cors_headers = ("Content-Type", "Authorization", "Idempotency-Key")
+    authenticated = True
+
+    def envelope(self, body: Any, view_args: dict[str, Any]) -> dict[str, Any]:
+        org = authenticate(request.headers.get("Authorization"))
+        event = SCHEMAS[view_args["kind"]].load(json_object(body))
+        event.update(kind=view_args["kind"], org=org)
+        return event
+
+    def locate(self, event: dict[str, Any]) -> Tenant:
+        tenant = by_public_key(event["site_id"])
+        if tenant.org.id != event["org"].id:
+            raise TenantNotFound("journey")
+        return tenant
+
+    def invalid(self, error: ValidationError) -> InvalidRequest:
+        path, message = first_error(error.messages)
+        name = error_field(path)
+        if message == REQUIRED:
+            return InvalidRequest(f"Missing required field: {name}", name)
+        return InvalidRequest(f"Invalid field {name}: {message}", name)
+
+    def parse(self, event: dict[str, Any], tenant: Tenant) -> Parsed:
+        canonical = {
+            "type": event["kind"],
+            "name": event.get("event_name"),
+            "occurred_at": utcnow(),
+            "url": event["url"],
+            "referrer": event.get("referrer"),
+            "properties": strip_personal(event.get("props") or {}) or None,
+        }
+        canonical["event_id"] = self.event_id(tenant, canonical, client_time=False)
+        canonical["user_agent"] = event.get("user_agent")
+        return Parsed([canonical])
+
+    def accepted(self, parsed: Parsed) -> Response:
+        response = jsonify(success=True, event_id=parsed.events[0]["event_id"])
+        response.status_code = 201
+        return response
+
+    def refused(self, outcome: Refusal) -> Response:
+        code = next((c for cls, c in CODES if isinstance(outcome, cls)), "service_unavailable")
+        field = getattr(outcome, "field", None)
+        message = outcome.message
+        if isinstance(outcome, InvalidRequest) and field == "props":
+            code = "invalid_props"
+        elif isinstance(outcome, TenantNotFound):
+            message, field = "Site ID not found or access denied", "site_id"
+        response = jsonify(error={"code": code, "message": message, "field": field})
+        response.status_code = outcome.code
+        return response

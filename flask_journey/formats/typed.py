@@ -1,0 +1,333 @@
+"""Seed 001, typed events: ``POST /api/i/v1/{publicKey}/events`` with up to 100 events.
+
+``200 {"success": true, "processed": N}`` when every event is stored; ``207`` with
+``errors: [{"index", "message"}]`` when some are refused (the others are stored); a refusal of the
+whole request is ``{"success": false, "processed": 0, "errors": [{"index": -1, "message"}]}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, jsonify, request
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
+
+from ..models import utcnow
+from ..outcomes import InvalidRequest, Refusal, TenantNotFound
+from ..privacy import IdentityPolicy, is_sensitive_key, looks_like_email, strip_personal
+from ..tenants import Tenant, by_public_key
+from ._base import Parsed, WireFormat, error_field, first_error, json_object
+from ._fields import (
+    MAX_KEY_LENGTH,
+    REQUIRED,
+    JsonObject,
+    Properties,
+    UnixMillis,
+    email,
+    iso_time,
+    naive_utc,
+    number,
+    text,
+)
+
+#: The most events one request may carry (the seed's documented limit).
+MAX_EVENTS = 100
+SOURCES = ("client", "server", "integration")
+STAGES = ("activated", "engaged", "paid", "churned")
+PROVIDERS = ("cal.com", "calendly", "unknown")
+#: Properties that name the user of a server event; used as identity, never stored as such.
+IDENTITY_PROPERTIES = ("__email", "__userId")
+
+INACTIVE = "Invalid or inactive tracking configuration"
+
+
+def _one_of(choices: tuple[str, ...], **kwargs: Any) -> fields.String:
+    return fields.String(
+        validate=validate.OneOf(choices, error="must be one of: {choices}"),
+        error_messages={"required": REQUIRED, "null": REQUIRED},
+        **kwargs,
+    )
+
+
+class UserSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    email = email()
+    userId = text(128)
+
+
+class BatchSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    visitorId = text(128)
+    source = _one_of(SOURCES, load_default="client")
+    user = fields.Nested(UserSchema, allow_none=True)
+    events = fields.List(
+        fields.Raw(),
+        required=True,
+        error_messages={"required": REQUIRED, "null": REQUIRED, "invalid": "must be an array"},
+    )
+
+
+class UtmSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    source = text(256)
+    medium = text(256)
+    campaign = text(256)
+    term = text(256)
+    content = text(256)
+
+
+class EventSchema(Schema):
+    """The fields every event type shares; unknown fields are dropped."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    type = fields.String(required=True)
+    timestamp = UnixMillis(allow_none=True)
+    url = text(2048, required=True)
+    path = text(2048, required=True)
+    referrer = text(2048)
+    utm = fields.Nested(UtmSchema, allow_none=True)
+    sessionId = text(128)
+
+
+class PageviewSchema(EventSchema):
+    title = text(512)
+
+
+class PropertiesSchema(EventSchema):
+    """An event with ``properties``, which may name a server event's user."""
+
+    properties = Properties()
+
+    @validates_schema
+    def _identity_properties(self, data: dict[str, Any], **kwargs: Any) -> None:
+        props = data.get("properties") or {}
+        mail = props.get("__email")
+        if mail is not None and not (
+            isinstance(mail, str) and len(mail) <= 128 and looks_like_email(mail)
+        ):
+            raise ValidationError("must be an email address", "__email")
+        user_id = props.get("__userId")
+        if user_id is not None and not (isinstance(user_id, str) and 0 < len(user_id) <= 128):
+            raise ValidationError("must be a string of 1 to 128 characters", "__userId")
+
+
+class CustomSchema(PropertiesSchema):
+    eventName = text(256, required=True)
+
+
+class FormSchema(EventSchema):
+    formId = text(256)
+    formFields = fields.Dict(allow_none=True, error_messages={"invalid": "must be an object"})
+
+
+class IdentifySchema(EventSchema):
+    email = email()
+    userId = text(128)
+    traits = JsonObject()
+
+    @validates_schema
+    def _names_someone(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if not data.get("email") and not data.get("userId"):
+            raise ValidationError("or userId is required", "email")
+
+
+class EngagementSchema(EventSchema):
+    activeTimeMs = number()
+    totalTimeMs = number()
+
+
+class CalendarSchema(EventSchema):
+    provider = _one_of(PROVIDERS, allow_none=True)
+    eventType = text(256)
+    startTime = iso_time()
+    endTime = iso_time()
+    duration = number()
+    isRecurring = fields.Boolean(allow_none=True, error_messages={"invalid": "must be a boolean"})
+    inviteeEmail = email()
+    inviteeName = text(256)
+
+
+class StageSchema(PropertiesSchema):
+    stage = _one_of(STAGES, required=True)
+
+
+SCHEMAS: dict[str, Schema] = {
+    "pageview": PageviewSchema(),
+    "custom": CustomSchema(),
+    "form": FormSchema(),
+    "identify": IdentifySchema(),
+    "engagement": EngagementSchema(),
+    "calendar": CalendarSchema(),
+    "stage": StageSchema(),
+}
+
+_batch = BatchSchema()
+
+
+class EventRefused(Exception):
+    """One event of a batch is invalid; the others are still stored."""
+
+
+def load_event(raw: Any) -> dict[str, Any]:
+    """Validate one event against its type's schema; raise :class:`EventRefused` if invalid."""
+    if not isinstance(raw, dict):
+        raise EventRefused("Event must be an object")
+    schema = SCHEMAS.get(raw.get("type")) if isinstance(raw.get("type"), str) else None
+    if schema is None:
+        raise EventRefused("Invalid event type")
+    try:
+        return schema.load(raw)
+    except ValidationError as err:
+        path, message = first_error(err.messages)
+        raise EventRefused(f"{error_field(path)} {message}") from None
+
+
+def details(event: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+    """The ``name`` and the properties kept of one valid event, by its type.
+
+    Form field values are never kept, only the names of fields that are not sensitive.
+    """
+    kind = event["type"]
+    props: dict[str, Any] = {}
+    name = None
+    if kind == "custom":
+        name = event["eventName"]
+        props.update(event.get("properties") or {})
+    elif kind == "stage":
+        name = event["stage"]
+        props.update(event.get("properties") or {})
+    elif kind == "form":
+        name = event.get("formId")
+        props["fields"] = [
+            key
+            for key in event.get("formFields") or {}
+            if 0 < len(key) <= MAX_KEY_LENGTH and not is_sensitive_key(key)
+        ]
+    elif kind == "identify":
+        props["traits"] = event.get("traits")
+    elif kind == "engagement":
+        props.update(activeTimeMs=event.get("activeTimeMs"), totalTimeMs=event.get("totalTimeMs"))
+    elif kind == "calendar":
+        for key in ("provider", "eventType", "duration", "isRecurring"):
+            props[key] = event.get(key)
+        for key in ("startTime", "endTime"):
+            props[key] = event[key].isoformat() if event.get(key) else None
+    for key in IDENTITY_PROPERTIES:
+        props.pop(key, None)
+    utm = {k: v for k, v in (event.get("utm") or {}).items() if v is not None}
+    if utm:
+        props["utm"] = utm
+    return name, {k: v for k, v in strip_personal(props).items() if v is not None and v != {}}
+
+
+def identity_of(event: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The ``(email, userId)`` an event names its user by, if any."""
+    props = event.get("properties") or {}
+    mail = event.get("email") or event.get("inviteeEmail") or props.get("__email")
+    return mail, event.get("userId") or props.get("__userId")
+
+
+def stored_identity(
+    policy: IdentityPolicy, mail: str | None, user_id: str | None
+) -> tuple[str | None, str | None]:
+    """``(user_id, email)`` as ``JOURNEY_IDENTITY`` says to store them.
+
+    The user id, or else the email, goes in the user column; the email also goes in the
+    properties when both were given.
+    """
+    if user_id:
+        return policy.user_id(user_id), policy.email(mail)
+    return policy.email(mail), None
+
+
+class TypedFormat(WireFormat):
+    name = "typed"
+    routes = (("/api/i/v1/<public_key>/events", "events"),)
+    cors_headers = ("Content-Type", "Idempotency-Key")
+
+    def envelope(self, body: Any, view_args: dict[str, Any]) -> dict[str, Any]:
+        batch = _batch.load(json_object(body))
+        limit = min(MAX_EVENTS, self.state.settings.max_batch_events)
+        if len(batch["events"]) > limit:
+            raise InvalidRequest(f"Too many events: at most {limit} per request", "events")
+        if batch["source"] == "client" and not batch.get("visitorId"):
+            raise InvalidRequest("visitorId is required for client events", "visitorId")
+        batch["publicKey"] = view_args["public_key"]
+        return batch
+
+    def locate(self, batch: dict[str, Any]) -> Tenant:
+        return by_public_key(batch["publicKey"])
+
+    def parse(self, batch: dict[str, Any], tenant: Tenant) -> Parsed:
+        loaded: list[tuple[int, dict[str, Any]]] = []
+        rejected: list[tuple[int, str]] = []
+        for index, raw in enumerate(batch["events"]):
+            try:
+                loaded.append((index, load_event(raw)))
+            except EventRefused as refusal:
+                rejected.append((index, str(refusal)))
+        user = batch.get("user") or {}
+        fallback = (user.get("email"), user.get("userId"))
+        if not any(fallback):
+            fallback = next((i for _, e in loaded if any(i := identity_of(e))), (None, None))
+        if batch["source"] == "server" and not any(fallback):
+            raise InvalidRequest(
+                "Server events require an identity: an identify event, or __email or __userId "
+                "in an event's properties",
+                "events",
+            )
+        policy = self.state.settings.identity
+        user_agent = request.headers.get("User-Agent") if batch["source"] == "client" else None
+        events = []
+        for index, event in loaded:
+            own = identity_of(event)
+            user_id, stored_email = stored_identity(policy, *(own if any(own) else fallback))
+            name, props = details(event)
+            if stored_email and any(own):
+                props["email"] = stored_email
+            when = event.get("timestamp")
+            canonical = {
+                "type": event["type"],
+                "name": name,
+                "occurred_at": naive_utc(when) if when else utcnow(),
+                "session_id": event.get("sessionId"),
+                "client_id": batch.get("visitorId"),
+                "user_id": user_id,
+                "url": event["url"],
+                "path": event["path"],
+                "referrer": event.get("referrer"),
+                "title": event.get("title"),
+                "source": batch["source"],
+                "properties": props or None,
+            }
+            canonical["event_id"] = self.event_id(
+                tenant, canonical, client_time=when is not None, index=index
+            )
+            canonical["user_agent"] = user_agent
+            events.append(canonical)
+        return Parsed(events, rejected)
+
+    def accepted(self, parsed: Parsed) -> Response:
+        processed = len(parsed.events)
+        if not parsed.rejected:
+            return jsonify(success=True, processed=processed)
+        errors = [{"index": index, "message": message} for index, message in parsed.rejected]
+        response = jsonify(success=False, processed=processed, errors=errors)
+        response.status_code = 207 if processed else 400
+        return response
+
+    def refused(self, outcome: Refusal) -> Response:
+        message = INACTIVE if isinstance(outcome, TenantNotFound) else outcome.message
+        response = jsonify(
+            success=False, processed=0, errors=[{"index": -1, "message": message}]
+        )
+        response.status_code = outcome.code
+        return response

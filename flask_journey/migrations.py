@@ -1,0 +1,178 @@
+"""Schema versions, and the migrations that bring a database from one to the next.
+
+A database records the versions applied to it in ``journey_schema_version``. ``flask journey
+init-db`` creates the current schema on an empty database and records :data:`LATEST`;
+``flask journey migrate`` applies, in order and in one transaction, the migrations a database
+lacks (Peewee's schema migrator). A database with flask-journey's tables but no version table was
+created by release 0.1: it is at :data:`BASELINE`.
+
+To change the schema: change the models, then append a :class:`Migration` with the next version
+whose steps bring an existing database to what a new one gets. :func:`differences` (and
+``tests/test_migrate.py``) tell when the two disagree.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from peewee import Database, DateTimeField, IntegerField, PostgresqlDatabase, SqliteDatabase, fn
+from playhouse.cockroachdb import CockroachDatabase
+from playhouse.migrate import Operation, SchemaMigrator, migrate
+
+from .models import MODELS, BaseModel, Event, utcnow
+
+
+class SchemaVersion(BaseModel):
+    """A schema version applied to the database, and when."""
+
+    version = IntegerField(primary_key=True)
+    applied_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "journey_schema_version"
+
+
+@dataclass(frozen=True)
+class Migration:
+    """The steps from the previous schema version to ``version``."""
+
+    version: int
+    description: str
+    #: Returns the migrator operations to run, in order.
+    steps: Callable[[SchemaMigrator], list[Operation]]
+
+
+#: The schema of release 0.1, which kept no version.
+BASELINE = 1
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        2,
+        "index events by received_at, for flask journey purge",
+        lambda m: [m.add_index(Event._meta.table_name, ("received_at",))],
+    ),
+)
+
+#: The schema version this release creates and expects.
+LATEST = MIGRATIONS[-1].version if MIGRATIONS else BASELINE
+
+#: Every table flask-journey owns.
+TABLES = (*MODELS, SchemaVersion)
+
+#: Key of the PostgreSQL advisory lock that serialises schema changes across hosts.
+_LOCK_KEY = 0x6A6F75726E6579  # "journey"
+
+
+class SchemaError(RuntimeError):
+    """The database's schema is not one this release can use as it is."""
+
+
+class SchemaOutdated(SchemaError):
+    """The database was created by an earlier release and needs ``flask journey migrate``."""
+
+
+def version(db: Database) -> int | None:
+    """The schema version of ``db``; None when it has no flask-journey tables."""
+    tables = set(db.get_tables())
+    with db.bind_ctx([SchemaVersion]):
+        if SchemaVersion._meta.table_name in tables:
+            return SchemaVersion.select(fn.MAX(SchemaVersion.version)).scalar()
+    return BASELINE if Event._meta.table_name in tables else None
+
+
+def initialise(db: Database) -> bool:
+    """Create the current schema if ``db`` is empty (True), else check it is current (False).
+
+    Raises :class:`SchemaOutdated` for a database an earlier release created, before changing
+    anything in it.
+    """
+    with _schema_lock(db), db.bind_ctx(TABLES):
+        current = version(db)
+        if current is None:
+            db.create_tables(TABLES)
+            SchemaVersion.create(version=LATEST)
+            return True
+        _check_known(current)
+        if current < LATEST:
+            raise SchemaOutdated(
+                f"the database has schema version {current} and this release needs {LATEST}: "
+                "back it up, then run `flask journey migrate`"
+            )
+        return False
+
+
+def upgrade(db: Database) -> tuple[int | None, list[Migration]]:
+    """Apply the migrations ``db`` lacks; return the version it had and what was applied.
+
+    An empty database gets the current schema. Everything happens in one transaction: if a step
+    fails, or the result still differs from the current models, nothing is changed.
+    """
+    with _schema_lock(db), db.bind_ctx(TABLES):
+        current = version(db)
+        if current is None:
+            db.create_tables(TABLES)
+            SchemaVersion.create(version=LATEST)
+            return None, []
+        _check_known(current)
+        if not db.table_exists(SchemaVersion._meta.table_name):
+            db.create_tables([SchemaVersion])
+            SchemaVersion.create(version=current)
+        pending = [m for m in MIGRATIONS if m.version > current]
+        migrator = SchemaMigrator.from_database(db)
+        for migration in pending:
+            migrate(*migration.steps(migrator))
+            SchemaVersion.create(version=migration.version)
+        problems = differences(db)
+        if problems:
+            raise SchemaError(
+                "after migrating, the database still differs from this release's models "
+                f"(a migration is missing): {'; '.join(problems)}"
+            )
+        return current, pending
+
+
+def differences(db: Database) -> list[str]:
+    """What the models have that ``db`` lacks: tables, columns and indexes, by name."""
+    problems = []
+    tables = set(db.get_tables())
+    for model in TABLES:
+        table = model._meta.table_name
+        if table not in tables:
+            problems.append(f"table {table} is missing")
+            continue
+        columns = {column.name for column in db.get_columns(table)}
+        problems.extend(
+            f"column {table}.{field.column_name} is missing"
+            for field in model._meta.sorted_fields
+            if field.column_name not in columns
+        )
+        indexes = {index.name for index in db.get_indexes(table)}
+        problems.extend(
+            f"index {index._name} is missing"
+            for index in model._meta.fields_to_index()
+            if index._name not in indexes
+        )
+    return problems
+
+
+def _check_known(current: int) -> None:
+    if current > LATEST:
+        raise SchemaError(
+            f"the database has schema version {current}, newer than this release's {LATEST}: "
+            "upgrade flask-journey"
+        )
+
+
+@contextlib.contextmanager
+def _schema_lock(db: Database) -> Iterator[None]:
+    """A transaction that no other process changing the schema runs alongside."""
+    if isinstance(db, SqliteDatabase):
+        with db.atomic(lock_type="IMMEDIATE"):
+            yield
+        return
+    with db.atomic():
+        if isinstance(db, PostgresqlDatabase) and not isinstance(db, CockroachDatabase):
+            db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+        yield

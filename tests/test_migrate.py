@@ -1,0 +1,304 @@
+"""Schema migrations: a database an earlier release created upgrades without losing a row."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from peewee import (
+    AutoField,
+    BigIntegerField,
+    CharField,
+    DateTimeField,
+    FloatField,
+    ForeignKeyField,
+    IntegerField,
+    JSONField,
+    Model,
+    TextField,
+)
+
+from flask_journey import migrations
+from flask_journey.migrations import Migration
+
+from .conftest import JOURNEY, ORG, ORIGIN
+
+CREATED = dt.datetime(2024, 1, 15, 10, 0, 0)
+
+
+# The schema of release 0.1, frozen: what `init-db` created before schema versions existed.
+# Never edit these models; a later release's test adds its own frozen schema instead.
+
+
+class V1Model(Model):
+    class Meta:
+        legacy_table_names = False
+
+
+class V1Organization(V1Model):
+    id = AutoField()
+    slug = CharField(max_length=64, unique=True)
+    rate_limit = CharField(max_length=64, null=True)
+    monthly_quota = BigIntegerField(null=True)
+    created_at = DateTimeField()
+
+    class Meta:
+        table_name = "journey_organization"
+
+
+class V1Journey(V1Model):
+    id = AutoField()
+    organization = ForeignKeyField(V1Organization, on_delete="CASCADE")
+    slug = CharField(max_length=64)
+    public_key = CharField(max_length=64, unique=True)
+    allowed_origins = JSONField(default=list)
+    created_at = DateTimeField()
+
+    class Meta:
+        table_name = "journey_journey"
+        indexes = ((("organization", "slug"), True),)
+
+
+class V1ApiKey(V1Model):
+    id = AutoField()
+    organization = ForeignKeyField(V1Organization, on_delete="CASCADE")
+    lookup = CharField(max_length=16, unique=True)
+    secret_hash = CharField(max_length=64)
+    created_at = DateTimeField()
+    revoked_at = DateTimeField(null=True)
+
+    class Meta:
+        table_name = "journey_api_key"
+
+
+class V1Usage(V1Model):
+    id = AutoField()
+    organization = ForeignKeyField(V1Organization, on_delete="CASCADE")
+    period = CharField(max_length=7)
+    events = BigIntegerField(default=0)
+    requests = BigIntegerField(default=0)
+
+    class Meta:
+        table_name = "journey_usage"
+        indexes = ((("organization", "period"), True),)
+
+
+class V1Event(V1Model):
+    id = AutoField()
+    journey = ForeignKeyField(V1Journey, on_delete="CASCADE")
+    event_id = CharField(max_length=128)
+    wire_format = CharField(max_length=16)
+    type = CharField(max_length=64)
+    name = CharField(max_length=256, null=True)
+    occurred_at = DateTimeField()
+    received_at = DateTimeField()
+    session_id = CharField(max_length=128, null=True)
+    client_id = CharField(max_length=128, null=True)
+    user_id = CharField(max_length=128, null=True)
+    instance_id = CharField(max_length=128, null=True)
+    url = TextField(null=True)
+    path = TextField(null=True)
+    referrer = TextField(null=True)
+    title = TextField(null=True)
+    step_key = CharField(max_length=128, null=True)
+    field_key = CharField(max_length=128, null=True)
+    error_type = CharField(max_length=64, null=True)
+    device_class = CharField(max_length=16, null=True)
+    browser = CharField(max_length=64, null=True)
+    os = CharField(max_length=64, null=True)
+    language = CharField(max_length=35, null=True)
+    source = CharField(max_length=64, null=True)
+    schema_version = IntegerField(null=True)
+    embed_version = CharField(max_length=32, null=True)
+    category = CharField(max_length=256, null=True)
+    label = CharField(max_length=256, null=True)
+    value = FloatField(null=True)
+    properties = JSONField(null=True)
+
+    class Meta:
+        table_name = "journey_event"
+        indexes = (
+            (("journey", "event_id"), True),
+            (("journey", "occurred_at"), False),
+            (("journey", "session_id"), False),
+            (("instance_id",), False),
+        )
+
+
+V1_MODELS = (V1Organization, V1Journey, V1ApiKey, V1Usage, V1Event)
+
+
+@pytest.fixture
+def old_app(make_app):
+    """An app whose database release 0.1 created and filled."""
+    app = make_app()
+    database = app.extensions["journey"].database
+    with database.bind_ctx(V1_MODELS):
+        database.create_tables(V1_MODELS)
+        org = V1Organization.create(slug=ORG, monthly_quota=1000, created_at=CREATED)
+        journey = V1Journey.create(organization=org, slug=JOURNEY, public_key="pk_old",
+                                   allowed_origins=[ORIGIN], created_at=CREATED)
+        V1Usage.create(organization=org, period="2024-01", events=2, requests=1)
+        for n, reason in ((1, None), (2, "idle")):
+            V1Event.create(
+                journey=journey, event_id=f"evt_{n}", wire_format="journey",
+                type="dropoff_signal" if reason else "session_start", occurred_at=CREATED,
+                received_at=CREATED, session_id="sess_1", url="https://grants.example.com/apply",
+                properties={"reason": reason} if reason else None,
+            )
+    return app
+
+
+@pytest.fixture
+def run(old_app):
+    """Run ``flask journey ...`` on the old app; return the click result."""
+    runner = old_app.test_cli_runner()
+    return lambda *args: runner.invoke(args=["journey", *args])
+
+
+def describe(database) -> dict:
+    """Every table's columns and indexes, as the database reports them."""
+    return {
+        table: (
+            sorted((c.name, c.data_type.lower(), c.null) for c in database.get_columns(table)),
+            sorted((i.name, tuple(i.columns), i.unique) for i in database.get_indexes(table)),
+        )
+        for table in database.get_tables()
+    }
+
+
+def test_migrate_upgrades_a_release_0_1_database_and_keeps_every_row(old_app, run):
+    result = run("migrate")
+
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "Applied 2: index events by received_at, for flask journey purge",
+        f"Schema version 1 -> {migrations.LATEST}.",
+    ]
+    exported = [json.loads(line) for line in run("export").output.splitlines()]
+    assert [(e["event_id"], e["properties"]) for e in exported] == [
+        ("evt_1", None), ("evt_2", {"reason": "idle"})
+    ]
+    assert json.loads(run("show", ORG, JOURNEY).output)["allowedOrigins"] == [ORIGIN]
+    assert json.loads(run("usage", ORG).output)["months"] == {
+        "2024-01": {"events": 2, "requests": 1}
+    }
+    database = old_app.extensions["journey"].database
+    assert migrations.differences(database) == []
+    assert migrations.version(database) == migrations.LATEST
+
+
+def test_a_migrated_database_has_the_schema_a_new_one_gets(old_app, run):
+    database = old_app.extensions["journey"].database
+    assert run("migrate").exit_code == 0
+    migrated = describe(database)
+
+    database.drop_tables(migrations.TABLES)
+    assert run("init-db").exit_code == 0
+
+    assert describe(database) == migrated
+
+
+def test_ingest_after_migrating_stores_new_events_and_skips_known_ids(old_app, run):
+    assert run("migrate").exit_code == 0
+    event = {
+        "_tag": "step_view", "schemaVersion": 1, "ts": "2024-01-15T10:31:00Z", "orgKey": ORG,
+        "journeyKey": JOURNEY, "sessionId": "sess_1", "clientId": "client_1",
+        "url": "https://grants.example.com/apply", "stepKey": "eligibility",
+    }
+    body = {"schemaVersion": 1, "context": {"orgKey": ORG, "journeyKey": JOURNEY},
+            "events": [{**event, "id": "evt_2"}, {**event, "id": "evt_3"}]}
+
+    response = old_app.test_client().post("/api/ingest", json=body, headers={"Origin": ORIGIN})
+
+    assert response.status_code == 204
+    exported = [json.loads(line) for line in run("export").output.splitlines()]
+    assert [(e["event_id"], e["type"]) for e in exported] == [
+        ("evt_1", "session_start"), ("evt_2", "dropoff_signal"), ("evt_3", "step_view")
+    ]
+
+
+def test_init_db_refuses_an_outdated_database_and_changes_nothing(old_app, run):
+    database = old_app.extensions["journey"].database
+    before = describe(database)
+
+    result = run("init-db")
+
+    assert result.exit_code == 1
+    assert "schema version 1 and this release needs 2" in result.output
+    assert "flask journey migrate" in result.output
+    assert describe(database) == before
+    assert len(run("export").output.splitlines()) == 2
+
+
+def test_init_db_and_migrate_on_a_current_database_change_nothing(old_app, run):
+    assert run("migrate").exit_code == 0
+
+    init = run("init-db")
+    again = run("migrate")
+
+    assert init.exit_code == 0 and again.exit_code == 0
+    assert init.output == f"Already initialised: {_backend(old_app)} database (schema version 2).\n"
+    assert again.output == "Schema version 2 is up to date.\n"
+    assert len(run("export").output.splitlines()) == 2
+
+
+def test_migrate_on_an_empty_database_creates_the_current_schema(make_app):
+    app = make_app()
+
+    result = app.test_cli_runner().invoke(args=["journey", "migrate"])
+
+    assert result.exit_code == 0, result.output
+    assert result.output == f"Initialised {_backend(app)} database (schema version 2).\n"
+    database = app.extensions["journey"].database
+    assert migrations.differences(database) == []
+
+
+def test_a_failing_migration_is_rolled_back_entirely(old_app, run, monkeypatch):
+    def steps(migrator):
+        return [
+            migrator.add_column("journey_event", "note", TextField(null=True)),
+            migrator.add_index("no_such_table", ("received_at",)),
+        ]
+
+    broken = Migration(3, "add a note, then fail", steps)
+    monkeypatch.setattr(migrations, "MIGRATIONS", (*migrations.MIGRATIONS, broken))
+    monkeypatch.setattr(migrations, "LATEST", 3)
+    database = old_app.extensions["journey"].database
+    before = describe(database)
+
+    result = run("migrate")
+
+    assert result.exit_code == 1
+    assert "migration failed and was rolled back, nothing changed" in result.output
+    assert describe(database) == before
+    assert migrations.version(database) == 1
+    assert len(run("export").output.splitlines()) == 2
+
+
+def test_a_migration_that_forgets_a_model_change_is_refused(old_app, run, monkeypatch):
+    monkeypatch.setattr(migrations, "MIGRATIONS", ())
+    monkeypatch.setattr(migrations, "LATEST", 2)
+
+    result = run("migrate")
+
+    assert result.exit_code == 1
+    assert "index journey_event_received_at is missing" in result.output
+    assert migrations.version(old_app.extensions["journey"].database) == 1
+
+
+def test_a_database_from_a_newer_release_is_refused(old_app, run):
+    assert run("migrate").exit_code == 0
+    database = old_app.extensions["journey"].database
+    with database.bind_ctx([migrations.SchemaVersion]):
+        migrations.SchemaVersion.create(version=99)
+
+    for command in ("init-db", "migrate"):
+        result = run(command)
+        assert result.exit_code == 1
+        assert "schema version 99, newer than this release's 2" in result.output
+
+
+def _backend(app) -> str:
+    return app.config["JOURNEY_DATABASE_URL"].partition("://")[0]
