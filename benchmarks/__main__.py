@@ -31,7 +31,9 @@ DEFAULT_OUTPUT = servers.ROOT / "benchmarks" / "results" / "latest.json"
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=__doc__.split("\n", 1)[0]
+    )
     parser.add_argument("--seconds", type=float, default=4.0, help="length of a measured round")
     parser.add_argument("--rounds", type=int, default=3, help="rounds per ratio (median)")
     parser.add_argument("--threads", type=int, default=16, help="gunicorn gthread threads")
@@ -57,7 +59,7 @@ def prepare(url: str) -> tuple[Database, int]:
     state = app.extensions["journey"]
     with app.app_context():
         journey_db.create_tables(state.database)
-        org = tenants.create_org(workload.ORG, rate_limit="100000000 per hour")
+        org = tenants.create_org(workload.ORG)
         journey = tenants.create_journey(org, workload.JOURNEY, [workload.ORIGIN])
     return state.database, journey.id
 

@@ -216,7 +216,9 @@ def retrying_transaction(fn: Callable[..., T]) -> Callable[..., T]:
 
 
 def _is_conflict(exc: OperationalError) -> bool:
-    cause = exc.args[0] if exc.args else None
+    cause: BaseException = exc
+    while getattr(cause, "orig", None) is not None:  # down to the driver's exception
+        cause = cause.orig
     if getattr(cause, "pgcode", None) in _PG_CONFLICTS:
         return True
     code = getattr(cause, "sqlite_errorcode", None)

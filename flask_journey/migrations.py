@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from peewee import Database, DateTimeField, IntegerField, PostgresqlDatabase, SqliteDatabase, fn
 from playhouse.cockroachdb import CockroachDatabase
-from playhouse.migrate import Operation, SchemaMigrator, migrate
+from playhouse.migrate import Operation, SchemaMigrator, make_index_name, migrate
 
 from .models import MODELS, BaseModel, Event, utcnow
 
@@ -47,11 +47,23 @@ class Migration:
 #: The schema of release 0.1, which kept no version.
 BASELINE = 1
 
+def _add_index(table: str, columns: tuple[str, ...]) -> Callable[[SchemaMigrator], list[Operation]]:
+    """Steps that add an index, unless an operator already built it (CREATE INDEX CONCURRENTLY)."""
+
+    def steps(migrator: SchemaMigrator) -> list[Operation]:
+        existing = {index.name for index in migrator.database.get_indexes(table)}
+        if make_index_name(table, columns) in existing:
+            return []
+        return [migrator.add_index(table, columns)]
+
+    return steps
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         2,
         "index events by received_at, for flask journey purge",
-        lambda m: [m.add_index(Event._meta.table_name, ("received_at",))],
+        _add_index(Event._meta.table_name, ("received_at",)),
     ),
 )
 

@@ -57,7 +57,6 @@ TRANSIENT = ("user_agent",)
 COLUMNS = ("journey", "wire_format", "received_at", *FIELDS)
 
 
-
 @lru_cache(maxsize=8)
 def _insert_sql(db: Database) -> str:
     def quote(name: str) -> str:

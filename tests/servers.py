@@ -130,7 +130,8 @@ def postgres_server() -> Iterator[PostgresServer]:
     port = free_port()
 
     def run(*args: str) -> None:
-        result = subprocess.run([*as_user, *args], capture_output=True, text=True)
+        # cwd: the postgres user may not be allowed into the directory pytest runs in.
+        result = subprocess.run([*as_user, *args], capture_output=True, text=True, cwd=home)
         if result.returncode:
             pytest.fail(f"{args[0]} failed:\n{result.stdout}\n{result.stderr}")
 
@@ -146,7 +147,7 @@ def postgres_server() -> Iterator[PostgresServer]:
         yield PostgresServer(port)
     finally:
         subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "stop", "-m", "immediate", "-D",
-                        str(data)], capture_output=True)
+                        str(data)], capture_output=True, cwd=home)
         shutil.rmtree(home, ignore_errors=True)
 
 
@@ -265,8 +266,7 @@ def serve(tmp_path) -> Iterator[Callable[..., Served]]:
     The database must already be initialised (e.g. by the ``app`` fixture on the same URL).
     Every server started is stopped after the test.
     """
-    if shutil.which("gunicorn") is None:
-        pytest.importorskip("gunicorn", reason="gunicorn is not installed")
+    pytest.importorskip("gunicorn", reason="gunicorn is not installed")
     started: list[subprocess.Popen] = []
 
     def start(config: dict[str, Any], *, workers: int = 3, worker_class: str = "sync",

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+
+from flask_journey.db import retrying_transaction
 
 from .conftest import JOURNEY, ORG, ORIGIN
 
@@ -78,3 +81,28 @@ def test_concurrent_clients_posting_to_three_workers_lose_and_duplicate_nothing(
     usage = json.loads(cli("usage", ORG))["months"]
     [month] = usage.values()
     assert month == {"events": BATCHES * EVENTS_PER_BATCH, "requests": len(answers)}
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_sqlite_write_that_finds_the_database_locked_is_run_again(app, database_url):
+    database = app.extensions["journey"].database
+    database.execute_sql("CREATE TABLE busy_test (id INTEGER PRIMARY KEY)")
+    database.execute_sql("PRAGMA busy_timeout = 50")  # this thread's connection: fail fast
+    other_process = sqlite3.connect(database_url[len("sqlite:///"):], isolation_level=None)
+    other_process.execute("BEGIN IMMEDIATE")  # holds the write lock
+    attempts = []
+
+    @retrying_transaction
+    def insert(db) -> None:
+        attempts.append(len(attempts) + 1)
+        if len(attempts) == 2:
+            other_process.execute("ROLLBACK")  # the other writer is done by the second try
+        db.execute_sql("INSERT INTO busy_test VALUES (1)")
+
+    try:
+        insert(database)
+    finally:
+        other_process.close()
+
+    assert attempts == [1, 2]
+    assert database.execute_sql("SELECT id FROM busy_test").fetchall() == [(1,)]

@@ -189,6 +189,17 @@ def test_migrate_upgrades_a_release_0_1_database_and_keeps_every_row(old_app, ru
     assert migrations.version(database) == migrations.LATEST
 
 
+def test_migrate_keeps_an_index_the_operator_built_beforehand(old_app, run):
+    database = old_app.extensions["journey"].database
+    database.execute_sql("CREATE INDEX journey_event_received_at ON journey_event (received_at)")
+
+    result = run("migrate")
+
+    assert result.exit_code == 0, result.output
+    assert result.output.endswith(f"Schema version 1 -> {migrations.LATEST}.\n")
+    assert migrations.differences(database) == []
+
+
 def test_a_migrated_database_has_the_schema_a_new_one_gets(old_app, run):
     database = old_app.extensions["journey"].database
     assert run("migrate").exit_code == 0

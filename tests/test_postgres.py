@@ -11,6 +11,7 @@ from flask_journey import pipeline, tenants
 from flask_journey.models import Event, utcnow
 
 from .conftest import JOURNEY, ORG, ORIGIN
+from .servers import wait_until
 
 
 @pytest.fixture
@@ -18,10 +19,10 @@ def database_url(postgres_url) -> str:
     return postgres_url
 
 
-def batch(*ids: str, **context) -> dict:
+def batch(*ids: str) -> dict:
     return {
         "schemaVersion": 1,
-        "context": {"orgKey": ORG, "journeyKey": JOURNEY, **context},
+        "context": {"orgKey": ORG, "journeyKey": JOURNEY},
         "events": [
             {
                 "_tag": "session_start",
@@ -154,3 +155,48 @@ def test_pool_defaults_apply_unless_the_url_sets_them(make_app):
     assert (pooled._max_connections, pooled._stale_timeout, pooled._wait_timeout) == (20, 300, 10)
     assert (tuned._max_connections, tuned._stale_timeout) == (50, 60)
     assert isinstance(cockroach, journey_db.CockroachPool)
+
+
+def test_a_transaction_aborted_to_break_a_deadlock_is_run_again(app, postgres_url):
+    import psycopg2
+
+    database = app.extensions["journey"].database
+    database.execute_sql("CREATE TABLE deadlock_test (id integer PRIMARY KEY)")
+    insert = "INSERT INTO deadlock_test VALUES (%s) ON CONFLICT DO NOTHING"
+    attempts = []
+
+    @journey_db.retrying_transaction
+    def insert_one_then_two(db) -> None:
+        attempts.append(len(attempts) + 1)
+        db.execute_sql(insert, (1,))
+        db.execute_sql(insert, (2,))
+
+    other, watcher = psycopg2.connect(postgres_url), psycopg2.connect(postgres_url)
+    watcher.autocommit = True
+    other.cursor().execute(insert, (2,))
+
+    def first_transaction_waits() -> bool:
+        with watcher.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+            return bool(cursor.fetchall())
+
+    def insert_one_once_blocked() -> None:
+        # Once the first transaction waits for row 2, take row 1: a deadlock, which PostgreSQL
+        # breaks by aborting the transaction that has waited longest, the first one.
+        wait_until(first_transaction_waits, "the first transaction's lock wait")
+        other.cursor().execute(insert, (1,))
+        other.commit()
+
+    helper = threading.Thread(target=insert_one_once_blocked)
+    helper.start()
+    try:
+        insert_one_then_two(database)
+    finally:
+        helper.join()
+        other.close()
+        watcher.close()
+
+    assert attempts == [1, 2]
+    assert database.execute_sql("SELECT id FROM deadlock_test ORDER BY id").fetchall() == [
+        (1,), (2,)
+    ]

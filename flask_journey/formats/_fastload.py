@@ -11,6 +11,7 @@ anything it cannot prove valid is decided by marshmallow.
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -103,12 +104,12 @@ def _compile_field(field: fields.Field) -> _Convert:
     """A function converting one present, non-null value as ``field.deserialize`` would."""
     kind = type(field)
     if field.pre_load or field.post_load:
-        convert = None
-    elif kind is fields.String:
-        convert = _typed(str)
-    elif kind is fields.Integer and field.strict:
-        convert = _typed(int)
-    elif kind in (fields.DateTime, fields.AwareDateTime) and field.format in ("iso", "iso8601"):
+        return _generic(field)
+    if kind is fields.String:
+        return _scalar(str, field.validators)
+    if kind is fields.Integer and field.strict:
+        return _scalar(int, field.validators)
+    if kind in (fields.DateTime, fields.AwareDateTime) and field.format in ("iso", "iso8601"):
         convert = _iso_datetime(getattr(field, "default_timezone", False))
     elif kind is fields.Dict and field.key_field is None and field.value_field is None:
         convert = _plain_dict
@@ -118,10 +119,8 @@ def _compile_field(field: fields.Field) -> _Convert:
         try:
             convert = _nested(_compile_schema(field.schema))
         except _Unsupported:
-            convert = None
+            return _generic(field)
     else:
-        convert = None
-    if convert is None:
         return _generic(field)
     checks = [_compile_validator(v) for v in field.validators]
     if not checks:
@@ -143,13 +142,44 @@ def _generic(field: fields.Field) -> _Convert:
     return convert
 
 
-def _typed(kind: type) -> _Convert:
+def _scalar(kind: type, validators: list) -> _Convert:
+    """A value of exactly type ``kind`` (str or int), its usual validators checked in one go."""
+    low, high, choices, others = 0, sys.maxsize, None, []
+    for validator in validators:
+        allowed = _allowed(validator)
+        if type(validator) is validate.Length and kind is str:
+            if validator.equal is not None:
+                low, high = max(low, validator.equal), min(high, validator.equal)
+            else:
+                low = max(low, validator.min or 0)
+                high = min(high, validator.max if validator.max is not None else sys.maxsize)
+        elif allowed is not None:
+            choices = allowed if choices is None else choices & allowed
+        else:
+            others.append(_compile_validator(validator))
+
     def convert(value: Any, data: dict) -> Any:
-        if type(value) is not kind:
+        if type(value) is not kind or (choices is not None and value not in choices):
             raise _Slow
+        if kind is str and not low <= len(value) <= high:
+            raise _Slow
+        for check in others:
+            check(value)
         return value
 
     return convert
+
+
+def _allowed(validator: Callable[[Any], Any]) -> frozenset | None:
+    """The values a ``OneOf`` or ``Equal`` validator accepts, when they can be a set."""
+    try:
+        if type(validator) is validate.OneOf:
+            return frozenset(validator.choices)
+        if type(validator) is validate.Equal:
+            return frozenset([validator.comparable])
+    except TypeError:
+        pass
+    return None
 
 
 def _iso_datetime(default_timezone: dt.tzinfo | None | bool) -> _Convert:
@@ -194,8 +224,9 @@ def _nested(check: Callable[[Any], dict]) -> _Convert:
 
 
 def _compile_validator(validator: Callable[[Any], Any]) -> Callable[[Any], None]:
-    kind = type(validator)
-    if kind is validate.Length:
+    """A check raising ``_Slow`` where ``validator`` would refuse the value."""
+    allowed = _allowed(validator)
+    if type(validator) is validate.Length:
         low, high, equal = validator.min, validator.max, validator.equal
 
         def length(value: Any) -> None:
@@ -208,29 +239,16 @@ def _compile_validator(validator: Callable[[Any], Any]) -> Callable[[Any], None]
                 raise _Slow
 
         return length
-    if kind is validate.OneOf:
-        try:
-            choices = frozenset(validator.choices)
-        except TypeError:
-            choices = None
-        if choices is not None:
+    if allowed is not None:
 
-            def one_of(value: Any) -> None:
-                try:
-                    if value not in choices:
-                        raise _Slow
-                except TypeError:
-                    raise _Slow from None
+        def among(value: Any) -> None:
+            try:
+                if value not in allowed:
+                    raise _Slow
+            except TypeError:  # unhashable: marshmallow decides
+                raise _Slow from None
 
-            return one_of
-    if kind is validate.Equal:
-        comparable = validator.comparable
-
-        def equal_to(value: Any) -> None:
-            if value != comparable:
-                raise _Slow
-
-        return equal_to
+        return among
 
     def other(value: Any) -> None:
         if validator(value) is False:

@@ -1,0 +1,127 @@
+"""Group commit: concurrent requests share transactions, and lose, duplicate or blame nothing."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+from peewee import IntegrityError
+
+from flask_journey import pipeline
+from flask_journey.db import is_sqlite
+from flask_journey.models import Event, Usage
+
+from .conftest import JOURNEY, ORG, ORIGIN
+
+HEADERS = {"Content-Type": "application/json", "Origin": ORIGIN}
+
+
+def body(prefix: str, size: int = 5) -> str:
+    events = [
+        {
+            "_tag": "field_focus",
+            "schemaVersion": 1,
+            "id": f"evt_{prefix}_{i}",
+            "ts": "2024-01-15T10:30:00.000Z",
+            "orgKey": ORG,
+            "journeyKey": JOURNEY,
+            "sessionId": "sess_1",
+            "clientId": "client_1",
+            "url": "https://grants.example.com/apply",
+            "fieldKey": "business-name",
+        }
+        for i in range(size)
+    ]
+    return json.dumps(
+        {"schemaVersion": 1, "context": {"orgKey": ORG, "journeyKey": JOURNEY}, "events": events}
+    )
+
+
+@pytest.mark.parametrize("group_commit", [True, False])
+def test_concurrent_requests_are_each_stored_once_and_metered_exactly(
+    make_app, cli, journey, exported, group_commit
+):
+    app = make_app(JOURNEY_GROUP_COMMIT=group_commit)
+    threads, posts = 8, 6
+    statuses: list[int] = []
+
+    def client(n: int) -> None:
+        http = app.test_client()
+        for m in range(posts):
+            # every third batch is sent twice: a retry stores nothing new
+            for _ in range(2 if m % 3 == 0 else 1):
+                statuses.append(http.post("/api/ingest", data=body(f"{n}_{m}"), headers=HEADERS)
+                                .status_code)
+
+    workers = [threading.Thread(target=client, args=(n,)) for n in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
+    assert set(statuses) == {204}
+    ids = [event["event_id"] for event in exported()]
+    assert len(ids) == len(set(ids)) == threads * posts * 5
+    usage = json.loads(cli("usage", ORG))["months"]
+    assert [month["events"] for month in usage.values()] == [threads * posts * 5]
+    assert [month["requests"] for month in usage.values()] == [len(statuses)]
+
+
+def rows(app, tenant_journey_id: int, prefix: str, *, event_id: str | None = "ok") -> list:
+    events = [
+        {
+            "event_id": f"{prefix}_{i}" if event_id else None,
+            "type": "page_view",
+            "occurred_at": pipeline.utcnow(),
+            "url": "https://grants.example.com/apply",
+        }
+        for i in range(3)
+    ]
+    sqlite = is_sqlite(app.extensions["journey"].database)
+    return pipeline._rows(tenant_journey_id, "journey", pipeline.utcnow(), events, False, sqlite)
+
+
+def test_a_failing_batch_in_a_shared_transaction_fails_alone(app, journey):
+    """Batches that arrived together are retried one by one; only the bad one is refused."""
+    state = app.extensions["journey"]
+    state.activate()
+    journey_id, org_id = journey["trackerId"], journey["accountId"]
+    good = [pipeline._Batch(org_id, "2024-01", rows(app, journey_id, f"g{n}")) for n in range(3)]
+    bad = pipeline._Batch(org_id, "2024-01", rows(app, journey_id, "b", event_id=None))
+    committer = pipeline.GroupCommitter(state.database)
+    committer._waiting = [good[0], bad, good[1], good[2]]
+    committer._busy = True
+
+    committer._lead()  # as the first of them would, finding the others waiting
+
+    assert [batch.state for batch in (good[0], bad, good[1], good[2])] == ["alone"] * 4
+    for batch in good:
+        committer.store(batch)  # what each request thread does when woken "alone"
+    with pytest.raises(IntegrityError):
+        committer.store(bad)
+    with state.database.connection_context():
+        assert Event.select().count() == 9
+        usage = Usage.get(Usage.organization == org_id)
+        assert (usage.events, usage.requests) == (9, 3)
+
+
+def test_batches_waiting_together_share_one_transaction(app, journey, monkeypatch):
+    state = app.extensions["journey"]
+    state.activate()
+    journey_id, org_id = journey["trackerId"], journey["accountId"]
+    batches = [pipeline._Batch(org_id, "2024-01", rows(app, journey_id, f"s{n}")) for n in range(4)]
+    committer = pipeline.GroupCommitter(state.database)
+    committer._waiting = list(batches)
+    committer._busy = True
+    commits = []
+    commit = state.database.commit
+    monkeypatch.setattr(state.database, "commit", lambda: commits.append(1) or commit())
+
+    committer._lead()
+
+    assert [batch.state for batch in batches] == ["stored"] * 4
+    assert [batch.inserted for batch in batches] == [3] * 4
+    assert all(batch.wake.is_set() for batch in batches)
+    assert len(commits) == 1
+    assert committer._busy is False
