@@ -16,6 +16,7 @@ from peewee import DatabaseError, fn
 
 from . import db, migrations, tenants
 from .models import Event, Journey, Organization, Usage, utcnow
+from .pipeline import FIELDS
 
 EXPORT_CHUNK = 1000
 PURGE_CHUNK = 5000
@@ -212,38 +213,8 @@ def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat(timespec="milliseconds") + "Z" if value else None
 
 
-EXPORT_FIELDS = (
-    "org",
-    "journey",
-    "wire_format",
-    "event_id",
-    "type",
-    "name",
-    "occurred_at",
-    "received_at",
-    "session_id",
-    "client_id",
-    "user_id",
-    "instance_id",
-    "url",
-    "path",
-    "referrer",
-    "title",
-    "step_key",
-    "field_key",
-    "error_type",
-    "device_class",
-    "browser",
-    "os",
-    "language",
-    "source",
-    "schema_version",
-    "embed_version",
-    "category",
-    "label",
-    "value",
-    "properties",
-)
+#: Columns of ``export``: the tenant's slugs, then every stored column of the event.
+EXPORT_FIELDS = ("org", "journey", "wire_format", *FIELDS, "received_at")
 
 
 def export_rows(query) -> Iterator[dict[str, Any]]:
