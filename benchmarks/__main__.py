@@ -93,10 +93,7 @@ class Bench:
         print(f"[{name}] bulk and storage ceiling", file=sys.stderr)
         result: dict[str, Any] = {"bulk": self.bulk(url("bulk"), url("ceiling"))}
         print(f"[{name}] small batches and bare Flask", file=sys.stderr)
-        result["small"], result["worker_peak_rss_mb"] = self.small(url("small"))
-        if not self.args.no_variants:
-            print(f"[{name}] worker class and group commit variants", file=sys.stderr)
-            result["variants"] = self.variants(url("variants"), result["small"])
+        result["small"], result["worker_peak_rss_mb"] = self.small(url)
         return result
 
     def bulk(self, bulk_url: str, ceiling_url: str) -> dict[str, Any]:
@@ -130,53 +127,69 @@ class Bench:
             "rounds": rounds,
         }
 
-    def small(self, url: str) -> tuple[dict[str, Any], float]:
-        db, _ = prepare(url)
+    def small(self, url: Callable[[str], str]) -> tuple[dict[str, Any], float]:
+        """5-event batches: ours and bare Flask, and the variants, taking turns round by round."""
+        contenders = {"ours": (JOURNEY_APP, "gthread", "1"), "bare": (BARE_APP, "gthread", "")}
+        if not self.args.no_variants:
+            contenders.update({
+                "no_group_commit": (JOURNEY_APP, "gthread", "0"),
+                "sync": (JOURNEY_APP, "sync", "1"),
+                "bare_sync": (BARE_APP, "sync", ""),
+            })
         connections = self.args.small_connections
-        rounds = []
-        with self.serve(JOURNEY_APP, {"BENCH_DATABASE_URL": url}) as ours, \
-                self.serve(BARE_APP, {}) as bare:
-            answered = self.drive(ours, 5, connections, "sw", 1.0).answered_204
-            self.drive(bare, 5, connections, "xw", 1.0)
+        databases: dict[str, Database] = {}
+        runs: dict[str, list[load.Result]] = {name: [] for name in contenders}
+        with contextlib.ExitStack() as stack:
+            started = {}
+            for name, (app, worker_class, group_commit) in contenders.items():
+                env = {}
+                if app == JOURNEY_APP:
+                    database_url = url(f"small_{name}")
+                    databases[name] = prepare(database_url)[0]
+                    env = {"BENCH_DATABASE_URL": database_url, "BENCH_GROUP_COMMIT": group_commit}
+                started[name] = stack.enter_context(self.serve(app, env, worker_class))
+            answered = dict.fromkeys(contenders, 0)
+            for i, (name, server) in enumerate(started.items()):
+                answered[name] += self.drive(server, 5, connections, f"w{i}", 1.0).answered_204
             for n in range(self.args.rounds):
-                run = self.drive(ours, 5, connections, f"s{n}")
-                bare_run = self.drive(bare, 5, connections, f"x{n}")
-                answered += run.answered_204
-                rounds.append({
-                    "requests_per_s": run.per_second,
-                    "bare_requests_per_s": bare_run.per_second,
-                    "ratio": run.per_second / bare_run.per_second,
-                    "p50_ms": run.p50_ms, "p99_ms": run.p99_ms,
-                    "bare_p50_ms": bare_run.p50_ms, "bare_p99_ms": bare_run.p99_ms,
-                    "statuses": run.statuses,
-                })
-            peak = ours.worker_peak_rss_mb()
-        ok = all(set(r["statuses"]) == {204} for r in rounds)
-        summary = {key: _median([r[key] for r in rounds]) for key in rounds[0] if key != "statuses"}
-        summary.update(connections=connections, verified=ok and stored(db) == answered * 5,
-                       rounds=rounds)
-        return summary, peak
+                for i, (name, server) in enumerate(started.items()):
+                    run = self.drive(server, 5, connections, f"s{n}{i}")
+                    answered[name] += run.answered_204
+                    runs[name].append(run)
+            peak = started["ours"].worker_peak_rss_mb()
 
-    def variants(self, url: str, small: dict[str, Any]) -> dict[str, Any]:
-        """Small batches under a sync worker, and under gthread without group commit."""
-        prepare(url)
-        connections = self.args.small_connections
-        found = {}
-        with self.serve(JOURNEY_APP, {"BENCH_DATABASE_URL": url}, "sync") as ours, \
-                self.serve(BARE_APP, {}, "sync") as bare:
-            self.drive(ours, 5, connections, "vw", 1.0)
-            run = self.drive(ours, 5, connections, "v1")
-            bare_run = self.drive(bare, 5, connections, "y1")
-        found["sync"] = {"requests_per_s": run.per_second, "p50_ms": run.p50_ms,
-                         "p99_ms": run.p99_ms, "bare_requests_per_s": bare_run.per_second}
-        env = {"BENCH_DATABASE_URL": url, "BENCH_GROUP_COMMIT": "0"}
-        with self.serve(JOURNEY_APP, env) as ours:
-            self.drive(ours, 5, connections, "vx", 1.0)
-            run = self.drive(ours, 5, connections, "v2")
-        found["no_group_commit"] = {"requests_per_s": run.per_second, "p50_ms": run.p50_ms,
-                                    "p99_ms": run.p99_ms}
-        found["group_commit_requests_per_s"] = small["requests_per_s"]
-        return found
+        def rates(name: str) -> list[float]:
+            return [run.per_second for run in runs[name]]
+
+        def ratios(name: str, base: str) -> float:
+            return _median([a / b for a, b in zip(rates(name), rates(base), strict=True)])
+
+        summary: dict[str, Any] = {
+            "requests_per_s": _median(rates("ours")),
+            "bare_requests_per_s": _median(rates("bare")),
+            "ratio": ratios("ours", "bare"),
+            "p50_ms": _median([r.p50_ms for r in runs["ours"]]),
+            "p99_ms": _median([r.p99_ms for r in runs["ours"]]),
+            "bare_p50_ms": _median([r.p50_ms for r in runs["bare"]]),
+            "bare_p99_ms": _median([r.p99_ms for r in runs["bare"]]),
+            "connections": connections,
+            "verified": all(
+                all(set(r.statuses) == {204} for r in runs[name])
+                and stored(db) == answered[name] * 5
+                for name, db in databases.items()
+            ),
+            "rounds": {name: [vars(r) for r in found] for name, found in runs.items()},
+        }
+        if "sync" in runs:
+            summary["variants"] = {
+                "no_group_commit": {"requests_per_s": _median(rates("no_group_commit")),
+                                    "ratio": ratios("no_group_commit", "bare")},
+                "sync": {"requests_per_s": _median(rates("sync")),
+                         "bare_requests_per_s": _median(rates("bare_sync")),
+                         "ratio": ratios("sync", "bare_sync")},
+                "group_commit_gain": ratios("ours", "no_group_commit"),
+            }
+        return summary, peak
 
     def export(self, url: str) -> dict[str, Any]:
         db, journey_id = prepare(url)

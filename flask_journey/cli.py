@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -243,7 +244,7 @@ def export(org_slug: str | None, journey_slug: str | None, fmt: str) -> None:
     """Write stored events to standard output, one per line (ndjson) or row (csv)."""
     _state()
     rows = export_rows(_events(org_slug, journey_slug))
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     if fmt == "ndjson":
         for row in rows:
             out.write(json.dumps(row, separators=(",", ":")) + "\n")
