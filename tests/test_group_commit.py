@@ -12,30 +12,15 @@ from flask_journey import pipeline
 from flask_journey.db import is_sqlite
 from flask_journey.models import Event, Usage
 
-from .conftest import JOURNEY, ORG, ORIGIN
+from .conftest import ORG, ORIGIN
+from .test_ingest import batch, event
 
 HEADERS = {"Content-Type": "application/json", "Origin": ORIGIN}
 
 
 def body(prefix: str, size: int = 5) -> str:
-    events = [
-        {
-            "_tag": "field_focus",
-            "schemaVersion": 1,
-            "id": f"evt_{prefix}_{i}",
-            "ts": "2024-01-15T10:30:00.000Z",
-            "orgKey": ORG,
-            "journeyKey": JOURNEY,
-            "sessionId": "sess_1",
-            "clientId": "client_1",
-            "url": "https://grants.example.com/apply",
-            "fieldKey": "business-name",
-        }
-        for i in range(size)
-    ]
-    return json.dumps(
-        {"schemaVersion": 1, "context": {"orgKey": ORG, "journeyKey": JOURNEY}, "events": events}
-    )
+    events = (event("field_focus", f"{prefix}_{i}", fieldKey="business-name") for i in range(size))
+    return json.dumps(batch(*events))
 
 
 @pytest.mark.parametrize("group_commit", [True, False])
@@ -95,9 +80,9 @@ def test_a_failing_batch_in_a_shared_transaction_fails_alone(app, journey):
 
     committer._lead()  # as the first of them would, finding the others waiting
 
-    assert [batch.state for batch in (good[0], bad, good[1], good[2])] == ["alone"] * 4
-    for batch in good:
-        committer.store(batch)  # what each request thread does when woken "alone"
+    assert [waiting.state for waiting in (good[0], bad, good[1], good[2])] == ["alone"] * 4
+    for waiting in good:
+        committer.store(waiting)  # what each request thread does when woken "alone"
     with pytest.raises(IntegrityError):
         committer.store(bad)
     with state.database.connection_context():

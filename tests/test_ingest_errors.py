@@ -80,7 +80,7 @@ def test_bad_timestamp_is_the_seeds_400_and_nothing_of_the_batch_is_stored(
          "field_blur, field_change, validation_error, submit_attempt, submit_success, "
          "dropoff_signal"),
         (lambda b: b["events"][0].pop("id"), "id is required"),
-        (lambda b: b["events"][0].update(id=""), "id must not be empty"),
+        (lambda b: b["events"][0].update(id=""), "id must be 1 to 128 characters"),
         (lambda b: b["events"][0].update(sessionId=12345), "sessionId must be a string"),
         (lambda b: b["events"][0].pop("clientId"), "clientId is required"),
         (lambda b: b["events"][0].update(url=None), "url is required"),

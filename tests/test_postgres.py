@@ -12,6 +12,8 @@ from flask_journey.models import Event, utcnow
 
 from .conftest import JOURNEY, ORG, ORIGIN
 from .servers import wait_until
+from .test_ingest import batch as ingest_batch
+from .test_ingest import event
 
 
 @pytest.fixture
@@ -20,24 +22,7 @@ def database_url(postgres_url) -> str:
 
 
 def batch(*ids: str) -> dict:
-    return {
-        "schemaVersion": 1,
-        "context": {"orgKey": ORG, "journeyKey": JOURNEY},
-        "events": [
-            {
-                "_tag": "session_start",
-                "schemaVersion": 1,
-                "id": event_id,
-                "ts": "2024-01-15T10:30:00.000Z",
-                "orgKey": ORG,
-                "journeyKey": JOURNEY,
-                "sessionId": "sess_1",
-                "clientId": "client_1",
-                "url": "https://grants.example.com/apply",
-            }
-            for event_id in ids
-        ],
-    }
+    return ingest_batch(*(event("session_start", id=event_id) for event_id in ids))
 
 
 def column_types(app, table: str) -> dict[str, str]:

@@ -15,6 +15,7 @@ from ..outcomes import InvalidRequest, Refusal
 from ..tenants import Tenant, by_slugs
 from ._base import Parsed, WireFormat
 from ._fastload import fast_loader
+from ._fields import text
 
 TAGS = (
     "session_start",
@@ -34,22 +35,6 @@ DEVICE_CLASSES = ("desktop", "mobile", "tablet", "bot", "other")
 _REQUIRED = {"required": "is required", "null": "is required"}
 
 
-def _string(max_length: int, *, required: bool = False) -> fields.String:
-    return fields.String(
-        required=required,
-        allow_none=not required,
-        validate=[
-            validate.Length(min=1 if required else 0, error="must not be empty"),
-            validate.Length(max=max_length, error="must be at most {max} characters"),
-        ],
-        error_messages={
-            **_REQUIRED,
-            "invalid": "must be a string",
-            "invalid_utf8": "must be valid UTF-8",
-        },
-    )
-
-
 def _schema_version() -> fields.Integer:
     return fields.Integer(
         required=True,
@@ -65,9 +50,9 @@ class ContextSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    orgKey = _string(64, required=True)
-    journeyKey = _string(64, required=True)
-    language = _string(35)
+    orgKey = text(64, required=True)
+    journeyKey = text(64, required=True)
+    language = text(35)
     deviceClass = fields.String(
         allow_none=True,
         validate=validate.OneOf(DEVICE_CLASSES, error="must be one of: {choices}"),
@@ -91,7 +76,7 @@ class EventSchema(Schema):
         error_messages={**_REQUIRED, "invalid": "must be a string"},
     )
     schemaVersion = _schema_version()
-    id = _string(128, required=True)
+    id = text(128, required=True)
     ts = fields.AwareDateTime(
         required=True,
         format="iso",
@@ -102,19 +87,19 @@ class EventSchema(Schema):
             "format": "must be a valid ISO 8601 timestamp",
         },
     )
-    orgKey = _string(64, required=True)
-    journeyKey = _string(64, required=True)
-    sessionId = _string(128, required=True)
-    clientId = _string(128, required=True)
-    url = _string(2048, required=True)
-    referrer = _string(2048)
-    embedVersion = _string(32)
-    source = _string(64)
-    title = _string(512)
-    stepKey = _string(128)
-    fieldKey = _string(128)
-    errorType = _string(64)
-    reason = _string(64)
+    orgKey = text(64, required=True)
+    journeyKey = text(64, required=True)
+    sessionId = text(128, required=True)
+    clientId = text(128, required=True)
+    url = text(2048, required=True)
+    referrer = text(2048)
+    embedVersion = text(32)
+    source = text(64)
+    title = text(512)
+    stepKey = text(128)
+    fieldKey = text(128)
+    errorType = text(64)
+    reason = text(64)
 
     @validates_schema
     def _step_view_names_its_step(self, data: dict[str, Any], **kwargs: Any) -> None:
