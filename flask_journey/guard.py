@@ -10,6 +10,8 @@ import datetime as dt
 import logging
 import math
 import time
+from collections.abc import Sequence
+from functools import lru_cache
 
 from flask import Flask
 from flask_limiter import Limiter
@@ -22,6 +24,12 @@ from .privacy import url_origin
 from .tenants import Tenant
 
 log = logging.getLogger(__name__)
+
+
+@lru_cache(maxsize=256)
+def _limits(text: str) -> tuple[RateLimitItem, ...]:
+    """An organization's rate-limit string, parsed once."""
+    return tuple(parse_many(text))
 
 
 def _always() -> bool:
@@ -84,7 +92,7 @@ class Guard:
                     "Rate limit exceeded for organization",
                 )
             limits = (
-                parse_many(tenant.org.rate_limit) if tenant.org.rate_limit else self.default_limits
+                _limits(tenant.org.rate_limit) if tenant.org.rate_limit else self.default_limits
             )
             self._hit(
                 limits,
@@ -92,7 +100,7 @@ class Guard:
                 "Rate limit exceeded for organization",
             )
 
-    def _hit(self, limits: list[RateLimitItem], keys: tuple[str, ...], message: str) -> None:
+    def _hit(self, limits: Sequence[RateLimitItem], keys: tuple[str, ...], message: str) -> None:
         strategy = self.limiter.limiter
         try:
             for item in limits:

@@ -7,8 +7,9 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
+from functools import lru_cache
 
-from peewee import IntegrityError
+from peewee import Database, IntegrityError, Model
 
 from .models import ApiKey, Journey, Organization, database, utcnow
 from .outcomes import TenantNotFound, Unauthenticated
@@ -33,32 +34,64 @@ def _journeys():
     return Journey.select(Journey, Organization).join(Organization)
 
 
+#: The conditions each ingest lookup selects a journey by, with placeholder values.
+_LOOKUPS = {
+    "slugs": lambda: (Organization.slug == "", Journey.slug == ""),
+    "public_key": lambda: (Journey.public_key == "",),
+    "ids": lambda: (Organization.id == 0, Journey.id == 0),
+}
+
+
+@lru_cache(maxsize=16)
+def _lookup_sql(db: Database, lookup: str) -> str:
+    """The SQL of a lookup, compiled once per database: building it costs more than running it."""
+    return db.get_sql_context().sql(_journeys().where(*_LOOKUPS[lookup]())).query()[0]
+
+
+def _instance(model: type[Model], values: tuple) -> Model:
+    fields = model._meta.sorted_fields
+    return model(**{f.name: f.python_value(v) for f, v in zip(fields, values, strict=True)})
+
+
+def _find(lookup: str, *params: object) -> Tenant | None:
+    """The journey and organization a lookup finds, read fresh from the database."""
+    db = database.obj
+    row = db.execute_sql(_lookup_sql(db, lookup), params).fetchone()
+    if row is None:
+        return None
+    split = len(Journey._meta.sorted_fields)
+    org = _instance(Organization, row[split:])
+    journey = _instance(Journey, row[:split])
+    journey.organization = org
+    return Tenant(org, journey)
+
+
 def by_slugs(org_slug: str, journey_slug: str) -> Tenant:
     """Find a journey by organization and journey slug (seed 000's ``orgKey``/``journeyKey``)."""
-    row = _journeys().where(Organization.slug == org_slug, Journey.slug == journey_slug).first()
-    if row is None:
+    tenant = _find("slugs", org_slug, journey_slug)
+    if tenant is None:
         if not Organization.select().where(Organization.slug == org_slug).exists():
             raise TenantNotFound("organization")
         raise TenantNotFound("journey")
-    return Tenant(row.organization, row)
+    return tenant
 
 
 def by_public_key(public_key: str) -> Tenant:
     """Find a journey by its public key (``pk_...``)."""
-    row = _journeys().where(Journey.public_key == public_key).first()
-    if row is None:
+    tenant = _find("public_key", public_key)
+    if tenant is None:
         raise TenantNotFound("journey")
-    return Tenant(row.organization, row)
+    return tenant
 
 
 def by_ids(account_id: int, tracker_id: int) -> Tenant:
     """Find a journey by organization id and journey id (seed 002's ``aid``/``tid``)."""
-    row = _journeys().where(Organization.id == account_id, Journey.id == tracker_id).first()
-    if row is None:
+    tenant = _find("ids", account_id, tracker_id)
+    if tenant is None:
         if not Organization.select().where(Organization.id == account_id).exists():
             raise TenantNotFound("organization")
         raise TenantNotFound("journey")
-    return Tenant(row.organization, row)
+    return tenant
 
 
 def _hash(secret: str) -> str:
