@@ -48,9 +48,10 @@ def _answers(port: int) -> bool:
         return False
 
 
-def _stop(process: subprocess.Popen) -> None:
+def stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+    """Stop a server started here, and wait for it."""
     if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(sig)
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
@@ -93,7 +94,7 @@ def gunicorn(
         _wait(lambda: _answers(port), "gunicorn", process, log)
         yield Server(port, process.pid)
     finally:
-        _stop(process)
+        stop(process)
 
 
 def _postgres_bin() -> Path | None:
@@ -111,41 +112,52 @@ def postgres_missing() -> str | None:
     try:
         import psycopg2  # noqa: F401
     except ImportError:
-        return "psycopg2 is not installed (pip install -e '.[bench]')"
+        return "psycopg2 is not installed (pip install -e '.[postgres]')"
     if os.geteuid() == 0 and shutil.which("runuser") is None:
         return "running as root without runuser: cannot start PostgreSQL as postgres"
     return None
 
 
-@contextlib.contextmanager
-def postgres() -> Iterator[str]:
-    """A throwaway PostgreSQL server with its default durability; yield a URL prefix.
+#: Server settings for tests, where speed matters more than surviving a power cut.
+NO_DURABILITY = ("fsync=off", "synchronous_commit=off", "full_page_writes=off")
 
-    ``fsync`` and ``synchronous_commit`` stay on, as in production: a commit is on disk
-    before the server acknowledges it, as SQLite's ``synchronous=FULL`` is.
+
+@contextlib.contextmanager
+def postgres(settings: tuple[str, ...] = (), max_connections: int = 100) -> Iterator[str]:
+    """A throwaway PostgreSQL server on a free loopback port; yield its URL prefix.
+
+    By default ``fsync`` and ``synchronous_commit`` stay on, as in production: a commit is on
+    disk before the server acknowledges it, as SQLite's ``synchronous=FULL`` is. ``settings``
+    (``name=value``) override that, e.g. :data:`NO_DURABILITY` for tests. Run as the
+    ``postgres`` user when we are root, since initdb refuses root.
     """
     bin_dir = _postgres_bin()
     as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    home = Path(tempfile.mkdtemp(prefix="journey-bench-pg-"))
+    home = Path(tempfile.mkdtemp(prefix="journey-pg-"))
     if as_user:
         shutil.chown(home, "postgres")
     data, log = home / "data", home / "server.log"
     port = free_port()
 
     def run(*args: str) -> None:
-        result = subprocess.run([*as_user, *args], capture_output=True, text=True)
+        # cwd: the postgres user may not be allowed into the caller's directory.
+        result = subprocess.run([*as_user, *args], capture_output=True, text=True, cwd=home)
         if result.returncode:
             raise RuntimeError(f"{args[0]} failed:\n{result.stdout}\n{result.stderr}")
 
     run(str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-        "--encoding=UTF8", "--locale=C")
+        "--encoding=UTF8", "--locale=C", *(["--no-sync"] if settings else []))
+    options = " ".join(
+        [f"-h 127.0.0.1 -p {port} -k {home} -c max_connections={max_connections}"]
+        + [f"-c {setting}" for setting in settings]
+    )
     run(str(bin_dir / "pg_ctl"), "start", "-w", "-t", str(int(START_TIMEOUT)), "-D", str(data),
-        "-l", str(log), "-o", f"-h 127.0.0.1 -p {port} -k {home} -c max_connections=100")
+        "-l", str(log), "-o", options)
     try:
         yield f"postgresql://postgres@127.0.0.1:{port}"
     finally:
         subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "stop", "-m", "fast", "-D",
-                        str(data)], capture_output=True)
+                        str(data)], capture_output=True, cwd=home)
         shutil.rmtree(home, ignore_errors=True)
 
 

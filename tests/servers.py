@@ -9,16 +9,13 @@ gunicorn serves :func:`create_app`, configured by a JSON file named in ``JOURNEY
 from __future__ import annotations
 
 import contextlib
-import glob
 import http.client
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -28,18 +25,13 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from benchmarks import servers as throwaway
+from benchmarks.servers import free_port, stop
 from flask_journey import Journey
 
 ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 60.0
 APP_CONFIG_ENV = "JOURNEY_TEST_APP_CONFIG"
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on at the moment, on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_until(ready: Callable[[], bool], what: str, process: subprocess.Popen | None = None,
@@ -61,36 +53,17 @@ def port_answers(port: int) -> bool:
     return False
 
 
-def stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
-    """Stop a server this module started, and wait for it."""
-    if process.poll() is None:
-        process.send_signal(sig)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 # PostgreSQL
-
-
-def _postgres_bin() -> Path | None:
-    found = glob.glob("/usr/lib/postgresql/*/bin/initdb")
-    if found:
-        return Path(max(found, key=lambda p: int(Path(p).parent.parent.name))).parent
-    initdb = shutil.which("initdb")
-    return Path(initdb).parent if initdb else None
 
 
 @dataclass
 class PostgresServer:
     """A running PostgreSQL server that trusts local connections as ``postgres``."""
 
-    port: int
+    prefix: str
 
     def url(self, name: str) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
+        return f"{self.prefix}/{name}"
 
     def admin(self, sql: str) -> None:
         """Run SQL in the ``postgres`` database, outside a transaction."""
@@ -113,42 +86,11 @@ class PostgresServer:
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """One PostgreSQL server for the session, in a temp folder, on a free loopback port."""
-    bin_dir = _postgres_bin()
-    if bin_dir is None or not (bin_dir / "pg_ctl").exists():
-        pytest.skip("PostgreSQL's initdb and pg_ctl not found: apt-get install postgresql")
-    pytest.importorskip("psycopg2", reason="psycopg2 is needed to reach PostgreSQL")
-    # initdb refuses to run as root: run the server as the unprivileged postgres user.
-    as_user: list[str] = []
-    if os.geteuid() == 0:
-        if shutil.which("runuser") is None:
-            pytest.skip("running as root and runuser is missing: cannot start PostgreSQL")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    home = Path(tempfile.mkdtemp(prefix="journey-pg-"))
-    if as_user:
-        shutil.chown(home, "postgres")
-    data, log = home / "data", home / "server.log"
-    port = free_port()
-
-    def run(*args: str) -> None:
-        # cwd: the postgres user may not be allowed into the directory pytest runs in.
-        result = subprocess.run([*as_user, *args], capture_output=True, text=True, cwd=home)
-        if result.returncode:
-            pytest.fail(f"{args[0]} failed:\n{result.stdout}\n{result.stderr}")
-
-    run(str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-        "--encoding=UTF8", "--locale=C", "--no-sync")
-    options = (
-        f"-h 127.0.0.1 -p {port} -k {home} -c max_connections=300 -c fsync=off "
-        "-c synchronous_commit=off -c full_page_writes=off"
-    )
-    run(str(bin_dir / "pg_ctl"), "start", "-w", "-t", str(int(START_TIMEOUT)), "-D", str(data),
-        "-l", str(log), "-o", options)
-    try:
-        yield PostgresServer(port)
-    finally:
-        subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "stop", "-m", "immediate", "-D",
-                        str(data)], capture_output=True, cwd=home)
-        shutil.rmtree(home, ignore_errors=True)
+    missing = throwaway.postgres_missing()
+    if missing:
+        pytest.skip(missing)
+    with throwaway.postgres(throwaway.NO_DURABILITY, max_connections=300) as prefix:
+        yield PostgresServer(prefix)
 
 
 @pytest.fixture(scope="session")

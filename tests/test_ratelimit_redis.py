@@ -54,10 +54,15 @@ def test_three_gunicorn_workers_admit_exactly_the_limit_between_them(
         status, _, headers = served.post("/api/ingest", batch(f"evt_{n}"), {"Origin": ORIGIN})
         return status, headers["X-Worker-Pid"]
 
+    answers: list[tuple[int, str]] = []
     with ThreadPoolExecutor(8) as pool:
-        answers = list(pool.map(send, range(45)))
+        # One worker can take every request of a short burst; keep sending (bounded) until
+        # more than one has answered, so the limit is proven shared between workers.
+        while len({pid for _, pid in answers}) < 2 and len(answers) < 450:
+            answers += pool.map(send, range(len(answers), len(answers) + 45))
 
-    assert Counter(status for status, _ in answers) == {204: 30, 429: 15}
+    statuses = Counter(status for status, _ in answers)
+    assert statuses == {204: 30, 429: len(answers) - 30}
     assert len({pid for _, pid in answers}) > 1, "every request was served by one worker"
     assert len(exported()) == 30
 
