@@ -50,7 +50,7 @@ def insert(
     """
     received = utcnow()
     received = received.isoformat(" ", "microseconds") if is_sqlite(db) else received
-    sql = _insert_sql(db)
+    sql = _insert_sql(db, 1)
     cursor = _cursor(db)
     events = 0
     spent = 0.0

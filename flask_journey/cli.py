@@ -129,6 +129,7 @@ def set_org(slug: str, rate_limit: str | None, quota: int | None) -> None:
     if quota is not None:
         org.monthly_quota = None if quota < 0 else quota
     org.save()
+    tenants.changed()
     click.echo(
         f"{org.slug}: rate limit {org.rate_limit or 'default'}, "
         f"quota {org.monthly_quota if org.monthly_quota is not None else 'none'}."

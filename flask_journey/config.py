@@ -19,6 +19,9 @@ DEFAULTS: dict[str, Any] = {
     "JOURNEY_DATABASE_URL": None,
     # SQLite's ``synchronous`` pragma: FULL makes every 2xx survive a power cut.
     "JOURNEY_SQLITE_SYNCHRONOUS": "FULL",
+    # Seconds a worker process keeps a journey it looked up; changes made in another process
+    # (the CLI, another worker) reach it within that time. 0 looks up every request.
+    "JOURNEY_TENANT_CACHE_SECONDS": 10,
     # Let concurrent requests of one process share a transaction (docs/performance.md).
     "JOURNEY_GROUP_COMMIT": True,
     # Rate limits, in flask-limiter's notation.
@@ -64,6 +67,7 @@ class Settings:
 
     database_url: str
     sqlite_synchronous: str
+    tenant_cache_seconds: float
     group_commit: bool
     ratelimit_enabled: bool
     ratelimit_default: str
@@ -101,6 +105,9 @@ def load(app: Flask) -> Settings:
     for key in ("max_body_bytes", "max_batch_events", "cors_max_age", "embed_max_age"):
         if not isinstance(cfg[key], int) or cfg[key] <= 0:
             raise ValueError(f"JOURNEY_{key.upper()} must be a positive integer")
+    seconds = cfg["tenant_cache_seconds"]
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds >= 0:
+        raise ValueError("JOURNEY_TENANT_CACHE_SECONDS must be a number of seconds, 0 or more")
     days = cfg["retention_days"]
     if days is not None and (not isinstance(days, int) or isinstance(days, bool) or days <= 0):
         raise ValueError("JOURNEY_RETENTION_DAYS must be a positive integer or None")

@@ -13,6 +13,7 @@ from .cli import journey_cli
 from .embed import create_embed_blueprint, journey_embed
 from .formats import FORMATS, WireFormat
 from .guard import Guard
+from .tenants import TenantCache
 
 
 @dataclass
@@ -22,6 +23,7 @@ class JourneyState:
     settings: config.Settings
     database: Database
     guard: Guard
+    tenants: TenantCache
     formats: dict[str, WireFormat] = field(default_factory=dict)
 
     def activate(self) -> None:
@@ -47,7 +49,9 @@ class Journey:
             raise RuntimeError("flask-journey is already registered on this app")
         settings = config.load(app)
         database = db.create_database(settings)
-        state = JourneyState(settings, database, Guard(app, settings))
+        state = JourneyState(
+            settings, database, Guard(app, settings), TenantCache(settings.tenant_cache_seconds)
+        )
         app.extensions["journey"] = state
         state.activate()
 

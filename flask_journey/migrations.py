@@ -59,11 +59,31 @@ def _add_index(table: str, columns: tuple[str, ...]) -> Callable[[SchemaMigrator
     return steps
 
 
+def _drop_indexes(table: str, *names: str) -> Callable[[SchemaMigrator], list[Operation]]:
+    """Steps that drop indexes, those an operator has not dropped already."""
+
+    def steps(migrator: SchemaMigrator) -> list[Operation]:
+        existing = {index.name for index in migrator.database.get_indexes(table)}
+        return [migrator.drop_index(table, name) for name in names if name in existing]
+
+    return steps
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         2,
         "index events by received_at, for flask journey purge",
         _add_index(Event._meta.table_name, ("received_at",)),
+    ),
+    Migration(
+        3,
+        "drop two event indexes no query uses, which every insert paid for: journey_id alone "
+        "(the unique index on journey_id, event_id covers it) and journey_id, occurred_at",
+        _drop_indexes(
+            Event._meta.table_name,
+            make_index_name(Event._meta.table_name, ("journey_id",)),
+            make_index_name(Event._meta.table_name, ("journey_id", "occurred_at")),
+        ),
     ),
 )
 

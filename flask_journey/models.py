@@ -113,7 +113,8 @@ class Event(BaseModel):
     """One behavioural event, whatever wire format it arrived in."""
 
     id = AutoField()
-    journey = ForeignKeyField(Journey, backref="events", on_delete="CASCADE")
+    # Not indexed alone: the unique (journey, event_id) index serves lookups by journey.
+    journey = ForeignKeyField(Journey, backref="events", on_delete="CASCADE", index=False)
     event_id = CharField(max_length=128)
     wire_format = CharField(max_length=16)
     type = CharField(max_length=64)
@@ -147,7 +148,6 @@ class Event(BaseModel):
         table_name = "journey_event"
         indexes = (
             (("journey", "event_id"), True),
-            (("journey", "occurred_at"), False),
             (("journey", "session_id"), False),
             (("instance_id",), False),
             # Added in schema version 2 (flask_journey.migrations): purge by age.

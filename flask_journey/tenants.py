@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -54,7 +55,7 @@ def _instance(model: type[Model], values: tuple) -> Model:
 
 
 def _find(lookup: str, *params: object) -> Tenant | None:
-    """The journey and organization a lookup finds, read fresh from the database."""
+    """The journey and organization a lookup finds, read from the database."""
     db = database.obj
     row = db.execute_sql(_lookup_sql(db, lookup), params).fetchone()
     if row is None:
@@ -66,9 +67,56 @@ def _find(lookup: str, *params: object) -> Tenant | None:
     return Tenant(org, journey)
 
 
-def by_slugs(org_slug: str, journey_slug: str) -> Tenant:
+#: How many changes to organizations, journeys and keys this process has made; a tenant cached
+#: before the latest one is not used.
+_changes = 0
+
+
+def changed() -> None:
+    """Forget every tenant this process has cached: one was just changed here."""
+    global _changes
+    _changes += 1
+
+
+class TenantCache:
+    """The tenants ingest lookups found, kept for ``max_age`` seconds in this process.
+
+    A change made in this process (management API, CLI, the functions below) empties it at
+    once; a change made by another process is seen within ``max_age`` seconds. Only tenants
+    that were found are kept, so a journey is usable as soon as it is created. ``max_age`` 0
+    reads every lookup from the database.
+    """
+
+    #: Entries kept at most; past that the cache starts again empty.
+    MAX_ENTRIES = 10_000
+
+    def __init__(self, max_age: float) -> None:
+        self.max_age = max_age
+        self._entries: dict[tuple, tuple[float, int, Tenant]] = {}
+
+    def find(self, lookup: str, *params: object) -> Tenant | None:
+        if not self.max_age:
+            return _find(lookup, *params)
+        key = (database.obj, lookup, *params)
+        now = time.monotonic()
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] > now and entry[1] == _changes:
+            return entry[2]
+        generation = _changes  # before reading, so a change made meanwhile is not hidden
+        tenant = _find(lookup, *params)
+        if tenant is not None:
+            if len(self._entries) >= self.MAX_ENTRIES:
+                self._entries.clear()
+            self._entries[key] = (now + self.max_age, generation, tenant)
+        return tenant
+
+
+_UNCACHED = TenantCache(0)
+
+
+def by_slugs(org_slug: str, journey_slug: str, cache: TenantCache = _UNCACHED) -> Tenant:
     """Find a journey by organization and journey slug (seed 000's ``orgKey``/``journeyKey``)."""
-    tenant = _find("slugs", org_slug, journey_slug)
+    tenant = cache.find("slugs", org_slug, journey_slug)
     if tenant is None:
         if not Organization.select().where(Organization.slug == org_slug).exists():
             raise TenantNotFound("organization")
@@ -76,17 +124,17 @@ def by_slugs(org_slug: str, journey_slug: str) -> Tenant:
     return tenant
 
 
-def by_public_key(public_key: str) -> Tenant:
+def by_public_key(public_key: str, cache: TenantCache = _UNCACHED) -> Tenant:
     """Find a journey by its public key (``pk_...``)."""
-    tenant = _find("public_key", public_key)
+    tenant = cache.find("public_key", public_key)
     if tenant is None:
         raise TenantNotFound("journey")
     return tenant
 
 
-def by_ids(account_id: int, tracker_id: int) -> Tenant:
+def by_ids(account_id: int, tracker_id: int, cache: TenantCache = _UNCACHED) -> Tenant:
     """Find a journey by organization id and journey id (seed 002's ``aid``/``tid``)."""
-    tenant = _find("ids", account_id, tracker_id)
+    tenant = cache.find("ids", account_id, tracker_id)
     if tenant is None:
         if not Organization.select().where(Organization.id == account_id).exists():
             raise TenantNotFound("organization")
@@ -176,6 +224,7 @@ def create_journey(org: Organization, slug: str, origins: list[str]) -> Journey:
 def set_origins(journey: Journey, origins: list[str]) -> Journey:
     journey.allowed_origins = normalise_origins(origins)
     journey.save()
+    changed()
     return journey
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 from flask import Flask, render_template_string
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 
 from flask_journey import Journey
 
@@ -93,6 +95,34 @@ def test_host_routes_never_touch_the_database(make_app):
 
     assert response.data == b"home"
     assert app.extensions["journey"].database.is_closed()
+
+
+def test_host_requests_run_none_of_our_rate_limit_hooks(make_app):
+    """flask-journey counts its limits in its own views; other routes never pay for them."""
+    app = make_app()
+    ours = app.extensions["journey"].guard.limiter
+
+    hooks = [f for funcs in (app.before_request_funcs, app.after_request_funcs,
+                             app.teardown_request_funcs) for f in funcs.get(None, [])]
+
+    assert ours in app.extensions["limiter"]
+    assert not [f for f in hooks if "flask_limiter" in getattr(f, "__module__", "")
+                or getattr(f, "__self__", None) is ours or getattr(f, "args", ()) == (ours,)]
+
+
+def test_a_host_apps_own_flask_limiter_still_limits_its_routes(make_app):
+    app = make_app()
+    host_limiter = Limiter(get_remote_address, app=app, storage_uri="memory://")
+
+    @app.get("/search")
+    @host_limiter.limit("1 per minute")
+    def search():
+        return "results"
+
+    client = app.test_client()
+
+    assert client.get("/search").status_code == 200
+    assert client.get("/search").status_code == 429
 
 
 class TestTemplateHelper:

@@ -110,3 +110,46 @@ def test_batches_waiting_together_share_one_transaction(app, journey, monkeypatc
     assert all(batch.wake.is_set() for batch in batches)
     assert len(commits) == 1
     assert committer._busy is False
+
+
+def test_a_retried_batch_among_others_makes_each_learn_what_was_new(app, journey):
+    """Shared, a count of new rows cannot say whose were known: each batch is written alone."""
+    state = app.extensions["journey"]
+    state.activate()
+    journey_id, org_id = journey["trackerId"], journey["accountId"]
+    committer = pipeline.GroupCommitter(state.database)
+    committer.store(pipeline._Batch(org_id, "2024-01", rows(app, journey_id, "r")))
+    retried = pipeline._Batch(org_id, "2024-01", rows(app, journey_id, "r"))
+    fresh = [pipeline._Batch(org_id, "2024-01", rows(app, journey_id, f"f{n}")) for n in range(2)]
+    committer._waiting = [fresh[0], retried, fresh[1]]
+    committer._busy = True
+
+    committer._lead()
+
+    together = (fresh[0], retried, fresh[1])
+    assert [waiting.state for waiting in together] == ["alone"] * 3
+    for waiting in together:
+        committer.store(waiting)  # what each request thread does when woken "alone"
+    assert [waiting.inserted for waiting in together] == [3, 0, 3]
+    with state.database.connection_context():
+        assert Event.select().count() == 9
+        usage = Usage.get(Usage.organization == org_id)
+        assert (usage.events, usage.requests) == (9, 4)
+
+
+def test_batches_longer_than_one_statement_are_stored_whole(make_app, journey, monkeypatch):
+    monkeypatch.setattr(pipeline, "ROWS_PER_STATEMENT", 2)
+    app = make_app()
+    state = app.extensions["journey"]
+    state.activate()
+    journey_id, org_id = journey["trackerId"], journey["accountId"]
+    batches = [pipeline._Batch(org_id, "2024-01", rows(app, journey_id, f"l{n}")) for n in range(2)]
+    committer = pipeline.GroupCommitter(state.database)
+    committer._waiting = list(batches)
+    committer._busy = True
+
+    committer._lead()
+
+    assert [(stored.state, stored.inserted) for stored in batches] == [("stored", 3)] * 2
+    with state.database.connection_context():
+        assert Event.select().count() == 6

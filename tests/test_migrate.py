@@ -174,6 +174,9 @@ def test_migrate_upgrades_a_release_0_1_database_and_keeps_every_row(old_app, ru
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [
         "Applied 2: index events by received_at, for flask journey purge",
+        "Applied 3: drop two event indexes no query uses, which every insert paid for: "
+        "journey_id alone (the unique index on journey_id, event_id covers it) and "
+        "journey_id, occurred_at",
         f"Schema version 1 -> {migrations.LATEST}.",
     ]
     exported = [json.loads(line) for line in run("export").output.splitlines()]
@@ -237,7 +240,7 @@ def test_init_db_refuses_an_outdated_database_and_changes_nothing(old_app, run):
     result = run("init-db")
 
     assert result.exit_code == 1
-    assert "schema version 1 and this release needs 2" in result.output
+    assert f"schema version 1 and this release needs {migrations.LATEST}" in result.output
     assert "flask journey migrate" in result.output
     assert describe(database) == before
     assert len(run("export").output.splitlines()) == 2
@@ -250,8 +253,11 @@ def test_init_db_and_migrate_on_a_current_database_change_nothing(old_app, run):
     again = run("migrate")
 
     assert init.exit_code == 0 and again.exit_code == 0
-    assert init.output == f"Already initialised: {_backend(old_app)} database (schema version 2).\n"
-    assert again.output == "Schema version 2 is up to date.\n"
+    assert init.output == (
+        f"Already initialised: {_backend(old_app)} database "
+        f"(schema version {migrations.LATEST}).\n"
+    )
+    assert again.output == f"Schema version {migrations.LATEST} is up to date.\n"
     assert len(run("export").output.splitlines()) == 2
 
 
@@ -261,7 +267,9 @@ def test_migrate_on_an_empty_database_creates_the_current_schema(make_app):
     result = app.test_cli_runner().invoke(args=["journey", "migrate"])
 
     assert result.exit_code == 0, result.output
-    assert result.output == f"Initialised {_backend(app)} database (schema version 2).\n"
+    assert result.output == (
+        f"Initialised {_backend(app)} database (schema version {migrations.LATEST}).\n"
+    )
     database = app.extensions["journey"].database
     assert migrations.differences(database) == []
 
@@ -273,9 +281,9 @@ def test_a_failing_migration_is_rolled_back_entirely(old_app, run, monkeypatch):
             migrator.add_index("no_such_table", ("received_at",)),
         ]
 
-    broken = Migration(3, "add a note, then fail", steps)
+    broken = Migration(migrations.LATEST + 1, "add a note, then fail", steps)
     monkeypatch.setattr(migrations, "MIGRATIONS", (*migrations.MIGRATIONS, broken))
-    monkeypatch.setattr(migrations, "LATEST", 3)
+    monkeypatch.setattr(migrations, "LATEST", broken.version)
     database = old_app.extensions["journey"].database
     before = describe(database)
 
@@ -308,7 +316,7 @@ def test_a_database_from_a_newer_release_is_refused(old_app, run):
     for command in ("init-db", "migrate"):
         result = run(command)
         assert result.exit_code == 1
-        assert "schema version 99, newer than this release's 2" in result.output
+        assert f"schema version 99, newer than this release's {migrations.LATEST}" in result.output
 
 
 def _backend(app) -> str:

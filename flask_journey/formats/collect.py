@@ -62,7 +62,7 @@ class CollectFormat(WireFormat):
 
     def locate(self, event: dict[str, Any]) -> Tenant:
         aid, tid = event["ids"]
-        return by_ids(path_id(aid, "organization"), path_id(tid, "journey"))
+        return by_ids(path_id(aid, "organization"), path_id(tid, "journey"), self.state.tenants)
 
     def parse(self, event: dict[str, Any], tenant: Tenant) -> Parsed:
         # A browser sends an Origin header with its POST; a server does not.

@@ -76,7 +76,7 @@ class EventsApiFormat(WireFormat):
         return event
 
     def locate(self, event: dict[str, Any]) -> Tenant:
-        tenant = by_public_key(event["site_id"])
+        tenant = by_public_key(event["site_id"], self.state.tenants)
         if tenant.org.id != event["org"].id:
             raise TenantNotFound("journey")
         return tenant

@@ -142,7 +142,8 @@ class JourneyFormat(WireFormat):
         return batch
 
     def locate(self, batch: dict[str, Any]) -> Tenant:
-        return by_slugs(batch["context"]["orgKey"], batch["context"]["journeyKey"])
+        context = batch["context"]
+        return by_slugs(context["orgKey"], context["journeyKey"], self.state.tenants)
 
     def parse(self, batch: dict[str, Any], tenant: Tenant) -> Parsed:
         context = batch["context"]

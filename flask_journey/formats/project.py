@@ -95,7 +95,7 @@ class ProjectFormat(WireFormat):
         return _event.load(json_object(body))
 
     def locate(self, event: dict[str, Any]) -> Tenant:
-        return by_public_key(event["projectKey"])
+        return by_public_key(event["projectKey"], self.state.tenants)
 
     def origins(self, event: dict[str, Any]) -> tuple[str | None, ...]:
         return (*super().origins(event), url_origin(event["url"]))

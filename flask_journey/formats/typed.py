@@ -264,7 +264,7 @@ class TypedFormat(WireFormat):
         return batch
 
     def locate(self, batch: dict[str, Any]) -> Tenant:
-        return by_public_key(batch["publicKey"])
+        return by_public_key(batch["publicKey"], self.state.tenants)
 
     def parse(self, batch: dict[str, Any], tenant: Tenant) -> Parsed:
         loaded: list[tuple[int, dict[str, Any]]] = []
