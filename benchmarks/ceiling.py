@@ -1,7 +1,7 @@
 """The storage ceiling: the same events, ``json.loads`` and the driver's own ``executemany``.
 
 No Flask, no validation, no scrubbing: each batch is decoded, mapped to the events table's
-columns and inserted with the INSERT that flask-journey uses, in a transaction of its own, on
+columns and inserted with the INSERT that flask-journey uses, for one row, in a transaction of its own, on
 a connection with the same settings (SQLite pragmas, PostgreSQL's default durability).
 """
 
