@@ -1,8 +1,8 @@
 """The storage ceiling: the same events, ``json.loads`` and the driver's own ``executemany``.
 
 No Flask, no validation, no scrubbing: each batch is decoded, mapped to the events table's
-columns and inserted with the INSERT that flask-journey uses, for one row, in a transaction of its own, on
-a connection with the same settings (SQLite pragmas, PostgreSQL's default durability).
+columns and inserted with flask-journey's INSERT written for one row, in a transaction of its
+own, on a connection with the same settings (SQLite pragmas, PostgreSQL's default durability).
 """
 
 from __future__ import annotations
