@@ -128,8 +128,7 @@ def set_org(slug: str, rate_limit: str | None, quota: int | None) -> None:
         org.rate_limit = None if rate_limit == "default" else rate_limit
     if quota is not None:
         org.monthly_quota = None if quota < 0 else quota
-    org.save()
-    tenants.changed()
+    tenants.save_org(org)
     click.echo(
         f"{org.slug}: rate limit {org.rate_limit or 'default'}, "
         f"quota {org.monthly_quota if org.monthly_quota is not None else 'none'}."

@@ -228,6 +228,13 @@ def set_origins(journey: Journey, origins: list[str]) -> Journey:
     return journey
 
 
+def save_org(org: Organization) -> Organization:
+    """Save an organization's changed rate limit or quota."""
+    org.save()
+    changed()
+    return org
+
+
 def create_key(org: Organization) -> str:
     """Create a secret key for ``org`` and return it; only its hash is kept."""
     lookup = secrets.token_hex(6)

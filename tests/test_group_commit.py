@@ -67,16 +67,29 @@ def rows(app, tenant_journey_id: int, prefix: str, *, event_id: str | None = "ok
     return pipeline._rows(tenant_journey_id, "journey", pipeline.utcnow(), events, False, sqlite)
 
 
+def new_batch(app, journey, prefix: str, **options) -> pipeline._Batch:
+    """A request's batch of three events for the seed's journey, ids ``<prefix>_0..2``."""
+    return pipeline._Batch(
+        journey["accountId"], "2024-01", rows(app, journey["trackerId"], prefix, **options)
+    )
+
+
+def waiting_together(app, *batches: pipeline._Batch) -> pipeline.GroupCommitter:
+    """A committer with ``batches`` queued, as concurrent requests leave them for a leader."""
+    state = app.extensions["journey"]
+    state.activate()
+    committer = pipeline.GroupCommitter(state.database)
+    committer._waiting = list(batches)
+    committer._busy = True
+    return committer
+
+
 def test_a_failing_batch_in_a_shared_transaction_fails_alone(app, journey):
     """Batches that arrived together are retried one by one; only the bad one is refused."""
     state = app.extensions["journey"]
-    state.activate()
-    journey_id, org_id = journey["trackerId"], journey["accountId"]
-    good = [pipeline._Batch(org_id, "2024-01", rows(app, journey_id, f"g{n}")) for n in range(3)]
-    bad = pipeline._Batch(org_id, "2024-01", rows(app, journey_id, "b", event_id=None))
-    committer = pipeline.GroupCommitter(state.database)
-    committer._waiting = [good[0], bad, good[1], good[2]]
-    committer._busy = True
+    good = [new_batch(app, journey, f"g{n}") for n in range(3)]
+    bad = new_batch(app, journey, "b", event_id=None)
+    committer = waiting_together(app, good[0], bad, good[1], good[2])
 
     committer._lead()  # as the first of them would, finding the others waiting
 
@@ -87,18 +100,14 @@ def test_a_failing_batch_in_a_shared_transaction_fails_alone(app, journey):
         committer.store(bad)
     with state.database.connection_context():
         assert Event.select().count() == 9
-        usage = Usage.get(Usage.organization == org_id)
+        usage = Usage.get(Usage.organization == journey["accountId"])
         assert (usage.events, usage.requests) == (9, 3)
 
 
 def test_batches_waiting_together_share_one_transaction(app, journey, monkeypatch):
     state = app.extensions["journey"]
-    state.activate()
-    journey_id, org_id = journey["trackerId"], journey["accountId"]
-    batches = [pipeline._Batch(org_id, "2024-01", rows(app, journey_id, f"s{n}")) for n in range(4)]
-    committer = pipeline.GroupCommitter(state.database)
-    committer._waiting = list(batches)
-    committer._busy = True
+    batches = [new_batch(app, journey, f"s{n}") for n in range(4)]
+    committer = waiting_together(app, *batches)
     commits = []
     commit = state.database.commit
     monkeypatch.setattr(state.database, "commit", lambda: commits.append(1) or commit())
@@ -115,41 +124,30 @@ def test_batches_waiting_together_share_one_transaction(app, journey, monkeypatc
 def test_a_retried_batch_among_others_makes_each_learn_what_was_new(app, journey):
     """Shared, a count of new rows cannot say whose were known: each batch is written alone."""
     state = app.extensions["journey"]
-    state.activate()
-    journey_id, org_id = journey["trackerId"], journey["accountId"]
-    committer = pipeline.GroupCommitter(state.database)
-    committer.store(pipeline._Batch(org_id, "2024-01", rows(app, journey_id, "r")))
-    retried = pipeline._Batch(org_id, "2024-01", rows(app, journey_id, "r"))
-    fresh = [pipeline._Batch(org_id, "2024-01", rows(app, journey_id, f"f{n}")) for n in range(2)]
-    committer._waiting = [fresh[0], retried, fresh[1]]
-    committer._busy = True
+    together = (new_batch(app, journey, "f0"), new_batch(app, journey, "r"),
+                new_batch(app, journey, "f1"))
+    committer = waiting_together(app, *together)
+    pipeline.GroupCommitter(state.database).store(new_batch(app, journey, "r"))  # stored before
 
     committer._lead()
 
-    together = (fresh[0], retried, fresh[1])
     assert [waiting.state for waiting in together] == ["alone"] * 3
     for waiting in together:
         committer.store(waiting)  # what each request thread does when woken "alone"
     assert [waiting.inserted for waiting in together] == [3, 0, 3]
     with state.database.connection_context():
         assert Event.select().count() == 9
-        usage = Usage.get(Usage.organization == org_id)
+        usage = Usage.get(Usage.organization == journey["accountId"])
         assert (usage.events, usage.requests) == (9, 4)
 
 
-def test_batches_longer_than_one_statement_are_stored_whole(make_app, journey, monkeypatch):
+def test_batches_longer_than_one_statement_are_stored_whole(app, journey, monkeypatch):
     monkeypatch.setattr(pipeline, "ROWS_PER_STATEMENT", 2)
-    app = make_app()
-    state = app.extensions["journey"]
-    state.activate()
-    journey_id, org_id = journey["trackerId"], journey["accountId"]
-    batches = [pipeline._Batch(org_id, "2024-01", rows(app, journey_id, f"l{n}")) for n in range(2)]
-    committer = pipeline.GroupCommitter(state.database)
-    committer._waiting = list(batches)
-    committer._busy = True
+    batches = [new_batch(app, journey, f"l{n}") for n in range(2)]
+    committer = waiting_together(app, *batches)
 
     committer._lead()
 
     assert [(stored.state, stored.inserted) for stored in batches] == [("stored", 3)] * 2
-    with state.database.connection_context():
+    with app.extensions["journey"].database.connection_context():
         assert Event.select().count() == 6
