@@ -128,32 +128,44 @@ class Bench:
         }
 
     def small(self, url: Callable[[str], str]) -> tuple[dict[str, Any], float]:
-        """5-event batches: ours and bare Flask, and the variants, taking turns round by round."""
-        contenders = {"ours": (JOURNEY_APP, "gthread", "1"), "bare": (BARE_APP, "gthread", "")}
+        """5-event batches: ours and bare Flask, and the variants, taking turns round by round.
+
+        Each contender is (app, worker class, environment); the journey apps each get a
+        database of their own.
+        """
+        contenders = {"ours": (JOURNEY_APP, "gthread", {}), "bare": (BARE_APP, "gthread", {})}
         if not self.args.no_variants:
             contenders.update({
-                "no_group_commit": (JOURNEY_APP, "gthread", "0"),
-                "sync": (JOURNEY_APP, "sync", "1"),
-                "bare_sync": (BARE_APP, "sync", ""),
+                "no_group_commit": (JOURNEY_APP, "gthread", {"BENCH_GROUP_COMMIT": "0"}),
+                "sync": (JOURNEY_APP, "sync", {}),
+                "bare_sync": (BARE_APP, "sync", {}),
+                "writes_skipped": (JOURNEY_APP, "gthread", {"BENCH_SKIP_WRITES": "1"}),
             })
         connections = self.args.small_connections
         databases: dict[str, Database] = {}
         runs: dict[str, list[load.Result]] = {name: [] for name in contenders}
+        cpu: dict[str, list[float]] = {name: [] for name in contenders}
         with contextlib.ExitStack() as stack:
             started = {}
-            for name, (app, worker_class, group_commit) in contenders.items():
-                env = {}
+            for name, (app, worker_class, extra) in contenders.items():
+                env = dict(extra)
                 if app == JOURNEY_APP:
                     database_url = url(f"small_{name}")
-                    databases[name] = prepare(database_url)[0]
-                    env = {"BENCH_DATABASE_URL": database_url, "BENCH_GROUP_COMMIT": group_commit}
+                    env["BENCH_DATABASE_URL"] = database_url
+                    db = prepare(database_url)[0]
+                    if name != "writes_skipped":  # it stores nothing, by design
+                        databases[name] = db
                 started[name] = stack.enter_context(self.serve(app, env, worker_class))
             answered = dict.fromkeys(contenders, 0)
             for i, (name, server) in enumerate(started.items()):
                 answered[name] += self.drive(server, 5, connections, f"w{i}", 1.0).answered_204
             for n in range(self.args.rounds):
                 for i, (name, server) in enumerate(started.items()):
+                    before = server.worker_cpu_seconds()
                     run = self.drive(server, 5, connections, f"s{n}{i}")
+                    cpu[name].append(
+                        (server.worker_cpu_seconds() - before) * 1e6 / max(run.answered_204, 1)
+                    )
                     answered[name] += run.answered_204
                     runs[name].append(run)
             peak = started["ours"].worker_peak_rss_mb()
@@ -172,13 +184,16 @@ class Bench:
             "p99_ms": _median([r.p99_ms for r in runs["ours"]]),
             "bare_p50_ms": _median([r.p50_ms for r in runs["bare"]]),
             "bare_p99_ms": _median([r.p99_ms for r in runs["bare"]]),
+            "cpu_us_per_request": _median(cpu["ours"]),
+            "bare_cpu_us_per_request": _median(cpu["bare"]),
             "connections": connections,
             "verified": all(
                 all(set(r.statuses) == {204} for r in runs[name])
                 and stored(db) == answered[name] * 5
                 for name, db in databases.items()
             ),
-            "rounds": {name: [vars(r) for r in found] for name, found in runs.items()},
+            "rounds": {name: [{**vars(r), "cpu_us_per_request": c} for r, c in
+                              zip(found, cpu[name], strict=True)] for name, found in runs.items()},
         }
         if "sync" in runs:
             summary["variants"] = {
@@ -188,6 +203,9 @@ class Bench:
                          "bare_requests_per_s": _median(rates("bare_sync")),
                          "ratio": ratios("sync", "bare_sync")},
                 "group_commit_gain": ratios("ours", "no_group_commit"),
+                "writes_skipped": {"requests_per_s": _median(rates("writes_skipped")),
+                                   "ratio": ratios("writes_skipped", "bare"),
+                                   "cpu_us_per_request": _median(cpu["writes_skipped"])},
             }
         return summary, peak
 

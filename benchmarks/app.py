@@ -1,7 +1,8 @@
 """The two apps the benchmark serves with gunicorn: a host app with flask-journey, and bare Flask.
 
 Both are configured from the environment: ``BENCH_DATABASE_URL`` names the database of the
-journey app, ``BENCH_GROUP_COMMIT`` (``0``/``1``) sets ``JOURNEY_GROUP_COMMIT``.
+journey app, ``BENCH_GROUP_COMMIT`` (``0``/``1``) sets ``JOURNEY_GROUP_COMMIT``, and
+``BENCH_SKIP_WRITES=1`` measures everything but the database (:func:`skip_writes`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import tempfile
 
 from flask import Flask, Response
 
-from flask_journey import Journey
+from flask_journey import Journey, pipeline
 
 
 def create_app(database_url: str | None = None) -> Flask:
@@ -24,7 +25,25 @@ def create_app(database_url: str | None = None) -> Flask:
         JOURNEY_RATELIMIT_DEFAULT="1000000000 per hour",
     )
     Journey(app)
+    if os.environ.get("BENCH_SKIP_WRITES") == "1":
+        skip_writes()
     return app
+
+
+def skip_writes() -> None:
+    """Make this process skip the database write, for the "writes skipped" variant only.
+
+    Each batch's transaction (its INSERT, the usage upsert, the COMMIT) becomes a no-op that
+    counts every event as new; reading, validating, admitting, scrubbing, building rows and the
+    group-commit hand-over still run. Nothing is stored: it shows the database's share of a
+    request, and is never a result on its own.
+    """
+
+    def write(db: object, batches: list[pipeline._Batch]) -> None:
+        for batch in batches:
+            batch.inserted = len(batch.rows)
+
+    pipeline._write = write
 
 
 def create_bare_app() -> Flask:

@@ -28,7 +28,6 @@ _SOURCES = {
     "schema_version": "schemaVersion", "embed_version": "embedVersion",
 }
 _KEYS = [_SOURCES.get(column) for column in COLUMNS[3:]]
-_TOKEN = "@" * 12
 
 
 def _cursor(db: Database) -> Any:
@@ -77,13 +76,10 @@ def insert(
 
 def bodies(size: int, prefix: str, count: int | None = None) -> Iterator[bytes]:
     """Batches like the load generator's, with event ids unique for ``prefix``."""
-    templates = list(workload.batches(64, size, _TOKEN, seed=size))
-    width = len(_TOKEN) - len(prefix)
+    templates = workload.templates(size)
     n = 0
     while count is None or n < count:
-        yield templates[n % len(templates)].replace(
-            _TOKEN.encode(), f"{prefix}{n:0{width}d}".encode()
-        )
+        yield workload.fill(templates[n % len(templates)], prefix, n)
         n += 1
 
 

@@ -13,9 +13,6 @@ from dataclasses import asdict, dataclass
 
 from . import workload
 
-_TOKEN = b"@" * 12
-_TEMPLATES = 64
-
 
 @dataclass(frozen=True)
 class Load:
@@ -83,12 +80,8 @@ def _request(load: Load, body: bytes) -> bytes:
 
 
 async def _generate(load: Load) -> Result:
-    templates = [
-        _request(load, body)
-        for body in workload.batches(_TEMPLATES, load.size, _TOKEN.decode(), seed=load.size)
-    ]
-    width = len(_TOKEN) - len(load.prefix)
-    counter = iter(range(10**width))
+    templates = [_request(load, body) for body in workload.templates(load.size)]
+    counter = iter(range(10 ** (len(workload.TOKEN) - 8 - len(load.prefix))))
     statuses: dict[int, int] = {}
     latencies: list[float] = []
     answered = 0
@@ -101,9 +94,8 @@ async def _generate(load: Load) -> Result:
         try:
             while time.perf_counter() < deadline:
                 n = next(counter)
-                token = f"{load.prefix}{n:0{width}d}".encode()
                 sent = time.perf_counter()
-                writer.write(templates[n % _TEMPLATES].replace(_TOKEN, token))
+                writer.write(workload.fill(templates[n % workload.TEMPLATES], load.prefix, n))
                 status, close = await _response(reader)
                 done = time.perf_counter()
                 answered += status == 204

@@ -96,6 +96,9 @@ def table(results: dict[str, Any]) -> str:
         lambda b: f"{b['small']['p50_ms']:.1f} / {b['small']['p99_ms']:.1f}")
     row("bare: p50 / p99 latency, ms",
         lambda b: f"{b['small']['bare_p50_ms']:.1f} / {b['small']['bare_p99_ms']:.1f}")
+    row("worker CPU per request: ours / bare, µs",
+        lambda b: f"{_n(b['small']['cpu_us_per_request'])} / "
+                  f"{_n(b['small']['bare_cpu_us_per_request'])}")
     row("every 204 stored, nothing else",
         lambda b: "yes" if b["bulk"]["verified"] and b["small"]["verified"] else "NO")
     row("server worker peak RSS, MiB", lambda b: _n(b["worker_peak_rss_mb"], 1))
@@ -107,6 +110,10 @@ def table(results: dict[str, Any]) -> str:
             lambda b: _n(b["small"]["variants"]["no_group_commit"]["requests_per_s"]))
         row("group commit gain (with ÷ without)",
             lambda b: _n(b["small"]["variants"]["group_commit_gain"], 2))
+        row("small, database writes skipped ÷ bare",
+            lambda b: _n(b["small"]["variants"]["writes_skipped"]["ratio"], 2))
+        row("  its worker CPU per request, µs",
+            lambda b: _n(b["small"]["variants"]["writes_skipped"]["cpu_us_per_request"]))
     width = max(len(label) for label, _ in rows)
     cells = [max(len(name), *(len(r[1][i]) for r in rows)) for i, name in enumerate(names)]
 

@@ -66,12 +66,20 @@ class Server:
     port: int
     pid: int
 
+    def _worker(self) -> Path:
+        children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()
+        return Path(f"/proc/{children[0]}")
+
     def worker_peak_rss_mb(self) -> float:
         """The highest resident memory its worker has had so far, MiB."""
-        children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()
-        status = Path(f"/proc/{children[0]}/status").read_text()
+        status = (self._worker() / "status").read_text()
         kib = next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM"))
         return int(kib) / 1024
+
+    def worker_cpu_seconds(self) -> float:
+        """The CPU time, user and system, its worker has used so far."""
+        fields = (self._worker() / "stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextlib.contextmanager

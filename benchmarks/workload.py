@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import uuid
+import zlib
 from collections.abc import Iterator
 
 ORG = "bench-org"
@@ -70,16 +71,43 @@ def _event(rng: random.Random, event_id: str, session: str, client: str) -> dict
     return event
 
 
+#: Stands, in a template body, for what makes each request's event and session ids new.
+TOKEN = "@" * 24
+#: How many template bodies a load cycles through.
+TEMPLATES = 64
+
+
 def batches(count: int, size: int, run: str, seed: int = 6) -> Iterator[bytes]:
-    """``count`` request bodies of ``size`` events each; event ids are unique within ``run``."""
+    """``count`` request bodies of ``size`` events each; event ids are unique within ``run``.
+
+    Each body is a session of its own, and its ids contain ``run`` after the event's position
+    in the batch, so that with :func:`fill` ids fall at random places in an index, as the embed
+    script's random UUIDs do: sequential ids would all be written to the same index page.
+    """
     rng = random.Random(seed)
     for n in range(count):
-        session = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        session = f"s-{run}"
         client = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-        events = [_event(rng, f"evt_{run}_{n}_{i}", session, client) for i in range(size)]
+        events = [_event(rng, f"evt-{i}-{run}-{n}", session, client) for i in range(size)]
         body = {
             "schemaVersion": 1,
             "context": {"orgKey": ORG, "journeyKey": JOURNEY, "language": "en-US"},
             "events": events,
         }
         yield json.dumps(body, separators=(",", ":")).encode()
+
+
+def templates(size: int) -> list[bytes]:
+    """The bodies a load of ``size``-event batches cycles through, :data:`TOKEN` in their ids."""
+    return list(batches(TEMPLATES, size, TOKEN, seed=size))
+
+
+def fill(template: bytes, prefix: str, n: int) -> bytes:
+    """Request ``n`` of a load whose ids start with ``prefix``: ``template`` with fresh ids.
+
+    The token is 8 hex digits that look random (a CRC of ``prefix`` and ``n``), then ``prefix``
+    and ``n``, which keep it unique; it has :data:`TOKEN`'s width, so the body's length stays.
+    """
+    unique = f"{prefix}{n:0{len(TOKEN) - 8 - len(prefix)}d}"
+    token = f"{zlib.crc32(unique.encode()):08x}{unique}"
+    return template.replace(TOKEN.encode(), token.encode())

@@ -22,6 +22,23 @@ class TestAllowedOrigins:
         assert response.status_code == 204
         assert response.headers["Access-Control-Allow-Origin"] == ORIGIN
 
+    @pytest.mark.parametrize(
+        ("origin", "body", "status"),
+        [
+            (ORIGIN, batch(event()), 204),
+            (ORIGIN, {"schemaVersion": 1}, 400),
+            ("https://evil.example", batch(event()), 403),
+        ],
+    )
+    def test_every_answer_to_an_origin_is_readable_by_its_page(
+        self, client, journey, origin, body, status
+    ):
+        response = post(client, body, headers=from_origin(origin))
+
+        assert response.status_code == status
+        assert response.headers.getlist("Access-Control-Allow-Origin") == [origin]
+        assert response.headers.getlist("Vary") == ["Origin"]
+
     def test_unlisted_origin_is_403_json_and_nothing_is_stored(self, client, journey, exported):
         response = post(client, batch(event()), headers=from_origin("https://evil.example"))
 
