@@ -31,12 +31,7 @@ _SOURCES = {"event_id": "id", "type": "_tag", "session_id": "sessionId", "client
 
 def _secondary_indexes() -> list[str]:
     """The names of the events table's indexes other than the unique ``(journey, event_id)``."""
-    table = Event._meta.table_name
-    return [
-        f"{table}_{'_'.join(Event._meta.fields[f].column_name for f in fields)}"
-        for fields, unique in Event._meta.indexes
-        if not unique
-    ]
+    return [index._name for index in Event._meta.fields_to_index() if not index._unique]
 
 
 def _batches(journey_id: int, prefix: str, count: int, org_id: int) -> list[pipeline._Batch]:

@@ -16,12 +16,13 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from peewee import Database, DateTimeField, IntegerField, PostgresqlDatabase, SqliteDatabase, fn
 from playhouse.cockroachdb import CockroachDatabase
 from playhouse.migrate import Operation, SchemaMigrator, make_index_name, migrate
 
-from .models import MODELS, BaseModel, Event, utcnow
+from .models import INSTANCE_ID_INDEX, MODELS, BaseModel, Event, utcnow
 
 
 class SchemaVersion(BaseModel):
@@ -34,37 +35,53 @@ class SchemaVersion(BaseModel):
         table_name = "journey_schema_version"
 
 
+#: A migration's steps: given the database's migrator, the operations to run, in order.
+Steps = Callable[[SchemaMigrator], list[Operation]]
+
+
 @dataclass(frozen=True)
 class Migration:
     """The steps from the previous schema version to ``version``."""
 
     version: int
     description: str
-    #: Returns the migrator operations to run, in order.
-    steps: Callable[[SchemaMigrator], list[Operation]]
+    steps: Steps
 
 
 #: The schema of release 0.1, which kept no version.
 BASELINE = 1
 
-def _add_index(table: str, columns: tuple[str, ...]) -> Callable[[SchemaMigrator], list[Operation]]:
+
+def _add_index(
+    table: str, columns: tuple[str, ...], *, name: str | None = None, where: Any = None
+) -> Steps:
     """Steps that add an index, unless an operator already built it (CREATE INDEX CONCURRENTLY)."""
+    name = name or make_index_name(table, columns)
 
     def steps(migrator: SchemaMigrator) -> list[Operation]:
         existing = {index.name for index in migrator.database.get_indexes(table)}
-        if make_index_name(table, columns) in existing:
+        if name in existing:
             return []
-        return [migrator.add_index(table, columns)]
+        return [migrator.add_index(table, columns, name=name, where=where)]
 
     return steps
 
 
-def _drop_indexes(table: str, *names: str) -> Callable[[SchemaMigrator], list[Operation]]:
+def _drop_indexes(table: str, *names: str) -> Steps:
     """Steps that drop indexes, those an operator has not dropped already."""
 
     def steps(migrator: SchemaMigrator) -> list[Operation]:
         existing = {index.name for index in migrator.database.get_indexes(table)}
         return [migrator.drop_index(table, name) for name in names if name in existing]
+
+    return steps
+
+
+def _in_turn(*parts: Steps) -> Steps:
+    """The steps of each of ``parts``, in order."""
+
+    def steps(migrator: SchemaMigrator) -> list[Operation]:
+        return [operation for part in parts for operation in part(migrator)]
 
     return steps
 
@@ -83,6 +100,21 @@ MIGRATIONS: tuple[Migration, ...] = (
             Event._meta.table_name,
             make_index_name(Event._meta.table_name, ("journey_id",)),
             make_index_name(Event._meta.table_name, ("journey_id", "occurred_at")),
+        ),
+    ),
+    Migration(
+        4,
+        "index instance_id only on the events that carry one (seed 002's), not on every event",
+        _in_turn(
+            _drop_indexes(
+                Event._meta.table_name, make_index_name(Event._meta.table_name, ("instance_id",))
+            ),
+            _add_index(
+                Event._meta.table_name,
+                ("instance_id",),
+                name=INSTANCE_ID_INDEX._name,
+                where=INSTANCE_ID_INDEX._where,
+            ),
         ),
     ),
 )

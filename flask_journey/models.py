@@ -149,10 +149,19 @@ class Event(BaseModel):
         indexes = (
             (("journey", "event_id"), True),
             (("journey", "session_id"), False),
-            (("instance_id",), False),
             # Added in schema version 2 (flask_journey.migrations): purge by age.
             (("received_at",), False),
         )
+
+
+#: Schema version 4: only the events that carry an instance id (seed 002's; the embed script's
+#: never do) are in its index. A query for one (``instance_id = ?``) still uses it.
+INSTANCE_ID_INDEX = Event.index(
+    Event.instance_id,
+    name="journey_event_instance_id_given",
+    where=Event.instance_id.is_null(False),
+)
+Event.add_index(INSTANCE_ID_INDEX)
 
 
 MODELS = (Organization, Journey, ApiKey, Usage, Event)

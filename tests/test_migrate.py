@@ -158,11 +158,14 @@ def run(old_app):
 
 
 def describe(database) -> dict:
-    """Every table's columns and indexes, as the database reports them."""
+    """Every table's columns and indexes (partial or not), as the database reports them."""
     return {
         table: (
             sorted((c.name, c.data_type.lower(), c.null) for c in database.get_columns(table)),
-            sorted((i.name, tuple(i.columns), i.unique) for i in database.get_indexes(table)),
+            sorted(
+                (i.name, tuple(i.columns), i.unique, " WHERE " in i.sql.upper())
+                for i in database.get_indexes(table)
+            ),
         )
         for table in database.get_tables()
     }
@@ -177,6 +180,8 @@ def test_migrate_upgrades_a_release_0_1_database_and_keeps_every_row(old_app, ru
         "Applied 3: drop two event indexes no query uses, which every insert paid for: "
         "journey_id alone (the unique index on journey_id, event_id covers it) and "
         "journey_id, occurred_at",
+        "Applied 4: index instance_id only on the events that carry one (seed 002's), not on "
+        "every event",
         f"Schema version 1 -> {migrations.LATEST}.",
     ]
     exported = [json.loads(line) for line in run("export").output.splitlines()]
@@ -212,6 +217,8 @@ def test_a_migrated_database_has_the_schema_a_new_one_gets(old_app, run):
     assert run("init-db").exit_code == 0
 
     assert describe(database) == migrated
+    partial = ("journey_event_instance_id_given", ("instance_id",), False, True)
+    assert partial in migrated["journey_event"][1]
 
 
 def test_ingest_after_migrating_stores_new_events_and_skips_known_ids(old_app, run):
