@@ -4,7 +4,8 @@ In this process, on one thread: the load generator's 5-event batches are written
 transaction, as group commit writes them under load, with flask-journey's own write
 (``pipeline._write``: the multi-row INSERT, the usage upsert, the COMMIT) into an events table
 that already holds ``--existing`` events. It prints the CPU time per batch with every index of
-the table, then with each secondary index dropped in turn, each in a fresh database.
+the table, then with each secondary index dropped in turn, each in a fresh database; variants
+take turns, round by round, and each figure is the median of its rounds.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -71,14 +73,22 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.storage", description=__doc__)
     parser.add_argument("--existing", type=int, default=100_000, help="events stored first")
     parser.add_argument("--batches", type=int, default=20_000, help="5-event batches measured")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per figure (median)")
     args = parser.parse_args(argv)
+    variants: list[str | None] = [None, *_secondary_indexes()]
+    spent: dict[str | None, list[float]] = {variant: [] for variant in variants}
     with tempfile.TemporaryDirectory(prefix="journey-storage-") as scratch:
-        baseline = measure(Path(scratch), None, args.existing, args.batches)
-        print(f"every index: {baseline:.0f} µs of CPU per 5-event batch "
-              f"({GROUP} batches a transaction, after {args.existing:,} events)")
-        for index in _secondary_indexes():
-            spent = measure(Path(scratch), index, args.existing, args.batches)
-            print(f"without {index}: {spent:.0f} µs ({spent - baseline:+.0f})")
+        for n in range(args.rounds):
+            for variant in variants:
+                folder = Path(scratch) / str(n)
+                folder.mkdir(exist_ok=True)
+                spent[variant].append(measure(folder, variant, args.existing, args.batches))
+    baseline = statistics.median(spent[None])
+    print(f"every index: {baseline:.0f} µs of CPU per 5-event batch ({GROUP} batches a "
+          f"transaction, after {args.existing:,} events; median of {args.rounds} rounds)")
+    for index in variants[1:]:
+        median = statistics.median(spent[index])
+        print(f"without {index}: {median:.0f} µs ({median - baseline:+.0f})")
 
 
 if __name__ == "__main__":
