@@ -7,6 +7,7 @@ fixed-width token per request, so every event sent is new to the server.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import multiprocessing
 import time
 from dataclasses import asdict, dataclass
@@ -81,7 +82,7 @@ def _request(load: Load, body: bytes) -> bytes:
 
 async def _generate(load: Load) -> Result:
     templates = [_request(load, body) for body in workload.templates(load.size)]
-    counter = iter(range(10 ** (len(workload.TOKEN) - 8 - len(load.prefix))))
+    counter = itertools.count()
     statuses: dict[int, int] = {}
     latencies: list[float] = []
     answered = 0

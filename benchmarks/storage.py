@@ -27,10 +27,6 @@ from .__main__ import prepare
 #: A group commit's size under the small-batch load (about eight batches in the benchmark).
 GROUP = 8
 
-_SOURCES = {"event_id": "id", "type": "_tag", "session_id": "sessionId", "client_id": "clientId",
-            "url": "url", "title": "title", "step_key": "stepKey", "field_key": "fieldKey"}
-
-
 def _secondary_indexes() -> list[str]:
     """The names of the events table's indexes other than the unique ``(journey, event_id)``."""
     return [index._name for index in Event._meta.fields_to_index() if not index._unique]
@@ -41,8 +37,8 @@ def _batches(journey_id: int, prefix: str, count: int, org_id: int) -> list[pipe
     batches = []
     for body in ceiling.bodies(5, prefix, count):
         events = [
-            {**{column: event.get(key) for column, key in _SOURCES.items()},
-             "occurred_at": dt.datetime(2024, 1, 15, 10), "schema_version": 1}
+            {**{column: event.get(key) for column, key in ceiling.SOURCES.items()},
+             "occurred_at": dt.datetime(2024, 1, 15, 10)}
             for event in json.loads(body)["events"]
         ]
         rows = pipeline._rows(journey_id, "journey", received, events, False, True)
@@ -79,9 +75,9 @@ def main(argv: list[str] | None = None) -> None:
     spent: dict[str | None, list[float]] = {variant: [] for variant in variants}
     with tempfile.TemporaryDirectory(prefix="journey-storage-") as scratch:
         for n in range(args.rounds):
+            folder = Path(scratch) / str(n)
+            folder.mkdir()
             for variant in variants:
-                folder = Path(scratch) / str(n)
-                folder.mkdir(exist_ok=True)
                 spent[variant].append(measure(folder, variant, args.existing, args.batches))
     baseline = statistics.median(spent[None])
     print(f"every index: {baseline:.0f} µs of CPU per 5-event batch ({GROUP} batches a "

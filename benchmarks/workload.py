@@ -109,5 +109,7 @@ def fill(template: bytes, prefix: str, n: int) -> bytes:
     and ``n``, which keep it unique; it has :data:`TOKEN`'s width, so the body's length stays.
     """
     unique = f"{prefix}{n:0{len(TOKEN) - 8 - len(prefix)}d}"
+    if len(unique) > len(TOKEN) - 8:
+        raise ValueError(f"request {n} of load {prefix!r} does not fit in the token")
     token = f"{zlib.crc32(unique.encode()):08x}{unique}"
     return template.replace(TOKEN.encode(), token.encode())
