@@ -1,7 +1,9 @@
-"""The management API: journeys of the organization whose secret key authenticates the call.
+"""The management API and the report API: journeys of the organization whose secret key
+authenticates the call.
 
-``GET /api/journeys``, ``POST /api/journeys``, ``GET`` and ``PUT /api/journeys/<journeyKey>``;
-errors are ``{"error": "..."}`` like the ingest endpoint's.
+``GET /api/journeys``, ``POST /api/journeys``, ``GET`` and ``PUT /api/journeys/<journeyKey>``,
+``GET /api/journeys/<journeyKey>/report`` (``docs/reports.md``); errors are ``{"error": "..."}``
+like the ingest endpoint's.
 """
 
 from __future__ import annotations
@@ -9,9 +11,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, jsonify, request
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from . import tenants
+from .reports import ReportError, parse_options
+from .reports.tables import DEFAULT_TABLE, TABLES, to_csv
 from .formats._base import error_field, first_error
 from .models import Journey, Organization
 from .outcomes import InvalidRequest, Refusal, TenantNotFound
@@ -23,24 +27,44 @@ if TYPE_CHECKING:
 MAX_ORIGINS = 50
 
 
-class OriginsSchema(Schema):
+def _origins(**kwargs: Any) -> fields.List:
+    return fields.List(
+        fields.String(validate=validate.Length(max=255)),
+        validate=validate.Length(max=MAX_ORIGINS),
+        **kwargs,
+    )
+
+
+def _steps(**kwargs: Any) -> fields.List:
+    return fields.List(
+        fields.String(validate=validate.Length(min=1, max=tenants.MAX_STEP_LENGTH)),
+        validate=validate.Length(max=tenants.MAX_STEPS),
+        **kwargs,
+    )
+
+
+class JourneyUpdateSchema(Schema):
+    """``PUT``: the journey's allowed origins, its configured steps, or both."""
+
     class Meta:
         unknown = RAISE
 
-    allowedOrigins = fields.List(
-        fields.String(validate=validate.Length(max=255)),
-        required=True,
-        validate=validate.Length(max=MAX_ORIGINS),
-    )
+    allowedOrigins = _origins()
+    steps = _steps()
+
+    @validates_schema
+    def _changes_something(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if not data:
+            raise ValidationError("or steps is required", "allowedOrigins")
 
 
-class NewJourneySchema(OriginsSchema):
+class NewJourneySchema(Schema):
+    class Meta:
+        unknown = RAISE
+
     journeyKey = fields.String(required=True, validate=validate.Regexp(tenants.SLUG))
-    allowedOrigins = fields.List(
-        fields.String(validate=validate.Length(max=255)),
-        load_default=list,
-        validate=validate.Length(max=MAX_ORIGINS),
-    )
+    allowedOrigins = _origins(load_default=list)
+    steps = _steps(load_default=list)
 
 
 def _load(schema: Schema, max_bytes: int) -> dict[str, Any]:
@@ -81,7 +105,9 @@ def create_admin_blueprint(state: JourneyState) -> Blueprint:
         org = tenants.authenticate(request.headers.get("Authorization"))
         data = _load(NewJourneySchema(), state.settings.max_body_bytes)
         try:
-            journey = tenants.create_journey(org, data["journeyKey"], data["allowedOrigins"])
+            journey = tenants.create_journey(
+                org, data["journeyKey"], data["allowedOrigins"], data["steps"]
+            )
         except tenants.TenantError as exc:
             raise InvalidRequest(str(exc), "journeyKey") from None
         return jsonify(journey.to_dict()), 201
@@ -95,11 +121,44 @@ def create_admin_blueprint(state: JourneyState) -> Blueprint:
     def put_journey(journey_key: str):
         org = tenants.authenticate(request.headers.get("Authorization"))
         journey = _journey(org, journey_key)
-        data = _load(OriginsSchema(), state.settings.max_body_bytes)
-        try:
-            tenants.set_origins(journey, data["allowedOrigins"])
-        except tenants.TenantError as exc:
-            raise InvalidRequest(str(exc), "allowedOrigins") from None
+        data = _load(JourneyUpdateSchema(), state.settings.max_body_bytes)
+        changes = (
+            ("allowedOrigins", tenants.normalise_origins, tenants.set_origins),
+            ("steps", tenants.normalise_steps, tenants.set_steps),
+        )
+        for key, check, _ in changes:  # all checked before anything is changed
+            try:
+                if key in data:
+                    check(data[key])
+            except tenants.TenantError as exc:
+                raise InvalidRequest(str(exc), key) from None
+        for key, _, change in changes:
+            if key in data:
+                change(journey, data[key])
         return jsonify(journey.to_dict())
+
+    @bp.get("/api/journeys/<journey_key>/report")
+    def journey_report(journey_key: str):
+        org = tenants.authenticate(request.headers.get("Authorization"))
+        journey = _journey(org, journey_key)
+        journey.organization = org
+        kind = request.args.get("format", "json")
+        table = request.args.get("table", DEFAULT_TABLE)
+        if kind not in ("json", "csv"):
+            raise InvalidRequest("format must be json or csv", "format")
+        if table not in TABLES:
+            raise InvalidRequest(f"table must be one of {', '.join(TABLES)}", "table")
+        try:
+            report = state.report(journey, **parse_options(request.args))
+        except ReportError as exc:
+            raise InvalidRequest(str(exc), exc.parameter) from None
+        if kind == "json":
+            return jsonify(report)
+        name = f"{org.slug}-{journey.slug}-{report['from']}-{report['to']}-{table}.csv"
+        return Response(
+            to_csv(report, table),
+            mimetype="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
 
     return bp

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
@@ -15,9 +16,12 @@ from flask.cli import with_appcontext
 from limits import parse_many
 from peewee import DatabaseError, fn
 
-from . import db, migrations, tenants
+from . import db, migrations, reports, tenants
 from .models import Event, Journey, Organization, Usage, utcnow
 from .pipeline import FIELDS
+from .reports.refresh import Refreshed, pending, rebuild
+from .reports.refresh import refresh as refresh_summaries
+from .reports.tables import DEFAULT_TABLE, TABLES, to_csv, to_text
 
 EXPORT_CHUNK = 1000
 PURGE_CHUNK = 5000
@@ -58,6 +62,21 @@ def _rate_limit(ctx: click.Context, param: click.Parameter, value: str | None) -
     return value
 
 
+@contextlib.contextmanager
+def progress(total: int, label: str) -> Iterator[Callable[[int], None]]:
+    """A progress bar on standard error when it is a terminal; nothing when piped."""
+    if not sys.stderr.isatty() or total <= 0:
+        yield lambda done: None
+        return
+    with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
+        yield bar.update
+
+
+def _build_summaries(database, again: bool = False) -> Refreshed:
+    with progress(pending(database), "Summarising events") as advance:
+        return (rebuild if again else refresh_summaries)(database, progress=advance)
+
+
 @click.group("journey")
 def journey_cli() -> None:
     """Manage flask-journey organizations, journeys, keys and events."""
@@ -91,6 +110,7 @@ def migrate() -> None:
         _fail(str(exc))
     except DatabaseError as exc:
         _fail(f"migration failed and was rolled back, nothing changed: {exc}")
+    _build_summaries(state.database)
     if previous is None:
         click.echo(f"Initialised {_backend()} database (schema version {migrations.LATEST}).")
         return
@@ -163,6 +183,72 @@ def set_origins(org_slug: str, slug: str, origins: tuple[str, ...]) -> None:
     except tenants.TenantError as exc:
         _fail(str(exc))
     click.echo(json.dumps(journey.to_dict()))
+
+
+@journey_cli.command("set-steps")
+@click.argument("org_slug", metavar="ORG")
+@click.argument("slug", metavar="JOURNEY")
+@click.argument("steps", nargs=-1)
+@with_appcontext
+def set_steps(org_slug: str, slug: str, steps: tuple[str, ...]) -> None:
+    """Set a journey's steps, in order, for the reports' funnel (none given: clear them)."""
+    _state()
+    try:
+        journey = tenants.set_steps(_journey(org_slug, slug), list(steps))
+    except tenants.TenantError as exc:
+        _fail(str(exc))
+    click.echo(json.dumps(journey.to_dict()))
+
+
+@journey_cli.command("report")
+@click.argument("org_slug", metavar="ORG")
+@click.argument("slug", metavar="JOURNEY")
+@click.option("--from", "start", metavar="YYYY-MM-DD", help="First day (default: 30 days ago).")
+@click.option("--to", "end", metavar="YYYY-MM-DD", help="Last day, included (default: today).")
+@click.option("--by", "breakdown", type=click.Choice(list(reports.SEGMENTS)),
+              help="Break the numbers down by a segment.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
+              show_default=True)
+@click.option("--table", type=click.Choice(list(TABLES)), default=DEFAULT_TABLE,
+              show_default=True, help="The table --format csv writes.")
+@click.option("--compare/--no-compare", default=True, show_default=True,
+              help="Add the previous period of the same length.")
+@click.option("--device", help="Only sessions of this device class.")
+@click.option("--browser", help="Only sessions of this browser.")
+@click.option("--os", "os_", help="Only sessions of this operating system.")
+@click.option("--language", help="Only sessions of this language.")
+@click.option("--source", help="Only sessions of this traffic source.")
+@with_appcontext
+def report(org_slug: str, slug: str, start: str | None, end: str | None,
+           breakdown: str | None, fmt: str, table: str, compare: bool, device: str | None,
+           browser: str | None, os_: str | None, language: str | None,
+           source: str | None) -> None:
+    """Print a journey's report: totals, the step funnel and field friction."""
+    state = _state()
+    journey = _journey(org_slug, slug)
+    options = {"from": start, "to": end, "breakdown": breakdown, "device": device,
+               "browser": browser, "os": os_, "language": language, "source": source,
+               "compare": str(compare)}
+    try:
+        result = state.report(journey, **reports.parse_options(options))
+    except reports.ReportError as exc:
+        _fail(str(exc))
+    if fmt == "json":
+        click.echo(json.dumps(result, indent=2))
+    elif fmt == "csv":
+        click.echo(to_csv(result, table), nl=False)
+    else:
+        click.echo(to_text(result), nl=False)
+
+
+@journey_cli.command("refresh")
+@click.option("--rebuild", is_flag=True, help="Forget the summaries and build them again.")
+@with_appcontext
+def refresh(rebuild: bool) -> None:
+    """Bring the report summaries up to date with the stored events (run it from cron)."""
+    state = _state()
+    done = _build_summaries(state.database, rebuild)
+    click.echo(f"Read {done.events} events; summarised {done.sessions} sessions.")
 
 
 @journey_cli.command("show")

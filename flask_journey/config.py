@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Flask
 from limits import parse_many
@@ -53,6 +54,12 @@ DEFAULTS: dict[str, Any] = {
     "JOURNEY_IDENTITY": "hash",
     # Key of the identity hash; None uses the app's SECRET_KEY.
     "JOURNEY_IDENTITY_SECRET": None,
+    # Minutes without events after which a session counts as closed in reports.
+    "JOURNEY_SESSION_IDLE_MINUTES": 30,
+    # The time zone of report dates and trends (an IANA name).
+    "JOURNEY_REPORT_TIMEZONE": "UTC",
+    # Seconds a report may lag behind stored events before it refreshes the summaries first.
+    "JOURNEY_REPORT_MAX_STALENESS": 10,
 }
 
 
@@ -85,6 +92,9 @@ class Settings:
     template_helper: bool
     retention_days: int | None
     identity: IdentityPolicy
+    session_idle_minutes: float
+    report_timezone: str
+    report_max_staleness: float
 
 
 def load(app: Flask) -> Settings:
@@ -117,6 +127,18 @@ def load(app: Flask) -> Settings:
     scheme = cfg["ratelimit_storage_uri"].partition("://")[0]
     defaults = REDIS_STORAGE_OPTIONS if scheme in ("redis", "rediss", "redis+unix") else {}
     cfg["ratelimit_storage_options"] = {**defaults, **(options or {})}
+    minutes = cfg["session_idle_minutes"]
+    if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not minutes > 0:
+        raise ValueError("JOURNEY_SESSION_IDLE_MINUTES must be a number of minutes above 0")
+    staleness = cfg["report_max_staleness"]
+    if isinstance(staleness, bool) or not isinstance(staleness, (int, float)) or not staleness >= 0:
+        raise ValueError("JOURNEY_REPORT_MAX_STALENESS must be a number of seconds, 0 or more")
+    try:
+        ZoneInfo(cfg["report_timezone"])
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ValueError(
+            f"JOURNEY_REPORT_TIMEZONE: unknown time zone {cfg['report_timezone']!r}"
+        ) from None
     if cfg["identity"] not in IDENTITY_MODES:
         raise ValueError(f"JOURNEY_IDENTITY must be one of {', '.join(IDENTITY_MODES)}")
     secret = cfg.pop("identity_secret") or app.config.get("SECRET_KEY") or None

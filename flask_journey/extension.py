@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app
 from peewee import Database
 
-from . import config, db
+from . import config, db, reports, tenants
 from .admin import create_admin_blueprint
 from .cli import journey_cli
 from .embed import create_embed_blueprint, journey_embed
 from .formats import FORMATS, WireFormat
+from . import models
 from .guard import Guard
 from .tenants import TenantCache
 
@@ -29,6 +33,19 @@ class JourneyState:
     def activate(self) -> None:
         """Point the models at this app's database."""
         db.bind(self.database)
+
+    def report(self, journey: models.Journey, **options: Any) -> dict[str, Any]:
+        """:func:`flask_journey.reports.report` for one of this app's journeys, with its
+        settings (time zone, idle minutes, staleness)."""
+        settings = self.settings
+        return reports.report(
+            self.database,
+            journey,
+            timezone=settings.report_timezone,
+            idle_minutes=settings.session_idle_minutes,
+            max_staleness=settings.report_max_staleness,
+            **options,
+        )
 
 
 class Journey:
@@ -76,3 +93,31 @@ class Journey:
         def _journey_close(exc: BaseException | None) -> None:
             if not database.is_closed():
                 database.close()
+
+    def report(
+        self,
+        org: str,
+        journey: str,
+        start: dt.date | None = None,
+        end: dt.date | None = None,
+        filters: Mapping[str, str] | None = None,
+        breakdown: str | None = None,
+        compare: bool = True,
+    ) -> dict[str, Any]:
+        """The report of a journey of the current app, as plain data (``docs/reports.md``).
+
+        ``org`` and ``journey`` are slugs; ``start`` and ``end`` are dates (both included, in
+        ``JOURNEY_REPORT_TIMEZONE``; default: the 30 days that end today); ``filters`` maps
+        segments (``device``, ``browser``, ``os``, ``language``, ``source``) to the value a
+        session must have; ``breakdown`` names a segment to break the numbers down by;
+        ``compare`` adds the previous period of the same length under ``"previous"``.
+        Raises :class:`flask_journey.reports.ReportError` for a bad argument and
+        :class:`flask_journey.outcomes.TenantNotFound` for an unknown journey.
+        """
+        state = current_app.extensions["journey"]
+        state.activate()
+        tenant = tenants.by_slugs(org, journey)
+        return state.report(
+            tenant.journey, start=start, end=end, filters=filters, breakdown=breakdown,
+            compare=compare,
+        )

@@ -22,7 +22,18 @@ from peewee import Database, DateTimeField, IntegerField, PostgresqlDatabase, Sq
 from playhouse.cockroachdb import CockroachDatabase
 from playhouse.migrate import Operation, SchemaMigrator, make_index_name, migrate
 
-from .models import INSTANCE_ID_INDEX, MODELS, BaseModel, Event, utcnow
+from .models import (
+    INSTANCE_ID_INDEX,
+    MODELS,
+    BaseModel,
+    Event,
+    FieldSummary,
+    HourlyCount,
+    JourneySteps,
+    RefreshState,
+    SessionSummary,
+    utcnow,
+)
 
 
 class SchemaVersion(BaseModel):
@@ -77,6 +88,16 @@ def _drop_indexes(table: str, *names: str) -> Steps:
     return steps
 
 
+def _create_tables(*models: type[BaseModel]) -> Steps:
+    """Steps that create new tables (and their indexes) first, then nothing more to run."""
+
+    def steps(migrator: SchemaMigrator) -> list[Operation]:
+        migrator.database.create_tables(models, safe=True)
+        return []
+
+    return steps
+
+
 def _in_turn(*parts: Steps) -> Steps:
     """The steps of each of ``parts``, in order."""
 
@@ -116,6 +137,12 @@ MIGRATIONS: tuple[Migration, ...] = (
                 where=INSTANCE_ID_INDEX._where,
             ),
         ),
+    ),
+    Migration(
+        5,
+        "report summaries: sessions, their fields, hourly event counts and the refresh state; "
+        "a journey's configured steps (flask journey migrate then builds the summaries)",
+        _create_tables(JourneySteps, SessionSummary, FieldSummary, HourlyCount, RefreshState),
     ),
 )
 

@@ -1,4 +1,4 @@
-"""Peewee models: tenants, secret keys, usage counters and the one canonical events table.
+"""Peewee models: tenants, secret keys, usage, the one canonical events table, report summaries.
 
 Every wire format writes into :class:`Event`. Times are naive UTC. No model holds an IP
 address, a field value or a secret in clear (``docs/privacy.md`` lists every column).
@@ -76,8 +76,27 @@ class Journey(BaseModel):
             "accountId": self.organization_id,
             "trackerId": self.id,
             "allowedOrigins": list(self.allowed_origins or []),
+            "steps": self.configured_steps(),
             "createdAt": self.created_at.isoformat() + "Z",
         }
+
+    def configured_steps(self) -> list[str]:
+        """The journey's steps in order, as set for the reports' funnel; [] when none are."""
+        row = JourneySteps.get_or_none(JourneySteps.journey == self.id)
+        return list(row.steps) if row else []
+
+
+class JourneySteps(BaseModel):
+    """A journey's configured steps, the order of the reports' funnel (schema version 5).
+
+    A table of its own, so that code reading journeys works on a database not migrated yet.
+    """
+
+    journey = ForeignKeyField(Journey, primary_key=True, on_delete="CASCADE")
+    steps = JSONField(default=list)
+
+    class Meta:
+        table_name = "journey_steps"
 
 
 class ApiKey(BaseModel):
@@ -164,4 +183,106 @@ INSTANCE_ID_INDEX = Event.index(
 Event.add_index(INSTANCE_ID_INDEX)
 
 
-MODELS = (Organization, Journey, ApiKey, Usage, Event)
+class SessionSummary(BaseModel):
+    """One session of a journey, summarised from its events for the reports (schema version 5).
+
+    Rebuilt whole from the session's events whenever one of them is new; holds nothing an event
+    does not already hold (docs/privacy.md).
+    """
+
+    id = AutoField()
+    journey = ForeignKeyField(Journey, on_delete="CASCADE", index=False)
+    session_id = CharField(max_length=128)
+    #: When its first and last events occurred: a session belongs to its first event's range.
+    first_at = DateTimeField()
+    last_at = DateTimeField()
+    #: Segment values: the first event's that has one.
+    device_class = CharField(max_length=16, null=True)
+    browser = CharField(max_length=64, null=True)
+    os = CharField(max_length=64, null=True)
+    language = CharField(max_length=35, null=True)
+    source = CharField(max_length=256, null=True)
+    #: 1 when the session has a field event / submit_attempt / submit_success /
+    #: session_end or dropoff_signal, else 0 (integers: summed by the report queries).
+    started = IntegerField()
+    submitted = IntegerField()
+    completed = IntegerField()
+    ended = IntegerField()
+    #: JSON ``[[stepKey, viewed, seconds or null, [drop-off reasons], first view], ...]``.
+    steps = TextField()
+    #: The step and field of its last field event ('' for a field event without a step).
+    last_step = CharField(max_length=128, null=True)
+    last_field = CharField(max_length=128, null=True)
+
+    class Meta:
+        table_name = "journey_session"
+        indexes = (
+            (("journey", "session_id"), True),
+            (("journey", "first_at"), False),
+        )
+
+
+class FieldSummary(BaseModel):
+    """One field of one session (schema version 5): the friction numbers of the reports."""
+
+    id = AutoField()
+    session = ForeignKeyField(SessionSummary, on_delete="CASCADE")
+    #: The step the field's events named; '' when they named none.
+    step_key = CharField(max_length=128)
+    field_key = CharField(max_length=128)
+    started = IntegerField()
+    returned = IntegerField()
+    #: validation_error events, in all and as JSON ``{errorType: count}`` (null when none).
+    errors = IntegerField()
+    error_types = TextField(null=True)
+    #: Seconds between focus and blur, summed; seconds from first focus to first change.
+    seconds = FloatField(null=True)
+    hesitation = FloatField(null=True)
+
+    class Meta:
+        table_name = "journey_session_field"
+
+
+class HourlyCount(BaseModel):
+    """Events of a journey per UTC hour, by kind and keys (schema version 5).
+
+    Kinds: ``type`` (type, name), ``page`` (path), ``referrer`` (host), ``custom`` (name,
+    category, label, with the sum of ``value``). Missing keys are ''.
+    """
+
+    id = AutoField()
+    journey = ForeignKeyField(Journey, on_delete="CASCADE", index=False)
+    hour = DateTimeField()
+    kind = CharField(max_length=16)
+    key1 = CharField(max_length=512)
+    key2 = CharField(max_length=256)
+    key3 = CharField(max_length=256)
+    count = BigIntegerField()
+    value_sum = FloatField()
+
+    class Meta:
+        table_name = "journey_event_hourly"
+        indexes = ((("journey", "hour", "kind", "key1", "key2", "key3"), True),)
+
+
+class RefreshState(BaseModel):
+    """How far the summaries have read the events table (one row, schema version 5).
+
+    ``watermark`` is the highest event id read; ``gaps`` the JSON list of ``[low, high, seen]``
+    id ranges below it that were missing when read (transactions not yet committed), looked
+    for again until ``seen`` (a Unix time) is old.
+    """
+
+    id = IntegerField(primary_key=True)
+    watermark = BigIntegerField()
+    gaps = TextField()
+    refreshed_at = DateTimeField(null=True)
+
+    class Meta:
+        table_name = "journey_refresh"
+
+
+MODELS = (
+    Organization, Journey, JourneySteps, ApiKey, Usage, Event, SessionSummary, FieldSummary,
+    HourlyCount, RefreshState,
+)

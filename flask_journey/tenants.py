@@ -12,7 +12,7 @@ from functools import lru_cache
 
 from peewee import Database, IntegrityError, Model
 
-from .models import ApiKey, Journey, Organization, database, utcnow
+from .models import ApiKey, Journey, JourneySteps, Organization, database, utcnow
 from .outcomes import TenantNotFound, Unauthenticated
 from .privacy import url_origin
 
@@ -206,17 +206,39 @@ def create_org(slug: str, *, rate_limit: str | None = None, quota: int | None = 
         raise TenantError(f"organization {slug!r} already exists") from None
 
 
-def create_journey(org: Organization, slug: str, origins: list[str]) -> Journey:
+#: The most steps a journey may configure, and the longest step key (as events carry them).
+MAX_STEPS = 100
+MAX_STEP_LENGTH = 128
+
+
+def normalise_steps(steps: list[str]) -> list[str]:
+    """Validate a journey's configured steps: distinct keys of 1 to 128 characters, in order."""
+    if len(steps) > MAX_STEPS:
+        raise TenantError(f"at most {MAX_STEPS} steps")
+    for step in steps:
+        if not isinstance(step, str) or not 0 < len(step) <= MAX_STEP_LENGTH:
+            raise TenantError(f"invalid step {step!r} (1 to {MAX_STEP_LENGTH} characters)")
+    if len(set(steps)) != len(steps):
+        raise TenantError("steps must not repeat")
+    return list(steps)
+
+
+def create_journey(
+    org: Organization, slug: str, origins: list[str], steps: list[str] | None = None
+) -> Journey:
     if not SLUG.match(slug):
         raise TenantError(f"invalid journey slug {slug!r} (a-z, 0-9, - and _)")
     try:
         with database.atomic():
-            return Journey.create(
+            journey = Journey.create(
                 organization=org,
                 slug=slug,
                 public_key="pk_" + secrets.token_hex(12),
                 allowed_origins=normalise_origins(origins),
             )
+            if steps:
+                JourneySteps.create(journey=journey, steps=normalise_steps(steps))
+            return journey
     except IntegrityError:
         raise TenantError(f"journey {slug!r} already exists in {org.slug!r}") from None
 
@@ -225,6 +247,16 @@ def set_origins(journey: Journey, origins: list[str]) -> Journey:
     journey.allowed_origins = normalise_origins(origins)
     journey.save()
     changed()
+    return journey
+
+
+def set_steps(journey: Journey, steps: list[str]) -> Journey:
+    """Replace a journey's configured steps (the funnel's order in reports)."""
+    steps = normalise_steps(steps)
+    with database.atomic():
+        JourneySteps.delete().where(JourneySteps.journey == journey.id).execute()
+        if steps:
+            JourneySteps.create(journey=journey, steps=steps)
     return journey
 
 

@@ -1,0 +1,127 @@
+"""The read side: a journey's report, from summaries kept off the ingest path.
+
+- :mod:`.query`: what a report is asked for (:class:`Query`) and the shared small definitions;
+- :mod:`.summary`: one session's events summarised (pure);
+- :mod:`.refresh`: the summaries kept up to date with the events table, incrementally;
+- :mod:`.compute`: a report from the summaries;
+- :mod:`.reference`: the same report from raw events, slow and obvious (the tests' oracle);
+- :mod:`.tables`: a report as CSV and terminal tables.
+
+:func:`report` is the one entry the Python API, the HTTP report API, the CLI and the dashboard
+share. ``docs/reports.md`` defines every number.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from peewee import Database
+
+from ..models import Journey
+from .compute import compute
+from .query import SEGMENTS, Query, default_range, utc_now
+from .refresh import refresh, refreshed_at
+
+__all__ = ["SEGMENTS", "Query", "ReportError", "parse_options", "report"]
+
+#: The dates a report may cover: its previous period and time zones stay within datetime's.
+EARLIEST = dt.date(1970, 1, 1)
+LATEST = dt.date(2999, 12, 31)
+#: The longest range, in days (ten years).
+MAX_DAYS = 3660
+
+
+class ReportError(ValueError):
+    """A report parameter that cannot be used; ``parameter`` names it."""
+
+    def __init__(self, parameter: str, message: str) -> None:
+        super().__init__(f"{parameter} {message}")
+        self.parameter = parameter
+
+
+def _date(name: str, value: str | None) -> dt.date | None:
+    if value in (None, ""):
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ReportError(name, "must be a date (YYYY-MM-DD)") from None
+
+
+def parse_options(args: Mapping[str, str | None]) -> dict[str, Any]:
+    """Report keyword arguments from text parameters (``from``, ``to``, ``compare``,
+    ``breakdown`` and the segment filters), as the report API and the CLI receive them."""
+    compare = (args.get("compare") or "true").lower()
+    if compare not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+        raise ReportError("compare", "must be true or false")
+    return {
+        "start": _date("from", args.get("from")),
+        "end": _date("to", args.get("to")),
+        "breakdown": args.get("breakdown") or None,
+        "compare": compare in ("true", "1", "yes", "on"),
+        "filters": {name: args[name] for name in SEGMENTS if args.get(name)},
+    }
+
+
+def report(
+    db: Database,
+    journey: Journey,
+    *,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    filters: Mapping[str, str] | None = None,
+    breakdown: str | None = None,
+    compare: bool = True,
+    timezone: str = "UTC",
+    idle_minutes: float = 30,
+    max_staleness: float = 10,
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """The report of ``journey`` (see ``docs/reports.md``), as plain data.
+
+    The summaries are refreshed first when they are older than ``max_staleness`` seconds.
+    Raises :class:`ReportError` for a filter or breakdown that is no segment, or a range that
+    ends before it starts.
+    """
+    filters = dict(filters or {})
+    for name in filters:
+        if name not in SEGMENTS:
+            raise ReportError(name, f"is not a segment (one of {', '.join(SEGMENTS)})")
+    if breakdown is not None and breakdown not in SEGMENTS:
+        raise ReportError("breakdown", f"must be one of {', '.join(SEGMENTS)}")
+    now = now or utc_now()
+    query = Query(journey.id, (), dt.date.min, dt.date.min, timezone)
+    today = now.replace(tzinfo=dt.timezone.utc).astimezone(query.zone).date()
+    start, end = default_range(start, end, today)
+    if end < start:
+        raise ReportError("to", "must not be before from")
+    if start < EARLIEST or end > LATEST:
+        raise ReportError("from" if start < EARLIEST else "to",
+                          f"must be between {EARLIEST} and {LATEST}")
+    if (end - start).days >= MAX_DAYS:
+        raise ReportError("from", f"must be at most {MAX_DAYS} days before to")
+    last = refreshed_at(db)
+    if last is None or (now - last).total_seconds() >= max_staleness:
+        refresh(db)
+        last = refreshed_at(db)
+    query = Query(
+        journey.id,
+        tuple(journey.configured_steps()),
+        start,
+        end,
+        timezone,
+        filters,
+        breakdown,
+        compare,
+        dt.timedelta(minutes=idle_minutes),
+        now,
+    )
+    result = compute(db, query)
+    return {
+        "orgKey": journey.organization.slug,
+        "journeyKey": journey.slug,
+        **result,
+        "refreshedAt": last.isoformat(timespec="seconds") + "Z" if last else None,
+    }

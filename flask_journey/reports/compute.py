@@ -1,0 +1,355 @@
+"""A report computed from the summaries: its cost follows the sessions in the range.
+
+Totals, the funnel, the trend and breakdowns come from one read of the range's session rows;
+field friction is aggregated by the database over the session-field rows (medians with window
+functions); the other events come from the hourly counts. ``docs/reports.md`` defines every
+number; :mod:`.reference` computes the same from raw events.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from peewee import Database
+
+from ..db import is_sqlite
+from ..models import FieldSummary, HourlyCount, SessionSummary
+from .query import NONE, SEGMENTS, TOP_EVENTS, Query, median_seconds, rate, top
+
+_SESSION = SessionSummary._meta.table_name
+_FIELD = FieldSummary._meta.table_name
+_HOURLY = HourlyCount._meta.table_name
+_SESSION_COLUMNS = (
+    "first_at", "last_at", "device_class", "browser", "os", "language", "source", "started",
+    "submitted", "completed", "ended", "steps",
+)
+
+
+@dataclass
+class Session:
+    """One session row of the range."""
+
+    first_at: dt.datetime
+    last_at: dt.datetime
+    device_class: str | None
+    browser: str | None
+    os: str | None
+    language: str | None
+    source: str | None
+    started: int
+    submitted: int
+    completed: int
+    ended: int
+    steps: list[list[Any]]
+    closed: bool = False
+
+    def segment(self, name: str) -> str:
+        return getattr(self, SEGMENTS[name]) or NONE
+
+
+def _time(value: Any) -> dt.datetime:
+    return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
+
+
+class _Sql:
+    """The WHERE clause that selects a query's sessions, with its parameters."""
+
+    def __init__(self, db: Database, query: Query) -> None:
+        self.db = db
+        start, end = query.bounds()
+        self.cutoff = self.time(query.now - query.idle)
+        clauses = ["s.journey_id = {p}", "s.first_at >= {p}", "s.first_at < {p}"]
+        self.params: list[Any] = [query.journey_id, self.time(start), self.time(end)]
+        for name, value in sorted(query.filters.items()):
+            column = SEGMENTS[name]
+            if value == NONE:
+                clauses.append(f"s.{column} IS NULL")
+            else:
+                clauses.append(f"s.{column} = {{p}}")
+                self.params.append(value)
+        self.where = " AND ".join(clauses).format(p=db.param)
+
+    def time(self, value: dt.datetime) -> Any:
+        return str(value) if is_sqlite(self.db) else value
+
+    def run(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
+        return list(self.db.execute_sql(sql.format(p=self.db.param), list(params)).fetchall())
+
+
+def compute(db: Database, query: Query) -> dict[str, Any]:
+    """The report for ``query``, from the summaries (bring them up to date first)."""
+    result = _period(db, query)
+    result["previous"] = _period(db, query.previous()) if query.compare else None
+    return result
+
+
+def _period(db: Database, query: Query) -> dict[str, Any]:
+    sql = _Sql(db, query)
+    cutoff = query.now - query.idle
+    sessions = []
+    for row in sql.run(
+        f"SELECT {', '.join(_SESSION_COLUMNS)} FROM {_SESSION} s WHERE {sql.where}", sql.params
+    ):
+        session = Session(_time(row[0]), _time(row[1]), *row[2:11], json.loads(row[11]))
+        session.closed = bool(session.ended) or session.last_at < cutoff
+        sessions.append(session)
+    order = step_order(query.steps, sessions)
+    fields = _fields(sql, query, order)
+    result: dict[str, Any] = {
+        "from": query.start.isoformat(),
+        "to": query.end.isoformat(),
+        "timezone": query.timezone,
+        "filters": dict(query.filters),
+        "breakdown": query.breakdown,
+        "totals": totals(sessions),
+        "steps": funnel(sessions, order, set(query.steps)),
+        "fields": fields.get(None, []),
+        "trend": trend(query, sessions),
+        "events": events(sql, query),
+        "segments": {
+            name: dict(top(Counter(s.segment(name) for s in sessions))) for name in SEGMENTS
+        },
+        "breakdownValues": None,
+    }
+    if query.breakdown:
+        groups: dict[str, list[Session]] = defaultdict(list)
+        for session in sessions:
+            groups[session.segment(query.breakdown)].append(session)
+        result["breakdownValues"] = [
+            {
+                "value": value,
+                "totals": totals(groups[value]),
+                "steps": funnel(groups[value], order, set(query.steps)),
+                "fields": fields.get(value, []),
+            }
+            for value, _ in top(Counter({v: len(g) for v, g in groups.items()}))
+        ]
+    return result
+
+
+def step_order(configured: Iterable[str], sessions: list[Session]) -> list[str]:
+    """The journey order: configured steps, then the others viewed, by where sessions reach them.
+
+    Only steps some session viewed are listed.
+    """
+    positions: dict[str, list[int]] = defaultdict(list)
+    first_view: dict[str, str] = {}
+    for session in sessions:
+        viewed = [step for step in session.steps if step[1]]
+        for position, (key, _, _, _, at) in enumerate(viewed):
+            positions[key].append(position)
+            if key not in first_view or at < first_view[key]:
+                first_view[key] = at
+    listed = [key for key in configured if key in positions]
+    others = sorted(
+        (key for key in positions if key not in listed),
+        key=lambda key: (sum(positions[key]) / len(positions[key]), first_view[key], key),
+    )
+    return listed + others
+
+
+def totals(sessions: list[Session]) -> dict[str, Any]:
+    count = len(sessions)
+    starters = sum(s.started for s in sessions)
+    completions = sum(s.completed for s in sessions)
+    return {
+        "sessions": count,
+        "starters": starters,
+        "submitters": sum(s.submitted for s in sessions),
+        "completions": completions,
+        "abandons": sum(1 for s in sessions if s.started and s.closed and not s.completed),
+        "active": sum(1 for s in sessions if not s.closed and not s.completed),
+        "startRate": rate(starters, count),
+        "completionRate": rate(completions, starters),
+        "conversionRate": rate(completions, count),
+    }
+
+
+def funnel(sessions: list[Session], order: list[str], configured: set[str]) -> list[dict]:
+    position = {key: index for index, key in enumerate(order)}
+    reached: Counter = Counter()
+    dropped: Counter = Counter()
+    reasons: dict[str, Counter] = defaultdict(Counter)
+    seconds: dict[str, list[float]] = defaultdict(list)
+    for session in sessions:
+        furthest = None
+        for key, viewed, spent, signalled, _ in session.steps:
+            for reason in signalled:
+                reasons[key][reason] += 1
+            if not viewed or key not in position:
+                continue
+            reached[key] += 1
+            if spent is not None:
+                seconds[key].append(spent)
+            if furthest is None or position[key] > position[furthest]:
+                furthest = key
+        if furthest is not None and session.closed and not session.completed:
+            dropped[furthest] += 1
+    rows = []
+    previous = None
+    for index, key in enumerate(order):
+        rows.append({
+            "stepKey": key,
+            "position": index + 1,
+            "configured": key in configured,
+            "sessions": reached[key],
+            "shareOfSessions": rate(reached[key], len(sessions)),
+            "shareOfPrevious": None if previous is None else rate(reached[key], reached[previous]),
+            "dropoffs": dropped[key],
+            "dropoffReasons": dict(sorted(reasons[key].items())),
+            "medianSeconds": median_seconds(seconds[key]),
+        })
+        previous = key
+    return rows
+
+
+def trend(query: Query, sessions: list[Session]) -> dict[str, Any]:
+    points = {
+        period: {"period": period, "sessions": 0, "starters": 0, "completions": 0}
+        for period in query.periods()
+    }
+    for session in sessions:
+        point = points.get(query.period(session.first_at))
+        if point is not None:
+            point["sessions"] += 1
+            point["starters"] += session.started
+            point["completions"] += session.completed
+    return {"interval": "hour" if query.hourly else "day", "points": list(points.values())}
+
+
+def _fields(sql: _Sql, query: Query, order: list[str]) -> dict[str | None, list[dict]]:
+    """Field rows of the range (key None) and, with a breakdown, of each of its values."""
+    by = f", s.{SEGMENTS[query.breakdown]}" if query.breakdown else ""
+    groups = [(None, "")] + ([("value", by)] if by else [])
+    base = f"FROM {_FIELD} f JOIN {_SESSION} s ON s.id = f.session_id WHERE {sql.where}"
+    found: dict[str | None, list[dict]] = {}
+    for name, extra in groups:
+        rows: dict[tuple, dict[str, Any]] = {}
+        for step, field, *value, n, starters, returns, error_sessions, abandons in sql.run(
+            f"SELECT f.step_key, f.field_key{extra}, COUNT(*), SUM(f.started), SUM(f.returned),"
+            " SUM(CASE WHEN f.errors > 0 THEN 1 ELSE 0 END),"
+            " SUM(CASE WHEN s.completed = 0 AND (s.ended = 1 OR s.last_at < {p})"
+            " AND s.last_step = f.step_key AND s.last_field = f.field_key THEN 1 ELSE 0 END)"
+            f" {base} GROUP BY f.step_key, f.field_key{extra}",
+            [sql.cutoff, *sql.params],
+        ):
+            rows[(step, field, *value)] = {
+                "fieldKey": field,
+                "stepKey": step or None,
+                "sessions": n,
+                "starters": int(starters),
+                "returns": int(returns),
+                "errorSessions": int(error_sessions),
+                "errors": Counter(),
+                "errorRate": rate(int(error_sessions), n),
+                "abandons": int(abandons),
+                "abandonShare": None,
+                "medianSeconds": None,
+                "medianHesitationSeconds": None,
+            }
+        for step, field, *value, types in sql.run(
+            f"SELECT f.step_key, f.field_key{extra}, f.error_types {base} AND f.errors > 0",
+            sql.params,
+        ):
+            rows[(step, field, *value)]["errors"].update(json.loads(types))
+        for column, key in (("seconds", "medianSeconds"), ("hesitation", "medianHesitationSeconds")):
+            for step, field, *value, middle in sql.run(
+                f"SELECT step_key, field_key{extra.replace('s.', '')}, AVG(v) FROM ("
+                f" SELECT f.step_key, f.field_key{extra}, f.{column} AS v,"
+                f" ROW_NUMBER() OVER (PARTITION BY f.step_key, f.field_key{extra}"
+                f" ORDER BY f.{column}) AS rn,"
+                f" COUNT(*) OVER (PARTITION BY f.step_key, f.field_key{extra}) AS n"
+                f" {base} AND f.{column} IS NOT NULL) t"
+                " WHERE rn IN ((n + 1) / 2, (n + 2) / 2)"
+                f" GROUP BY step_key, field_key{extra.replace('s.', '')}",
+                sql.params,
+            ):
+                rows[(step, field, *value)][key] = round(float(middle), 3)
+        grouped: dict[Any, list[dict]] = defaultdict(list)
+        for (_, _, *value), row in rows.items():
+            row["errors"] = dict(sorted(row["errors"].items()))
+            grouped[(value[0] or NONE) if value else None].append(row)
+        for value, field_rows in grouped.items():
+            _finish(field_rows, order)
+            found[value] = field_rows
+        if name is None:
+            found.setdefault(None, [])
+    return found
+
+
+def _finish(rows: list[dict], order: list[str]) -> None:
+    """Order field rows by step position then key, and set each one's share of abandons."""
+    position = {key: index for index, key in enumerate(order)}
+    total = sum(row["abandons"] for row in rows)
+    for row in rows:
+        row["abandonShare"] = rate(row["abandons"], total)
+    rows.sort(
+        key=lambda r: (
+            position.get(r["stepKey"], len(order)),
+            r["stepKey"] is None,
+            r["stepKey"] or "",
+            r["fieldKey"],
+        )
+    )
+
+
+def events(sql: _Sql, query: Query) -> dict[str, Any]:
+    """The range's events by type and name, pages, referrers, forms and custom events."""
+    start, end = query.bounds()
+    hour = dt.timedelta(hours=1)
+    rows = sql.run(
+        f"SELECT hour, kind, key1, key2, key3, count, value_sum FROM {_HOURLY}"
+        " WHERE journey_id = {p} AND hour >= {p} AND hour < {p}",
+        [query.journey_id, sql.time(start - hour), sql.time(end + hour)],
+    )
+    periods = {period: 0 for period in query.periods()}
+    first, last = query.start.isoformat(), query.end.isoformat()
+    types: Counter = Counter()
+    pages: Counter = Counter()
+    referrers: Counter = Counter()
+    custom: dict[tuple, list[float]] = defaultdict(lambda: [0, 0.0])
+    for at, kind, key1, key2, key3, count, value_sum in rows:
+        period = query.period(_time(at))
+        if not first <= period[:10] <= last:
+            continue
+        if kind == "type":
+            types[(key1, key2 or None)] += count
+            periods[period] = periods.get(period, 0) + count
+        elif kind == "page":
+            pages[key1 or None] += count
+        elif kind == "referrer":
+            referrers[key1] += count
+        elif kind == "custom":
+            entry = custom[(key1, key2 or None, key3 or None)]
+            entry[0] += count
+            entry[1] += value_sum
+    forms = Counter({name: n for (kind, name), n in types.items() if kind == "form"})
+    return {
+        "total": sum(types.values()),
+        "types": [
+            {"type": kind, "name": name, "count": n}
+            for (kind, name), n in sorted(types.items(), key=lambda i: (-i[1], i[0][0], i[0][1] or ""))
+        ],
+        "trend": [{"period": period, "count": n} for period, n in periods.items()],
+        "pages": [{"path": path, "count": n} for path, n in _top(pages, TOP_EVENTS)],
+        "referrers": [{"host": host, "count": n} for host, n in _top(referrers, TOP_EVENTS)],
+        "forms": [{"formId": name, "count": n} for name, n in _top(forms, None)],
+        "custom": [
+            {"name": name, "category": category, "label": label, "count": n,
+             "valueSum": round(total, 6)}
+            for (name, category, label), (n, total) in sorted(
+                custom.items(),
+                key=lambda i: (-i[1][0], i[0][0], i[0][1] or "", i[0][2] or ""),
+            )
+        ],
+    }
+
+
+def _top(counts: Counter, limit: int | None) -> list[tuple[Any, int]]:
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0] or ""))
+    return ranked[:limit] if limit is not None else ranked

@@ -1,0 +1,168 @@
+"""A report as tables: CSV for scripts and spreadsheets, aligned text for a terminal."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable
+from typing import Any
+
+#: The tables a report can be written as, and the columns of each.
+TABLES: dict[str, tuple[str, ...]] = {
+    "totals": (
+        "period", "from", "to", "sessions", "starters", "submitters", "completions", "abandons",
+        "active", "startRate", "completionRate", "conversionRate",
+    ),
+    "steps": (
+        "stepKey", "position", "configured", "sessions", "shareOfSessions", "shareOfPrevious",
+        "dropoffs", "dropoffReasons", "medianSeconds",
+    ),
+    "fields": (
+        "stepKey", "fieldKey", "sessions", "starters", "returns", "errorSessions", "errors",
+        "errorRate", "abandons", "abandonShare", "medianSeconds", "medianHesitationSeconds",
+    ),
+    "trend": ("period", "sessions", "starters", "completions"),
+    "breakdown": ("value", "stepKey", "position", "sessions", "shareOfSessions",
+                  "shareOfPrevious", "dropoffs", "medianSeconds"),
+    "events": ("type", "name", "count"),
+}
+DEFAULT_TABLE = "steps"
+
+
+def rows(report: dict[str, Any], table: str) -> list[dict[str, Any]]:
+    """The rows of one table of a report (see :data:`TABLES`)."""
+    if table == "totals":
+        periods = [("current", report)]
+        if report.get("previous"):
+            periods.append(("previous", report["previous"]))
+        return [
+            {"period": name, "from": part["from"], "to": part["to"], **part["totals"]}
+            for name, part in periods
+        ]
+    if table == "trend":
+        return list(report["trend"]["points"])
+    if table == "events":
+        return list(report["events"]["types"])
+    if table == "breakdown":
+        return [
+            {"value": group["value"], **step}
+            for group in report.get("breakdownValues") or []
+            for step in group["steps"]
+        ]
+    return list(report[table])
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, separators=(",", ":"), sort_keys=True)
+    if value is None:
+        return ""
+    return value
+
+
+def to_csv(report: dict[str, Any], table: str = DEFAULT_TABLE) -> str:
+    """One table of a report as CSV text with a header row."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=TABLES[table], extrasaction="ignore")
+    writer.writeheader()
+    for row in rows(report, table):
+        writer.writerow({key: _cell(value) for key, value in row.items()})
+    return out.getvalue()
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.1f}%"
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}s"
+
+
+def _counts(value: dict[str, int]) -> str:
+    return ", ".join(f"{key} {count}" for key, count in value.items()) or "-"
+
+
+def _aligned(headers: list[str], body: list[list[str]]) -> list[str]:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *body)]
+
+    def line(cells: list[str]) -> str:
+        first, *rest = cells
+        parts = [str(first).ljust(widths[0])]
+        parts += [str(cell).rjust(width) for cell, width in zip(rest, widths[1:], strict=True)]
+        return "  ".join(parts).rstrip()
+
+    return [line(headers), line(["-" * w for w in widths]), *(line(row) for row in body)]
+
+
+Column = tuple[str, str, Callable[[Any], str]]
+
+_STEP_COLUMNS: list[Column] = [
+    ("Step", "stepKey", str),
+    ("Sessions", "sessions", str),
+    ("Of all", "shareOfSessions", _percent),
+    ("Of previous", "shareOfPrevious", _percent),
+    ("Dropped", "dropoffs", str),
+    ("Median time", "medianSeconds", _seconds),
+    ("Drop-off reasons", "dropoffReasons", _counts),
+]
+_FIELD_COLUMNS: list[Column] = [
+    ("Step", "stepKey", lambda v: v or "-"),
+    ("Field", "fieldKey", str),
+    ("Starters", "starters", str),
+    ("Returns", "returns", str),
+    ("Error sessions", "errorSessions", str),
+    ("Error rate", "errorRate", _percent),
+    ("Abandons", "abandons", str),
+    ("Of abandons", "abandonShare", _percent),
+    ("Time in field", "medianSeconds", _seconds),
+    ("Errors", "errors", _counts),
+]
+
+
+def _table(title: str, columns: list[Column], items: list[dict[str, Any]]) -> list[str]:
+    if not items:
+        return [title, "  (none)"]
+    body = [[render(item[key]) for _, key, render in columns] for item in items]
+    return [title, *_aligned([header for header, _, _ in columns], body)]
+
+
+def _change(now: int, before: int | None) -> str:
+    if before is None:
+        return ""
+    if not before:
+        return " (previous 0)"
+    return f" ({(now - before) / before * 100:+.0f}%)"
+
+
+def to_text(report: dict[str, Any]) -> str:
+    """A report as a person reads it in a terminal: totals, the funnel, the fields."""
+    totals = report["totals"]
+    before = (report.get("previous") or {}).get("totals") or {}
+    filters = ", ".join(f"{k}={v}" for k, v in report["filters"].items())
+    lines = [
+        f"{report['orgKey']}/{report['journeyKey']}  {report['from']} to {report['to']} "
+        f"({report['timezone']}){'  ' + filters if filters else ''}",
+        "",
+    ]
+    for label, key in (("Sessions", "sessions"), ("Starters", "starters"),
+                       ("Submitters", "submitters"), ("Completions", "completions"),
+                       ("Abandons", "abandons"), ("Active", "active")):
+        lines.append(f"{label + ':':<13}{totals[key]:>8}{_change(totals[key], before.get(key))}")
+    lines.append(
+        f"{'Rates:':<13}start {_percent(totals['startRate'])}, completion "
+        f"{_percent(totals['completionRate'])}, conversion {_percent(totals['conversionRate'])}"
+    )
+    lines += ["", *_table("Steps", _STEP_COLUMNS, report["steps"])]
+    lines += ["", *_table("Fields", _FIELD_COLUMNS, report["fields"])]
+    for group in report.get("breakdownValues") or []:
+        lines += [
+            "",
+            *_table(
+                f"{report['breakdown']} = {group['value']}: {group['totals']['sessions']} "
+                f"sessions, {group['totals']['completions']} completions",
+                _STEP_COLUMNS,
+                group["steps"],
+            ),
+        ]
+    return "\n".join(lines) + "\n"
