@@ -1,0 +1,443 @@
+"""The reference computation of a report: every number straight from the raw events.
+
+Slow and obvious on purpose: all of a journey's events are read, grouped by session in
+Python, and each definition of ``docs/reports.md`` is applied as written. It shares nothing
+with the summaries, so the tests hold the fast computation (:mod:`.compute`) against it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from peewee import Database
+
+from ..models import Event
+from .query import (
+    DIRECT,
+    FIELD_TYPES,
+    NONE,
+    PAGEVIEW_TYPES,
+    SEGMENTS,
+    STARTER_TYPES,
+    TOP_EVENTS,
+    Query,
+    median_seconds,
+    rate,
+    top,
+    url_host,
+    utm_source,
+)
+
+_COLUMNS = (
+    "id", "type", "name", "occurred_at", "session_id", "url", "path", "referrer", "step_key",
+    "field_key", "error_type", "device_class", "browser", "os", "language", "category",
+    "label", "value", "properties",
+)
+
+
+@dataclass(frozen=True)
+class _Event:
+    id: int
+    type: str
+    name: str | None
+    occurred_at: dt.datetime
+    session_id: str | None
+    url: str | None
+    path: str | None
+    referrer: str | None
+    step_key: str | None
+    field_key: str | None
+    error_type: str | None
+    device_class: str | None
+    browser: str | None
+    os: str | None
+    language: str | None
+    category: str | None
+    label: str | None
+    value: float | None
+    properties: dict[str, Any] | None
+
+    @property
+    def field(self) -> tuple[str, str | None] | None:
+        """The field (key and step) this event is of, when it is a field event."""
+        if self.type in FIELD_TYPES and self.field_key is not None:
+            return self.field_key, self.step_key
+        return None
+
+
+def compute(db: Database, query: Query) -> dict[str, Any]:
+    """The report ``query`` asks for, computed from the raw events of its journey."""
+    return _report(_events(db, query.journey_id), query)
+
+
+def _events(db: Database, journey_id: int) -> list[_Event]:
+    with db.bind_ctx([Event]):
+        rows = (
+            Event.select(*(getattr(Event, c) for c in _COLUMNS))
+            .where(Event.journey == journey_id)
+            .order_by(Event.id)
+            .tuples()
+        )
+        return [_Event(*row) for row in rows]
+
+
+def _report(events: list[_Event], query: Query) -> dict[str, Any]:
+    start, end = query.bounds()
+    by_session: dict[str, list[_Event]] = defaultdict(list)
+    for event in events:
+        if event.session_id is not None:
+            by_session[event.session_id].append(event)
+    sessions = []
+    for session_events in by_session.values():
+        session = _Session(sorted(session_events, key=lambda e: (e.occurred_at, e.id)), query)
+        if start <= session.first_at < end and all(
+            session.segments[name] == value for name, value in query.filters.items()
+        ):
+            sessions.append(session)
+
+    report: dict[str, Any] = {
+        "from": query.start.isoformat(),
+        "to": query.end.isoformat(),
+        "timezone": query.timezone,
+        "filters": dict(query.filters),
+        "breakdown": query.breakdown,
+        **_tables(sessions, query),
+        "trend": _trend(sessions, query),
+        "events": _other_events(events, query),
+        "segments": {
+            name: dict(top(Counter(s.segments[name] for s in sessions)))
+            for name in SEGMENTS
+        },
+        "breakdownValues": None,
+        "previous": _report(events, query.previous()) if query.compare else None,
+    }
+    if query.breakdown is not None:
+        counts = Counter(s.segments[query.breakdown] for s in sessions)
+        report["breakdownValues"] = [
+            {
+                "value": value,
+                **_tables([s for s in sessions if s.segments[query.breakdown] == value], query),
+            }
+            for value, _ in top(counts)
+        ]
+    return report
+
+
+class _Session:
+    """One session's events in order, and the facts about it every table uses."""
+
+    def __init__(self, events: list[_Event], query: Query) -> None:
+        self.events = events
+        self.first_at = events[0].occurred_at
+        types = {e.type for e in events}
+        self.started = bool(types & set(STARTER_TYPES))
+        self.submitted = "submit_attempt" in types
+        self.completed = "submit_success" in types
+        self.closed = (
+            "session_end" in types
+            or "dropoff_signal" in types
+            or query.now - events[-1].occurred_at >= query.idle
+        )
+        self.segments = {name: self._segment(name) for name in SEGMENTS}
+        self.step_views = [e for e in events if e.type == "step_view" and e.step_key is not None]
+
+    def _segment(self, name: str) -> str:
+        if name == "source":
+            return self._source()
+        column = SEGMENTS[name]
+        return next((getattr(e, column) for e in self.events if getattr(e, column)), NONE)
+
+    def _source(self) -> str:
+        for event in self.events:
+            utm = (event.properties or {}).get("utm")
+            found = utm_source(event.url) or (utm.get("source") if isinstance(utm, dict) else None)
+            if found:
+                return found
+        for event in self.events:
+            host = url_host(event.referrer)
+            if host and host != url_host(event.url):
+                return host
+        return DIRECT
+
+
+def _tables(sessions: list[_Session], query: Query) -> dict[str, Any]:
+    """``totals``, ``steps`` and ``fields`` of a set of sessions."""
+    steps = _steps(sessions, query)
+    positions = {row["stepKey"]: row["position"] for row in steps}
+    return {"totals": _totals(sessions), "steps": steps, "fields": _fields(sessions, positions)}
+
+
+def _totals(sessions: list[_Session]) -> dict[str, Any]:
+    count = len(sessions)
+    starters = sum(s.started for s in sessions)
+    completions = sum(s.completed for s in sessions)
+    return {
+        "sessions": count,
+        "starters": starters,
+        "submitters": sum(s.submitted for s in sessions),
+        "completions": completions,
+        "abandons": sum(s.closed and s.started and not s.completed for s in sessions),
+        "active": sum(not s.closed and not s.completed for s in sessions),
+        "startRate": rate(starters, count),
+        "completionRate": rate(completions, starters),
+        "conversionRate": rate(completions, count),
+    }
+
+
+def _journey_order(sessions: list[_Session], configured: tuple[str, ...]) -> list[str]:
+    """The viewed steps: configured ones in their order, then the others as sessions reach them."""
+    positions: dict[str, list[int]] = defaultdict(list)
+    first_view: dict[str, dt.datetime] = {}
+    for session in sessions:
+        reached: list[str] = []
+        for view in session.step_views:
+            if view.step_key not in reached:
+                reached.append(view.step_key)
+                first_view[view.step_key] = min(
+                    first_view.get(view.step_key, view.occurred_at), view.occurred_at
+                )
+        for position, step in enumerate(reached, 1):
+            positions[step].append(position)
+    known = [step for step in configured if step in positions]
+    others = sorted(
+        (step for step in positions if step not in configured),
+        key=lambda step: (
+            Fraction(sum(positions[step]), len(positions[step])), first_view[step], step
+        ),
+    )
+    return known + others
+
+
+def _steps(sessions: list[_Session], query: Query) -> list[dict[str, Any]]:
+    order = _journey_order(sessions, query.steps)
+    position = {step: n for n, step in enumerate(order, 1)}
+    rows = []
+    for step in order:
+        viewers = [s for s in sessions if any(v.step_key == step for v in s.step_views)]
+        dropoffs = sum(
+            s.closed
+            and not s.completed
+            and max(position[v.step_key] for v in s.step_views) == position[step]
+            for s in viewers
+        )
+        reasons: Counter[str] = Counter()
+        for session in sessions:
+            reasons.update(
+                {
+                    (e.properties or {}).get("reason") or "unknown"
+                    for e in session.events
+                    if e.type == "dropoff_signal" and e.step_key == step
+                }
+            )
+        rows.append(
+            {
+                "stepKey": step,
+                "position": position[step],
+                "configured": step in query.steps,
+                "sessions": len(viewers),
+                "shareOfSessions": rate(len(viewers), len(sessions)),
+                "shareOfPrevious": rate(len(viewers), rows[-1]["sessions"]) if rows else None,
+                "dropoffs": dropoffs,
+                "dropoffReasons": dict(sorted(reasons.items())),
+                "medianSeconds": median_seconds(_step_times(viewers, step)),
+            }
+        )
+    return rows
+
+
+def _step_times(sessions: Iterable[_Session], step: str) -> Iterable[float]:
+    """Per session, the summed seconds from each view of ``step`` to the next view or success."""
+    for session in sessions:
+        measured = None
+        events = session.events
+        for n, event in enumerate(events):
+            if event.type != "step_view" or event.step_key != step:
+                continue
+            following = next(
+                (
+                    e
+                    for e in events[n + 1 :]
+                    if (e.type == "step_view" and e.step_key is not None)
+                    or e.type == "submit_success"
+                ),
+                None,
+            )
+            if following is not None:
+                spent = (following.occurred_at - event.occurred_at).total_seconds()
+                measured = spent if measured is None else measured + spent
+        if measured is not None:
+            yield measured
+
+
+def _fields(sessions: list[_Session], positions: dict[str, int]) -> list[dict[str, Any]]:
+    own: dict[tuple[str, str | None], list[list[_Event]]] = defaultdict(list)
+    returned: Counter[tuple[str, str | None]] = Counter()
+    last_field: Counter[tuple[str, str | None]] = Counter()
+    for session in sessions:
+        by_field: dict[tuple[str, str | None], list[_Event]] = defaultdict(list)
+        for event in session.events:
+            if event.field is not None:
+                by_field[event.field].append(event)
+        for key, events in by_field.items():
+            own[key].append(events)
+        returned.update(_returns(session))
+        fields = [e.field for e in session.events if e.field is not None]
+        if fields and session.closed and not session.completed:
+            last_field[fields[-1]] += 1
+    abandons_total = sum(last_field.values())
+
+    def order(key: tuple[str, str | None]) -> tuple[Any, ...]:
+        field_key, step_key = key
+        place = positions.get(step_key, len(positions) + 1) if step_key is not None else None
+        return (place is None, place or 0, step_key or "", field_key)
+
+    rows = []
+    for key in sorted(own, key=order):
+        field_key, step_key = key
+        errors: Counter[str] = Counter()
+        error_sessions = starters = 0
+        times, hesitations = [], []
+        for events in own[key]:
+            kinds = {e.type for e in events}
+            starters += bool(kinds & {"field_focus", "field_change"})
+            if "validation_error" in kinds:
+                error_sessions += 1
+                errors.update(
+                    e.error_type or "unknown" for e in events if e.type == "validation_error"
+                )
+            spent = _time_in_field(events)
+            if spent is not None:
+                times.append(spent)
+            hesitation = _hesitation(events)
+            if hesitation is not None:
+                hesitations.append(hesitation)
+        touched = len(own[key])
+        rows.append(
+            {
+                "fieldKey": field_key,
+                "stepKey": step_key,
+                "sessions": touched,
+                "starters": starters,
+                "returns": returned[key],
+                "errorSessions": error_sessions,
+                "errors": dict(sorted(errors.items())),
+                "errorRate": rate(error_sessions, touched),
+                "abandons": last_field[key],
+                "abandonShare": rate(last_field[key], abandons_total),
+                "medianSeconds": median_seconds(times),
+                "medianHesitationSeconds": median_seconds(hesitations),
+            }
+        )
+    return rows
+
+
+def _returns(session: _Session) -> set[tuple[str, str | None]]:
+    """The fields that occur twice in the session's focus/change sequence, repeats merged."""
+    touches = [
+        e.field for e in session.events if e.type in ("field_focus", "field_change") and e.field
+    ]
+    sequence = [key for n, key in enumerate(touches) if n == 0 or touches[n - 1] != key]
+    return {key for key, count in Counter(sequence).items() if count > 1}
+
+
+def _time_in_field(own: list[_Event]) -> float | None:
+    """The summed seconds of each focus paired with the field's next blur before its next focus."""
+    total = None
+    for n, event in enumerate(own):
+        if event.type != "field_focus":
+            continue
+        for after in own[n + 1 :]:
+            if after.type == "field_focus":
+                break
+            if after.type == "field_blur":
+                spent = (after.occurred_at - event.occurred_at).total_seconds()
+                total = spent if total is None else total + spent
+                break
+    return total
+
+
+def _hesitation(own: list[_Event]) -> float | None:
+    """Seconds from the field's first focus to its first change after it."""
+    focus = next((n for n, e in enumerate(own) if e.type == "field_focus"), None)
+    if focus is None:
+        return None
+    change = next((e for e in own[focus + 1 :] if e.type == "field_change"), None)
+    if change is None:
+        return None
+    return (change.occurred_at - own[focus].occurred_at).total_seconds()
+
+
+def _trend(sessions: list[_Session], query: Query) -> dict[str, Any]:
+    points = {
+        period: {"period": period, "sessions": 0, "starters": 0, "completions": 0}
+        for period in query.periods()
+    }
+    for session in sessions:
+        point = points[query.period(session.first_at)]
+        point["sessions"] += 1
+        point["starters"] += session.started
+        point["completions"] += session.completed
+    return {"interval": "hour" if query.hourly else "day", "points": list(points.values())}
+
+
+def _other_events(events: list[_Event], query: Query) -> dict[str, Any]:
+    """Every event of the journey whose UTC hour starts on a day of the range, local time."""
+    periods = {period: 0 for period in query.periods()}
+    in_range = []
+    for event in events:
+        hour = event.occurred_at.replace(minute=0, second=0, microsecond=0)
+        local_day = hour.replace(tzinfo=dt.timezone.utc).astimezone(query.zone).date()
+        if query.start <= local_day <= query.end:
+            in_range.append(event)
+            periods[query.period(hour)] += 1
+    types = Counter((e.type, e.name) for e in in_range)
+    views = [e for e in in_range if e.type in PAGEVIEW_TYPES]
+    pages = Counter(e.path for e in views if e.path is not None)
+    referrers = Counter(
+        host
+        for e in views
+        if (host := url_host(e.referrer)) is not None and host != url_host(e.url)
+    )
+    forms = Counter(e.name for e in in_range if e.type == "form")
+    custom: dict[tuple[Any, ...], list[Any]] = {}
+    for event in in_range:
+        if event.type == "custom":
+            entry = custom.setdefault((event.name, event.category, event.label), [0, 0.0])
+            entry[0] += 1
+            entry[1] += event.value or 0.0
+    return {
+        "total": len(in_range),
+        "types": [
+            {"type": kind, "name": name, "count": count}
+            for (kind, name), count in sorted(
+                types.items(), key=lambda item: (-item[1], item[0][0], _nullable(item[0][1]))
+            )
+        ],
+        "trend": [{"period": period, "count": count} for period, count in periods.items()],
+        "pages": [{"path": path, "count": count} for path, count in top(pages, TOP_EVENTS)],
+        "referrers": [
+            {"host": host, "count": count} for host, count in top(referrers, TOP_EVENTS)
+        ],
+        "forms": [
+            {"formId": form, "count": count}
+            for form, count in sorted(forms.items(), key=lambda i: (-i[1], _nullable(i[0])))
+        ],
+        "custom": [
+            {"name": n, "category": c, "label": lb, "count": count, "valueSum": total}
+            for (n, c, lb), (count, total) in sorted(
+                custom.items(),
+                key=lambda i: (-i[1][0], *(_nullable(part) for part in i[0])),
+            )
+        ],
+    }
+
+
+def _nullable(value: str | None) -> tuple[bool, str]:
+    """A sort key putting None first, then strings in order."""
+    return (value is not None, value or "")
+

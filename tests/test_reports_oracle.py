@@ -1,0 +1,457 @@
+"""Reports: the fast computation from the summaries equals the reference from raw events.
+
+Hypothesis generates journeys' sessions (random orders, gaps, field returns, errors, retried
+and late events, several segments, sessions across midnight, server-side-only sessions and
+events without a session), stores them through the ingest pipeline in shuffled batches with
+refreshes in between, and holds every report against :mod:`flask_journey.reports.reference`.
+A hand-written scenario checks the reference itself against numbers worked out by hand.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from dataclasses import replace
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from flask_journey import pipeline, tenants
+from flask_journey.models import Organization
+from flask_journey.privacy import url_path
+from flask_journey.reports.compute import compute as summaries_report
+from flask_journey.reports.query import Query
+from flask_journey.reports.reference import compute as reference_report
+from flask_journey.reports.refresh import refresh
+
+from .conftest import ORG
+
+#: Before every generated event; the previous period of the queries starts here.
+EPOCH = dt.datetime(2026, 11, 8)
+#: When the reports are computed: sessions with an event in the 30 minutes before are open.
+NOW = dt.datetime(2026, 11, 12, 0, 10, 0, 500)
+STEPS = ("eligibility", "details", "review", "extra")
+CONFIGURED = ((), ("eligibility", "details", "review"), ("review", "eligibility"))
+FIELDS = ("email", "business-name", "zip")
+ZONES = ("UTC", "Asia/Kolkata", "Pacific/Auckland")
+SITE = "https://grants.example.com"
+URLS = (
+    f"{SITE}/apply",
+    f"{SITE}/apply/details?utm_source=newsletter&utm_medium=email",
+    f"{SITE}/apply/review#/step-3",
+)
+REFERRERS = (None, "https://www.google.com/search", f"{SITE}/", "https://news.example.org/")
+USER_AGENTS = (
+    None,
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
+)
+
+SETTINGS = settings(
+    max_examples=30,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=(
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ),
+)
+
+_maybe_step = st.sampled_from((*STEPS, None))
+_field = st.tuples(st.sampled_from(FIELDS), _maybe_step)
+#: One thing a visitor does in the form, as the embed script reports it.
+_actions = st.one_of(
+    st.tuples(st.just("step_view"), st.sampled_from(STEPS)),
+    st.tuples(st.sampled_from(("field_focus", "field_blur", "field_change")), _field),
+    st.tuples(st.sampled_from(("field_focus", "field_blur", "field_change")), _field),
+    st.tuples(
+        st.just("validation_error"), _field, st.sampled_from((None, "valueMissing", "typeMismatch"))
+    ),
+    st.tuples(
+        st.sampled_from(
+            ("submit_attempt", "submit_success", "session_end", "page_view", "session_start")
+        )
+    ),
+    st.tuples(st.just("dropoff_signal"), _maybe_step, st.sampled_from((None, "idle", "leave"))),
+)
+#: Milliseconds between two events: none, seconds, minutes, or longer than the idle timeout.
+_gaps = st.one_of(
+    st.just(0),
+    st.integers(1, 90_000),
+    st.integers(90_000, 900_000),
+    st.integers(1_900_000, 4_000_000),
+)
+
+
+@st.composite
+def embed_session(draw: st.DrawFn, number: int) -> list[tuple[str, dict[str, Any]]]:
+    """A session of seed-000 events as the embed script sends them, canonical form."""
+    at = EPOCH + dt.timedelta(milliseconds=draw(st.integers(0, 4 * 86_400_000)))
+    device = draw(st.sampled_from((None, "desktop", "mobile")))
+    language = draw(st.sampled_from((None, "en-US", "fr-FR")))
+    user_agent = draw(st.sampled_from(USER_AGENTS))
+    events = []
+    for n, action in enumerate(draw(st.lists(_actions, min_size=1, max_size=14))):
+        at += dt.timedelta(milliseconds=draw(_gaps))
+        # The context is not on every event: a session's segment is its first event's that has it.
+        context = draw(st.booleans())
+        event: dict[str, Any] = {
+            "event_id": f"s{number}-{n}",
+            "type": action[0],
+            "occurred_at": at,
+            "session_id": f"sess-{number}",
+            "client_id": f"client-{number}",
+            "url": draw(st.sampled_from(URLS)),
+            "referrer": draw(st.sampled_from(REFERRERS)),
+            "device_class": device if context else None,
+            "language": language if context else None,
+            "user_agent": user_agent if context else None,
+            "source": "client",
+            "schema_version": 1,
+        }
+        if action[0] == "step_view":
+            event["step_key"] = action[1]
+        elif action[0].startswith("field_") or action[0] == "validation_error":
+            event["field_key"], event["step_key"] = action[1]
+            if action[0] == "validation_error":
+                event["error_type"] = action[2]
+        elif action[0] == "dropoff_signal":
+            event["step_key"] = action[1]
+            event["properties"] = {"reason": action[2]} if action[2] else None
+        events.append(("journey", event))
+    return events
+
+
+@st.composite
+def server_session(draw: st.DrawFn, number: int) -> list[tuple[str, dict[str, Any]]]:
+    """A session of seed 001/004 events sent from a server: no user agent, no form events."""
+    at = EPOCH + dt.timedelta(milliseconds=draw(st.integers(0, 4 * 86_400_000)))
+    events = []
+    for n in range(draw(st.integers(1, 4))):
+        at += dt.timedelta(milliseconds=draw(_gaps))
+        kind = draw(st.sampled_from(("pageview", "custom", "form", "stage")))
+        url = draw(st.sampled_from(URLS))
+        event: dict[str, Any] = {
+            "event_id": f"srv{number}-{n}",
+            "type": kind,
+            "occurred_at": at,
+            "session_id": f"server-{number}",
+            "user_id": f"user-{number}",
+            "url": url,
+            "path": url_path(url),
+            "referrer": draw(st.sampled_from(REFERRERS)),
+            "source": "server",
+        }
+        if kind == "custom":
+            event["name"] = draw(st.sampled_from(("signup", "upgrade")))
+            event["category"] = draw(st.sampled_from((None, "billing")))
+            event["label"] = draw(st.sampled_from((None, "pro")))
+            event["value"] = draw(st.sampled_from((None, 1.0, 2.5, 40.0)))
+        elif kind == "form":
+            event["name"] = draw(st.sampled_from((None, "contact", "newsletter")))
+        elif kind == "stage":
+            event["name"] = "activated"
+        if draw(st.booleans()):
+            event["properties"] = {"utm": {"source": draw(st.sampled_from(("ads", "partner")))}}
+        events.append((draw(st.sampled_from(("typed", "project"))), event))
+    return events
+
+
+@st.composite
+def sessionless(draw: st.DrawFn, number: int) -> list[tuple[str, dict[str, Any]]]:
+    """Seed 002 and 003 events: they have no session and count only among the other events."""
+    at = EPOCH + dt.timedelta(milliseconds=draw(st.integers(0, 4 * 86_400_000)))
+    if draw(st.booleans()):
+        event = {"type": "collect", "name": "view", "instance_id": f"i-{number}"}
+        wire_format = "collect"
+    else:
+        url = draw(st.sampled_from(URLS))
+        event = {
+            "type": draw(st.sampled_from(("pageview", "custom"))),
+            "name": "download",
+            "url": url,
+            "path": url_path(url),
+            "referrer": draw(st.sampled_from(REFERRERS)),
+        }
+        wire_format = "events_api"
+    return [(wire_format, {**event, "event_id": f"x{number}", "occurred_at": at})]
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> dict[str, Any]:
+    """Events in the order they are stored, in batches, with refreshes between some batches."""
+    kinds = draw(
+        st.lists(st.sampled_from(("embed", "embed", "embed", "server", "none")), max_size=9)
+    )
+    makers = {"embed": embed_session, "server": server_session, "none": sessionless}
+    events = [e for n, kind in enumerate(kinds) for e in draw(makers[kind](n))]
+    # Stored in any order: an event with an old ts may arrive after newer ones.
+    order = draw(st.permutations(range(len(events))))
+    stored = [events[i] for i in order]
+    # Retries: some events are sent again later; the second copy must be ignored.
+    for i in draw(st.lists(st.integers(0, max(len(stored) - 1, 0)), max_size=4)):
+        if stored:
+            stored.append(stored[i])
+    cuts = sorted(draw(st.lists(st.integers(0, len(stored)), max_size=4)))
+    bounds = [0, *cuts, len(stored)]
+    batches = [stored[a:b] for a, b in itertools.pairwise(bounds) if b > a]
+    return {
+        "batches": batches,
+        "refresh_after": [draw(st.booleans()) for _ in batches],
+        "steps": draw(st.sampled_from(CONFIGURED)),
+        "zone": draw(st.sampled_from(ZONES)),
+        "filter": draw(st.sampled_from(({}, {"device": "mobile"}, {"source": "(direct)"}))),
+        "breakdown": draw(st.sampled_from(SEGMENTS_TO_BREAK_DOWN)),
+    }
+
+
+SEGMENTS_TO_BREAK_DOWN = ("device", "browser", "os", "language", "source")
+_journeys = itertools.count(1)
+
+
+def _store(tenant: tenants.Tenant, batch: list[tuple[str, dict[str, Any]]]) -> None:
+    by_format: dict[str, list[dict[str, Any]]] = {}
+    for wire_format, event in batch:
+        by_format.setdefault(wire_format, []).append(dict(event))
+    for wire_format, events in by_format.items():
+        pipeline.store(tenant, wire_format, events)
+
+
+def _queries(journey_id: int, scenario: dict[str, Any]) -> list[Query]:
+    """Reports over the generated days: hourly, daily with a filter and a breakdown, empty."""
+    base = Query(
+        journey_id=journey_id,
+        steps=scenario["steps"],
+        start=dt.date(2026, 11, 10),
+        end=dt.date(2026, 11, 11),
+        timezone=scenario["zone"],
+        now=NOW,
+    )
+    return [
+        base,
+        replace(
+            base,
+            start=dt.date(2026, 11, 9),
+            end=dt.date(2026, 11, 12),
+            filters=scenario["filter"],
+            breakdown=scenario["breakdown"],
+        ),
+        replace(base, start=dt.date(2026, 6, 1), end=dt.date(2026, 6, 30)),
+    ]
+
+
+def _differences(fast: Any, slow: Any, path: str = "") -> list[str]:
+    """Where two reports differ, as ``path: fast != reference`` lines."""
+    if isinstance(fast, dict) and isinstance(slow, dict):
+        return [
+            line
+            for key in dict.fromkeys([*fast, *slow])
+            for line in _differences(fast.get(key, "<missing>"), slow.get(key, "<missing>"),
+                                     f"{path}.{key}")
+        ]
+    if isinstance(fast, list) and isinstance(slow, list) and len(fast) == len(slow):
+        return [
+            line for n, (a, b) in enumerate(zip(fast, slow, strict=True))
+            for line in _differences(a, b, f"{path}[{n}]")
+        ]
+    return [] if fast == slow else [f"{path}: {fast!r} != {slow!r}"]
+
+
+def _assert_same(db, queries: list[Query]) -> None:
+    for query in queries:
+        fast, slow = summaries_report(db, query), reference_report(db, query)
+        assert fast == slow, "\n".join([repr(query), *_differences(fast, slow)[:20]])
+
+
+def test_the_report_from_the_summaries_equals_the_reference(app):
+    state = app.extensions["journey"]
+    db = state.database
+
+    @SETTINGS
+    @given(scenarios())
+    def check(scenario: dict[str, Any]) -> None:
+        with app.app_context():
+            state.activate()
+            if Organization.get_or_none(Organization.slug == ORG) is None:
+                tenants.create_org(ORG)
+            slug = f"journey-{next(_journeys)}"
+            tenants.create_journey(tenants.get_org(ORG), slug, [])
+            tenant = tenants.by_slugs(ORG, slug)
+            queries = _queries(tenant.journey.id, scenario)
+            steps = zip(scenario["batches"], scenario["refresh_after"], strict=True)
+            for batch, refresh_now in steps:
+                _store(tenant, batch)
+                if refresh_now:
+                    refresh(db)
+                    _assert_same(db, queries[:1])
+            refresh(db)
+            _assert_same(db, queries)
+
+    check()
+
+
+def _at(day: int, clock: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(f"2026-11-{day:02d}T{clock}")
+
+
+def _hand_written_sessions() -> list[dict[str, Any]]:
+    """Four sessions on 2026-11-10 (UTC): completes, abandons, only views, stops at an error."""
+    sessions = {
+        # Completes after an error on email and a return to it.
+        "a": [
+            ("page_view", "10:00:00", {"referrer": "https://www.bing.com/"}),
+            ("step_view", "10:00:01", {"step_key": "eligibility"}),
+            ("step_view", "10:00:10", {"step_key": "details"}),
+            ("field_focus", "10:00:12", {"field_key": "email"}),
+            ("field_change", "10:00:14", {"field_key": "email"}),
+            ("field_blur", "10:00:15", {"field_key": "email"}),
+            ("validation_error", "10:00:16", {"field_key": "email", "error_type": "typeMismatch"}),
+            ("field_focus", "10:00:20", {"field_key": "business-name"}),
+            ("field_blur", "10:00:25", {"field_key": "business-name"}),
+            ("field_focus", "10:00:30", {"field_key": "email"}),
+            ("field_blur", "10:00:33", {"field_key": "email"}),
+            ("submit_attempt", "10:00:40", {}),
+            ("submit_success", "10:00:45", {}),
+        ],
+        # Abandons on business-name: a dropoff signal on the details step.
+        "b": [
+            ("step_view", "11:00:00", {"step_key": "eligibility"}),
+            ("step_view", "11:00:30", {"step_key": "details"}),
+            ("field_focus", "11:00:35", {"field_key": "business-name"}),
+            ("field_change", "11:00:38", {"field_key": "business-name"}),
+            ("field_blur", "11:00:40", {"field_key": "business-name"}),
+            ("dropoff_signal", "11:01:00", {"step_key": "details",
+                                            "properties": {"reason": "leave"}}),
+        ],
+        # Only views, across midnight, and is still open when the report is computed.
+        "c": [
+            ("step_view", "23:50:00", {"step_key": "eligibility"}),
+            ("page_view", "T00:10:00", {}),
+        ],
+        # Stops at an email error and ends.
+        "d": [
+            ("step_view", "12:00:00", {"step_key": "eligibility"}),
+            ("step_view", "12:00:20", {"step_key": "details"}),
+            ("field_focus", "12:00:22", {"field_key": "email"}),
+            ("validation_error", "12:00:25", {"field_key": "email", "error_type": "valueMissing"}),
+            ("field_blur", "12:00:26", {"field_key": "email"}),
+            ("session_end", "12:05:00", {}),
+        ],
+    }
+    context = {
+        "a": {"device_class": "desktop", "language": "en-US",
+              "url": f"{SITE}/apply?utm_source=newsletter"},
+        "b": {"device_class": "mobile", "referrer": "https://www.google.com/"},
+        "c": {"device_class": "desktop"},
+        "d": {},
+    }
+    events = []
+    for name, actions in sessions.items():
+        for n, (kind, clock, extra) in enumerate(actions):
+            when = _at(11, clock[1:]) if clock.startswith("T") else _at(10, clock)
+            event = {
+                "event_id": f"{name}{n}", "type": kind, "occurred_at": when,
+                "session_id": f"sess-{name}", "client_id": name, "url": f"{SITE}/apply",
+                **context[name], **extra,
+            }
+            if kind.startswith("field_") or kind == "validation_error":
+                event["step_key"] = "details"
+            events.append(event)
+    return events
+
+
+def test_the_reference_gives_the_numbers_worked_out_by_hand(app):
+    state = app.extensions["journey"]
+    with app.app_context():
+        state.activate()
+        tenants.create_journey(tenants.create_org(ORG), "grant", [])
+        tenant = tenants.by_slugs(ORG, "grant")
+        # Stored newest first, in two batches, the second sent twice.
+        events = _hand_written_sessions()[::-1]
+        for batch in (events[:10], events[10:], events[10:]):
+            pipeline.store(tenant, "journey", [dict(e) for e in batch])
+        query = Query(
+            journey_id=tenant.journey.id, steps=("eligibility", "details"),
+            start=dt.date(2026, 11, 10), end=dt.date(2026, 11, 10), now=_at(11, "00:20:00"),
+        )
+        report = reference_report(state.database, query)
+        auckland = reference_report(
+            state.database,
+            replace(query, start=dt.date(2026, 11, 11), end=dt.date(2026, 11, 11),
+                    timezone="Pacific/Auckland", compare=False),
+        )
+
+    assert report["totals"] == {
+        "sessions": 4, "starters": 3, "submitters": 1, "completions": 1, "abandons": 2,
+        "active": 1, "startRate": 0.75, "completionRate": 0.3333, "conversionRate": 0.25,
+    }
+    assert report["steps"] == [
+        {"stepKey": "eligibility", "position": 1, "configured": True, "sessions": 4,
+         "shareOfSessions": 1.0, "shareOfPrevious": None, "dropoffs": 0, "dropoffReasons": {},
+         "medianSeconds": 20.0},
+        {"stepKey": "details", "position": 2, "configured": True, "sessions": 3,
+         "shareOfSessions": 0.75, "shareOfPrevious": 0.75, "dropoffs": 2,
+         "dropoffReasons": {"leave": 1}, "medianSeconds": 35.0},
+    ]
+    assert report["fields"] == [
+        {"fieldKey": "business-name", "stepKey": "details", "sessions": 2, "starters": 2,
+         "returns": 0, "errorSessions": 0, "errors": {}, "errorRate": 0.0, "abandons": 1,
+         "abandonShare": 0.5, "medianSeconds": 5.0, "medianHesitationSeconds": 3.0},
+        {"fieldKey": "email", "stepKey": "details", "sessions": 2, "starters": 2, "returns": 1,
+         "errorSessions": 2, "errors": {"typeMismatch": 1, "valueMissing": 1}, "errorRate": 1.0,
+         "abandons": 1, "abandonShare": 0.5, "medianSeconds": 5.0,
+         "medianHesitationSeconds": 2.0},
+    ]
+    assert report["segments"] == {
+        "device": {"desktop": 2, "(none)": 1, "mobile": 1},
+        "browser": {"(none)": 4},
+        "os": {"(none)": 4},
+        "language": {"(none)": 3, "en-US": 1},
+        "source": {"(direct)": 2, "newsletter": 1, "www.google.com": 1},
+    }
+    assert report["trend"]["interval"] == "hour"
+    assert len(report["trend"]["points"]) == 24
+    assert [p for p in report["trend"]["points"] if p["sessions"]] == [
+        {"period": "2026-11-10T10:00", "sessions": 1, "starters": 1, "completions": 1},
+        {"period": "2026-11-10T11:00", "sessions": 1, "starters": 1, "completions": 0},
+        {"period": "2026-11-10T12:00", "sessions": 1, "starters": 1, "completions": 0},
+        {"period": "2026-11-10T23:00", "sessions": 1, "starters": 0, "completions": 0},
+    ]
+    assert report["events"]["total"] == 26  # c's page view is on the 11th
+    assert report["events"]["types"] == [
+        {"type": "step_view", "name": None, "count": 7},
+        {"type": "field_blur", "name": None, "count": 5},
+        {"type": "field_focus", "name": None, "count": 5},
+        {"type": "field_change", "name": None, "count": 2},
+        {"type": "validation_error", "name": None, "count": 2},
+        {"type": "dropoff_signal", "name": None, "count": 1},
+        {"type": "page_view", "name": None, "count": 1},
+        {"type": "session_end", "name": None, "count": 1},
+        {"type": "submit_attempt", "name": None, "count": 1},
+        {"type": "submit_success", "name": None, "count": 1},
+    ]
+    assert [p for p in report["events"]["trend"] if p["count"]] == [
+        {"period": "2026-11-10T10:00", "count": 13},
+        {"period": "2026-11-10T11:00", "count": 6},
+        {"period": "2026-11-10T12:00", "count": 6},
+        {"period": "2026-11-10T23:00", "count": 1},
+    ]
+    assert report["events"]["pages"] == [{"path": "/apply", "count": 1}]
+    assert report["events"]["referrers"] == [{"host": "www.bing.com", "count": 1}]
+    assert report["breakdownValues"] is None
+    assert report["previous"]["from"] == report["previous"]["to"] == "2026-11-09"
+    assert report["previous"]["totals"]["sessions"] == 0
+    assert report["previous"]["totals"]["startRate"] is None
+    assert report["previous"]["previous"] is None
+    # In Auckland (UTC+13) a's 10:00 UTC is 23:00 on the 10th; b, c and d start on the 11th.
+    assert auckland["totals"]["sessions"] == 3
+    assert [p["period"] for p in auckland["trend"]["points"] if p["sessions"]] == [
+        "2026-11-11T00:00", "2026-11-11T01:00", "2026-11-11T12:00",
+    ]
+    assert auckland["events"]["total"] == 14
+    assert auckland["previous"] is None
