@@ -200,6 +200,16 @@ def test_migrate_upgrades_a_release_0_1_database_and_keeps_every_row(old_app, ru
     assert migrations.version(database) == migrations.LATEST
 
 
+def test_migrate_builds_the_report_summaries_from_the_stored_events(old_app, run):
+    assert run("migrate").exit_code == 0
+
+    old_app.config["JOURNEY_REPORT_MAX_STALENESS"] = 3600  # read only what migrate built
+    report = json.loads(run("report", ORG, JOURNEY, "--from", "2024-01-15", "--to",
+                            "2024-01-15", "--format", "json").output)
+    assert (report["totals"]["sessions"], report["events"]["total"]) == (1, 2)
+    assert run("refresh").output == "Read 0 events; summarised 0 sessions.\n"
+
+
 def test_migrate_keeps_an_index_the_operator_built_beforehand(old_app, run):
     database = old_app.extensions["journey"].database
     database.execute_sql("CREATE INDEX journey_event_received_at ON journey_event (received_at)")
