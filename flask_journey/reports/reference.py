@@ -117,11 +117,15 @@ def _report(events: list[_Event], query: Query) -> dict[str, Any]:
         "previous": _report(events, query.previous()) if query.compare else None,
     }
     if query.breakdown is not None:
+        # Every value's funnel has the range's steps, in the range's order, to compare them.
+        order = _journey_order(sessions, query.steps)
         counts = Counter(s.segments[query.breakdown] for s in sessions)
         report["breakdownValues"] = [
             {
                 "value": value,
-                **_tables([s for s in sessions if s.segments[query.breakdown] == value], query),
+                **_tables(
+                    [s for s in sessions if s.segments[query.breakdown] == value], query, order
+                ),
             }
             for value, _ in top(counts)
         ]
@@ -165,11 +169,21 @@ class _Session:
         return DIRECT
 
 
-def _tables(sessions: list[_Session], query: Query) -> dict[str, Any]:
-    """``totals``, ``steps`` and ``fields`` of a set of sessions."""
-    steps = _steps(sessions, query)
-    positions = {row["stepKey"]: row["position"] for row in steps}
-    return {"totals": _totals(sessions), "steps": steps, "fields": _fields(sessions, positions)}
+def _tables(
+    sessions: list[_Session], query: Query, order: list[str] | None = None
+) -> dict[str, Any]:
+    """``totals``, ``steps`` and ``fields`` of a set of sessions.
+
+    ``order`` is the steps' journey order; by default, that of these sessions.
+    """
+    if order is None:
+        order = _journey_order(sessions, query.steps)
+    positions = {step: n for n, step in enumerate(order, 1)}
+    return {
+        "totals": _totals(sessions),
+        "steps": _steps(sessions, query, order),
+        "fields": _fields(sessions, positions),
+    }
 
 
 def _totals(sessions: list[_Session]) -> dict[str, Any]:
@@ -213,8 +227,7 @@ def _journey_order(sessions: list[_Session], configured: tuple[str, ...]) -> lis
     return known + others
 
 
-def _steps(sessions: list[_Session], query: Query) -> list[dict[str, Any]]:
-    order = _journey_order(sessions, query.steps)
+def _steps(sessions: list[_Session], query: Query, order: list[str]) -> list[dict[str, Any]]:
     position = {step: n for n, step in enumerate(order, 1)}
     rows = []
     for step in order:
