@@ -4,8 +4,10 @@
 
 Eligibility, business details, review (a single-page section: summary and declaration shown in
 turn with ``history.pushState``), then submitted. Every page carries the embed script through
-``{{ journey_embed(...) }}``; ``/stats`` shows what was recorded. On start the app creates its
-tables and its organization and journey if they are missing.
+``{{ journey_embed(...) }}``; ``/stats`` shows what was recorded, and
+``flask --app example_app journey report demo-org small-business-grant`` the funnel and field
+friction. On start the app creates its tables and its organization and journey (with its steps)
+if they are missing.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ DEFAULTS: dict[str, Any] = {
     "DEMO_ALLOWED_ORIGINS": ("http://127.0.0.1:5000", "http://localhost:5000"),
     # How often the embed script sends buffered events, in milliseconds (None: its default).
     "DEMO_FLUSH_INTERVAL": None,
+    # The journey's steps in order, as the templates mark them with ``data-journey-step``: the
+    # order of the report's funnel (`flask journey set-steps` changes it).
+    "DEMO_STEPS": ("eligibility", "business-details", "review", "declaration", "submitted"),
 }
 
 
@@ -64,5 +69,8 @@ def ensure_demo_journey(app: Flask) -> None:
             tenants.get_journey(org, app.config["DEMO_JOURNEY"])
         except tenants.TenantError:
             tenants.create_journey(
-                org, app.config["DEMO_JOURNEY"], list(app.config["DEMO_ALLOWED_ORIGINS"])
+                org,
+                app.config["DEMO_JOURNEY"],
+                list(app.config["DEMO_ALLOWED_ORIGINS"]),
+                list(app.config["DEMO_STEPS"]),
             )

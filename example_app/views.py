@@ -15,10 +15,6 @@ from .forms import BUSINESS, DECLARATION, ELIGIBILITY, validate
 
 bp = Blueprint("grant", __name__)
 
-#: The journey's steps in order, as the templates mark them with ``data-journey-step``.
-STEPS = ("eligibility", "business-details", "review", "declaration", "submitted")
-
-
 def _application() -> dict:
     return session.setdefault("application", {})
 
@@ -139,5 +135,5 @@ def stats() -> str:
         "stats.html",
         sessions=sessions,
         by_type=sorted(by_type.items()),
-        steps=[(s, sessions_by_step.get(s, 0), dropoffs_by_step.get(s, 0)) for s in STEPS],
+        steps=[(s, sessions_by_step.get(s, 0), dropoffs_by_step.get(s, 0)) for s in config["DEMO_STEPS"]],
     )

@@ -329,18 +329,22 @@ def export_rows(query) -> Iterator[dict[str, Any]]:
 def export(org_slug: str | None, journey_slug: str | None, fmt: str) -> None:
     """Write stored events to standard output, one per line (ndjson) or row (csv)."""
     _state()
-    rows = export_rows(_events(org_slug, journey_slug))
+    query = _events(org_slug, journey_slug)
+    total = query.count() if sys.stderr.isatty() else 0
     out = sys.stdout
-    if fmt == "ndjson":
-        for row in rows:
-            out.write(json.dumps(row, separators=(",", ":")) + "\n")
-    else:
-        writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS)
-        writer.writeheader()
-        for row in rows:
-            if row["properties"] is not None:
-                row["properties"] = json.dumps(row["properties"], separators=(",", ":"))
-            writer.writerow(row)
+    with progress(total, "Exporting events") as advance:
+        if fmt == "ndjson":
+            for row in export_rows(query):
+                out.write(json.dumps(row, separators=(",", ":")) + "\n")
+                advance(1)
+        else:
+            writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS)
+            writer.writeheader()
+            for row in export_rows(query):
+                if row["properties"] is not None:
+                    row["properties"] = json.dumps(row["properties"], separators=(",", ":"))
+                writer.writerow(row)
+                advance(1)
     out.flush()
 
 
@@ -398,12 +402,15 @@ def purge(before: dt.datetime | None, retention: bool, org_slug: str | None, chu
         journeys = Journey.select(Journey.id).where(Journey.organization == _org(org_slug))
         old = old.where(Event.journey.in_(journeys))
     deleted = 0
-    while True:
-        # One statement per chunk: its own short transaction, so ingest is never held up long.
-        count = Event.delete().where(Event.id.in_(old.order_by(Event.id).limit(chunk))).execute()
-        deleted += count
-        if count < chunk:
-            break
+    with progress(old.count() if sys.stderr.isatty() else 0, "Deleting events") as advance:
+        while True:
+            # One statement per chunk: its own short transaction, so ingest is never held up.
+            limited = old.order_by(Event.id).limit(chunk)
+            count = Event.delete().where(Event.id.in_(limited)).execute()
+            deleted += count
+            advance(count)
+            if count < chunk:
+                break
     click.echo(f"Deleted {deleted} events received before {_iso(before)}.")
 
 
