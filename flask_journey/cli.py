@@ -19,7 +19,7 @@ from peewee import DatabaseError, fn
 from . import db, migrations, reports, tenants
 from .models import Event, Journey, Organization, Usage, utcnow
 from .pipeline import FIELDS
-from .reports.refresh import Refreshed, pending, rebuild
+from .reports.refresh import Refreshed, forget_before, pending, rebuild
 from .reports.refresh import refresh as refresh_summaries
 from .reports.tables import DEFAULT_TABLE, TABLES, to_csv, to_text
 
@@ -398,6 +398,7 @@ def purge(before: dt.datetime | None, retention: bool, org_slug: str | None, chu
             _fail("--retention needs JOURNEY_RETENTION_DAYS to be set")
         before = utcnow() - dt.timedelta(days=days)
     old = Event.select(Event.id).where(Event.received_at < before)
+    journeys = None
     if org_slug:
         journeys = Journey.select(Journey.id).where(Journey.organization == _org(org_slug))
         old = old.where(Event.journey.in_(journeys))
@@ -411,6 +412,7 @@ def purge(before: dt.datetime | None, retention: bool, org_slug: str | None, chu
             advance(count)
             if count < chunk:
                 break
+    forget_before(state.database, before, journeys)
     click.echo(f"Deleted {deleted} events received before {_iso(before)}.")
 
 

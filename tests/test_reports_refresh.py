@@ -80,3 +80,12 @@ def test_a_rebuild_gives_the_same_report(client, cli, journey):
     after = cli("report", ORG, JOURNEY, "--from", DAY, "--to", DAY, "--format", "json")
     strip = lambda text: {k: v for k, v in json.loads(text).items() if k != "refreshedAt"}  # noqa: E731
     assert strip(after) == strip(before)
+
+
+def test_purge_forgets_the_summaries_of_what_it_deleted(client, cli, journey):
+    post(client, event(1, "sess_a"))
+    assert totals(cli) == (1, 1, 1)
+
+    cli("purge", "--before", "2999-01-01")
+
+    assert totals(cli) == (0, 0, 0)

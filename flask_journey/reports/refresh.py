@@ -292,6 +292,20 @@ def rebuild(db: Database, *, progress: Progress | None = None) -> Refreshed:
     return refresh(db, progress=progress)
 
 
+def forget_before(db: Database, before: dt.datetime, journeys: Any = None) -> None:
+    """Delete the summaries of sessions whose last event, and the counts of hours, before
+    ``before`` (of the ``journeys`` query's journeys, or of all): what purge removed."""
+    with db.bind_ctx([SessionSummary, FieldSummary, HourlyCount]), db.atomic():
+        old = SessionSummary.select(SessionSummary.id).where(SessionSummary.last_at < before)
+        hours = HourlyCount.delete().where(HourlyCount.hour < before)
+        if journeys is not None:
+            old = old.where(SessionSummary.journey.in_(journeys))
+            hours = hours.where(HourlyCount.journey.in_(journeys))
+        FieldSummary.delete().where(FieldSummary.session.in_(old)).execute()
+        SessionSummary.delete().where(SessionSummary.id.in_(old)).execute()
+        hours.execute()
+
+
 def pending(db: Database) -> int:
     """How many events the next refresh would read after the watermark."""
     with db.bind_ctx([RefreshState]):
