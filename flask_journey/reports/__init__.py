@@ -98,8 +98,9 @@ def report(
     if end < start:
         raise ReportError("to", "must not be before from")
     if start < EARLIEST or end > LATEST:
-        raise ReportError("from" if start < EARLIEST else "to",
-                          f"must be between {EARLIEST} and {LATEST}")
+        raise ReportError(
+            "from" if start < EARLIEST else "to", f"must be between {EARLIEST} and {LATEST}"
+        )
     if (end - start).days >= MAX_DAYS:
         raise ReportError("from", f"must be at most {MAX_DAYS} days before to")
     last = refreshed_at(db)

@@ -43,8 +43,18 @@ _LOCK_KEY = 0x6A6F7572726566  # "jourref"
 
 #: Columns of an event that the hourly counts read.
 COUNT_COLUMNS = (
-    "id", "journey_id", "session_id", "occurred_at", "type", "name", "url", "path", "referrer",
-    "category", "label", "value",
+    "id",
+    "journey_id",
+    "session_id",
+    "occurred_at",
+    "type",
+    "name",
+    "url",
+    "path",
+    "referrer",
+    "category",
+    "label",
+    "value",
 )
 
 
@@ -70,8 +80,9 @@ def _chunks(items: list[Any], size: int = BATCH) -> Iterator[list[Any]]:
 
 
 def _columns(names: Iterable[str]) -> str:
-    return ", ".join(EventModel._meta.fields[n].column_name if n in EventModel._meta.fields
-                     else n for n in names)
+    return ", ".join(
+        EventModel._meta.fields[n].column_name if n in EventModel._meta.fields else n for n in names
+    )
 
 
 def _state(db: Database) -> RefreshState:
@@ -127,7 +138,7 @@ def _missing(low: int, high: int, found: set[int]) -> Iterator[tuple[int, int]]:
 
 
 def _counts(rows: list[tuple]) -> dict[tuple, list[float]]:
-    """The hourly counts a chunk of events adds: ``{(journey, hour, kind, k1, k2, k3): [n, sum]}``."""
+    """The hourly counts a chunk of events adds, ``{(journey, hour, kind, keys...): [n, sum]}``."""
     added: dict[tuple, list[float]] = defaultdict(lambda: [0, 0.0])
     for _, journey, _, occurred, kind, name, url, path, referrer, category, label, value in rows:
         hour = _time(occurred).replace(minute=0, second=0, microsecond=0)
@@ -138,7 +149,9 @@ def _counts(rows: list[tuple]) -> dict[tuple, list[float]]:
             if host and host != url_host(url):
                 added[(journey, hour, "referrer", host[:512], "", "")][0] += 1
         if kind == "custom":
-            entry = added[(journey, hour, "custom", (name or "")[:512], category or "", label or "")]
+            entry = added[
+                (journey, hour, "custom", (name or "")[:512], category or "", label or "")
+            ]
             entry[0] += 1
             entry[1] += value or 0.0
     return added
@@ -146,14 +159,28 @@ def _counts(rows: list[tuple]) -> dict[tuple, list[float]]:
 
 def _add_counts(db: Database, added: dict[tuple, list[float]]) -> None:
     rows = [
-        {"journey": j, "hour": h, "kind": k, "key1": a, "key2": b, "key3": c, "count": n,
-         "value_sum": v}
+        {
+            "journey": j,
+            "hour": h,
+            "kind": k,
+            "key1": a,
+            "key2": b,
+            "key3": c,
+            "count": n,
+            "value_sum": v,
+        }
         for (j, h, k, a, b, c), (n, v) in added.items()
     ]
     for chunk in _chunks(rows):
         HourlyCount.insert_many(chunk).on_conflict(
-            conflict_target=[HourlyCount.journey, HourlyCount.hour, HourlyCount.kind,
-                             HourlyCount.key1, HourlyCount.key2, HourlyCount.key3],
+            conflict_target=[
+                HourlyCount.journey,
+                HourlyCount.hour,
+                HourlyCount.kind,
+                HourlyCount.key1,
+                HourlyCount.key2,
+                HourlyCount.key3,
+            ],
             update={
                 HourlyCount.count: HourlyCount.count + EXCLUDED.count,
                 HourlyCount.value_sum: HourlyCount.value_sum + EXCLUDED.value_sum,
@@ -180,9 +207,7 @@ def session_events(db: Database, journey_id: int, session_ids: list[str]) -> dic
     return found
 
 
-def _store_sessions(
-    db: Database, journey_id: int, summaries: dict[str, SessionRow]
-) -> None:
+def _store_sessions(db: Database, journey_id: int, summaries: dict[str, SessionRow]) -> None:
     """Replace the summaries of these sessions of a journey."""
     ids = list(summaries)
     for chunk in _chunks(ids):
@@ -197,21 +222,23 @@ def _store_sessions(
         rows = []
         for session_id in chunk:
             row = summaries[session_id]
-            rows.append({
-                "journey": journey_id,
-                "session_id": session_id,
-                "first_at": row.first_at,
-                "last_at": row.last_at,
-                **row.segments,
-                "source": row.source[:256],
-                "started": row.started,
-                "submitted": row.submitted,
-                "completed": row.completed,
-                "ended": row.ended,
-                "steps": json.dumps(row.steps, separators=(",", ":")),
-                "last_step": row.last_step,
-                "last_field": row.last_field,
-            })
+            rows.append(
+                {
+                    "journey": journey_id,
+                    "session_id": session_id,
+                    "first_at": row.first_at,
+                    "last_at": row.last_at,
+                    **row.segments,
+                    "source": row.source[:256],
+                    "started": row.started,
+                    "submitted": row.submitted,
+                    "completed": row.completed,
+                    "ended": row.ended,
+                    "steps": json.dumps(row.steps, separators=(",", ":")),
+                    "last_step": row.last_step,
+                    "last_field": row.last_field,
+                }
+            )
         created = (
             SessionSummary.insert_many(rows)
             .returning(SessionSummary.id, SessionSummary.session_id)
