@@ -24,6 +24,7 @@ from flask_journey.privacy import url_path
 from flask_journey.reports.compute import compute as summaries_report
 from flask_journey.reports.query import Query
 from flask_journey.reports.reference import compute as reference_report
+from flask_journey.reports.reference import differences
 from flask_journey.reports.refresh import refresh
 
 from .conftest import ORG
@@ -263,27 +264,10 @@ def _queries(journey_id: int, scenario: dict[str, Any]) -> list[Query]:
     ]
 
 
-def _differences(fast: Any, slow: Any, path: str = "") -> list[str]:
-    """Where two reports differ, as ``path: fast != reference`` lines."""
-    if isinstance(fast, dict) and isinstance(slow, dict):
-        return [
-            line
-            for key in dict.fromkeys([*fast, *slow])
-            for line in _differences(fast.get(key, "<missing>"), slow.get(key, "<missing>"),
-                                     f"{path}.{key}")
-        ]
-    if isinstance(fast, list) and isinstance(slow, list) and len(fast) == len(slow):
-        return [
-            line for n, (a, b) in enumerate(zip(fast, slow, strict=True))
-            for line in _differences(a, b, f"{path}[{n}]")
-        ]
-    return [] if fast == slow else [f"{path}: {fast!r} != {slow!r}"]
-
-
 def _assert_same(db, queries: list[Query]) -> None:
     for query in queries:
         fast, slow = summaries_report(db, query), reference_report(db, query)
-        assert fast == slow, "\n".join([repr(query), *_differences(fast, slow)[:20]])
+        assert fast == slow, "\n".join([repr(query), *differences(fast, slow)[:20]])
 
 
 def test_the_report_from_the_summaries_equals_the_reference(app):

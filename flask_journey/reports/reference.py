@@ -75,6 +75,25 @@ def compute(db: Database, query: Query) -> dict[str, Any]:
     return _report(_events(db, query.journey_id), query)
 
 
+def differences(report: Any, expected: Any, path: str = "") -> list[str]:
+    """Where ``report`` differs from ``expected``: one ``path: value != expected`` line each."""
+    if isinstance(report, dict) and isinstance(expected, dict):
+        return [
+            line
+            for key in dict.fromkeys([*report, *expected])
+            for line in differences(
+                report.get(key, "<missing>"), expected.get(key, "<missing>"), f"{path}.{key}"
+            )
+        ]
+    if isinstance(report, list) and isinstance(expected, list) and len(report) == len(expected):
+        return [
+            line
+            for n, (a, b) in enumerate(zip(report, expected, strict=True))
+            for line in differences(a, b, f"{path}[{n}]")
+        ]
+    return [] if report == expected else [f"{path}: {report!r} != {expected!r}"]
+
+
 def _events(db: Database, journey_id: int) -> list[_Event]:
     with db.bind_ctx([Event]):
         rows = (
