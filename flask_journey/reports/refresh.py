@@ -24,7 +24,7 @@ from typing import Any
 
 from peewee import EXCLUDED, Database, PostgresqlDatabase
 
-from ..db import retrying_transaction
+from ..db import is_sqlite
 from ..models import Event as EventModel
 from ..models import FieldSummary, HourlyCount, RefreshState, SessionSummary, utcnow
 from .query import PAGEVIEW_TYPES, url_host
@@ -85,26 +85,19 @@ def _columns(names: Iterable[str]) -> str:
     )
 
 
-def _state(db: Database) -> RefreshState:
-    state = RefreshState.get_or_none(RefreshState.id == 1)
-    if state is None:
-        state = RefreshState.create(id=1, watermark=0, gaps="[]", refreshed_at=None)
-    return state
-
-
 def _lock(db: Database) -> None:
     if isinstance(db, PostgresqlDatabase):
         db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
 
 
-def _new_events(db: Database, state: RefreshState, gaps: list[list[Any]]) -> list[tuple]:
+def _new_events(db: Database, watermark: int, gaps: list[list[Any]]) -> list[tuple]:
     """Events after the watermark (a chunk) and those that filled a gap."""
     table = EventModel._meta.table_name
     select = f"SELECT {_columns(COUNT_COLUMNS)} FROM {table}"
     param = db.param
     rows = list(
         db.execute_sql(
-            f"{select} WHERE id > {param} ORDER BY id LIMIT {CHUNK}", (state.watermark,)
+            f"{select} WHERE id > {param} ORDER BY id LIMIT {CHUNK}", (watermark,)
         ).fetchall()
     )
     if gaps:
@@ -264,31 +257,58 @@ def _store_sessions(db: Database, journey_id: int, summaries: dict[str, SessionR
             FieldSummary.insert_many(part).execute()
 
 
-@retrying_transaction
+def _read_state(db: Database) -> tuple[int, str]:
+    """The watermark and the gaps (as stored JSON) the last refresh left."""
+    state = RefreshState.get_or_none(RefreshState.id == 1)
+    return (state.watermark, state.gaps) if state else (0, "[]")
+
+
+def _write_transaction(db: Database) -> Any:
+    """A transaction that takes the write lock as it begins on SQLite (a read that turns into a
+    write later fails at once there when another writer committed meanwhile)."""
+    return db.atomic(lock_type="IMMEDIATE") if is_sqlite(db) else db.atomic()
+
+
 def _refresh_chunk(db: Database) -> tuple[int, int, bool]:
-    """Read one chunk; return (events read, sessions summarised, whether more may follow)."""
-    _lock(db)
-    state = _state(db)
-    gaps = json.loads(state.gaps)
-    rows = _new_events(db, state, gaps)
-    ids = sorted(row[0] for row in rows if row[0] > state.watermark)
-    found = {row[0] for row in rows}
-    now = time.time()
-    state.gaps = json.dumps(_next_gaps(gaps, found, state.watermark, ids, now))
-    state.watermark = ids[-1] if ids else state.watermark
-    state.refreshed_at = utcnow()
-    sessions: dict[int, set[str]] = defaultdict(set)
-    for row in rows:
-        if row[2] is not None:
-            sessions[row[1]].add(row[2])
-    _add_counts(db, _counts(rows))
-    summarised = 0
-    for journey_id, session_ids in sessions.items():
-        events = session_events(db, journey_id, sorted(session_ids))
-        _store_sessions(db, journey_id, {s: summarise(e) for s, e in events.items()})
-        summarised += len(events)
-    state.save()
-    return len(rows), summarised, len(ids) >= CHUNK
+    """Read one chunk; return (events read, sessions summarised, whether more may follow).
+
+    Everything is read and summarised first, outside any transaction, so that writers wait
+    only for the short transaction that stores the result; if another refresh stored one in
+    between, the chunk is read again.
+    """
+    while True:
+        seen = _read_state(db)
+        watermark, gaps = seen[0], json.loads(seen[1])
+        rows = _new_events(db, watermark, gaps)
+        ids = sorted(row[0] for row in rows if row[0] > watermark)
+        next_gaps = _next_gaps(gaps, {row[0] for row in rows}, watermark, ids, time.time())
+        by_journey: dict[int, set[str]] = defaultdict(set)
+        for row in rows:
+            if row[2] is not None:
+                by_journey[row[1]].add(row[2])
+        summaries = {
+            journey_id: {
+                s: summarise(e) for s, e in session_events(db, journey_id, sorted(ids_)).items()
+            }
+            for journey_id, ids_ in by_journey.items()
+        }
+        with _write_transaction(db):
+            _lock(db)
+            if _read_state(db) != seen:
+                continue  # another refresh stored this chunk meanwhile
+            _add_counts(db, _counts(rows))
+            for journey_id, sessions in summaries.items():
+                _store_sessions(db, journey_id, sessions)
+            values = {
+                "watermark": ids[-1] if ids else watermark,
+                "gaps": json.dumps(next_gaps),
+                "refreshed_at": utcnow(),
+            }
+            RefreshState.insert(id=1, **values).on_conflict(
+                conflict_target=[RefreshState.id], update=values
+            ).execute()
+        sessions_done = sum(len(sessions) for sessions in summaries.values())
+        return len(rows), sessions_done, len(ids) >= CHUNK
 
 
 def refresh(db: Database, *, progress: Progress | None = None) -> Refreshed:
@@ -310,19 +330,18 @@ def refresh(db: Database, *, progress: Progress | None = None) -> Refreshed:
 
 def rebuild(db: Database, *, progress: Progress | None = None) -> Refreshed:
     """Forget every summary and build them again from the stored events."""
-    with db.bind_ctx([RefreshState, SessionSummary, FieldSummary, HourlyCount]), db.atomic():
+    tables = [RefreshState, SessionSummary, FieldSummary, HourlyCount]
+    with db.bind_ctx(tables), _write_transaction(db):
         _lock(db)
-        FieldSummary.delete().execute()
-        SessionSummary.delete().execute()
-        HourlyCount.delete().execute()
-        RefreshState.delete().execute()
+        for table in (FieldSummary, SessionSummary, HourlyCount, RefreshState):
+            table.delete().execute()
     return refresh(db, progress=progress)
 
 
 def forget_before(db: Database, before: dt.datetime, journeys: Any = None) -> None:
     """Delete the summaries of sessions whose last event, and the counts of hours, before
     ``before`` (of the ``journeys`` query's journeys, or of all): what purge removed."""
-    with db.bind_ctx([SessionSummary, FieldSummary, HourlyCount]), db.atomic():
+    with db.bind_ctx([SessionSummary, FieldSummary, HourlyCount]), _write_transaction(db):
         old = SessionSummary.select(SessionSummary.id).where(SessionSummary.last_at < before)
         hours = HourlyCount.delete().where(HourlyCount.hour < before)
         if journeys is not None:
