@@ -85,7 +85,7 @@ class _Sql:
         self.where = " AND ".join(clauses).format(p=db.param)
 
     def time(self, value: dt.datetime) -> Any:
-        return str(value) if is_sqlite(self.db) else value
+        return value.isoformat(" ", "microseconds") if is_sqlite(self.db) else value
 
     def run(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
         return list(self.db.execute_sql(sql.format(p=self.db.param), list(params)).fetchall())
