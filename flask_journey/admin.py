@@ -18,7 +18,7 @@ from .outcomes import InvalidRequest, Refusal, TenantNotFound
 from .payload import read_json
 
 if TYPE_CHECKING:
-    from .extension import JourneyState
+    from .state import JourneyState
 
 MAX_ORIGINS = 50
 

@@ -2,33 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from flask import Flask
-from peewee import Database
 
 from . import config, db
 from .admin import create_admin_blueprint
 from .cli import journey_cli
 from .embed import create_embed_blueprint, journey_embed
-from .formats import FORMATS, WireFormat
+from .formats import FORMATS
 from .guard import Guard
+from .state import JourneyState
 from .tenants import TenantCache
-
-
-@dataclass
-class JourneyState:
-    """Per-app state, kept in ``app.extensions["journey"]``."""
-
-    settings: config.Settings
-    database: Database
-    guard: Guard
-    tenants: TenantCache
-    formats: dict[str, WireFormat] = field(default_factory=dict)
-
-    def activate(self) -> None:
-        """Point the models at this app's database."""
-        db.bind(self.database)
 
 
 class Journey:
@@ -50,9 +33,13 @@ class Journey:
         settings = config.load(app)
         database = db.create_database(settings)
         state = JourneyState(
-            settings, database, Guard(app, settings), TenantCache(settings.tenant_cache_seconds)
+            settings,
+            database,
+            Guard(app, settings, database),
+            TenantCache(settings.tenant_cache_seconds, database),
         )
         app.extensions["journey"] = state
+        # Code outside any app context (a script, a shell) reaches the app created last here.
         state.activate()
 
         names = settings.formats if settings.formats is not None else tuple(FORMATS)
@@ -69,9 +56,8 @@ class Journey:
         if settings.template_helper:
             app.add_template_global(journey_embed)
 
-        # Peewee connects on first query; requests that never query never connect.
-        app.before_request(state.activate)
-
+        # Peewee connects on first query; requests that never query never connect. Inside an
+        # app context the models use this app's database (flask_journey.state).
         @app.teardown_request
         def _journey_close(exc: BaseException | None) -> None:
             if not database.is_closed():
