@@ -21,8 +21,9 @@ from peewee import Database
 
 from flask_journey import db as journey_db
 from flask_journey import tenants
+from scripts import servers
 
-from . import ceiling, export, load, report, servers, workload
+from . import ceiling, export, load, report, workload
 from .app import create_app
 
 JOURNEY_APP = "benchmarks.app:create_app()"
@@ -101,7 +102,7 @@ class Bench:
         ceiling_db, ceiling_journey = prepare(ceiling_url)
         env = {"BENCH_DATABASE_URL": bulk_url}
         connections = self.args.bulk_connections
-        rounds = []
+        rounds: list[dict[str, Any]] = []
         with self.serve(JOURNEY_APP, env) as server:
             answered = self.drive(server, 100, connections, "bw", 1.0).answered_204
             for n in range(self.args.rounds):
@@ -133,7 +134,9 @@ class Bench:
         Each contender is (app, worker class, environment); the journey apps each get a
         database of their own.
         """
-        contenders = {"ours": (JOURNEY_APP, "gthread", {}), "bare": (BARE_APP, "gthread", {})}
+        contenders: dict[str, tuple[str, str, dict[str, str]]] = {
+            "ours": (JOURNEY_APP, "gthread", {}), "bare": (BARE_APP, "gthread", {})
+        }
         if not self.args.no_variants:
             contenders.update({
                 "no_group_commit": (JOURNEY_APP, "gthread", {"BENCH_GROUP_COMMIT": "0"}),

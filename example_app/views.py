@@ -52,7 +52,8 @@ def start() -> Response:
 
 @bp.route("/apply/eligibility", methods=["GET", "POST"])
 def eligibility() -> str | Response | tuple[str, int]:
-    values, errors = _application().get("eligibility", {}), {}
+    values = _application().get("eligibility", {})
+    errors: dict[str, str] = {}
     if request.method == "POST":
         values, errors = validate(ELIGIBILITY, request.form)
         if not errors:
@@ -66,7 +67,8 @@ def eligibility() -> str | Response | tuple[str, int]:
 def business() -> str | Response | tuple[str, int]:
     if "eligibility" not in _application():
         return redirect(url_for("grant.eligibility"))
-    values, errors = _application().get("business", {}), {}
+    values = _application().get("business", {})
+    errors: dict[str, str] = {}
     if request.method == "POST":
         values, errors = validate(BUSINESS, request.form)
         if not errors:

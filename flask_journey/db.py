@@ -58,7 +58,7 @@ class _PoolErrors:
 
     def connect(self, reuse_if_open: bool = False):
         try:
-            return super().connect(reuse_if_open)
+            return super().connect(reuse_if_open)  # type: ignore[misc]
         except MaxConnectionsExceeded as exc:
             raise OperationalError(str(exc)) from exc
 
@@ -217,7 +217,7 @@ def retrying_transaction(fn: Callable[..., T]) -> Callable[..., T]:
 
 
 def _is_conflict(exc: OperationalError) -> bool:
-    cause: BaseException = exc
+    cause: Any = exc
     while getattr(cause, "orig", None) is not None:  # down to the driver's exception
         cause = cause.orig
     if getattr(cause, "pgcode", None) in _PG_CONFLICTS:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import weakref
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import peewee
 from peewee import (
@@ -37,7 +37,7 @@ class AppDatabase(DatabaseProxy):
     def __init__(self) -> None:
         self._callbacks: list = []
 
-    @property  # type: ignore[override]
+    @property
     def obj(self) -> Database | None:
         return database_or_none()
 
@@ -76,6 +76,12 @@ class JSONField(peewee.JSONField):
             )
             self._dialects[db] = dialect
         return dialect
+
+    if TYPE_CHECKING:  # a model's field reads and takes plain values (peewee's FieldAccessor)
+
+        def __get__(self, instance: Any, owner: Any) -> Any: ...
+
+        def __set__(self, instance: Any, value: Any) -> None: ...
 
     # Peewee's JSONField assigns these in __init__ and _db_hook; they are looked up instead.
     _helper = property(lambda self: self._dialect()[0], lambda self, value: None)

@@ -152,7 +152,7 @@ def _rows(
     """The events as rows of :data:`COLUMNS`, scrubbed and enriched."""
     occurred = 3 + FIELDS.index("occurred_at")
     props = 3 + FIELDS.index("properties")
-    head = [journey_id, wire_format, _sqlite_time(received) if sqlite else received]
+    head: list[Any] = [journey_id, wire_format, _sqlite_time(received) if sqlite else received]
     rows = []
     for event in events:
         _prepare(event, keep_query_values)
