@@ -6,9 +6,9 @@ import pytest
 from flask import Flask
 
 from flask_journey import Journey
+from scripts.servers import free_port
 
 from .helpers import JOURNEY, ORG
-from .servers import free_port
 
 #: Every command, with arguments it would accept.
 COMMANDS = [
