@@ -22,8 +22,9 @@ from peewee import Database
 
 from flask_journey import db as journey_db
 from flask_journey import tenants
+from scripts import servers
 
-from . import ceiling, export, load, report, servers, workload
+from . import ceiling, export, load, report, workload
 from .app import create_app
 
 JOURNEY_APP = "benchmarks.app:create_app()"
@@ -121,7 +122,7 @@ class Bench:
         ceiling_db, ceiling_journey = prepare(ceiling_url)
         summarised_db, _ = prepare(summarised_url)
         connections = self.args.bulk_connections
-        rounds = []
+        rounds: list[dict[str, Any]] = []
         with contextlib.ExitStack() as stack:
             server = stack.enter_context(self.serve(JOURNEY_APP, {"BENCH_DATABASE_URL": bulk_url}))
             summarised = stack.enter_context(
@@ -168,7 +169,7 @@ class Bench:
         Each contender is (app, worker class, environment); the journey apps each get a
         database of their own.
         """
-        contenders = {
+        contenders: dict[str, tuple[str, str, dict[str, str]]] = {
             "ours": (JOURNEY_APP, "gthread", {}),
             "bare": (BARE_APP, "gthread", {}),
             "summarised": (JOURNEY_APP, "gthread", {}),

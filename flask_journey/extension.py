@@ -4,48 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Flask, current_app
-from peewee import Database
+from flask import Flask
 
 from . import config, db, reports, tenants
 from .admin import create_admin_blueprint
 from .cli import journey_cli
 from .embed import create_embed_blueprint, journey_embed
-from .formats import FORMATS, WireFormat
-from . import models
+from .formats import FORMATS
 from .guard import Guard
+from .state import JourneyState, app_state
 from .tenants import TenantCache
-
-
-@dataclass
-class JourneyState:
-    """Per-app state, kept in ``app.extensions["journey"]``."""
-
-    settings: config.Settings
-    database: Database
-    guard: Guard
-    tenants: TenantCache
-    formats: dict[str, WireFormat] = field(default_factory=dict)
-
-    def activate(self) -> None:
-        """Point the models at this app's database."""
-        db.bind(self.database)
-
-    def report(self, journey: models.Journey, **options: Any) -> dict[str, Any]:
-        """:func:`flask_journey.reports.report` for one of this app's journeys, with its
-        settings (time zone, idle minutes, staleness)."""
-        settings = self.settings
-        return reports.report(
-            self.database,
-            journey,
-            timezone=settings.report_timezone,
-            idle_minutes=settings.session_idle_minutes,
-            max_staleness=settings.report_max_staleness,
-            **options,
-        )
 
 
 class Journey:
@@ -67,9 +37,13 @@ class Journey:
         settings = config.load(app)
         database = db.create_database(settings)
         state = JourneyState(
-            settings, database, Guard(app, settings), TenantCache(settings.tenant_cache_seconds)
+            settings,
+            database,
+            Guard(app, settings, database),
+            TenantCache(settings.tenant_cache_seconds, database),
         )
         app.extensions["journey"] = state
+        # Code outside any app context (a script, a shell) reaches the app created last here.
         state.activate()
 
         names = settings.formats if settings.formats is not None else tuple(FORMATS)
@@ -86,9 +60,8 @@ class Journey:
         if settings.template_helper:
             app.add_template_global(journey_embed)
 
-        # Peewee connects on first query; requests that never query never connect.
-        app.before_request(state.activate)
-
+        # Peewee connects on first query; requests that never query never connect. Inside an
+        # app context the models use this app's database (flask_journey.state).
         @app.teardown_request
         def _journey_close(exc: BaseException | None) -> None:
             if not database.is_closed():
@@ -114,10 +87,9 @@ class Journey:
         Raises :class:`flask_journey.reports.ReportError` for a bad argument and
         :class:`flask_journey.outcomes.TenantNotFound` for an unknown journey.
         """
-        state = current_app.extensions["journey"]
-        state.activate()
+        state = app_state()
         tenant = tenants.by_slugs(org, journey)
-        return state.report(
-            tenant.journey, start=start, end=end, filters=filters, breakdown=breakdown,
-            compare=compare,
+        return reports.report(
+            state.database, tenant.journey, state.settings, start=start, end=end,
+            filters=filters, breakdown=breakdown, compare=compare,
         )

@@ -16,6 +16,7 @@ from functools import lru_cache
 from flask import Flask
 from flask_limiter import Limiter
 from limits import RateLimitItem, parse_many
+from peewee import Database
 
 from .config import Settings
 from .models import Usage, utcnow
@@ -46,8 +47,9 @@ def origin_is_listed(allowed: list[str], origin: str | None) -> bool | None:
 class Guard:
     """Per-app admission checks, built in ``init_app`` and kept in the extension state."""
 
-    def __init__(self, app: Flask, settings: Settings) -> None:
+    def __init__(self, app: Flask, settings: Settings, database: Database) -> None:
         self.settings = settings
+        self.database = database
         self.default_limits = parse_many(settings.ratelimit_default)
         self.unknown_origin_limits = parse_many(settings.ratelimit_unknown_origin)
         self.limiter = Limiter(
@@ -113,8 +115,7 @@ class Guard:
                 return
             raise Unavailable("Rate limiting is temporarily unavailable") from exc
 
-    @staticmethod
-    def check_quota(tenant: Tenant, events: int) -> None:
+    def check_quota(self, tenant: Tenant, events: int) -> None:
         """Refuse ``events`` more events if they would take the organization past its quota."""
         quota = tenant.org.monthly_quota
         if quota is None:
@@ -123,7 +124,7 @@ class Guard:
         used = (
             Usage.select(Usage.events)
             .where(Usage.organization == tenant.org.id, Usage.period == now.strftime("%Y-%m"))
-            .scalar()
+            .scalar(self.database)
             or 0
         )
         if used + events > quota:

@@ -12,7 +12,7 @@ import pytest
 
 from flask_journey.models import Event
 
-from .conftest import JOURNEY, ORG, ORIGIN
+from .helpers import JOURNEY, ORG, ORIGIN
 
 SECRET = "test-secret-key"
 

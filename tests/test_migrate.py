@@ -22,7 +22,7 @@ from peewee import (
 from flask_journey import migrations
 from flask_journey.migrations import Migration
 
-from .conftest import JOURNEY, ORG, ORIGIN
+from .helpers import JOURNEY, ORG, ORIGIN
 
 CREATED = dt.datetime(2024, 1, 15, 10, 0, 0)
 

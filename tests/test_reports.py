@@ -18,7 +18,7 @@ import pytest
 
 from flask_journey import Journey
 
-from .conftest import JOURNEY, ORG, ORIGIN
+from .helpers import JOURNEY, ORG, ORIGIN
 
 DAY = "2026-11-10"
 STEPS = ("eligibility", "business-details", "review")

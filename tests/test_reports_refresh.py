@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from .conftest import JOURNEY, ORG, ORIGIN
+from .helpers import JOURNEY, ORG, ORIGIN
 
 DAY = "2024-01-15"
 

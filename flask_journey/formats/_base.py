@@ -25,7 +25,7 @@ from ..privacy import IdentityNotConfigured
 from ..tenants import Tenant
 
 if TYPE_CHECKING:
-    from ..extension import JourneyState
+    from ..state import JourneyState
 
 
 @dataclass
@@ -186,6 +186,7 @@ class WireFormat:
                     parsed.events,
                     keep_query_values=settings.keep_query_values,
                     group_commit=settings.group_commit,
+                    database=self.state.database,
                 )
             return self.accepted(parsed)
         except Refusal as outcome:

@@ -180,7 +180,7 @@ def load_event(raw: Any) -> dict[str, Any]:
     """Validate one event against its type's schema; raise :class:`EventRefused` if invalid."""
     if not isinstance(raw, dict):
         raise EventRefused("Event must be an object")
-    schema = SCHEMAS.get(raw.get("type")) if isinstance(raw.get("type"), str) else None
+    schema = SCHEMAS.get(raw["type"]) if isinstance(raw.get("type"), str) else None
     if schema is None:
         raise EventRefused("Invalid event type")
     try:

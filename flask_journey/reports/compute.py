@@ -105,7 +105,11 @@ def _period(db: Database, query: Query) -> dict[str, Any]:
     for row in sql.run(
         f"SELECT {', '.join(_SESSION_COLUMNS)} FROM {_SESSION} s WHERE {sql.where}", sql.params
     ):
-        session = Session(_time(row[0]), _time(row[1]), *row[2:11], json.loads(row[11]))
+        values = dict(zip(_SESSION_COLUMNS, row, strict=True))
+        values.update(
+            first_at=_time(row[0]), last_at=_time(row[1]), steps=json.loads(values["steps"])
+        )
+        session = Session(**values)
         session.closed = bool(session.ended) or session.last_at < cutoff
         sessions.append(session)
     order = step_order(query.steps, sessions)
@@ -224,7 +228,7 @@ def funnel(sessions: list[Session], order: list[str], configured: set[str]) -> l
 
 
 def trend(query: Query, sessions: list[Session]) -> dict[str, Any]:
-    points = {
+    points: dict[str, dict[str, Any]] = {
         period: {"period": period, "sessions": 0, "starters": 0, "completions": 0}
         for period in query.periods()
     }

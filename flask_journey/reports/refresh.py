@@ -28,6 +28,7 @@ from peewee import Database, PostgresqlDatabase
 from ..db import is_sqlite
 from ..models import Event as EventModel
 from ..models import FieldSummary, HourlyCount, RefreshState, SessionSummary, utcnow
+from ..state import using
 from .query import PAGEVIEW_TYPES, url_host
 from .summary import EVENT_COLUMNS, SEGMENT_COLUMNS, Event, SessionRow, summarise
 
@@ -385,7 +386,7 @@ def refresh(db: Database, *, progress: Progress | None = None) -> Refreshed:
     ``progress`` is called with the number of events read after each chunk.
     """
     done = Refreshed()
-    with db.bind_ctx([RefreshState, SessionSummary, FieldSummary, HourlyCount]):
+    with using(db):
         while True:
             events, sessions, more = _refresh_chunk(db)
             done.events += events
@@ -398,8 +399,7 @@ def refresh(db: Database, *, progress: Progress | None = None) -> Refreshed:
 
 def rebuild(db: Database, *, progress: Progress | None = None) -> Refreshed:
     """Forget every summary and build them again from the stored events."""
-    tables = [RefreshState, SessionSummary, FieldSummary, HourlyCount]
-    with db.bind_ctx(tables), _write_transaction(db):
+    with using(db), _write_transaction(db):
         _lock(db)
         for table in (FieldSummary, SessionSummary, HourlyCount, RefreshState):
             table.delete().execute()
@@ -409,7 +409,7 @@ def rebuild(db: Database, *, progress: Progress | None = None) -> Refreshed:
 def forget_before(db: Database, before: dt.datetime, journeys: Any = None) -> None:
     """Delete the summaries of sessions whose last event, and the counts of hours, before
     ``before`` (of the ``journeys`` query's journeys, or of all): what purge removed."""
-    with db.bind_ctx([SessionSummary, FieldSummary, HourlyCount]), _write_transaction(db):
+    with using(db), _write_transaction(db):
         old = SessionSummary.select(SessionSummary.id).where(SessionSummary.last_at < before)
         hours = HourlyCount.delete().where(HourlyCount.hour < before)
         if journeys is not None:
@@ -422,7 +422,7 @@ def forget_before(db: Database, before: dt.datetime, journeys: Any = None) -> No
 
 def pending(db: Database) -> int:
     """How many events the next refresh would read after the watermark."""
-    with db.bind_ctx([RefreshState]):
+    with using(db):
         state = RefreshState.get_or_none(RefreshState.id == 1)
     watermark = state.watermark if state else 0
     table = EventModel._meta.table_name
@@ -433,6 +433,6 @@ def pending(db: Database) -> int:
 
 def refreshed_at(db: Database) -> dt.datetime | None:
     """When the summaries were last brought up to date, or None if never."""
-    with db.bind_ctx([RefreshState]):
+    with using(db):
         state = RefreshState.get_or_none(RefreshState.id == 1)
     return state.refreshed_at if state else None
