@@ -390,7 +390,7 @@ class TestLimitsAndErrors:
             ({**pageview(), "type": "identify", "email": "not-an-email"},
              "email must be an email address"),
             ({**pageview(), "type": "stage", "stage": "discovered"},
-             "stage must be one of: activated, engaged, paid, churned"),
+             "stage must be one of: activated, engaged, inactive, paid, churned"),
             ({**pageview(), "type": "stage"}, "stage is required"),
             ({**pageview(), "type": "calendar", "provider": "outlook"},
              "provider must be one of: cal.com, calendly, unknown"),

@@ -123,14 +123,17 @@ class WireFormat:
 
         Derived from the request's ``Idempotency-Key`` header and the event's ``index`` in the
         request when the header is sent; else, when the client said when the event happened
-        (``client_time``), from the event's content; else random. A retried request thus gets
-        the ids it got the first time, and stores nothing twice.
+        (``client_time``), from the event's content and ``index``; else random. A retried
+        request thus gets the ids it got the first time, and stores nothing twice, while two
+        identical events of one request (two clicks in one millisecond) are both stored.
         """
         key = request.headers.get("Idempotency-Key")
         if key:
             content: Any = ["idempotency-key", key, index]
         elif client_time:
-            content = ["event", {k: v for k, v in event.items() if k not in TRANSIENT}]
+            kept = {k: v for k, v in event.items() if k not in TRANSIENT}
+            # The first event keeps the id earlier releases gave it.
+            content = ["event", kept] if index == 0 else ["event", kept, index]
         else:
             return f"evt_{uuid.uuid4().hex}"
         raw = json.dumps([tenant.journey.id, content], sort_keys=True, default=str)
@@ -139,8 +142,16 @@ class WireFormat:
     # The flow, the same for every format.
 
     def blueprint(self) -> Blueprint:
-        """The format's routes. flask-cors answers their preflights (``OPTIONS``) and the
-        requests that carry no ``Origin``; :meth:`handle` writes the headers of the others."""
+        """The format's routes, answering browsers of any origin, credentialed requests too.
+
+        flask-cors answers their preflights (``OPTIONS``) and adds its headers to responses
+        :meth:`handle` did not write (a server error, say). The request's ``Origin`` is echoed,
+        never ``*``, with ``Access-Control-Allow-Credentials: true``: the SDKs send with
+        ``navigator.sendBeacon``, which always includes credentials, and a browser drops the
+        answer to such a request without that header. Cookies are never read; which origins
+        may store events is the journey's allowed origins, checked on the ``POST`` and answered
+        with a 403 the page can read.
+        """
         bp = Blueprint(f"journey_{self.name}", __name__)
         for rule, endpoint in self.routes:
             bp.add_url_rule(rule, endpoint, self.handle, methods=["POST"])
@@ -148,6 +159,7 @@ class WireFormat:
             bp,
             origins="*",
             send_wildcard=False,
+            supports_credentials=True,
             methods=["POST", "OPTIONS"],
             allow_headers=list(self.cors_headers),
             max_age=self.state.settings.cors_max_age,
@@ -158,10 +170,11 @@ class WireFormat:
         response = self.respond(view_args)
         origin = request.headers.get("Origin")
         if origin:
-            # What flask-cors adds for origins="*" without send_wildcard. It leaves alone a
-            # response that has Access-Control-Allow-Origin; working these two headers out in
-            # its generic after_request cost about 25 us a request, a fifth of this view.
+            # What flask-cors adds to an answer for a browser. It leaves alone a response that
+            # has Access-Control-Allow-Origin; working these headers out in its generic
+            # after_request cost about 25 us a request, a fifth of this view.
             response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Access-Control-Allow-Credentials"] = "true"
             response.headers.add("Vary", "Origin")
         return response
 
