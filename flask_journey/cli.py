@@ -16,7 +16,7 @@ from limits import parse_many
 from peewee import DatabaseError, fn
 
 from . import db, migrations, tenants
-from .models import Event, Journey, Organization, Usage, utcnow
+from .models import Event, Journey, Organization, RefusalCount, Usage, utcnow
 from .pipeline import FIELDS
 
 EXPORT_CHUNK = 1000
@@ -263,7 +263,7 @@ def export(org_slug: str | None, journey_slug: str | None, fmt: str) -> None:
 @click.option("--journey", "journey_slug")
 @with_appcontext
 def stats(org_slug: str | None, journey_slug: str | None) -> None:
-    """Print event counts by journey and type, and session counts, as JSON."""
+    """Print event counts by journey and type, session counts and refusals by reason, as JSON."""
     _state()
     query = (
         _events(org_slug, journey_slug)
@@ -285,7 +285,25 @@ def stats(org_slug: str | None, journey_slug: str | None) -> None:
     )
     for org, journey, count in sessions:
         result[f"{org}/{journey}"]["sessions"] = count
+    refused = (
+        _refusals(org_slug, journey_slug)
+        .select(Organization.slug, Journey.slug, RefusalCount.reason, fn.SUM(RefusalCount.count))
+        .group_by(Organization.slug, Journey.slug, RefusalCount.reason)
+        .tuples()
+    )
+    for org, journey, reason, count in refused:
+        entry = result.setdefault(f"{org}/{journey}", {"events": 0, "byType": {}, "sessions": 0})
+        entry.setdefault("refusals", {})[reason] = int(count)
     click.echo(json.dumps(result, indent=2, sort_keys=True))
+
+
+def _refusals(org_slug: str | None, journey_slug: str | None):
+    query = RefusalCount.select().join(Journey).join(Organization)
+    if org_slug:
+        query = query.where(Organization.id == _org(org_slug).id)
+    if journey_slug:
+        query = query.where(Journey.id == _journey(org_slug, journey_slug).id)
+    return query
 
 
 @journey_cli.command("purge")

@@ -22,7 +22,15 @@ from peewee import Database, DateTimeField, IntegerField, PostgresqlDatabase, Sq
 from playhouse.cockroachdb import CockroachDatabase
 from playhouse.migrate import Operation, SchemaMigrator, make_index_name, migrate
 
-from .models import INSTANCE_ID_INDEX, MODELS, BaseModel, Event, utcnow
+from .models import (
+    INSTANCE_ID_INDEX,
+    MODELS,
+    BaseModel,
+    Event,
+    Installation,
+    RefusalCount,
+    utcnow,
+)
 
 
 class SchemaVersion(BaseModel):
@@ -77,6 +85,19 @@ def _drop_indexes(table: str, *names: str) -> Steps:
     return steps
 
 
+def _create_tables(*models: type[BaseModel]) -> Steps:
+    """Steps that create new tables (and their indexes), those not there already."""
+
+    def steps(migrator: SchemaMigrator) -> list[Operation]:
+        def create(migrator: SchemaMigrator) -> None:
+            with migrator.database.bind_ctx(models):
+                migrator.database.create_tables(models, safe=True)
+
+        return [Operation(migrator, create)]
+
+    return steps
+
+
 def _in_turn(*parts: Steps) -> Steps:
     """The steps of each of ``parts``, in order."""
 
@@ -116,6 +137,12 @@ MIGRATIONS: tuple[Migration, ...] = (
                 where=INSTANCE_ID_INDEX._where,
             ),
         ),
+    ),
+    Migration(
+        6,
+        "count refused requests and events per journey (journey_refusal), and keep values an "
+        "installation generates once, such as its identity secret (journey_installation)",
+        _create_tables(RefusalCount, Installation),
     ),
 )
 

@@ -182,6 +182,9 @@ def test_migrate_upgrades_a_release_0_1_database_and_keeps_every_row(old_app, ru
         "journey_id, occurred_at",
         "Applied 4: index instance_id only on the events that carry one (seed 002's), not on "
         "every event",
+        "Applied 6: count refused requests and events per journey (journey_refusal), and keep "
+        "values an installation generates once, such as its identity secret "
+        "(journey_installation)",
         f"Schema version 1 -> {migrations.LATEST}.",
     ]
     exported = [json.loads(line) for line in run("export").output.splitlines()]

@@ -12,16 +12,17 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 from flask_cors import CORS
 from marshmallow import ValidationError
 from peewee import DatabaseError, InterfaceError
 
-from .. import pipeline
+from .. import pipeline, refusals
 from ..outcomes import InvalidRequest, Refusal, Unavailable
 from ..payload import read_json
 from ..pipeline import TRANSIENT
 from ..privacy import IdentityNotConfigured
+from ..refusals import INVALID_EVENT, reason_of
 from ..tenants import Tenant
 
 if TYPE_CHECKING:
@@ -179,8 +180,13 @@ class WireFormat:
         return response
 
     def respond(self, view_args: dict[str, Any]) -> Response:
-        """The response to the request: events stored and accepted, or refused."""
+        """The response to the request: events stored and accepted, or refused.
+
+        Every refusal, of the request or of some of its events, is logged and counted
+        (:mod:`flask_journey.refusals`).
+        """
         settings = self.state.settings
+        tenant: Tenant | None = None
         try:
             try:
                 envelope = self.envelope(read_json(request, settings.max_body_bytes), view_args)
@@ -200,16 +206,27 @@ class WireFormat:
                     keep_query_values=settings.keep_query_values,
                     group_commit=settings.group_commit,
                 )
+            if parsed.rejected:
+                index, message = parsed.rejected[0]
+                self._refused(
+                    tenant, INVALID_EVENT, f"event {index}: {message}", count=len(parsed.rejected)
+                )
             return self.accepted(parsed)
         except Refusal as outcome:
+            self._refused(tenant, reason_of(outcome), outcome.message)
             response = self.refused(outcome)
             retry_after = getattr(outcome, "retry_after", None)
             if retry_after is not None:
                 response.headers["Retry-After"] = str(retry_after)
             return response
         except (DatabaseError, InterfaceError) as exc:
-            current_app.logger.exception("flask-journey could not store a batch")
-            return self.refused(Unavailable(f"Storage unavailable: {type(exc).__name__}"))
+            outcome = Unavailable(f"Storage unavailable: {type(exc).__name__}")
+            self._refused(tenant, "unavailable", outcome.message, exc_info=exc)
+            return self.refused(outcome)
         except IdentityNotConfigured as exc:
-            current_app.logger.error("flask-journey cannot store an identity: %s", exc)
-            return self.refused(Unavailable("Identity hashing is not configured on this site"))
+            outcome = Unavailable("Identity hashing is not configured on this site")
+            self._refused(tenant, "unavailable", str(exc))
+            return self.refused(outcome)
+
+    def _refused(self, tenant: Tenant | None, reason: str, message: str, **kwargs: Any) -> None:
+        refusals.record(self.state.database, tenant, self.name, reason, message, **kwargs)
