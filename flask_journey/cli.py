@@ -23,9 +23,20 @@ EXPORT_CHUNK = 1000
 PURGE_CHUNK = 5000
 
 
-def _state():
+def _state(schema: bool = True):
+    """The app's state, its database bound; unless ``schema`` is False, with its tables.
+
+    An empty SQLite database gets the current schema; an empty other one stops the command.
+    """
     state = current_app.extensions["journey"]
     state.activate()
+    if schema:
+        try:
+            migrations.create_if_empty(state.database)
+        except migrations.SchemaError as exc:
+            _fail(str(exc))
+        except DatabaseError as exc:
+            _fail(f"the database cannot be reached: {exc}")
     return state
 
 
@@ -71,7 +82,7 @@ def _backend() -> str:
 @with_appcontext
 def init_db() -> None:
     """Create the tables; on an existing database, check it needs no migration."""
-    state = _state()
+    state = _state(schema=False)
     try:
         created = db.create_tables(state.database)
     except migrations.SchemaError as exc:
@@ -84,7 +95,7 @@ def init_db() -> None:
 @with_appcontext
 def migrate() -> None:
     """Upgrade a database created by an earlier release to this release's schema."""
-    state = _state()
+    state = _state(schema=False)
     try:
         previous, applied = migrations.upgrade(state.database)
     except migrations.SchemaError as exc:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from flask import Flask
 from peewee import Database
@@ -13,6 +13,7 @@ from .cli import journey_cli
 from .embed import create_embed_blueprint, journey_embed
 from .formats import FORMATS, WireFormat
 from .guard import Guard
+from .installation import identity_secret_of
 from .tenants import TenantCache
 
 
@@ -49,6 +50,9 @@ class Journey:
             raise RuntimeError("flask-journey is already registered on this app")
         settings = config.load(app)
         database = db.create_database(settings)
+        if settings.identity.mode == "hash" and not settings.identity.secret:
+            identity = replace(settings.identity, secret_source=identity_secret_of(database))
+            settings = replace(settings, identity=identity)
         state = JourneyState(
             settings, database, Guard(app, settings), TenantCache(settings.tenant_cache_seconds)
         )

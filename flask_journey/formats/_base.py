@@ -17,7 +17,7 @@ from flask_cors import CORS
 from marshmallow import ValidationError
 from peewee import DatabaseError, InterfaceError
 
-from .. import pipeline, refusals
+from .. import migrations, pipeline, refusals
 from ..outcomes import InvalidRequest, Refusal, Unavailable
 from ..payload import read_json
 from ..pipeline import TRANSIENT
@@ -188,6 +188,7 @@ class WireFormat:
         settings = self.state.settings
         tenant: Tenant | None = None
         try:
+            migrations.ensure_current(self.state.database)
             try:
                 envelope = self.envelope(read_json(request, settings.max_body_bytes), view_args)
                 tenant = self.locate(envelope)
@@ -222,6 +223,10 @@ class WireFormat:
         except (DatabaseError, InterfaceError) as exc:
             outcome = Unavailable(f"Storage unavailable: {type(exc).__name__}")
             self._refused(tenant, "unavailable", outcome.message, exc_info=exc)
+            return self.refused(outcome)
+        except migrations.SchemaError as exc:
+            outcome = Unavailable("Storage unavailable: the database schema is not current")
+            self._refused(tenant, "unavailable", f"{outcome.message}: {exc}")
             return self.refused(outcome)
         except IdentityNotConfigured as exc:
             outcome = Unavailable("Identity hashing is not configured on this site")
