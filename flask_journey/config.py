@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Flask
 from limits import parse_many
+from limits.strategies import STRATEGIES
 
 from .privacy import IDENTITY_MODES, IdentityPolicy
 
@@ -24,10 +25,12 @@ DEFAULTS: dict[str, Any] = {
     "JOURNEY_TENANT_CACHE_SECONDS": 10,
     # Let concurrent requests of one process share a transaction (docs/performance.md).
     "JOURNEY_GROUP_COMMIT": True,
-    # Rate limits, in flask-limiter's notation.
+    # Rate limits, in the notation of the limits library (docs/configuration.md: the numbers).
     "JOURNEY_RATELIMIT_ENABLED": True,
-    "JOURNEY_RATELIMIT_DEFAULT": "1000 per hour",
+    "JOURNEY_RATELIMIT_DEFAULT": "20000 per hour",
     "JOURNEY_RATELIMIT_UNKNOWN_ORIGIN": "20 per minute",
+    # Requests per journey from one client address (counted under a salted hash); None: none.
+    "JOURNEY_RATELIMIT_PER_CLIENT": "60 per minute;1000 per hour",
     "JOURNEY_RATELIMIT_STORAGE_URI": "memory://",
     "JOURNEY_RATELIMIT_STRATEGY": "fixed-window",
     # What happens when the rate-limit storage is unreachable: True keeps ingesting.
@@ -72,6 +75,7 @@ class Settings:
     ratelimit_enabled: bool
     ratelimit_default: str
     ratelimit_unknown_origin: str
+    ratelimit_per_client: str | None
     ratelimit_storage_uri: str
     ratelimit_strategy: str
     ratelimit_fail_open: bool
@@ -97,11 +101,17 @@ def load(app: Flask) -> Settings:
         cfg["database_url"] = f"sqlite:///{path}"
     if cfg["formats"] is not None:
         cfg["formats"] = tuple(cfg["formats"])
-    for key in ("ratelimit_default", "ratelimit_unknown_origin"):
+    for key in ("ratelimit_default", "ratelimit_unknown_origin", "ratelimit_per_client"):
+        if key == "ratelimit_per_client" and cfg[key] is None:
+            continue
         try:
             parse_many(cfg[key])
-        except ValueError as exc:
+        except (TypeError, ValueError) as exc:
             raise ValueError(f"JOURNEY_{key.upper()}: {exc}") from None
+    if cfg["ratelimit_strategy"] not in STRATEGIES:
+        raise ValueError(
+            f"JOURNEY_RATELIMIT_STRATEGY must be one of {', '.join(sorted(STRATEGIES))}"
+        )
     for key in ("max_body_bytes", "max_batch_events", "cors_max_age", "embed_max_age"):
         if not isinstance(cfg[key], int) or cfg[key] <= 0:
             raise ValueError(f"JOURNEY_{key.upper()} must be a positive integer")

@@ -13,7 +13,7 @@ from .cli import journey_cli
 from .embed import create_embed_blueprint, journey_embed
 from .formats import FORMATS, WireFormat
 from .guard import Guard
-from .installation import identity_secret_of
+from .installation import client_salt_of, identity_secret_of
 from .tenants import TenantCache
 
 
@@ -54,7 +54,10 @@ class Journey:
             identity = replace(settings.identity, secret_source=identity_secret_of(database))
             settings = replace(settings, identity=identity)
         state = JourneyState(
-            settings, database, Guard(app, settings), TenantCache(settings.tenant_cache_seconds)
+            settings,
+            database,
+            Guard(app, settings, client_salt_of(database)),
+            TenantCache(settings.tenant_cache_seconds),
         )
         app.extensions["journey"] = state
         state.activate()

@@ -2,7 +2,8 @@
 
 The identity secret keys the email hash when the site sets neither ``JOURNEY_IDENTITY_SECRET``
 nor ``SECRET_KEY``: emails are hashed out of the box, and the same address gives the same
-hash in every process and after a restart. It is as secret as the database that holds it.
+hash in every process and after a restart. It is as secret as the database that holds it. The
+client salt keys the hash of a client's address that the per-client rate limit counts under.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from .migrations import create_if_empty
 from .models import Installation
 
 IDENTITY_SECRET = "identity_secret"
+CLIENT_SALT = "ratelimit_client_salt"
 
 
 def get_or_create(db: Database, name: str, make: Callable[[], str]) -> str:
@@ -33,17 +35,26 @@ def get_or_create(db: Database, name: str, make: Callable[[], str]) -> str:
         return Installation.select(Installation.value).where(Installation.name == name).scalar()
 
 
-def identity_secret_of(db: Database) -> Callable[[], bytes]:
-    """A function returning the installation's identity secret, read once and then kept."""
-    kept: list[bytes] = []
+def kept(db: Database, name: str) -> Callable[[], bytes]:
+    """A function returning the random value kept under ``name``, read once and then kept."""
+    value: list[bytes] = []
     lock = threading.Lock()
 
-    def secret() -> bytes:
-        if not kept:
+    def read() -> bytes:
+        if not value:
             with lock:
-                if not kept:
-                    value = get_or_create(db, IDENTITY_SECRET, lambda: secrets.token_hex(32))
-                    kept.append(value.encode())
-        return kept[0]
+                if not value:
+                    value.append(get_or_create(db, name, lambda: secrets.token_hex(32)).encode())
+        return value[0]
 
-    return secret
+    return read
+
+
+def identity_secret_of(db: Database) -> Callable[[], bytes]:
+    """The installation's identity secret, as a function (see :func:`kept`)."""
+    return kept(db, IDENTITY_SECRET)
+
+
+def client_salt_of(db: Database) -> Callable[[], bytes]:
+    """The salt of the client-address hash the per-client rate limit counts under."""
+    return kept(db, CLIENT_SALT)

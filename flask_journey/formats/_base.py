@@ -193,7 +193,10 @@ class WireFormat:
                 envelope = self.envelope(read_json(request, settings.max_body_bytes), view_args)
                 tenant = self.locate(envelope)
                 self.state.guard.admit(
-                    tenant, *self.origins(envelope), authenticated=self.authenticated
+                    tenant,
+                    *self.origins(envelope),
+                    authenticated=self.authenticated,
+                    client=request.remote_addr,
                 )
                 parsed = self.parse(envelope, tenant)
             except ValidationError as err:
