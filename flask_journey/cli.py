@@ -17,12 +17,12 @@ from collections.abc import Callable, Iterator
 from typing import Any, NoReturn
 
 import click
-from flask.cli import AppGroup
+from flask.cli import AppGroup, ScriptInfo
 from limits import parse_many
 from peewee import Database, DatabaseError, InterfaceError, fn
 
 from . import db, migrations, reports, tenants
-from .models import Event, Journey, Organization, Usage, utcnow
+from .models import Event, Journey, Organization, RefusalCount, Usage, utcnow
 from .pipeline import FIELDS
 from .reports.refresh import Refreshed, forget_before, pending, rebuild
 from .reports.refresh import refresh as refresh_summaries
@@ -34,10 +34,21 @@ PURGE_CHUNK = 5000
 
 
 class JourneyCommand(click.Command):
-    """A ``flask journey`` command: its failures are messages with exit status 1."""
+    """A ``flask journey`` command: its failures are messages with exit status 1.
+
+    Unless it is made with ``schema=False``, it first gives an empty SQLite database the current
+    schema, and stops on an empty other one (``flask journey migrate`` creates it there).
+    """
+
+    def __init__(self, *args: Any, schema: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.schema = schema
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
+            if self.schema:
+                with ctx.ensure_object(ScriptInfo).load_app().app_context():
+                    migrations.create_if_empty(app_state().database)
             return super().invoke(ctx)
         except (tenants.TenantError, migrations.SchemaError) as exc:
             raise click.ClickException(str(exc)) from None
@@ -103,7 +114,7 @@ def _backend() -> str:
     return _state().settings.database_url.partition("://")[0]
 
 
-@journey_cli.command("init-db")
+@journey_cli.command("init-db", schema=False)
 def init_db() -> None:
     """Create the tables; on an existing database, check it needs no migration."""
     state = _state()
@@ -112,7 +123,7 @@ def init_db() -> None:
     click.echo(f"{done} {_backend()} database (schema version {migrations.LATEST}).")
 
 
-@journey_cli.command("migrate")
+@journey_cli.command("migrate", schema=False)
 def migrate() -> None:
     """Upgrade a database created by an earlier release to this release's schema."""
     state = _state()
@@ -330,7 +341,7 @@ def export(org_slug: str | None, journey_slug: str | None, fmt: str) -> None:
 @click.option("--org", "org_slug")
 @click.option("--journey", "journey_slug")
 def stats(org_slug: str | None, journey_slug: str | None) -> None:
-    """Print event counts by journey and type, and session counts, as JSON."""
+    """Print event counts by journey and type, session counts and refusals by reason, as JSON."""
     query = (
         _events(org_slug, journey_slug)
         .select(Organization.slug, Journey.slug, Event.type, fn.COUNT(Event.id))
@@ -351,7 +362,25 @@ def stats(org_slug: str | None, journey_slug: str | None) -> None:
     )
     for org, journey, count in sessions:
         result[f"{org}/{journey}"]["sessions"] = count
+    refused = (
+        _refusals(org_slug, journey_slug)
+        .select(Organization.slug, Journey.slug, RefusalCount.reason, fn.SUM(RefusalCount.count))
+        .group_by(Organization.slug, Journey.slug, RefusalCount.reason)
+        .tuples()
+    )
+    for org, journey, reason, count in refused:
+        entry = result.setdefault(f"{org}/{journey}", {"events": 0, "byType": {}, "sessions": 0})
+        entry.setdefault("refusals", {})[reason] = int(count)
     click.echo(json.dumps(result, indent=2, sort_keys=True))
+
+
+def _refusals(org_slug: str | None, journey_slug: str | None):
+    query = RefusalCount.select().join(Journey).join(Organization)
+    if org_slug:
+        query = query.where(Organization.id == _org(org_slug).id)
+    if journey_slug:
+        query = query.where(Journey.id == _journey(org_slug, journey_slug).id)
+    return query
 
 
 @journey_cli.command("purge")

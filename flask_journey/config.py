@@ -177,10 +177,14 @@ class Settings:
     )
     ratelimit_enabled: bool = setting(True, boolean, "Count and enforce rate limits.")
     ratelimit_default: str = setting(
-        "1000 per hour", rate_limits, "Requests per organization/journey pair."
+        "20000 per hour", rate_limits, "Requests per organization/journey pair."
     )
     ratelimit_unknown_origin: str = setting(
         "20 per minute", rate_limits, "Requests per journey and origin it does not list."
+    )
+    ratelimit_per_client: str | None = setting(
+        "60 per minute;1000 per hour", optional(rate_limits),
+        "Requests per journey from one client address (a salted hash of it); None: none.",
     )
     ratelimit_storage_uri: str = setting(
         "memory://", storage_uri, "Where limit counters live, as a limits storage URI."

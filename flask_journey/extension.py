@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from flask import Flask
@@ -14,6 +15,7 @@ from .cli import journey_cli
 from .embed import create_embed_blueprint, journey_embed
 from .formats import FORMATS
 from .guard import Guard
+from .installation import client_salt_of, identity_secret_of
 from .state import JourneyState, app_state
 from .tenants import TenantCache
 
@@ -36,10 +38,13 @@ class Journey:
             raise RuntimeError("flask-journey is already registered on this app")
         settings = config.load(app)
         database = db.create_database(settings)
+        if settings.identity.mode == "hash" and not settings.identity.secret:
+            identity = replace(settings.identity, secret_source=identity_secret_of(database))
+            settings = replace(settings, identity=identity)
         state = JourneyState(
             settings,
             database,
-            Guard(app, settings, database),
+            Guard(app, settings, database, client_salt_of(database)),
             TenantCache(settings.tenant_cache_seconds, database),
         )
         app.extensions["journey"] = state

@@ -345,7 +345,42 @@ class RefreshState(BaseModel):
         table_name = "journey_refresh"
 
 
+
+class RefusalCount(BaseModel):
+    """How many requests or events of a journey were refused, by day, wire format and reason.
+
+    Added in schema version 6. Only the reason is kept, never what was refused.
+    """
+
+    id = AutoField()
+    journey = ForeignKeyField(Journey, backref="refusals", on_delete="CASCADE", index=False)
+    day = CharField(max_length=10)  # YYYY-MM-DD, UTC
+    wire_format = CharField(max_length=16)
+    reason = CharField(max_length=32)
+    count = BigIntegerField(default=0)
+
+    class Meta:
+        table_name = "journey_refusal"
+        indexes = ((("journey", "day", "wire_format", "reason"), True),)
+
+
+class Installation(BaseModel):
+    """Values an installation generates once and keeps (schema version 6).
+
+    ``identity_secret`` keys the email hash when neither ``JOURNEY_IDENTITY_SECRET`` nor
+    ``SECRET_KEY`` is set.
+    """
+
+    id = AutoField()
+    name = CharField(max_length=64, unique=True)
+    value = TextField()
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "journey_installation"
+
+
 MODELS = (
-    Organization, Journey, JourneySteps, ApiKey, Usage, Event, SessionSummary, FieldSummary,
-    HourlyCount, RefreshState,
+    Organization, Journey, JourneySteps, ApiKey, Usage, Event, RefusalCount, Installation,
+    SessionSummary, FieldSummary, HourlyCount, RefreshState,
 )

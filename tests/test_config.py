@@ -24,6 +24,7 @@ INVALID: dict[str, Any] = {
     "JOURNEY_RATELIMIT_ENABLED": "false",
     "JOURNEY_RATELIMIT_DEFAULT": "often",
     "JOURNEY_RATELIMIT_UNKNOWN_ORIGIN": "20 per fortnight",
+    "JOURNEY_RATELIMIT_PER_CLIENT": "lots",
     "JOURNEY_RATELIMIT_STORAGE_URI": "carrier-pigeon://loft",
     "JOURNEY_RATELIMIT_STRATEGY": "first-come",
     "JOURNEY_RATELIMIT_FAIL_OPEN": 1,

@@ -185,6 +185,9 @@ def test_migrate_upgrades_a_release_0_1_database_and_keeps_every_row(old_app, ru
         "Applied 5: report summaries: sessions, their fields, hourly event counts and the "
         "refresh state; a journey's configured steps (flask journey migrate then builds the "
         "summaries)",
+        "Applied 6: count refused requests and events per journey (journey_refusal), and keep "
+        "values an installation generates once, such as its identity secret "
+        "(journey_installation)",
         f"Schema version 1 -> {migrations.LATEST}.",
     ]
     exported = [json.loads(line) for line in run("export").output.splitlines()]

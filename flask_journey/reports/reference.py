@@ -17,6 +17,7 @@ from typing import Any
 from peewee import Database
 
 from ..models import Event
+from ..state import using
 from .query import (
     DIRECT,
     FIELD_TYPES,
@@ -95,7 +96,7 @@ def differences(report: Any, expected: Any, path: str = "") -> list[str]:
 
 
 def _events(db: Database, journey_id: int) -> list[_Event]:
-    with db.bind_ctx([Event]):
+    with using(db):
         rows = (
             Event.select(*(getattr(Event, c) for c in _COLUMNS))
             .where(Event.journey == journey_id)
