@@ -13,6 +13,7 @@ from .cli import journey_cli
 from .embed import create_embed_blueprint, journey_embed
 from .formats import FORMATS, WireFormat
 from .guard import Guard
+from .outages import OutageLog
 from .tenants import TenantCache
 
 
@@ -25,6 +26,7 @@ class JourneyState:
     guard: Guard
     tenants: TenantCache
     formats: dict[str, WireFormat] = field(default_factory=dict)
+    database_outage: OutageLog = field(default_factory=lambda: OutageLog("database"))
 
     def activate(self) -> None:
         """Point the models at this app's database."""

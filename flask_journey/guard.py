@@ -7,7 +7,6 @@ keyed by organization/journey pair and, for origins a journey does not list, by 
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import math
 import time
 from collections.abc import Sequence
@@ -19,11 +18,10 @@ from limits import RateLimitItem, parse_many
 
 from .config import Settings
 from .models import Usage, utcnow
+from .outages import OutageLog
 from .outcomes import OriginRejected, RateLimited, Unavailable
-from .privacy import url_origin
+from .privacy import is_origin, url_origin
 from .tenants import Tenant
-
-log = logging.getLogger(__name__)
 
 
 @lru_cache(maxsize=256)
@@ -36,11 +34,12 @@ def origin_is_listed(allowed: list[str], origin: str | None) -> bool | None:
     """Whether ``origin`` may send events to a journey allowing ``allowed``.
 
     True: listed. None: accepted but unknown (no list, or no Origin header at all, as from a
-    server). False: the journey lists origins and this one is not among them.
+    server). False: the journey lists origins and this one is not among them, or is not
+    exactly an origin (``scheme://host[:port]`` in lower case, see :func:`is_origin`).
     """
     if not allowed or origin is None:
         return None
-    return url_origin(origin) in allowed
+    return origin in allowed and is_origin(origin)
 
 
 class Guard:
@@ -50,6 +49,7 @@ class Guard:
         self.settings = settings
         self.default_limits = parse_many(settings.ratelimit_default)
         self.unknown_origin_limits = parse_many(settings.ratelimit_unknown_origin)
+        self.storage_outage = OutageLog("rate-limit storage")
         self.limiter = Limiter(
             key_func=lambda: "",
             storage_uri=settings.ratelimit_storage_uri,
@@ -69,19 +69,19 @@ class Guard:
     ) -> None:
         """Check the origins and the rate limits for one request; raise an outcome if refused.
 
-        Every origin given (the ``Origin`` header, an event's URL, ...) must be allowed; the
-        request counts as coming from a known origin when one of them is listed. Requests
-        ``authenticated`` by a secret key are not held to the unknown-origin limit.
+        Every origin given (the ``Origin`` header first, then others such as an event's URL)
+        must be allowed. The request counts as coming from a known origin only when its
+        ``Origin`` header is listed: the others are written by whoever sends the request.
+        Requests ``authenticated`` by a secret key are not held to the unknown-origin limit.
         """
         allowed = tenant.journey.allowed_origins or []
         given = [origin for origin in origins if origin]
         verdicts = [origin_is_listed(allowed, origin) for origin in given]
         rejected = [o for o, listed in zip(given, verdicts, strict=True) if listed is False]
         if rejected:
-            shown = url_origin(rejected[0]) or rejected[0]
-            raise OriginRejected(f"Origin {shown} is not allowed for this journey")
-        listed = any(verdicts)
-        origin = given[0] if given else None
+            raise OriginRejected(f"Origin {rejected[0][:255]} is not allowed for this journey")
+        origin = origins[0] if origins else None
+        listed = bool(origin) and origin_is_listed(allowed, origin)
         if self.limiter.enabled:
             if not listed and not authenticated:
                 self._hit(
@@ -103,15 +103,18 @@ class Guard:
         try:
             for item in limits:
                 if not strategy.hit(item, *keys):
+                    self.storage_outage.succeeded()
                     reset = strategy.get_window_stats(item, *keys).reset_time
                     raise RateLimited(message, max(1, math.ceil(reset - time.time())))
         except RateLimited:
             raise
         except Exception as exc:  # the storage backend's own errors (redis, memcached, ...)
-            if self.settings.ratelimit_fail_open:
-                log.warning("rate-limit storage unavailable, admitting request: %s", exc)
+            fail_open = self.settings.ratelimit_fail_open
+            self.storage_outage.failed(exc, "admitted" if fail_open else "answered 503")
+            if fail_open:
                 return
             raise Unavailable("Rate limiting is temporarily unavailable") from exc
+        self.storage_outage.succeeded()
 
     @staticmethod
     def check_quota(tenant: Tenant, events: int) -> None:

@@ -187,6 +187,7 @@ class WireFormat:
                     keep_query_values=settings.keep_query_values,
                     group_commit=settings.group_commit,
                 )
+                self.state.database_outage.succeeded()
             return self.accepted(parsed)
         except Refusal as outcome:
             response = self.refused(outcome)
@@ -195,7 +196,7 @@ class WireFormat:
                 response.headers["Retry-After"] = str(retry_after)
             return response
         except (DatabaseError, InterfaceError) as exc:
-            current_app.logger.exception("flask-journey could not store a batch")
+            self.state.database_outage.failed(exc, f"to {request.path} answered 503")
             return self.refused(Unavailable(f"Storage unavailable: {type(exc).__name__}"))
         except IdentityNotConfigured as exc:
             current_app.logger.error("flask-journey cannot store an identity: %s", exc)
