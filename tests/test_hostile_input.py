@@ -313,6 +313,16 @@ ENDPOINTS = [
         journey_refusal, None, headers=("Authorization",), segments=("journey_key",),
         schemas=(((), OriginsSchema),),
     ),
+    *(
+        Endpoint(
+            name, "GET", path, lambda site, n: None, journey_refusal, None,
+            headers=("Authorization",), segments=segments, idempotency_key=False, only=(),
+        )
+        for name, path, segments in (
+            ("admin-list", "/api/journeys", ()),
+            ("admin-get", "/api/journeys/{journey_key}", ("journey_key",)),
+        )
+    ),
 ]
 BY_NAME = {endpoint.name: endpoint for endpoint in ENDPOINTS}
 
@@ -391,7 +401,8 @@ def build(site: Site, endpoint: Endpoint, kind: str = "", where: Any = None,
 
 def send(site: Site, request: Request):
     client = site.app.test_client()
-    return client.open(request.path, method=request.method, data=dumps(request.body),
+    data = None if request.method == "GET" else dumps(request.body)
+    return client.open(request.path, method=request.method, data=data,
                        headers=request.headers)
 
 
