@@ -104,7 +104,8 @@ class WireFormat:
     def origins(self, envelope: Any) -> tuple[str | None, ...]:
         """The origins the request comes from, each checked against the journey's allowed origins.
 
-        The ``Origin`` header; a format whose events name their page URL may add its origin.
+        The ``Origin`` header first (only it makes a request count as from a known origin); a
+        format whose events name their page URL may add its origin after it.
         """
         return (request.headers.get("Origin"),)
 
