@@ -13,6 +13,7 @@ from .cli import journey_cli
 from .embed import create_embed_blueprint, journey_embed
 from .formats import FORMATS, WireFormat
 from .guard import Guard
+from .openapi import create_openapi_blueprint
 from .tenants import TenantCache
 
 
@@ -65,6 +66,7 @@ class Journey:
             app.register_blueprint(wire_format.blueprint())
         app.register_blueprint(create_admin_blueprint(state))
         app.register_blueprint(create_embed_blueprint(state))
+        app.register_blueprint(create_openapi_blueprint(state))
         app.cli.add_command(journey_cli)
         if settings.template_helper:
             app.add_template_global(journey_embed)
