@@ -250,7 +250,11 @@ def _responses(endpoint: Endpoint) -> dict[str, Any]:
     for status, schema in endpoint.replies.items():
         reply: dict[str, Any] = {"description": http.HTTPStatus(status).phrase}
         if schema is not None:
-            reply["content"] = {media: {"schema": schema} for media in endpoint.media_types}
+            # A schema describes the JSON form; any other (CSV, say) is described as text.
+            reply["content"] = {
+                media: {"schema": schema if media.endswith("json") else {"type": "string"}}
+                for media in endpoint.media_types
+            }
         elif status != 204:
             reply["content"] = {media: {} for media in endpoint.media_types}
         responses[str(status)] = reply
