@@ -32,7 +32,9 @@ from schemathesis.specs.openapi.checks import (  # noqa: E402
     status_code_conformance,
 )
 
-#: Requests per operation and per generation mode (valid, invalid).
+#: Requests per operation and per generation mode (valid, invalid); FUZZ_EXAMPLES=1000 (say)
+#: runs a longer campaign by hand.
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "100"))
 CHECKS = [
     status_code_conformance,
     content_type_conformance,
