@@ -1,11 +1,11 @@
 """Faults under load: a gunicorn worker killed, PostgreSQL stopped, Redis stopped, each mid-load.
 
-Clients send requests in all five wire formats (and management API reads) to a 3-worker gunicorn,
-retrying each one, with the same body and ``Idempotency-Key``, until it is acknowledged, as the
-embed script and the seeds' clients do. Each scenario moves on when what it waits for has been
-seen (so many acknowledged, so many refused), never after a fixed time; each ends with every
-acknowledged event stored exactly once, nothing stored twice, and no answer but 2xx and the
-documented 503 in the format's own shape.
+Clients send requests in all five wire formats to a 3-worker gunicorn, retrying each one, with
+the same body and ``Idempotency-Key``, until it is acknowledged, as the embed script and the
+seeds' clients do; a reader beside them keeps asking the management API for the journey. Each
+scenario moves on when what it waits for has been seen (so many acknowledged, so many refused),
+never after a fixed time; each ends with every acknowledged event stored exactly once, nothing
+stored twice, and no answer but 2xx and the documented 503 in the format's own shape.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from .conftest import ORG
 from .servers import port_answers, wait_until
 
 JOURNEY = "faulty-journey"
-CLIENTS = 4
+CLIENTS = 5
 #: The most requests one client sends in a scenario; each ends well before, when it is stopped.
 MAX_REQUESTS = 2000
 #: Attempts of one request before the client gives up (a failure of the test).
@@ -47,8 +47,10 @@ MAX_ATTEMPTS = 2000
 PHASE = 40
 #: A client's pause before retrying a refused request (its backoff; nothing waits on it).
 BACKOFF = 0.01
-PATHS = ("/api/ingest", "/api/i/v1/{publicKey}/events", "/collect/{aid}/{tid}/event",
-         "/api/v1/events/custom", "/api/events", "/api/journeys/{journeyKey}")
+FORMAT_PATHS = ("/api/ingest", "/api/i/v1/{publicKey}/events", "/collect/{aid}/{tid}/event",
+                "/api/v1/events/custom", "/api/events")
+#: What the reader, beside the clients, asks for again and again.
+READ = "/api/journeys/{journeyKey}"
 LIMITS = {"JOURNEY_RATELIMIT_DEFAULT": "1000000 per hour",
           "JOURNEY_RATELIMIT_UNKNOWN_ORIGIN": "1000000 per minute"}
 
@@ -74,9 +76,12 @@ class Request:
 
 
 def request(tenant: Tenant, client: int, number: int) -> Request:
-    """The ``number``-th request of ``client``: the formats in turn, each event marked."""
+    """The ``number``-th request of ``client``: the formats in turn, each event marked.
+
+    Client ``c`` starts at the ``c``-th format, so that the clients are spread over them.
+    """
     seq = f"c{client}-{number}"
-    rule = PATHS[number % len(PATHS)]
+    rule = FORMAT_PATHS[(client + number) % len(FORMAT_PATHS)]
     keyed = {"Content-Type": "application/json", "Idempotency-Key": seq}
     if rule == "/api/ingest":
         events = [{"_tag": "field_focus", "schemaVersion": 1, "id": f"evt-{seq}-{i}",
@@ -102,14 +107,17 @@ def request(tenant: Tenant, client: int, number: int) -> Request:
                 "event_name": "load", "props": {"seq": seq}}
         url = rule
         keyed["Authorization"] = f"Bearer {tenant.secret_key}"
-    elif rule == "/api/events":
+    else:
         body = {"projectKey": tenant.public_key, "event_name": "load",
                 "url": "https://grants.example.com/", "event_data": {"seq": seq}}
         url = rule
-    else:
-        return Request(rule, "GET", f"/api/journeys/{JOURNEY}", None,
-                       {"Authorization": f"Bearer {tenant.secret_key}"}, ())
     return Request(rule, "POST", url, body, keyed, (seq,))
+
+
+def read(tenant: Tenant) -> Request:
+    """A management API read of the journey: it stores nothing."""
+    return Request(READ, "GET", f"/api/journeys/{JOURNEY}", None,
+                   {"Authorization": f"Bearer {tenant.secret_key}"}, ())
 
 
 @dataclass
@@ -160,29 +168,44 @@ class Load:
         errors = [e.message for e in Draft202012Validator(schema).iter_errors(document)]
         return "; ".join(errors) or None
 
+    def _answered(self, req: Request, answer: tuple[int, bytes, str] | None) -> bool | None:
+        """Count one answer: true when it acknowledges ``req``, false when it is to be retried,
+        None when it is wrong (and retrying is no use)."""
+        with self.lock:
+            self.sent += 1
+            if answer is None:
+                self.connection_errors += 1
+                return False
+            status, body, worker = answer
+            self.statuses[status] += 1
+            self.workers.add(worker)
+            problem = self._conforms(req, status, body)
+            if status not in (200, 201, 204, 503) or problem:
+                self.unexpected.append(f"{req.method} {req.url} -> {status} "
+                                       f"({problem}): {body[:300]!r}")
+                return None
+            return status != 503
+
+    def _reader(self) -> None:
+        req = read(self.tenant)
+        for _ in range(MAX_REQUESTS):
+            if self.stop.is_set():
+                return
+            self._answered(req, self._send(req))
+            time.sleep(BACKOFF)
+
     def _client(self, client: int) -> None:
         for number in range(MAX_REQUESTS):
             if self.stop.is_set():
                 return
             req = request(self.tenant, client, number)
             for _ in range(MAX_ATTEMPTS):
-                answer = self._send(req)
-                with self.lock:
-                    self.sent += 1
-                    if answer is None:
-                        self.connection_errors += 1
-                    else:
-                        status, body, worker = answer
-                        self.statuses[status] += 1
-                        self.workers.add(worker)
-                        problem = self._conforms(req, status, body)
-                        if status not in (200, 201, 204, 503) or problem:
-                            self.unexpected.append(f"{req.method} {req.url} -> {status} "
-                                                   f"({problem}): {body[:300]!r}")
-                            break
-                        if status != 503:
-                            self.acknowledged.append(req)
-                            break
+                acknowledged = self._answered(req, self._send(req))
+                if acknowledged:
+                    with self.lock:
+                        self.acknowledged.append(req)
+                if acknowledged is not False:
+                    break
                 time.sleep(BACKOFF)
             else:
                 with self.lock:
@@ -192,6 +215,7 @@ class Load:
     @contextlib.contextmanager
     def running(self) -> Iterator[Load]:
         threads = [threading.Thread(target=self._client, args=(i,)) for i in range(CLIENTS)]
+        threads.append(threading.Thread(target=self._reader))
         for thread in threads:
             thread.start()
         try:
