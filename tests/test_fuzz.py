@@ -4,9 +4,9 @@ Every operation gets a fixed number of valid and of invalid requests, most of th
 journey and key that exist so that they reach past the 404s and 401s. Hypothesis derives the
 seed from the test (``derandomize``): a run of this module alone repeats the same requests; in a
 run of the whole suite, which imports every test module first, the requests differ (seen, not
-explained). The run
-fails on any 5xx (the database stays up, so not even the documented 503 is due) and on any answer
-whose status, content type, headers or body the description does not declare.
+explained). The run fails on any 5xx (the database stays up, so not even the documented 503 is
+due) and on any answer whose status, content type, headers or body the description does not
+declare.
 """
 
 from __future__ import annotations
