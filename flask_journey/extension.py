@@ -16,6 +16,7 @@ from .embed import create_embed_blueprint, journey_embed
 from .formats import FORMATS
 from .guard import Guard
 from .installation import client_salt_of, identity_secret_of
+from .openapi import create_openapi_blueprint
 from .state import JourneyState, app_state
 from .tenants import TenantCache
 
@@ -61,6 +62,7 @@ class Journey:
             app.register_blueprint(wire_format.blueprint())
         app.register_blueprint(create_admin_blueprint(state))
         app.register_blueprint(create_embed_blueprint(state))
+        app.register_blueprint(create_openapi_blueprint(state))
         app.cli.add_command(journey_cli)
         if settings.template_helper:
             app.add_template_global(journey_embed)
