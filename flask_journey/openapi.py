@@ -219,7 +219,7 @@ class ReportPeriod(Schema):
     breakdownValues = fields.List(
         fields.Nested(ReportBreakdownValue), required=True, allow_none=True
     )
-    previous = fields.Raw(required=True, allow_none=True)
+    previous: fields.Field = fields.Raw(required=True, allow_none=True)
 
 
 class Report(ReportPeriod):
@@ -353,6 +353,7 @@ _RETRY_AFTER = {
 def _schema_name(schema: Any) -> str:
     """A component name unique across modules: ``TypedPageview``, ``EventsApiPageview``."""
     cls = resolve_schema_cls(schema)
+    assert isinstance(cls, type)  # one schema, never a list of them, is named here
     name = cls.__name__.removesuffix("Schema")
     module = cls.__module__.rsplit(".", 1)[-1]
     prefix = "" if module == __name__.rsplit(".", 1)[-1] else module.title().replace("_", "")
@@ -482,6 +483,7 @@ def describe(state: JourneyState) -> dict[str, Any]:
     for custom, openapi_type in ((JsonObject, "object"), (Properties, "object"),
                                  (UnixMillis, "number")):
         plugin.map_to_openapi_type(custom, openapi_type, None)
+    assert plugin.converter is not None  # set by spec.register_plugin, through APISpec()
     plugin.converter.add_attribute_function(_properties)
     spec.components.security_scheme(
         "secretKey",

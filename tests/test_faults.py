@@ -30,7 +30,7 @@ import pytest
 from flask import Flask
 from jsonschema import Draft202012Validator
 
-from benchmarks import servers as throwaway
+from scripts import servers as throwaway
 from flask_journey import Journey
 from flask_journey.openapi import describe
 
@@ -84,7 +84,7 @@ def request(tenant: Tenant, client: int, number: int) -> Request:
     rule = FORMAT_PATHS[(client + number) % len(FORMAT_PATHS)]
     keyed = {"Content-Type": "application/json", "Idempotency-Key": seq}
     if rule == "/api/ingest":
-        events = [{"_tag": "field_focus", "schemaVersion": 1, "id": f"evt-{seq}-{i}",
+        events: list[dict[str, Any]] = [{"_tag": "field_focus", "schemaVersion": 1, "id": f"evt-{seq}-{i}",
                    "ts": "2024-01-15T10:30:00Z", "orgKey": ORG, "journeyKey": JOURNEY,
                    "sessionId": f"s-{client}", "clientId": f"c-{client}",
                    "url": "https://grants.example.com/apply", "fieldKey": f"f{i}"}

@@ -237,7 +237,7 @@ def collect_body(site: Site, n: int) -> dict:
 
 def events_api_body(kind: str) -> Callable[[Site, int], dict]:
     def body(site: Site, n: int) -> dict:
-        event = {
+        event: dict[str, Any] = {
             "site_id": site.public_key, "url": f"{ORIGIN}/pricing",
             "referrer": "https://google.com/search",
             "user_agent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7)",
