@@ -30,9 +30,9 @@ import pytest
 from flask import Flask
 from jsonschema import Draft202012Validator
 
-from scripts import servers as throwaway
 from flask_journey import Journey
 from flask_journey.openapi import describe
+from scripts import servers as throwaway
 
 from .conftest import ORG
 from .servers import port_answers, wait_until
