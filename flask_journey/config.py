@@ -60,6 +60,12 @@ DEFAULTS: dict[str, Any] = {
     "JOURNEY_REPORT_TIMEZONE": "UTC",
     # Seconds a report may lag behind stored events before it refreshes the summaries first.
     "JOURNEY_REPORT_MAX_STALENESS": 10,
+    # Where the dashboard is mounted; None leaves it out (docs/dashboard.md).
+    "JOURNEY_DASHBOARD_URL": "/journey",
+    # Failed dashboard sign-ins allowed per client address, in the limits library's notation.
+    "JOURNEY_DASHBOARD_SIGNIN_LIMIT": "5 per minute",
+    # Lifetime of a dashboard sign-in, seconds.
+    "JOURNEY_DASHBOARD_SESSION_SECONDS": 8 * 3600,
 }
 
 
@@ -95,6 +101,9 @@ class Settings:
     session_idle_minutes: float
     report_timezone: str
     report_max_staleness: float
+    dashboard_url: str | None
+    dashboard_signin_limit: str
+    dashboard_session_seconds: int
 
 
 def load(app: Flask) -> Settings:
@@ -107,12 +116,18 @@ def load(app: Flask) -> Settings:
         cfg["database_url"] = f"sqlite:///{path}"
     if cfg["formats"] is not None:
         cfg["formats"] = tuple(cfg["formats"])
-    for key in ("ratelimit_default", "ratelimit_unknown_origin"):
+    url = cfg["dashboard_url"]
+    if url is not None and (not isinstance(url, str) or not url.startswith("/")):
+        raise ValueError("JOURNEY_DASHBOARD_URL must be a path starting with / or None")
+    if url is not None:
+        cfg["dashboard_url"] = url.rstrip("/") or "/"
+    for key in ("ratelimit_default", "ratelimit_unknown_origin", "dashboard_signin_limit"):
         try:
             parse_many(cfg[key])
         except ValueError as exc:
             raise ValueError(f"JOURNEY_{key.upper()}: {exc}") from None
-    for key in ("max_body_bytes", "max_batch_events", "cors_max_age", "embed_max_age"):
+    for key in ("max_body_bytes", "max_batch_events", "cors_max_age", "embed_max_age",
+                "dashboard_session_seconds"):
         if not isinstance(cfg[key], int) or cfg[key] <= 0:
             raise ValueError(f"JOURNEY_{key.upper()} must be a positive integer")
     seconds = cfg["tenant_cache_seconds"]

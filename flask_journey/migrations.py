@@ -32,6 +32,7 @@ from .models import (
     JourneySteps,
     RefreshState,
     SessionSummary,
+    ShareLink,
     utcnow,
 )
 
@@ -143,6 +144,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         "report summaries: sessions, their fields, hourly event counts and the refresh state; "
         "a journey's configured steps (flask journey migrate then builds the summaries)",
         _create_tables(JourneySteps, SessionSummary, FieldSummary, HourlyCount, RefreshState),
+    ),
+    Migration(
+        7,
+        "read-only share links of journey dashboards (only their tokens' hashes)",
+        _create_tables(ShareLink),
     ),
 )
 
