@@ -12,6 +12,7 @@ import datetime as dt
 import random
 import zlib
 from collections.abc import Mapping, Sequence
+from urllib.parse import urlsplit
 
 from .models import Event, Journey, utcnow
 from .pipeline import store
@@ -39,7 +40,8 @@ SOURCES = (
     (8, ("https://www.linkedin.com/", None)),
 )
 ERROR_TYPES = ("valueMissing", "typeMismatch", "patternMismatch", "tooShort")
-DROPOFF_REASONS = ("pagehide", "idle", "visibility_hidden")
+#: The reasons the embed script gives for a drop-off signal.
+DROPOFF_REASONS = ("leave", "hidden", "idle")
 #: Fields made up for a step when the journey's events name none.
 GENERIC_FIELDS = 3
 
@@ -95,7 +97,9 @@ def _visit(
             **values,
         })
 
-    landing = f"{base}/?utm_source={utm}" if utm else f"{base}/"
+    parts = urlsplit(base)
+    home = f"{parts.scheme}://{parts.netloc}/"
+    landing = f"{home}?utm_source={utm}" if utm else home
     add("session_start", 0, url=landing, referrer=referrer)
     add("page_view", 0.2, url=landing, referrer=referrer, name="Home")
     # Each visitor has a patience; each step's difficulty draws on it.
@@ -127,12 +131,19 @@ def _visit(
                 add("dropoff_signal", rng.uniform(5, 60), url=url, step_key=step,
                     properties={"reason": rng.choice(DROPOFF_REASONS)})
                 return events
+        if len(touched) > 1 and rng.random() < 0.2:
+            # Back to an earlier field, to check or change it: a return.
+            name = rng.choice(touched[:-1])
+            add("field_focus", rng.uniform(1, 4), url=url, step_key=step, field_key=name)
+            add("field_blur", rng.uniform(1, 6), url=url, step_key=step, field_key=name)
         add("submit_attempt", rng.uniform(0.5, 3), url=url, step_key=step)
         # Some fields fail validation; the visitor returns to them and corrects them.
         hard = [n for n in touched if zlib.crc32(f"{step}/{n}".encode()) % 3 == 0] or touched[-1:]
         failing = [n for n in hard if rng.random() < 0.3]
         for name in failing:
-            error = ERROR_TYPES[(len(name) + index) % len(ERROR_TYPES)]
+            # Each field fails mostly one way, sometimes another.
+            kind = zlib.crc32(name.encode()) + (rng.random() < 0.25)
+            error = ERROR_TYPES[kind % len(ERROR_TYPES)]
             add("validation_error", 0.1, url=url, step_key=step, field_key=name,
                 error_type=error)
         for name in failing:
@@ -163,7 +174,8 @@ def simulate(
     many events were stored.
 
     ``steps`` defaults to the journey's configured steps; ``fields`` maps a step to its field
-    keys (default: those its stored events name, else made-up ones). A second run with the same
+    keys (default: those its stored events name, else made-up ones); step pages are at
+    ``base_url/<step>``, the landing page at the root of its host. A second run with the same
     ``seed`` stores nothing new.
     """
     steps = list(steps or tenant.journey.configured_steps()) or ["start", "details", "done"]

@@ -31,7 +31,7 @@ from ..reports import SEGMENTS, ReportError
 from ..reports.tables import TABLES, to_csv
 from . import charts, shares
 from .access import CSRF_COOKIE, SESSION_COOKIE, Access, AccessHook, SignInLimited
-from .options import PRESETS, View, order_fields, read_view
+from .options import PRESETS, order_fields, read_view
 
 if TYPE_CHECKING:
     from ..extension import JourneyState
