@@ -185,6 +185,7 @@ def test_migrate_upgrades_a_release_0_1_database_and_keeps_every_row(old_app, ru
         "Applied 5: report summaries: sessions, their fields, hourly event counts and the "
         "refresh state; a journey's configured steps (flask journey migrate then builds the "
         "summaries)",
+        "Applied 7: read-only share links of journey dashboards (only their tokens' hashes)",
         f"Schema version 1 -> {migrations.LATEST}.",
     ]
     exported = [json.loads(line) for line in run("export").output.splitlines()]
