@@ -190,7 +190,9 @@ def _journey_url(site: Site) -> str:
 
 
 def test_denied_without_a_key_then_signed_in_with_one(chromium, site):
+    urls: list[str] = []
     with visitor(chromium, site) as context:
+        context.on("request", lambda r: urls.append(r.url))
         page = context.new_page()
         denied = page.goto(_journey_url(site))
         assert denied.status == 403
@@ -215,6 +217,7 @@ def test_denied_without_a_key_then_signed_in_with_one(chromium, site):
         page.click("text=Sign out")
         page.wait_for_url(f"{site.base}/journey/sign-in")
         assert page.goto(_journey_url(site)).status == 403
+    assert urls and not [url for url in urls if site.key in url or "sk_" in url]
 
 
 def test_the_hosts_hook_allows_and_denies(chromium, site):
