@@ -321,6 +321,13 @@ def test_the_dashboard_can_be_switched_off(make_app, key):
     assert client.get("/journey/sign-in").status_code == 404
 
 
+def test_without_a_secret_key_the_dashboard_says_what_to_set(make_app, key):
+    client = make_app(SECRET_KEY=None).test_client()
+    response = client.get(PAGE)
+    assert response.status_code == 503
+    assert "The dashboard needs the app&#39;s SECRET_KEY" in response.get_data(as_text=True)
+
+
 def test_the_dashboard_url_is_checked(make_app):
     with pytest.raises(ValueError, match="JOURNEY_DASHBOARD_URL"):
         make_app(JOURNEY_DASHBOARD_URL="journey")

@@ -73,8 +73,14 @@ def create_dashboard_blueprint(state: JourneyState, hook: Callable[[], AccessHoo
     @bp.before_request
     def _csrf_cookie() -> None:
         state.activate()
-        g._journey_csrf_seed, g._journey_csrf_new = access.csrf_seed(request)
         g._journey_frame_ancestors = []
+        if not current_app.config.get("SECRET_KEY"):
+            raise PageError(
+                503, "The dashboard needs the app's SECRET_KEY",
+                "Its sign-in, forms and share links are signed with it: set SECRET_KEY in the "
+                "app's configuration (a long random value, the same on every worker).",
+            )
+        g._journey_csrf_seed, g._journey_csrf_new = access.csrf_seed(request)
 
     @bp.after_request
     def _headers(response: Response) -> Response:
@@ -103,10 +109,11 @@ def create_dashboard_blueprint(state: JourneyState, hook: Callable[[], AccessHoo
         ))
 
     def _common() -> dict[str, Any]:
-        signed = access.signed_in(request)
+        if "_journey_csrf_seed" not in g:  # no SECRET_KEY: nothing can be signed
+            return {"csrf_token": "", "signed_in": None}
         return {
             "csrf_token": access.csrf_token(g._journey_csrf_seed),
-            "signed_in": signed,
+            "signed_in": access.signed_in(request),
         }
 
     def _denied() -> PageError:
