@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import statistics
+import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -21,11 +22,15 @@ from peewee import Database
 
 from flask_journey import db as journey_db
 from flask_journey import tenants
+from scripts import servers
 
-from . import ceiling, export, load, report, servers, workload
+from . import ceiling, export, load, report, workload
 from .app import create_app
 
 JOURNEY_APP = "benchmarks.app:create_app()"
+#: Seconds between the refreshes of the "summaries maintained" contenders (reports refresh at
+#: most every JOURNEY_REPORT_MAX_STALENESS, 10 s by default: this is busier than that).
+REFRESH_SECONDS = 2.0
 BARE_APP = "benchmarks.app:create_bare_app()"
 DEFAULT_OUTPUT = servers.ROOT / "benchmarks" / "results" / "latest.json"
 
@@ -84,6 +89,19 @@ class Bench:
         return servers.gunicorn(app, env, worker_class=worker_class, threads=threads,
                                 log_dir=self.workdir)
 
+    @contextlib.contextmanager
+    def refreshing(self, url: str) -> Iterator[Path]:
+        """A process refreshing ``url``'s report summaries; the file it leaves its count in."""
+        out = self.workdir / f"refreshed-{len(list(self.workdir.glob('refreshed-*')))}.txt"
+        process = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.refresher", url, str(REFRESH_SECONDS), str(out)],
+            cwd=servers.ROOT,
+        )
+        try:
+            yield out
+        finally:
+            servers.stop(process)
+
     def drive(self, server: servers.Server, size: int, connections: int, prefix: str,
               seconds: float | None = None) -> load.Result:
         return load.run(load.Load(server.port, size, connections,
@@ -91,39 +109,57 @@ class Bench:
 
     def backend(self, name: str, url: Callable[[str], str]) -> dict[str, Any]:
         print(f"[{name}] bulk and storage ceiling", file=sys.stderr)
-        result: dict[str, Any] = {"bulk": self.bulk(url("bulk"), url("ceiling"))}
+        result: dict[str, Any] = {
+            "bulk": self.bulk(url("bulk"), url("ceiling"), url("bulk_summarised"))
+        }
         print(f"[{name}] small batches and bare Flask", file=sys.stderr)
         result["small"], result["worker_peak_rss_mb"] = self.small(url)
         return result
 
-    def bulk(self, bulk_url: str, ceiling_url: str) -> dict[str, Any]:
+    def bulk(self, bulk_url: str, ceiling_url: str, summarised_url: str) -> dict[str, Any]:
+        """100-event batches against the storage ceiling, and with summaries maintained."""
         db, _ = prepare(bulk_url)
         ceiling_db, ceiling_journey = prepare(ceiling_url)
-        env = {"BENCH_DATABASE_URL": bulk_url}
+        summarised_db, _ = prepare(summarised_url)
         connections = self.args.bulk_connections
-        rounds = []
-        with self.serve(JOURNEY_APP, env) as server:
+        rounds: list[dict[str, Any]] = []
+        with contextlib.ExitStack() as stack:
+            server = stack.enter_context(self.serve(JOURNEY_APP, {"BENCH_DATABASE_URL": bulk_url}))
+            summarised = stack.enter_context(
+                self.serve(JOURNEY_APP, {"BENCH_DATABASE_URL": summarised_url})
+            )
+            refreshed = stack.enter_context(self.refreshing(summarised_url))
             answered = self.drive(server, 100, connections, "bw", 1.0).answered_204
+            answered_summarised = self.drive(summarised, 100, connections, "sw", 1.0).answered_204
             for n in range(self.args.rounds):
                 ceiling_rate = ceiling.measure(ceiling_db, ceiling_journey, 100, f"c{n}",
                                                self.args.seconds)
                 run = self.drive(server, 100, connections, f"b{n}")
+                with_summaries = self.drive(summarised, 100, connections, f"m{n}")
                 answered += run.answered_204
+                answered_summarised += with_summaries.answered_204
                 rounds.append({
                     "events_per_s": run.per_second * 100,
                     "ceiling_events_per_s": ceiling_rate,
                     "ratio": run.per_second * 100 / ceiling_rate,
+                    "summarised_events_per_s": with_summaries.per_second * 100,
+                    "summarised_ratio": with_summaries.per_second / run.per_second,
                     "statuses": run.statuses,
+                    "summarised_statuses": with_summaries.statuses,
                     "p50_ms": run.p50_ms,
                     "p99_ms": run.p99_ms,
                 })
-        ok = all(set(r["statuses"]) == {204} for r in rounds)
+        ok = all(set(r["statuses"]) == set(r["summarised_statuses"]) == {204} for r in rounds)
         return {
             "events_per_s": _median([r["events_per_s"] for r in rounds]),
             "ceiling_events_per_s": _median([r["ceiling_events_per_s"] for r in rounds]),
             "ratio": _median([r["ratio"] for r in rounds]),
+            "summarised_ratio": _median([r["summarised_ratio"] for r in rounds]),
+            "summaries_kept_up": int(refreshed.read_text()) == answered_summarised * 100,
             "connections": connections,
-            "verified": ok and stored(db) == answered * 100,
+            "verified": ok
+            and stored(db) == answered * 100
+            and stored(summarised_db) == answered_summarised * 100,
             "rounds": rounds,
         }
 
@@ -133,7 +169,11 @@ class Bench:
         Each contender is (app, worker class, environment); the journey apps each get a
         database of their own.
         """
-        contenders = {"ours": (JOURNEY_APP, "gthread", {}), "bare": (BARE_APP, "gthread", {})}
+        contenders: dict[str, tuple[str, str, dict[str, str]]] = {
+            "ours": (JOURNEY_APP, "gthread", {}),
+            "bare": (BARE_APP, "gthread", {}),
+            "summarised": (JOURNEY_APP, "gthread", {}),
+        }
         if not self.args.no_variants:
             contenders.update({
                 "no_group_commit": (JOURNEY_APP, "gthread", {"BENCH_GROUP_COMMIT": "0"}),
@@ -155,6 +195,8 @@ class Bench:
                     db = prepare(database_url)[0]
                     if "BENCH_SKIP_WRITES" not in env:  # such a server stores nothing
                         databases[name] = db
+                    if name == "summarised":
+                        refreshed = stack.enter_context(self.refreshing(database_url))
                 started[name] = stack.enter_context(self.serve(app, env, worker_class))
             answered = dict.fromkeys(contenders, 0)
             for i, (name, server) in enumerate(started.items()):
@@ -169,6 +211,7 @@ class Bench:
                     answered[name] += run.answered_204
                     runs[name].append(run)
             peak = started["ours"].worker_peak_rss_mb()
+        kept_up = int(refreshed.read_text()) == answered["summarised"] * 5
 
         def rates(name: str) -> list[float]:
             return [run.per_second for run in runs[name]]
@@ -180,6 +223,8 @@ class Bench:
             "requests_per_s": _median(rates("ours")),
             "bare_requests_per_s": _median(rates("bare")),
             "ratio": ratios("ours", "bare"),
+            "summarised_ratio": ratios("summarised", "ours"),
+            "summaries_kept_up": kept_up,
             "p50_ms": _median([r.p50_ms for r in runs["ours"]]),
             "p99_ms": _median([r.p99_ms for r in runs["ours"]]),
             "bare_p50_ms": _median([r.p50_ms for r in runs["bare"]]),

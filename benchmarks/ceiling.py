@@ -47,7 +47,7 @@ def insert(
 
     Return how many events were inserted and the seconds spent doing it.
     """
-    received = utcnow()
+    received: Any = utcnow()
     received = received.isoformat(" ", "microseconds") if is_sqlite(db) else received
     sql = _insert_sql(db, 1)
     cursor = _cursor(db)

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 
 from peewee import Database
 
+from scripts.servers import ROOT
+
 from . import ceiling
-from .servers import ROOT
 
 
 @dataclass
@@ -38,6 +39,7 @@ def export(url: str, events: int) -> ExportRun:
     process = subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
+    assert process.stderr is not None
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
     if status:

@@ -48,7 +48,8 @@ def start() -> Response:
 
 @bp.route("/apply/eligibility", methods=["GET", "POST"])
 def eligibility() -> str | Response | tuple[str, int]:
-    values, errors = _application().get("eligibility", {}), {}
+    values = _application().get("eligibility", {})
+    errors: dict[str, str] = {}
     if request.method == "POST":
         values, errors = validate(ELIGIBILITY, request.form)
         if not errors:
@@ -62,7 +63,8 @@ def eligibility() -> str | Response | tuple[str, int]:
 def business() -> str | Response | tuple[str, int]:
     if "eligibility" not in _application():
         return redirect(url_for("grant.eligibility"))
-    values, errors = _application().get("business", {}), {}
+    values = _application().get("business", {})
+    errors: dict[str, str] = {}
     if request.method == "POST":
         values, errors = validate(BUSINESS, request.form)
         if not errors:
@@ -135,5 +137,8 @@ def stats() -> str:
         "stats.html",
         sessions=sessions,
         by_type=sorted(by_type.items()),
-        steps=[(s, sessions_by_step.get(s, 0), dropoffs_by_step.get(s, 0)) for s in config["DEMO_STEPS"]],
+        steps=[
+            (step, sessions_by_step.get(step, 0), dropoffs_by_step.get(step, 0))
+            for step in config["DEMO_STEPS"]
+        ],
     )

@@ -14,15 +14,15 @@ from flask import Blueprint, Response, jsonify, request
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from . import tenants
-from .reports import ReportError, parse_options
-from .reports.tables import DEFAULT_TABLE, TABLES, to_csv
 from .formats._base import error_field, first_error
 from .models import Journey, Organization
 from .outcomes import InvalidRequest, Refusal, TenantNotFound
 from .payload import read_json
+from .reports import ReportError, parse_options, report
+from .reports.tables import DEFAULT_TABLE, TABLES, to_csv
 
 if TYPE_CHECKING:
-    from .extension import JourneyState
+    from .state import JourneyState
 
 MAX_ORIGINS = 50
 
@@ -149,14 +149,14 @@ def create_admin_blueprint(state: JourneyState) -> Blueprint:
         if table not in TABLES:
             raise InvalidRequest(f"table must be one of {', '.join(TABLES)}", "table")
         try:
-            report = state.report(journey, **parse_options(request.args))
+            result = report(state.database, journey, state.settings, **parse_options(request.args))
         except ReportError as exc:
             raise InvalidRequest(str(exc), exc.parameter) from None
         if kind == "json":
-            return jsonify(report)
-        name = f"{org.slug}-{journey.slug}-{report['from']}-{report['to']}-{table}.csv"
+            return jsonify(result)
+        name = f"{org.slug}-{journey.slug}-{result['from']}-{result['to']}-{table}.csv"
         return Response(
-            to_csv(report, table),
+            to_csv(result, table),
             mimetype="text/csv",
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )

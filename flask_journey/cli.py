@@ -1,4 +1,10 @@
-"""The ``flask journey`` command group, available in every app that uses the extension."""
+"""The ``flask journey`` command group, available in every app that uses the extension.
+
+Every command runs in the app's context and reaches the app's state through :func:`_state`;
+:class:`JourneyCommand` turns what goes wrong (an unknown tenant, a database that cannot be
+reached or whose schema is not this release's) into a message and exit status 1, never a
+traceback.
+"""
 
 from __future__ import annotations
 
@@ -8,48 +14,71 @@ import datetime as dt
 import json
 import sys
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 from flask import current_app, url_for
-from flask.cli import with_appcontext
+from flask.cli import AppGroup, ScriptInfo
 from limits import parse_many
-from peewee import DatabaseError, fn
+from peewee import Database, DatabaseError, InterfaceError, fn
 
 from . import db, demo, migrations, reports, tenants
 from .dashboard import shares
-from .models import Event, Journey, Organization, Usage, utcnow
+from .models import Event, Journey, Organization, RefusalCount, Usage, utcnow
 from .pipeline import FIELDS
 from .reports.refresh import Refreshed, forget_before, pending, rebuild
 from .reports.refresh import refresh as refresh_summaries
 from .reports.tables import DEFAULT_TABLE, TABLES, to_csv, to_text
+from .state import JourneyState, app_state
 
 EXPORT_CHUNK = 1000
 PURGE_CHUNK = 5000
 
 
-def _state():
-    state = current_app.extensions["journey"]
-    state.activate()
-    return state
+class JourneyCommand(click.Command):
+    """A ``flask journey`` command: its failures are messages with exit status 1.
+
+    Unless it is made with ``schema=False``, it first gives an empty SQLite database the current
+    schema, and stops on an empty other one (``flask journey migrate`` creates it there).
+    """
+
+    def __init__(self, *args: Any, schema: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.schema = schema
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            if self.schema:
+                with ctx.ensure_object(ScriptInfo).load_app().app_context():
+                    migrations.create_if_empty(app_state().database)
+            return super().invoke(ctx)
+        except (tenants.TenantError, migrations.SchemaError) as exc:
+            raise click.ClickException(str(exc)) from None
+        except (DatabaseError, InterfaceError) as exc:
+            raise click.ClickException(f"database error ({type(exc).__name__}): {exc}") from None
 
 
-def _fail(message: str) -> None:
+class JourneyGroup(AppGroup):
+    """The ``flask journey`` group: each command runs in the app's context (AppGroup)."""
+
+    command_class = JourneyCommand
+
+
+def _state() -> JourneyState:
+    """The state of the app the command runs for."""
+    return app_state()
+
+
+def _fail(message: str) -> NoReturn:
     raise click.ClickException(message)
 
 
 def _org(slug: str) -> Organization:
-    try:
-        return tenants.get_org(slug)
-    except tenants.TenantError as exc:
-        _fail(str(exc))
+    return tenants.get_org(slug)
 
 
 def _journey(org_slug: str, journey_slug: str) -> Journey:
-    try:
-        return tenants.get_journey(tenants.get_org(org_slug), journey_slug)
-    except tenants.TenantError as exc:
-        _fail(str(exc))
+    return tenants.get_journey(tenants.get_org(org_slug), journey_slug)
 
 
 def _rate_limit(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -73,42 +102,36 @@ def progress(total: int, label: str) -> Iterator[Callable[[int], None]]:
         yield bar.update
 
 
-def _build_summaries(database, again: bool = False) -> Refreshed:
+def _build_summaries(database: Database, again: bool = False) -> Refreshed:
     with progress(pending(database), "Summarising events") as advance:
         return (rebuild if again else refresh_summaries)(database, progress=advance)
 
 
-@click.group("journey")
+@click.group("journey", cls=JourneyGroup)
 def journey_cli() -> None:
     """Manage flask-journey organizations, journeys, keys and events."""
 
 
 def _backend() -> str:
-    return current_app.extensions["journey"].settings.database_url.partition("://")[0]
+    return _state().settings.database_url.partition("://")[0]
 
 
-@journey_cli.command("init-db")
-@with_appcontext
+@journey_cli.command("init-db", schema=False)
 def init_db() -> None:
     """Create the tables; on an existing database, check it needs no migration."""
     state = _state()
-    try:
-        created = db.create_tables(state.database)
-    except migrations.SchemaError as exc:
-        _fail(str(exc))
+    created = db.create_tables(state.database)
     done = "Initialised" if created else "Already initialised:"
     click.echo(f"{done} {_backend()} database (schema version {migrations.LATEST}).")
 
 
-@journey_cli.command("migrate")
-@with_appcontext
+@journey_cli.command("migrate", schema=False)
 def migrate() -> None:
     """Upgrade a database created by an earlier release to this release's schema."""
     state = _state()
+    state.database.connect(reuse_if_open=True)  # a database out of reach is not a failed migration
     try:
         previous, applied = migrations.upgrade(state.database)
-    except migrations.SchemaError as exc:
-        _fail(str(exc))
     except DatabaseError as exc:
         _fail(f"migration failed and was rolled back, nothing changed: {exc}")
     _build_summaries(state.database)
@@ -125,14 +148,9 @@ def migrate() -> None:
 @click.argument("slug")
 @click.option("--rate-limit", callback=_rate_limit, help="Override JOURNEY_RATELIMIT_DEFAULT.")
 @click.option("--quota", type=click.IntRange(min=0), help="Events allowed per calendar month.")
-@with_appcontext
 def create_org(slug: str, rate_limit: str | None, quota: int | None) -> None:
     """Create an organization."""
-    _state()
-    try:
-        org = tenants.create_org(slug, rate_limit=rate_limit, quota=quota)
-    except tenants.TenantError as exc:
-        _fail(str(exc))
+    org = tenants.create_org(slug, rate_limit=rate_limit, quota=quota)
     click.echo(f"Created organization {org.slug} (accountId {org.id}).")
 
 
@@ -140,10 +158,8 @@ def create_org(slug: str, rate_limit: str | None, quota: int | None) -> None:
 @click.argument("slug")
 @click.option("--rate-limit", callback=_rate_limit, help="Rate limit; 'default' to clear.")
 @click.option("--quota", type=click.IntRange(min=-1), help="Monthly events; -1 to clear.")
-@with_appcontext
 def set_org(slug: str, rate_limit: str | None, quota: int | None) -> None:
     """Change an organization's rate limit or monthly quota."""
-    _state()
     org = _org(slug)
     if rate_limit is not None:
         org.rate_limit = None if rate_limit == "default" else rate_limit
@@ -160,14 +176,9 @@ def set_org(slug: str, rate_limit: str | None, quota: int | None) -> None:
 @click.argument("org_slug", metavar="ORG")
 @click.argument("slug", metavar="JOURNEY")
 @click.option("--allowed-origin", "origins", multiple=True, help="May be given several times.")
-@with_appcontext
 def create_journey(org_slug: str, slug: str, origins: tuple[str, ...]) -> None:
     """Create a journey in an organization."""
-    _state()
-    try:
-        journey = tenants.create_journey(_org(org_slug), slug, list(origins))
-    except tenants.TenantError as exc:
-        _fail(str(exc))
+    journey = tenants.create_journey(_org(org_slug), slug, list(origins))
     click.echo(json.dumps(journey.to_dict()))
 
 
@@ -175,14 +186,9 @@ def create_journey(org_slug: str, slug: str, origins: tuple[str, ...]) -> None:
 @click.argument("org_slug", metavar="ORG")
 @click.argument("slug", metavar="JOURNEY")
 @click.argument("origins", nargs=-1)
-@with_appcontext
 def set_origins(org_slug: str, slug: str, origins: tuple[str, ...]) -> None:
     """Replace a journey's allowed origins (none given: accept every origin)."""
-    _state()
-    try:
-        journey = tenants.set_origins(_journey(org_slug, slug), list(origins))
-    except tenants.TenantError as exc:
-        _fail(str(exc))
+    journey = tenants.set_origins(_journey(org_slug, slug), list(origins))
     click.echo(json.dumps(journey.to_dict()))
 
 
@@ -190,14 +196,9 @@ def set_origins(org_slug: str, slug: str, origins: tuple[str, ...]) -> None:
 @click.argument("org_slug", metavar="ORG")
 @click.argument("slug", metavar="JOURNEY")
 @click.argument("steps", nargs=-1)
-@with_appcontext
 def set_steps(org_slug: str, slug: str, steps: tuple[str, ...]) -> None:
     """Set a journey's steps, in order, for the reports' funnel (none given: clear them)."""
-    _state()
-    try:
-        journey = tenants.set_steps(_journey(org_slug, slug), list(steps))
-    except tenants.TenantError as exc:
-        _fail(str(exc))
+    journey = tenants.set_steps(_journey(org_slug, slug), list(steps))
     click.echo(json.dumps(journey.to_dict()))
 
 
@@ -219,7 +220,6 @@ def set_steps(org_slug: str, slug: str, steps: tuple[str, ...]) -> None:
 @click.option("--os", "os_", help="Only sessions of this operating system.")
 @click.option("--language", help="Only sessions of this language.")
 @click.option("--source", help="Only sessions of this traffic source.")
-@with_appcontext
 def report(org_slug: str, slug: str, start: str | None, end: str | None,
            breakdown: str | None, fmt: str, table: str, compare: bool, device: str | None,
            browser: str | None, os_: str | None, language: str | None,
@@ -231,7 +231,9 @@ def report(org_slug: str, slug: str, start: str | None, end: str | None,
                "browser": browser, "os": os_, "language": language, "source": source,
                "compare": str(compare)}
     try:
-        result = state.report(journey, **reports.parse_options(options))
+        result = reports.report(
+            state.database, journey, state.settings, **reports.parse_options(options)
+        )
     except reports.ReportError as exc:
         _fail(str(exc))
     if fmt == "json":
@@ -244,7 +246,6 @@ def report(org_slug: str, slug: str, start: str | None, end: str | None,
 
 @journey_cli.command("refresh")
 @click.option("--rebuild", is_flag=True, help="Forget the summaries and build them again.")
-@with_appcontext
 def refresh(rebuild: bool) -> None:
     """Bring the report summaries up to date with the stored events (run it from cron)."""
     state = _state()
@@ -255,19 +256,15 @@ def refresh(rebuild: bool) -> None:
 @journey_cli.command("show")
 @click.argument("org_slug", metavar="ORG")
 @click.argument("slug", metavar="JOURNEY")
-@with_appcontext
 def show(org_slug: str, slug: str) -> None:
     """Print a journey and its identifiers as one JSON object."""
-    _state()
     click.echo(json.dumps(_journey(org_slug, slug).to_dict()))
 
 
 @journey_cli.command("create-key")
 @click.argument("org_slug", metavar="ORG")
-@with_appcontext
 def create_key(org_slug: str) -> None:
     """Create a secret API key; it is printed once, as the last word, and never again."""
-    _state()
     secret = tenants.create_key(_org(org_slug))
     click.echo(f"Created API key for {org_slug} (store it now, it is not kept): {secret}")
 
@@ -275,14 +272,9 @@ def create_key(org_slug: str) -> None:
 @journey_cli.command("revoke-key")
 @click.argument("org_slug", metavar="ORG")
 @click.argument("lookup")
-@with_appcontext
 def revoke_key(org_slug: str, lookup: str) -> None:
     """Revoke a key, named by the part after ``sk_`` (``sk_<lookup>_...``)."""
-    _state()
-    try:
-        tenants.revoke_key(_org(org_slug), lookup)
-    except tenants.TenantError as exc:
-        _fail(str(exc))
+    tenants.revoke_key(_org(org_slug), lookup)
     click.echo(f"Revoked key {lookup}.")
 
 
@@ -326,10 +318,8 @@ def export_rows(query) -> Iterator[dict[str, Any]]:
 @click.option("--org", "org_slug")
 @click.option("--journey", "journey_slug")
 @click.option("--format", "fmt", type=click.Choice(["ndjson", "csv"]), default="ndjson")
-@with_appcontext
 def export(org_slug: str | None, journey_slug: str | None, fmt: str) -> None:
     """Write stored events to standard output, one per line (ndjson) or row (csv)."""
-    _state()
     query = _events(org_slug, journey_slug)
     total = query.count() if sys.stderr.isatty() else 0
     out = sys.stdout
@@ -352,10 +342,8 @@ def export(org_slug: str | None, journey_slug: str | None, fmt: str) -> None:
 @journey_cli.command("stats")
 @click.option("--org", "org_slug")
 @click.option("--journey", "journey_slug")
-@with_appcontext
 def stats(org_slug: str | None, journey_slug: str | None) -> None:
-    """Print event counts by journey and type, and session counts, as JSON."""
-    _state()
+    """Print event counts by journey and type, session counts and refusals by reason, as JSON."""
     query = (
         _events(org_slug, journey_slug)
         .select(Organization.slug, Journey.slug, Event.type, fn.COUNT(Event.id))
@@ -376,7 +364,25 @@ def stats(org_slug: str | None, journey_slug: str | None) -> None:
     )
     for org, journey, count in sessions:
         result[f"{org}/{journey}"]["sessions"] = count
+    refused = (
+        _refusals(org_slug, journey_slug)
+        .select(Organization.slug, Journey.slug, RefusalCount.reason, fn.SUM(RefusalCount.count))
+        .group_by(Organization.slug, Journey.slug, RefusalCount.reason)
+        .tuples()
+    )
+    for org, journey, reason, count in refused:
+        entry = result.setdefault(f"{org}/{journey}", {"events": 0, "byType": {}, "sessions": 0})
+        entry.setdefault("refusals", {})[reason] = int(count)
     click.echo(json.dumps(result, indent=2, sort_keys=True))
+
+
+def _refusals(org_slug: str | None, journey_slug: str | None):
+    query = RefusalCount.select().join(Journey).join(Organization)
+    if org_slug:
+        query = query.where(Organization.id == _org(org_slug).id)
+    if journey_slug:
+        query = query.where(Journey.id == _journey(org_slug, journey_slug).id)
+    return query
 
 
 @journey_cli.command("purge")
@@ -387,7 +393,6 @@ def stats(org_slug: str | None, journey_slug: str | None) -> None:
 @click.option("--org", "org_slug", help="Only this organization's events.")
 @click.option("--chunk", type=click.IntRange(min=1), default=PURGE_CHUNK, show_default=True,
               help="Events deleted per transaction.")
-@with_appcontext
 def purge(before: dt.datetime | None, retention: bool, org_slug: str | None, chunk: int) -> None:
     """Delete old events, a bounded chunk per transaction, and print how many."""
     state = _state()
@@ -413,16 +418,15 @@ def purge(before: dt.datetime | None, retention: bool, org_slug: str | None, chu
             advance(count)
             if count < chunk:
                 break
+    assert before is not None  # one of --before and --retention was given
     forget_before(state.database, before, journeys)
     click.echo(f"Deleted {deleted} events received before {_iso(before)}.")
 
 
 @journey_cli.command("usage")
 @click.argument("org_slug", metavar="ORG")
-@with_appcontext
 def usage(org_slug: str) -> None:
     """Print an organization's metered events and requests per month, as JSON."""
-    _state()
     org = _org(org_slug)
     months = {
         u.period: {"events": u.events, "requests": u.requests}
@@ -442,7 +446,6 @@ def usage(org_slug: str) -> None:
               help="Days back the sessions are spread over.")
 @click.option("--seed", type=int, default=12, show_default=True,
               help="Random seed: the same seed stores the same sessions (once).")
-@with_appcontext
 def demo_data(org_slug: str, slug: str, sessions: int, days: int, seed: int) -> None:
     """Store simulated visitors of a journey, through the ingest pipeline, to try the
     dashboard and reports. They follow the journey's steps and the fields its events name."""
@@ -471,7 +474,6 @@ def _share_url(token: str, base_url: str | None) -> str:
               help="Lifetime: 12h, 30d, 2w, or never.")
 @click.option("--base-url", help="The site's address (default: SERVER_NAME, else "
                                  "http://localhost:5000).")
-@with_appcontext
 def share(org_slug: str, slug: str, expires: str, base_url: str | None) -> None:
     """Print a read-only link to a journey's dashboard; only its hash is kept."""
     state = _state()
@@ -491,7 +493,6 @@ def share(org_slug: str, slug: str, expires: str, base_url: str | None) -> None:
 @journey_cli.command("shares")
 @click.argument("org_slug", metavar="ORG")
 @click.argument("slug", metavar="JOURNEY")
-@with_appcontext
 def list_shares(org_slug: str, slug: str) -> None:
     """List a journey's share links (their lookups, never the links)."""
     _state()
@@ -509,7 +510,6 @@ def list_shares(org_slug: str, slug: str) -> None:
 @click.argument("org_slug", metavar="ORG")
 @click.argument("slug", metavar="JOURNEY")
 @click.argument("lookup")
-@with_appcontext
 def revoke_share(org_slug: str, slug: str, lookup: str) -> None:
     """Revoke a share link by the lookup `flask journey shares` lists."""
     _state()

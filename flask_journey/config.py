@@ -1,72 +1,162 @@
-"""Every ``JOURNEY_*`` setting, its default, and the one place they are read.
+"""Every ``JOURNEY_*`` setting, declared once: its default, parser and a line saying what it does.
 
-``docs/configuration.md`` documents each key; keep the two in step.
+Each field of :class:`Settings` is one setting: the key is ``JOURNEY_`` and the field's name in
+capitals, and :func:`setting` gives its default, the parser that checks (and may convert) a
+value, and its one-line doc. :func:`load` reads them all in ``init_app``; a value its parser
+refuses stops the app with a ``ValueError`` naming the key. Adding a setting is adding a field.
+``docs/configuration.md`` documents every key with its default (``tests/test_config.py`` holds
+the two together).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Flask
 from limits import parse_many
+from limits.storage import SCHEMES as STORAGE_SCHEMES
+from limits.strategies import STRATEGIES
 
 from .privacy import IDENTITY_MODES, IdentityPolicy
 
-DEFAULTS: dict[str, Any] = {
-    # Peewee database URL; None means ``sqlite:///<instance_path>/journey.sqlite3``.
-    "JOURNEY_DATABASE_URL": None,
-    # SQLite's ``synchronous`` pragma: FULL makes every 2xx survive a power cut.
-    "JOURNEY_SQLITE_SYNCHRONOUS": "FULL",
-    # Seconds a worker process keeps a journey it looked up; changes made in another process
-    # (the CLI, another worker) reach it within that time. 0 looks up every request.
-    "JOURNEY_TENANT_CACHE_SECONDS": 10,
-    # Let concurrent requests of one process share a transaction (docs/performance.md).
-    "JOURNEY_GROUP_COMMIT": True,
-    # Rate limits, in flask-limiter's notation.
-    "JOURNEY_RATELIMIT_ENABLED": True,
-    "JOURNEY_RATELIMIT_DEFAULT": "1000 per hour",
-    "JOURNEY_RATELIMIT_UNKNOWN_ORIGIN": "20 per minute",
-    "JOURNEY_RATELIMIT_STORAGE_URI": "memory://",
-    "JOURNEY_RATELIMIT_STRATEGY": "fixed-window",
-    # What happens when the rate-limit storage is unreachable: True keeps ingesting.
-    "JOURNEY_RATELIMIT_FAIL_OPEN": True,
-    # Keyword arguments for the storage's client (redis.Redis for redis://); None: defaults.
-    "JOURNEY_RATELIMIT_STORAGE_OPTIONS": None,
-    # Input limits.
-    "JOURNEY_MAX_BODY_BYTES": 512 * 1024,
-    "JOURNEY_MAX_BATCH_EVENTS": 500,
-    # Names of the wire formats to mount; None mounts every format (docs/formats.md).
-    "JOURNEY_FORMATS": None,
-    # Keep query-string values in stored URLs (utm_* values are always kept).
-    "JOURNEY_KEEP_QUERY_VALUES": False,
-    # CORS preflight cache lifetime, seconds.
-    "JOURNEY_CORS_MAX_AGE": 86400,
-    # Cache lifetime of /embed/v1.js, seconds.
-    "JOURNEY_EMBED_MAX_AGE": 3600,
-    # Register the ``journey_embed`` Jinja global.
-    "JOURNEY_TEMPLATE_HELPER": True,
-    # Days of events to keep; None keeps everything (``flask journey purge`` applies it).
-    "JOURNEY_RETENTION_DAYS": None,
-    # What is stored of an email sent as identity: "hash" (keyed hash), "drop" or "keep".
-    "JOURNEY_IDENTITY": "hash",
-    # Key of the identity hash; None uses the app's SECRET_KEY.
-    "JOURNEY_IDENTITY_SECRET": None,
-    # Minutes without events after which a session counts as closed in reports.
-    "JOURNEY_SESSION_IDLE_MINUTES": 30,
-    # The time zone of report dates and trends (an IANA name).
-    "JOURNEY_REPORT_TIMEZONE": "UTC",
-    # Seconds a report may lag behind stored events before it refreshes the summaries first.
-    "JOURNEY_REPORT_MAX_STALENESS": 10,
-    # Where the dashboard is mounted; None leaves it out (docs/dashboard.md).
-    "JOURNEY_DASHBOARD_URL": "/journey",
-    # Failed dashboard sign-ins allowed per client address, in the limits library's notation.
-    "JOURNEY_DASHBOARD_SIGNIN_LIMIT": "5 per minute",
-    # Lifetime of a dashboard sign-in, seconds.
-    "JOURNEY_DASHBOARD_SESSION_SECONDS": 8 * 3600,
-}
+#: A parser takes a configured value and returns the value to keep, or raises ``ValueError``
+#: with what the value must be (``"must be ..."``); the key is put in front of that message.
+Parser = Callable[[Any], Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    """One row of the table: a ``JOURNEY_*`` key, its default, parser and one-line doc."""
+
+    key: str
+    default: Any
+    parse: Parser
+    doc: str
+
+
+def setting(default: Any, parse: Parser, doc: str, *, secret: bool = False) -> Any:
+    """Declare a field of :class:`Settings` as a setting (see the module's docstring).
+
+    A ``secret`` one is left out of the settings' ``repr``.
+    """
+    return dataclasses.field(metadata={"setting": (default, parse, doc)}, repr=not secret)
+
+
+# Parsers.
+
+
+def boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("must be True or False")
+    return value
+
+
+def text(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError("must be a non-empty string")
+    return value
+
+
+def positive_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError("must be a positive integer")
+    return value
+
+
+def seconds(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise ValueError("must be a number of seconds, 0 or more")
+    return value
+
+
+def positive_number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError("must be a number above 0")
+    return value
+
+
+def timezone(value: Any) -> str:
+    try:
+        ZoneInfo(text(value))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("must be an IANA time zone name such as Europe/Berlin") from None
+    return value
+
+
+def optional(parse: Parser) -> Parser:
+    """``parse``, or None as it is."""
+
+    def parse_optional(value: Any) -> Any:
+        if value is None:
+            return None
+        try:
+            return parse(value)
+        except ValueError as exc:
+            raise ValueError(f"{exc} or None") from None
+
+    return parse_optional
+
+
+def one_of(*choices: str, fold_case: bool = False) -> Parser:
+    """One of ``choices`` (in capitals when ``fold_case``: SQLite's pragma values)."""
+
+    def parse_choice(value: Any) -> str:
+        if isinstance(value, str) and fold_case:
+            value = value.upper()
+        if value not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}")
+        return value
+
+    return parse_choice
+
+
+def rate_limits(value: Any) -> str:
+    """Rate limits in the ``limits`` library's notation (``"100/minute;1000/hour"``)."""
+    try:
+        parse_many(text(value))
+    except ValueError as exc:
+        raise ValueError(f"must be rate limits such as '1000 per hour' ({exc})") from None
+    return value
+
+
+def storage_uri(value: Any) -> str:
+    """A ``limits`` storage URI whose scheme the installed ``limits`` knows."""
+    if text(value).partition("://")[0] not in STORAGE_SCHEMES:
+        raise ValueError("must be a storage URI such as memory:// or redis://host:6379/0")
+    return value
+
+
+def keywords(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError("must be a dict")
+    return value
+
+
+def names(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, (list, tuple, set, frozenset)) or not all(
+        isinstance(name, str) for name in value
+    ):
+        raise ValueError("must be a list of format names")
+    return tuple(value)
+
+
+def url_path(value: Any) -> str:
+    """A path where a blueprint is mounted: starts with /, no trailing / (``/`` stays)."""
+    if not isinstance(value, str) or not value.startswith("/"):
+        raise ValueError("must be a path starting with /")
+    return value.rstrip("/") or "/"
+
+
+def secret(value: Any) -> bytes:
+    if isinstance(value, str):
+        value = value.encode()
+    if not isinstance(value, bytes) or not value:
+        raise ValueError("must be a non-empty str or bytes")
+    return value
 
 
 #: Options for a redis:// rate-limit storage that JOURNEY_RATELIMIT_STORAGE_OPTIONS does not set:
@@ -74,90 +164,121 @@ DEFAULTS: dict[str, Any] = {
 REDIS_STORAGE_OPTIONS: dict[str, Any] = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Settings:
     """The validated ``JOURNEY_*`` settings of one app, read once in ``init_app``."""
 
-    database_url: str
-    sqlite_synchronous: str
-    tenant_cache_seconds: float
-    group_commit: bool
-    ratelimit_enabled: bool
-    ratelimit_default: str
-    ratelimit_unknown_origin: str
-    ratelimit_storage_uri: str
-    ratelimit_strategy: str
-    ratelimit_fail_open: bool
-    ratelimit_storage_options: dict[str, Any]
-    max_body_bytes: int
-    max_batch_events: int
-    formats: tuple[str, ...] | None
-    keep_query_values: bool
-    cors_max_age: int
-    embed_max_age: int
-    template_helper: bool
-    retention_days: int | None
-    identity: IdentityPolicy
-    session_idle_minutes: float
-    report_timezone: str
-    report_max_staleness: float
-    dashboard_url: str | None
-    dashboard_signin_limit: str
-    dashboard_session_seconds: int
+    database_url: str = setting(
+        None, optional(text),
+        "Peewee database URL; None: sqlite:///<instance_path>/journey.sqlite3.",
+    )
+    sqlite_synchronous: str = setting(
+        "FULL", one_of("OFF", "NORMAL", "FULL", "EXTRA", fold_case=True),
+        "SQLite's synchronous pragma: FULL makes every 2xx survive a power cut.",
+    )
+    tenant_cache_seconds: float = setting(
+        10, seconds, "Seconds a worker process keeps a journey it looked up; 0: no cache."
+    )
+    group_commit: bool = setting(
+        True, boolean, "Let concurrent requests of one process share a transaction."
+    )
+    ratelimit_enabled: bool = setting(True, boolean, "Count and enforce rate limits.")
+    ratelimit_default: str = setting(
+        "20000 per hour", rate_limits, "Requests per organization/journey pair."
+    )
+    ratelimit_unknown_origin: str = setting(
+        "20 per minute", rate_limits, "Requests per journey and origin it does not list."
+    )
+    ratelimit_per_client: str | None = setting(
+        "60 per minute;1000 per hour", optional(rate_limits),
+        "Requests per journey from one client address (a salted hash of it); None: none.",
+    )
+    ratelimit_storage_uri: str = setting(
+        "memory://", storage_uri, "Where limit counters live, as a limits storage URI."
+    )
+    ratelimit_strategy: str = setting(
+        "fixed-window", one_of(*STRATEGIES), "The limits strategy that counts requests."
+    )
+    ratelimit_fail_open: bool = setting(
+        True, boolean, "Keep ingesting when the limit storage is unreachable."
+    )
+    ratelimit_storage_options: dict[str, Any] = setting(
+        None, optional(keywords), "Keyword arguments for the limit storage's client."
+    )
+    max_body_bytes: int = setting(512 * 1024, positive_int, "Largest request body, bytes.")
+    max_batch_events: int = setting(500, positive_int, "Most events in one batch.")
+    formats: tuple[str, ...] | None = setting(
+        None, optional(names), "Names of the wire formats to mount; None: every format."
+    )
+    keep_query_values: bool = setting(
+        False, boolean, "Keep query-string values in stored URLs (utm_* values always are)."
+    )
+    cors_max_age: int = setting(86400, positive_int, "CORS preflight cache lifetime, seconds.")
+    embed_max_age: int = setting(3600, positive_int, "Cache lifetime of /embed/v1.js, seconds.")
+    template_helper: bool = setting(True, boolean, "Register the journey_embed Jinja global.")
+    retention_days: int | None = setting(
+        None, optional(positive_int), "Days of events `flask journey purge` keeps; None: all."
+    )
+    identity: IdentityPolicy = setting(
+        "hash", one_of(*IDENTITY_MODES), "What is stored of an email sent as identity."
+    )
+    identity_secret: bytes | None = setting(
+        None, optional(secret), "Key of the identity hash; None: the app's SECRET_KEY.",
+        secret=True,
+    )
+    session_idle_minutes: float = setting(
+        30, positive_number, "Minutes without events after which reports count a session closed."
+    )
+    report_timezone: str = setting(
+        "UTC", timezone, "The IANA time zone of report dates and trends."
+    )
+    report_max_staleness: float = setting(
+        10, seconds, "Seconds a report may lag behind the events before it refreshes first."
+    )
+    dashboard_url: str | None = setting(
+        "/journey", optional(url_path), "Where the dashboard is mounted; None leaves it out."
+    )
+    dashboard_signin_limit: str = setting(
+        "5 per minute", rate_limits, "Failed dashboard sign-ins allowed per client address."
+    )
+    dashboard_session_seconds: int = setting(
+        8 * 3600, positive_int, "Lifetime of a dashboard sign-in with a secret key, seconds."
+    )
+
+
+#: The table: one :class:`Setting` per ``JOURNEY_*`` key, in declaration order.
+SETTINGS: tuple[Setting, ...] = tuple(
+    Setting(f"JOURNEY_{f.name.upper()}", *f.metadata["setting"])
+    for f in dataclasses.fields(Settings)
+)
+
+#: Each key's default.
+DEFAULTS: dict[str, Any] = {s.key: s.default for s in SETTINGS}
 
 
 def load(app: Flask) -> Settings:
     """Apply the defaults to ``app.config`` and return the validated settings."""
-    for key, value in DEFAULTS.items():
-        app.config.setdefault(key, value)
-    cfg = {key[len("JOURNEY_"):].lower(): app.config[key] for key in DEFAULTS}
-    if cfg["database_url"] is None:
-        path = os.path.join(app.instance_path, "journey.sqlite3")
-        cfg["database_url"] = f"sqlite:///{path}"
-    if cfg["formats"] is not None:
-        cfg["formats"] = tuple(cfg["formats"])
-    url = cfg["dashboard_url"]
-    if url is not None and (not isinstance(url, str) or not url.startswith("/")):
-        raise ValueError("JOURNEY_DASHBOARD_URL must be a path starting with / or None")
-    if url is not None:
-        cfg["dashboard_url"] = url.rstrip("/") or "/"
-    for key in ("ratelimit_default", "ratelimit_unknown_origin", "dashboard_signin_limit"):
+    values: dict[str, Any] = {}
+    for entry in SETTINGS:
+        value = app.config.setdefault(entry.key, entry.default)
         try:
-            parse_many(cfg[key])
-        except ValueError as exc:
-            raise ValueError(f"JOURNEY_{key.upper()}: {exc}") from None
-    for key in ("max_body_bytes", "max_batch_events", "cors_max_age", "embed_max_age",
-                "dashboard_session_seconds"):
-        if not isinstance(cfg[key], int) or cfg[key] <= 0:
-            raise ValueError(f"JOURNEY_{key.upper()} must be a positive integer")
-    seconds = cfg["tenant_cache_seconds"]
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds >= 0:
-        raise ValueError("JOURNEY_TENANT_CACHE_SECONDS must be a number of seconds, 0 or more")
-    days = cfg["retention_days"]
-    if days is not None and (not isinstance(days, int) or isinstance(days, bool) or days <= 0):
-        raise ValueError("JOURNEY_RETENTION_DAYS must be a positive integer or None")
-    options = cfg["ratelimit_storage_options"]
-    if options is not None and not isinstance(options, dict):
-        raise ValueError("JOURNEY_RATELIMIT_STORAGE_OPTIONS must be a dict or None")
-    scheme = cfg["ratelimit_storage_uri"].partition("://")[0]
+            values[entry.key[len("JOURNEY_"):].lower()] = entry.parse(value)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{entry.key} {exc}") from None
+    # What some settings mean depends on the app or on other settings.
+    if values["database_url"] is None:
+        path = os.path.join(app.instance_path, "journey.sqlite3")
+        values["database_url"] = f"sqlite:///{path}"
+    scheme = values["ratelimit_storage_uri"].partition("://")[0]
     defaults = REDIS_STORAGE_OPTIONS if scheme in ("redis", "rediss", "redis+unix") else {}
-    cfg["ratelimit_storage_options"] = {**defaults, **(options or {})}
-    minutes = cfg["session_idle_minutes"]
-    if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not minutes > 0:
-        raise ValueError("JOURNEY_SESSION_IDLE_MINUTES must be a number of minutes above 0")
-    staleness = cfg["report_max_staleness"]
-    if isinstance(staleness, bool) or not isinstance(staleness, (int, float)) or not staleness >= 0:
-        raise ValueError("JOURNEY_REPORT_MAX_STALENESS must be a number of seconds, 0 or more")
-    try:
-        ZoneInfo(cfg["report_timezone"])
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise ValueError(
-            f"JOURNEY_REPORT_TIMEZONE: unknown time zone {cfg['report_timezone']!r}"
-        ) from None
-    if cfg["identity"] not in IDENTITY_MODES:
-        raise ValueError(f"JOURNEY_IDENTITY must be one of {', '.join(IDENTITY_MODES)}")
-    secret = cfg.pop("identity_secret") or app.config.get("SECRET_KEY") or None
-    if isinstance(secret, str):
-        secret = secret.encode()
-    cfg["identity"] = IdentityPolicy(cfg["identity"], secret)
-    return Settings(**cfg)
+    options = values["ratelimit_storage_options"] or {}
+    values["ratelimit_storage_options"] = {**defaults, **options}
+    key = values["identity_secret"] or secret_key(app)
+    values["identity"] = IdentityPolicy(values["identity"], key)
+    return Settings(**values)
+
+
+def secret_key(app: Flask) -> bytes | None:
+    """The app's ``SECRET_KEY`` as bytes, or None when it has none."""
+    key = app.config.get("SECRET_KEY") or None
+    return key.encode() if isinstance(key, str) else key

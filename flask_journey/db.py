@@ -1,4 +1,6 @@
-"""The database behind the models: built from ``JOURNEY_DATABASE_URL``, connected per request.
+"""Each app's database: built from ``JOURNEY_DATABASE_URL``, connected per request.
+
+The models reach it through :mod:`flask_journey.state` (the current app's, per context).
 
 SQLite runs in WAL mode with a busy timeout, so several worker processes can share one file.
 PostgreSQL (and CockroachDB) URLs are served from a connection pool in each process: Peewee
@@ -22,7 +24,6 @@ from playhouse.pool import MaxConnectionsExceeded, PooledPostgresqlDatabase, Poo
 
 from .config import Settings
 from .migrations import initialise
-from .models import database
 
 #: How long a SQLite writer waits for another process's write to finish, milliseconds.
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -57,7 +58,7 @@ class _PoolErrors:
 
     def connect(self, reuse_if_open: bool = False):
         try:
-            return super().connect(reuse_if_open)
+            return super().connect(reuse_if_open)  # type: ignore[misc]
         except MaxConnectionsExceeded as exc:
             raise OperationalError(str(exc)) from exc
 
@@ -216,7 +217,7 @@ def retrying_transaction(fn: Callable[..., T]) -> Callable[..., T]:
 
 
 def _is_conflict(exc: OperationalError) -> bool:
-    cause: BaseException = exc
+    cause: Any = exc
     while getattr(cause, "orig", None) is not None:  # down to the driver's exception
         cause = cause.orig
     if getattr(cause, "pgcode", None) in _PG_CONFLICTS:
@@ -225,19 +226,12 @@ def _is_conflict(exc: OperationalError) -> bool:
     return code is not None and code & 0xFF in _SQLITE_CONFLICTS
 
 
-def bind(db: Database) -> None:
-    """Point the models at ``db`` (one database per process at a time)."""
-    if database.obj is not db:
-        database.initialize(db)
-
-
 def create_tables(db: Database) -> bool:
     """Create the current schema on a new database (True); check an existing one (False).
 
     Safe on an existing database: raises :class:`flask_journey.migrations.SchemaOutdated`,
     changing nothing, when an earlier release created it (``flask journey migrate`` upgrades it).
     """
-    bind(db)
     return initialise(db)
 
 

@@ -9,7 +9,7 @@ from flask import Blueprint, Response, send_from_directory, url_for
 from markupsafe import Markup, escape
 
 if TYPE_CHECKING:
-    from .extension import JourneyState
+    from .state import JourneyState
 
 STATIC_DIR = os.path.join(os.path.dirname(__file__), "static", "embed")
 #: The file served as /embed/v1.js, built from ``embed.src.js`` (see ``scripts/build_embed.py``).

@@ -4,49 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import replace
 from typing import Any
 
-from flask import Flask, current_app
-from peewee import Database
+from flask import Flask
 
 from . import config, db, reports, tenants
 from .admin import create_admin_blueprint
 from .cli import journey_cli
 from .dashboard import create_dashboard_blueprint
 from .embed import create_embed_blueprint, journey_embed
-from .formats import FORMATS, WireFormat
-from . import models
+from .formats import FORMATS
 from .guard import Guard
+from .installation import client_salt_of, identity_secret_of
+from .models import Organization
+from .state import JourneyState, app_state
 from .tenants import TenantCache
-
-
-@dataclass
-class JourneyState:
-    """Per-app state, kept in ``app.extensions["journey"]``."""
-
-    settings: config.Settings
-    database: Database
-    guard: Guard
-    tenants: TenantCache
-    formats: dict[str, WireFormat] = field(default_factory=dict)
-
-    def activate(self) -> None:
-        """Point the models at this app's database."""
-        db.bind(self.database)
-
-    def report(self, journey: models.Journey, **options: Any) -> dict[str, Any]:
-        """:func:`flask_journey.reports.report` for one of this app's journeys, with its
-        settings (time zone, idle minutes, staleness)."""
-        settings = self.settings
-        return reports.report(
-            self.database,
-            journey,
-            timezone=settings.report_timezone,
-            idle_minutes=settings.session_idle_minutes,
-            max_staleness=settings.report_max_staleness,
-            **options,
-        )
 
 
 class Journey:
@@ -58,7 +31,7 @@ class Journey:
     """
 
     def __init__(self, app: Flask | None = None) -> None:
-        self._dashboard_access: Callable[[models.Organization], bool] | None = None
+        self._dashboard_access: Callable[[Organization], bool] | None = None
         if app is not None:
             self.init_app(app)
 
@@ -68,10 +41,17 @@ class Journey:
             raise RuntimeError("flask-journey is already registered on this app")
         settings = config.load(app)
         database = db.create_database(settings)
+        if settings.identity.mode == "hash" and not settings.identity.secret:
+            identity = replace(settings.identity, secret_source=identity_secret_of(database))
+            settings = replace(settings, identity=identity)
         state = JourneyState(
-            settings, database, Guard(app, settings), TenantCache(settings.tenant_cache_seconds)
+            settings,
+            database,
+            Guard(app, settings, database, client_salt_of(database)),
+            TenantCache(settings.tenant_cache_seconds, database),
         )
         app.extensions["journey"] = state
+        # Code outside any app context (a script, a shell) reaches the app created last here.
         state.activate()
 
         names = settings.formats if settings.formats is not None else tuple(FORMATS)
@@ -91,17 +71,16 @@ class Journey:
         if settings.template_helper:
             app.add_template_global(journey_embed)
 
-        # Peewee connects on first query; requests that never query never connect.
-        app.before_request(state.activate)
-
+        # Peewee connects on first query; requests that never query never connect. Inside an
+        # app context the models use this app's database (flask_journey.state).
         @app.teardown_request
         def _journey_close(exc: BaseException | None) -> None:
             if not database.is_closed():
                 database.close()
 
     def dashboard_access(
-        self, function: Callable[[models.Organization], bool]
-    ) -> Callable[[models.Organization], bool]:
+        self, function: Callable[[Organization], bool]
+    ) -> Callable[[Organization], bool]:
         """Register ``function(org) -> bool``: whether the current request may see that
         organization's dashboard (``docs/dashboard.md``). Without it only a sign-in with one of
         the organization's secret keys, or a share link, shows anything."""
@@ -128,10 +107,9 @@ class Journey:
         Raises :class:`flask_journey.reports.ReportError` for a bad argument and
         :class:`flask_journey.outcomes.TenantNotFound` for an unknown journey.
         """
-        state = current_app.extensions["journey"]
-        state.activate()
+        state = app_state()
         tenant = tenants.by_slugs(org, journey)
-        return state.report(
-            tenant.journey, start=start, end=end, filters=filters, breakdown=breakdown,
-            compare=compare,
+        return reports.report(
+            state.database, tenant.journey, state.settings, start=start, end=end,
+            filters=filters, breakdown=breakdown, compare=compare,
         )

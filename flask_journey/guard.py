@@ -1,21 +1,29 @@
 """What a tenant's request must pass before its events are stored: origin, rate limits, quota.
 
-Rate limits are counted by flask-limiter's strategy and storage (``JOURNEY_RATELIMIT_STORAGE_URI``),
-keyed by organization/journey pair and, for origins a journey does not list, by origin too.
+Rate limits are counted by the ``limits`` library: the storage named by
+``JOURNEY_RATELIMIT_STORAGE_URI`` and the strategy named by ``JOURNEY_RATELIMIT_STRATEGY``. Each
+request counts against its organization/journey pair, against its client (a salted hash of its
+address, known only to the limiter's storage) and, from an origin the journey does not list,
+against that origin. A host app's own flask-limiter, if any, is left entirely alone.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
+import ipaddress
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 from flask import Flask
-from flask_limiter import Limiter
 from limits import RateLimitItem, parse_many
+from limits.storage import storage_from_string
+from limits.strategies import STRATEGIES, RateLimiter
+from peewee import Database
 
 from .config import Settings
 from .models import Usage, utcnow
@@ -24,6 +32,10 @@ from .privacy import url_origin
 from .tenants import Tenant
 
 log = logging.getLogger(__name__)
+
+#: Every key flask-journey counts under starts with this, apart from a host's own limits.
+KEY_PREFIX = "journey"
+LIMITED = "Rate limit exceeded for organization"
 
 
 @lru_cache(maxsize=256)
@@ -43,35 +55,76 @@ def origin_is_listed(allowed: list[str], origin: str | None) -> bool | None:
     return url_origin(origin) in allowed
 
 
-class Guard:
-    """Per-app admission checks, built in ``init_app`` and kept in the extension state."""
+def is_loopback(address: str | None) -> bool:
+    """True for no address and for a loopback one: a reverse proxy on the same host.
 
-    def __init__(self, app: Flask, settings: Settings) -> None:
+    Behind a proxy whose ``X-Forwarded-For`` the app does not trust (werkzeug's ``ProxyFix``),
+    every request comes from the proxy; counting them as one client would limit the whole site.
+    """
+    if not address:
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+def client_key(salt: bytes, address: str) -> str:
+    """The name a client's address is counted under: a salted hash, never the address."""
+    return hmac.new(salt, address.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+class Guard:
+    """Per-app admission checks, built in ``init_app`` and kept in the extension state.
+
+    ``client_salt()`` gives the salt of the client hash (the installation's, kept in its
+    database), asked for on the first request a per-client limit applies to.
+    """
+
+    def __init__(
+        self,
+        app: Flask,
+        settings: Settings,
+        database: Database,
+        client_salt: Callable[[], bytes] | None = None,
+    ) -> None:
         self.settings = settings
+        self.database = database
+        self.enabled = settings.ratelimit_enabled
         self.default_limits = parse_many(settings.ratelimit_default)
         self.unknown_origin_limits = parse_many(settings.ratelimit_unknown_origin)
-        self.limiter = Limiter(
-            key_func=lambda: "",
-            storage_uri=settings.ratelimit_storage_uri,
-            storage_options=settings.ratelimit_storage_options,
-            strategy=settings.ratelimit_strategy,
-            key_prefix="journey",
-            enabled=settings.ratelimit_enabled,
+        per_client = settings.ratelimit_per_client
+        self.per_client_limits = parse_many(per_client) if per_client else []
+        self.client_salt = client_salt
+        storage = storage_from_string(
+            settings.ratelimit_storage_uri, **settings.ratelimit_storage_options
         )
-        # flask-journey counts its limits itself, in admit(). flask-limiter would add hooks to
-        # every request of the host app (about 100 us each) that find nothing to count; it adds
-        # them only for a limiter the app does not list yet, so this one is listed first.
-        app.extensions.setdefault("limiter", set()).add(self.limiter)
-        self.limiter.init_app(app)
+        self.limiter: RateLimiter = STRATEGIES[settings.ratelimit_strategy](storage)
+        if (
+            self.enabled
+            and settings.ratelimit_storage_uri.startswith("memory://")
+            and not (app.testing or app.debug)
+        ):
+            log.warning(
+                "flask-journey counts rate limits in memory (JOURNEY_RATELIMIT_STORAGE_URI is "
+                "memory://): each worker process counts on its own and forgets on restart; "
+                "set it to a redis:// URI for a site served by several processes"
+            )
 
     def admit(
-        self, tenant: Tenant, *origins: str | None, authenticated: bool = False
+        self,
+        tenant: Tenant,
+        *origins: str | None,
+        authenticated: bool = False,
+        client: str | None = None,
     ) -> None:
         """Check the origins and the rate limits for one request; raise an outcome if refused.
 
         Every origin given (the ``Origin`` header, an event's URL, ...) must be allowed; the
-        request counts as coming from a known origin when one of them is listed. Requests
-        ``authenticated`` by a secret key are not held to the unknown-origin limit.
+        request counts as coming from a known origin when one of them is listed. ``client`` is
+        the address the request came from. Requests ``authenticated`` by a secret key (a
+        server sending for many visitors) are held to neither the unknown-origin nor the
+        per-client limit.
         """
         allowed = tenant.journey.allowed_origins or []
         given = [origin for origin in origins if origin]
@@ -80,31 +133,27 @@ class Guard:
         if rejected:
             shown = url_origin(rejected[0]) or rejected[0]
             raise OriginRejected(f"Origin {shown} is not allowed for this journey")
-        listed = any(verdicts)
-        origin = given[0] if given else None
-        if self.limiter.enabled:
-            if not listed and not authenticated:
+        if not self.enabled:
+            return
+        journey = str(tenant.journey.id)
+        if not authenticated:
+            if not any(verdicts):
+                origin = url_origin(given[0]) if given else None
+                self._hit(self.unknown_origin_limits, "unknown-origin", journey, origin or "none")
+            if self.per_client_limits and self.client_salt and not is_loopback(client):
                 self._hit(
-                    self.unknown_origin_limits,
-                    ("unknown-origin", str(tenant.journey.id), url_origin(origin) or "none"),
-                    "Rate limit exceeded for organization",
+                    self.per_client_limits, "client", journey,
+                    client_key(self.client_salt(), client or ""),
                 )
-            limits = (
-                _limits(tenant.org.rate_limit) if tenant.org.rate_limit else self.default_limits
-            )
-            self._hit(
-                limits,
-                ("pair", str(tenant.org.id), str(tenant.journey.id)),
-                "Rate limit exceeded for organization",
-            )
+        limits = _limits(tenant.org.rate_limit) if tenant.org.rate_limit else self.default_limits
+        self._hit(limits, "pair", str(tenant.org.id), journey)
 
-    def _hit(self, limits: Sequence[RateLimitItem], keys: tuple[str, ...], message: str) -> None:
-        strategy = self.limiter.limiter
+    def _hit(self, limits: Sequence[RateLimitItem], *keys: str) -> None:
         try:
             for item in limits:
-                if not strategy.hit(item, *keys):
-                    reset = strategy.get_window_stats(item, *keys).reset_time
-                    raise RateLimited(message, max(1, math.ceil(reset - time.time())))
+                if not self.limiter.hit(item, KEY_PREFIX, *keys):
+                    reset = self.limiter.get_window_stats(item, KEY_PREFIX, *keys).reset_time
+                    raise RateLimited(LIMITED, max(1, math.ceil(reset - time.time())))
         except RateLimited:
             raise
         except Exception as exc:  # the storage backend's own errors (redis, memcached, ...)
@@ -113,8 +162,7 @@ class Guard:
                 return
             raise Unavailable("Rate limiting is temporarily unavailable") from exc
 
-    @staticmethod
-    def check_quota(tenant: Tenant, events: int) -> None:
+    def check_quota(self, tenant: Tenant, events: int) -> None:
         """Refuse ``events`` more events if they would take the organization past its quota."""
         quota = tenant.org.monthly_quota
         if quota is None:
@@ -123,7 +171,7 @@ class Guard:
         used = (
             Usage.select(Usage.events)
             .where(Usage.organization == tenant.org.id, Usage.period == now.strftime("%Y-%m"))
-            .scalar()
+            .scalar(self.database)
             or 0
         )
         if used + events > quota:

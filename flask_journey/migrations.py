@@ -14,6 +14,8 @@ whose steps bring an existing database to what a new one gets. :func:`difference
 from __future__ import annotations
 
 import contextlib
+import threading
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -29,8 +31,10 @@ from .models import (
     Event,
     FieldSummary,
     HourlyCount,
+    Installation,
     JourneySteps,
     RefreshState,
+    RefusalCount,
     SessionSummary,
     ShareLink,
     utcnow,
@@ -90,11 +94,14 @@ def _drop_indexes(table: str, *names: str) -> Steps:
 
 
 def _create_tables(*models: type[BaseModel]) -> Steps:
-    """Steps that create new tables (and their indexes) first, then nothing more to run."""
+    """Steps that create new tables (and their indexes), those not there already."""
 
     def steps(migrator: SchemaMigrator) -> list[Operation]:
-        migrator.database.create_tables(models, safe=True)
-        return []
+        def create(migrator: SchemaMigrator) -> None:
+            with migrator.database.bind_ctx(models):
+                migrator.database.create_tables(models, safe=True)
+
+        return [Operation(migrator, create)]
 
     return steps
 
@@ -146,6 +153,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         _create_tables(JourneySteps, SessionSummary, FieldSummary, HourlyCount, RefreshState),
     ),
     Migration(
+        6,
+        "count refused requests and events per journey (journey_refusal), and keep values an "
+        "installation generates once, such as its identity secret (journey_installation)",
+        _create_tables(RefusalCount, Installation),
+    ),
+    Migration(
         7,
         "read-only share links of journey dashboards (only their tokens' hashes)",
         _create_tables(ShareLink),
@@ -170,6 +183,55 @@ class SchemaOutdated(SchemaError):
     """The database was created by an earlier release and needs ``flask journey migrate``."""
 
 
+class SchemaMissing(SchemaError):
+    """The database (not SQLite) has no flask-journey tables yet."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the database has no flask-journey tables: run `flask journey migrate` to create them"
+        )
+
+
+#: The databases this process has found (or made) current, so that it checks each once.
+_READY: weakref.WeakSet[Database] = weakref.WeakSet()
+_READY_LOCK = threading.Lock()
+
+
+def ensure_current(db: Database) -> None:
+    """Make sure ``db`` has this release's schema before this process first stores into it.
+
+    A SQLite database is created or migrated in place, under the schema lock: workers that
+    start together wait for the first, then find it current. Any other database is never
+    changed here: an empty one raises :class:`SchemaMissing`, an outdated one
+    :class:`SchemaOutdated` (``flask journey migrate`` does both jobs there).
+    """
+    if db in _READY:
+        return
+    with _READY_LOCK:
+        if db in _READY:
+            return
+        if isinstance(db, SqliteDatabase):
+            upgrade(db)
+        else:
+            current = version(db)
+            if current is None:
+                raise SchemaMissing()
+            _check_current(current)
+        _READY.add(db)
+
+
+def create_if_empty(db: Database) -> None:
+    """Create the schema on an empty SQLite database; refuse an empty other one.
+
+    A database that has tables is left as it is, whatever its version.
+    """
+    if version(db) is not None:
+        return
+    if not isinstance(db, SqliteDatabase):
+        raise SchemaMissing()
+    initialise(db)
+
+
 def version(db: Database) -> int | None:
     """The schema version of ``db``; None when it has no flask-journey tables."""
     tables = set(db.get_tables())
@@ -191,12 +253,7 @@ def initialise(db: Database) -> bool:
             db.create_tables(TABLES)
             SchemaVersion.create(version=LATEST)
             return True
-        _check_known(current)
-        if current < LATEST:
-            raise SchemaOutdated(
-                f"the database has schema version {current} and this release needs {LATEST}: "
-                "back it up, then run `flask journey migrate`"
-            )
+        _check_current(current)
         return False
 
 
@@ -252,6 +309,15 @@ def differences(db: Database) -> list[str]:
             if index._name not in indexes
         )
     return problems
+
+
+def _check_current(current: int) -> None:
+    _check_known(current)
+    if current < LATEST:
+        raise SchemaOutdated(
+            f"the database has schema version {current} and this release needs {LATEST}: "
+            "back it up, then run `flask journey migrate`"
+        )
 
 
 def _check_known(current: int) -> None:

@@ -7,23 +7,86 @@ address, a field value or a secret in clear (``docs/privacy.md`` lists every col
 from __future__ import annotations
 
 import datetime as dt
+import weakref
+from typing import TYPE_CHECKING, Any
 
+import peewee
 from peewee import (
     AutoField,
     BigIntegerField,
     CharField,
+    Database,
     DatabaseProxy,
     DateTimeField,
     FloatField,
     ForeignKeyField,
     IntegerField,
-    JSONField,
     Model,
     TextField,
 )
 
-#: Bound to the app's database by :class:`flask_journey.Journey`.
-database = DatabaseProxy()
+from .state import current_database, database_or_none
+
+
+class AppDatabase(DatabaseProxy):
+    """The models' database: the current app's, looked up on each use (never re-pointed).
+
+    :func:`flask_journey.state.current_database` says which one that is.
+    """
+
+    def __init__(self) -> None:
+        self._callbacks: list = []
+
+    @property
+    def obj(self) -> Database | None:
+        return database_or_none()
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(current_database(), attr)
+
+
+database = AppDatabase()
+
+
+class JSONField(peewee.JSONField):
+    """Peewee's JSONField, speaking the dialect of the database in use at the moment.
+
+    Peewee configures a JSONField for one database when its model's database is set; the models'
+    database differs from app to app (:class:`AppDatabase`), so the dialect is looked up per use.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._dialects: weakref.WeakKeyDictionary[Database, tuple] = weakref.WeakKeyDictionary()
+        super().__init__(*args, **kwargs)
+
+    def _db_hook(self, database: Database | None) -> None:
+        """Nothing to set up once: see :meth:`_dialect`."""
+
+    def _dialect(self) -> tuple:
+        db = database_or_none()
+        if db is None:
+            return (None, None, None)
+        dialect = self._dialects.get(db)
+        if dialect is None:
+            helper = db.json_methods(db)
+            dialect = (
+                helper,
+                helper.make_value_wrapper(self._dumps),
+                helper.make_value_reader(self._loads),
+            )
+            self._dialects[db] = dialect
+        return dialect
+
+    if TYPE_CHECKING:  # a model's field reads and takes plain values (peewee's FieldAccessor)
+
+        def __get__(self, instance: Any, owner: Any) -> Any: ...
+
+        def __set__(self, instance: Any, value: Any) -> None: ...
+
+    # Peewee's JSONField assigns these in __init__ and _db_hook; they are looked up instead.
+    _helper = property(lambda self: self._dialect()[0], lambda self, value: None)
+    _wrap = property(lambda self: self._dialect()[1], lambda self, value: None)
+    _read = property(lambda self: self._dialect()[2], lambda self, value: None)
 
 
 def utcnow() -> dt.datetime:
@@ -282,6 +345,41 @@ class RefreshState(BaseModel):
         table_name = "journey_refresh"
 
 
+
+class RefusalCount(BaseModel):
+    """How many requests or events of a journey were refused, by day, wire format and reason.
+
+    Added in schema version 6. Only the reason is kept, never what was refused.
+    """
+
+    id = AutoField()
+    journey = ForeignKeyField(Journey, backref="refusals", on_delete="CASCADE", index=False)
+    day = CharField(max_length=10)  # YYYY-MM-DD, UTC
+    wire_format = CharField(max_length=16)
+    reason = CharField(max_length=32)
+    count = BigIntegerField(default=0)
+
+    class Meta:
+        table_name = "journey_refusal"
+        indexes = ((("journey", "day", "wire_format", "reason"), True),)
+
+
+class Installation(BaseModel):
+    """Values an installation generates once and keeps (schema version 6).
+
+    ``identity_secret`` keys the email hash when neither ``JOURNEY_IDENTITY_SECRET`` nor
+    ``SECRET_KEY`` is set.
+    """
+
+    id = AutoField()
+    name = CharField(max_length=64, unique=True)
+    value = TextField()
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "journey_installation"
+
+
 class ShareLink(BaseModel):
     """A read-only link to one journey's dashboard (schema version 7); only the SHA-256 of its
     token is stored."""
@@ -300,6 +398,6 @@ class ShareLink(BaseModel):
 
 
 MODELS = (
-    Organization, Journey, JourneySteps, ApiKey, Usage, Event, SessionSummary, FieldSummary,
-    HourlyCount, RefreshState, ShareLink,
+    Organization, Journey, JourneySteps, ApiKey, Usage, Event, RefusalCount, Installation,
+    SessionSummary, FieldSummary, HourlyCount, RefreshState, ShareLink,
 )

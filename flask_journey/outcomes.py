@@ -21,6 +21,9 @@ from werkzeug.exceptions import (
 class Refusal(HTTPException):
     """Base of every outcome; ``message`` is safe to show to the client."""
 
+    #: The HTTP status, set by each outcome's werkzeug exception class.
+    code: int
+
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message

@@ -17,8 +17,9 @@ from typing import Any
 from peewee import EXCLUDED, Database
 
 from .db import is_sqlite, retrying_transaction, storable_json
-from .models import Event, Usage, database, utcnow
+from .models import Event, Usage, utcnow
 from .privacy import describe_user_agent, scrub_url, strip_sensitive, url_path
+from .state import current_database
 from .tenants import Tenant
 
 #: Keys of a canonical event; all but ``event_id``, ``type`` and ``occurred_at`` are optional.
@@ -151,7 +152,7 @@ def _rows(
     """The events as rows of :data:`COLUMNS`, scrubbed and enriched."""
     occurred = 3 + FIELDS.index("occurred_at")
     props = 3 + FIELDS.index("properties")
-    head = [journey_id, wire_format, _sqlite_time(received) if sqlite else received]
+    head: list[Any] = [journey_id, wire_format, _sqlite_time(received) if sqlite else received]
     rows = []
     for event in events:
         _prepare(event, keep_query_values)
@@ -184,15 +185,17 @@ def store(
     *,
     keep_query_values: bool = False,
     group_commit: bool = False,
+    database: Database | None = None,
 ) -> int:
     """Store a batch in one transaction and meter it; return how many events were new.
 
     Events whose ``event_id`` the journey already has are skipped, so a retried batch stores
     nothing twice. Nothing is written unless everything is, and nothing is returned before the
     commit. With ``group_commit``, batches stored at the same time by other threads of this
-    process may share the transaction (:class:`GroupCommitter`).
+    process may share the transaction (:class:`GroupCommitter`). The events go to ``database``,
+    by default the current app's (:func:`flask_journey.state.current_database`).
     """
-    db = database.obj
+    db = database if database is not None else current_database()
     received = utcnow()
     rows = _rows(tenant.journey.id, wire_format, received, events, keep_query_values, is_sqlite(db))
     batch = _Batch(tenant.org.id, received.strftime("%Y-%m"), rows)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -223,11 +224,14 @@ class IdentityPolicy:
 
     ``hash`` (the default) stores an email as ``eh_`` and its HMAC-SHA256 under the site's
     secret: the same address always gives the same value, which cannot be reversed without the
-    secret. ``drop`` stores nothing of it; ``keep`` stores the address, lowercased.
+    secret. ``drop`` stores nothing of it; ``keep`` stores the address, lowercased. Without a
+    ``secret``, ``secret_source()`` gives it when the first email arrives (the installation's
+    own secret, kept in its database).
     """
 
     mode: str = "hash"
     secret: bytes | None = field(default=None, repr=False)
+    secret_source: Callable[[], bytes] | None = field(default=None, repr=False, compare=False)
 
     def email(self, email: str | None) -> str | None:
         """The stored form of an email address, or None when nothing of it is kept."""
@@ -236,12 +240,13 @@ class IdentityPolicy:
         normal = email.strip().lower()
         if self.mode == "keep":
             return normal
-        if not self.secret:
+        secret = self.secret or (self.secret_source() if self.secret_source else None)
+        if not secret:
             raise IdentityNotConfigured(
                 "an email address arrived but JOURNEY_IDENTITY is 'hash' and neither "
                 "JOURNEY_IDENTITY_SECRET nor SECRET_KEY is set"
             )
-        return "eh_" + hmac.new(self.secret, normal.encode(), hashlib.sha256).hexdigest()
+        return "eh_" + hmac.new(secret, normal.encode(), hashlib.sha256).hexdigest()
 
     def user_id(self, user_id: str | None) -> str | None:
         """The stored form of a site's user id; one that is an email address counts as one."""

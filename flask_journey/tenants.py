@@ -15,6 +15,7 @@ from peewee import Database, IntegrityError, Model
 from .models import ApiKey, Journey, JourneySteps, Organization, database, utcnow
 from .outcomes import TenantNotFound, Unauthenticated
 from .privacy import url_origin
+from .state import current_database
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
@@ -54,9 +55,8 @@ def _instance(model: type[Model], values: tuple) -> Model:
     return model(**{f.name: f.python_value(v) for f, v in zip(fields, values, strict=True)})
 
 
-def _find(lookup: str, *params: object) -> Tenant | None:
-    """The journey and organization a lookup finds, read from the database."""
-    db = database.obj
+def _find(db: Database, lookup: str, *params: object) -> Tenant | None:
+    """The journey and organization a lookup finds, read from ``db``."""
     row = db.execute_sql(_lookup_sql(db, lookup), params).fetchone()
     if row is None:
         return None
@@ -79,31 +79,40 @@ def changed() -> None:
 
 
 class TenantCache:
-    """The tenants ingest lookups found, kept for ``max_age`` seconds in this process.
+    """The tenants ingest lookups found in ``database``, kept ``max_age`` seconds in this process.
 
     A change made in this process (management API, CLI, the functions below) empties it at
     once; a change made by another process is seen within ``max_age`` seconds. Only tenants
     that were found are kept, so a journey is usable as soon as it is created. ``max_age`` 0
-    reads every lookup from the database.
+    reads every lookup from the database. Without a ``database``, lookups read the current
+    app's (:func:`flask_journey.state.current_database`).
     """
 
     #: Entries kept at most; past that the cache starts again empty.
     MAX_ENTRIES = 10_000
 
-    def __init__(self, max_age: float) -> None:
+    def __init__(self, max_age: float, database: Database | None = None) -> None:
         self.max_age = max_age
+        self._database = database
         self._entries: dict[tuple, tuple[float, int, Tenant]] = {}
 
+    @property
+    def database(self) -> Database:
+        """The database the lookups read."""
+        return self._database if self._database is not None else current_database()
+
     def find(self, lookup: str, *params: object) -> Tenant | None:
+        """The tenant ``lookup`` finds with ``params``, or None."""
+        db = self.database
         if not self.max_age:
-            return _find(lookup, *params)
-        key = (database.obj, lookup, *params)
+            return _find(db, lookup, *params)
+        key = (db, lookup, *params)
         now = time.monotonic()
         entry = self._entries.get(key)
         if entry is not None and entry[0] > now and entry[1] == _changes:
             return entry[2]
         generation = _changes  # before reading, so a change made meanwhile is not hidden
-        tenant = _find(lookup, *params)
+        tenant = _find(db, lookup, *params)
         if tenant is not None:
             if len(self._entries) >= self.MAX_ENTRIES:
                 self._entries.clear()
@@ -118,7 +127,7 @@ def by_slugs(org_slug: str, journey_slug: str, cache: TenantCache = _UNCACHED) -
     """Find a journey by organization and journey slug (seed 000's ``orgKey``/``journeyKey``)."""
     tenant = cache.find("slugs", org_slug, journey_slug)
     if tenant is None:
-        if not Organization.select().where(Organization.slug == org_slug).exists():
+        if not Organization.select().where(Organization.slug == org_slug).exists(cache.database):
             raise TenantNotFound("organization")
         raise TenantNotFound("journey")
     return tenant
@@ -136,7 +145,7 @@ def by_ids(account_id: int, tracker_id: int, cache: TenantCache = _UNCACHED) -> 
     """Find a journey by organization id and journey id (seed 002's ``aid``/``tid``)."""
     tenant = cache.find("ids", account_id, tracker_id)
     if tenant is None:
-        if not Organization.select().where(Organization.id == account_id).exists():
+        if not Organization.select().where(Organization.id == account_id).exists(cache.database):
             raise TenantNotFound("organization")
         raise TenantNotFound("journey")
     return tenant

@@ -13,11 +13,9 @@ from flask.testing import FlaskClient, FlaskCliRunner
 
 from flask_journey import Journey
 
-pytest_plugins = ("tests.servers",)
+from .helpers import JOURNEY, ORG, ORIGIN
 
-ORG = "example-org"
-JOURNEY = "small-business-grant"
-ORIGIN = "https://grants.example.com"
+pytest_plugins = ("tests.servers",)
 
 
 @pytest.fixture(params=("sqlite", "postgresql"))

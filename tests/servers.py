@@ -25,9 +25,9 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from benchmarks import servers as throwaway
-from benchmarks.servers import free_port, stop
 from flask_journey import Journey
+from scripts import servers as throwaway
+from scripts.servers import free_port, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 60.0

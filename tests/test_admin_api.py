@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from .conftest import JOURNEY, ORG, ORIGIN
+from .helpers import JOURNEY, ORG, ORIGIN
 
 NEW_ORIGINS = ["https://grants.example.com", "https://staging.grants.example.com"]
 

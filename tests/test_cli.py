@@ -6,8 +6,7 @@ import json
 
 import pytest
 
-from .conftest import JOURNEY, ORG, ORIGIN
-from .test_ingest import batch, event, post
+from .helpers import JOURNEY, ORG, ORIGIN, batch, event, post
 
 
 def fails(runner, *args: str) -> str:

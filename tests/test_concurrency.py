@@ -11,7 +11,7 @@ import pytest
 
 from flask_journey.db import retrying_transaction
 
-from .conftest import JOURNEY, ORG, ORIGIN
+from .helpers import JOURNEY, ORG, ORIGIN
 
 CLIENTS = 8
 BATCHES = 320

@@ -28,7 +28,7 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Response
 
 from flask_journey import Journey
-from tests.test_embed_live import browser_context, launch_chromium
+from tests.live import browser_context, launch_chromium
 
 ORG = "acme"
 JOURNEY = "signup"

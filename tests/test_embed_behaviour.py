@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from markupsafe import escape
 
-from tests.test_embed_live import (
+from .live import (
     JOURNEY,
     ORG,
     Live,

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.test_embed_live import Live, browser_context, launch_chromium, serve_demo, wait_for
+from .live import Live, browser_context, launch_chromium, serve_demo, wait_for
 
 #: What the visitor types, distinctive enough to be searched for in every body and event.
 TYPED = {
@@ -86,7 +86,7 @@ def visit(tmp_path_factory) -> Iterator[dict[str, Any]]:
         with browser_context(browser) as context:
             context.on(
                 "request",
-                lambda r: "/api/ingest" in r.url and browser_bodies.append(r.post_data or ""),
+                lambda r: "/api/ingest" in r.url and browser_bodies.append(r.post_data or ""),  # type: ignore[func-returns-value]
             )
             page = context.new_page()
             _walk_through_the_application(page, live)

@@ -44,7 +44,7 @@ def test_defaults_are_set_in_app_config(tmp_path):
     app = Flask("site", instance_path=str(tmp_path))
     Journey(app)
 
-    assert app.config["JOURNEY_RATELIMIT_DEFAULT"] == "1000 per hour"
+    assert app.config["JOURNEY_RATELIMIT_DEFAULT"] == "20000 per hour"  # issue 13: fits a site
     assert app.config["JOURNEY_RATELIMIT_UNKNOWN_ORIGIN"] == "20 per minute"
     assert app.config["JOURNEY_RATELIMIT_STORAGE_URI"] == "memory://"
     assert app.config["JOURNEY_MAX_BATCH_EVENTS"] == 500
@@ -105,7 +105,7 @@ def test_host_requests_run_none_of_our_rate_limit_hooks(make_app):
     hooks = [f for funcs in (app.before_request_funcs, app.after_request_funcs,
                              app.teardown_request_funcs) for f in funcs.get(None, [])]
 
-    assert ours in app.extensions["limiter"]
+    assert "limiter" not in app.extensions  # issue 14: limits directly, no flask-limiter
     assert not [f for f in hooks if "flask_limiter" in getattr(f, "__module__", "")
                 or getattr(f, "__self__", None) is ours or getattr(f, "args", ()) == (ours,)]
 

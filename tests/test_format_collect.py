@@ -8,7 +8,7 @@ import pytest
 
 from flask_journey.models import Event
 
-from .conftest import ORG, ORIGIN
+from .helpers import ORG, ORIGIN
 
 # The seed's body parameters, with the examples of its table.
 SEED_EVENT = {

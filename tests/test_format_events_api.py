@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from .conftest import ORG, ORIGIN
+from .helpers import ORG, ORIGIN
 
 PAGEVIEW = "/api/v1/events/pageview"
 CUSTOM = "/api/v1/events/custom"

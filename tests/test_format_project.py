@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from .conftest import JOURNEY, ORG
+from .helpers import JOURNEY, ORG
 
 PATH = "/api/events"
 SITE = "https://yourdomain.com"

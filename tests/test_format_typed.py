@@ -12,7 +12,7 @@ import pytest
 
 from flask_journey.models import Event
 
-from .conftest import JOURNEY, ORG, ORIGIN
+from .helpers import JOURNEY, ORG, ORIGIN
 
 SECRET = "test-secret-key"
 
@@ -390,7 +390,7 @@ class TestLimitsAndErrors:
             ({**pageview(), "type": "identify", "email": "not-an-email"},
              "email must be an email address"),
             ({**pageview(), "type": "stage", "stage": "discovered"},
-             "stage must be one of: activated, engaged, paid, churned"),
+             "stage must be one of: activated, engaged, inactive, paid, churned"),
             ({**pageview(), "type": "stage"}, "stage is required"),
             ({**pageview(), "type": "calendar", "provider": "outlook"},
              "provider must be one of: cal.com, calendly, unknown"),
@@ -556,14 +556,18 @@ class TestIdentity:
         assert exported()[0]["user_id"] == expected
 
     @pytest.mark.parametrize("config", [{}])
-    def test_hashing_without_a_secret_is_refused_and_stores_nothing(
+    def test_without_a_secret_emails_are_hashed_with_the_installations_own(
         self, client, journey, exported
     ):
+        # Issue 13: a fresh install hashes emails instead of refusing them with a 503.
         response = client.post(path(journey), data=CURL_SERVER, content_type="application/json")
 
-        assert response.status_code == 503
-        assert response.get_json() == inactive("Identity hashing is not configured on this site")
-        assert exported() == []
+        assert response.status_code == 200
+        identify, custom = exported()
+        assert identify["user_id"] == "usr_123"
+        assert identify["properties"]["email"].startswith("eh_")
+        assert identify["properties"]["email"] != email_hash("jane@acme.com")
+        assert custom["user_id"] == identify["properties"]["email"]
 
     @pytest.mark.parametrize("config", [{}])
     def test_events_without_an_email_need_no_secret(self, client, journey, exported):

@@ -12,8 +12,7 @@ from flask_journey import pipeline
 from flask_journey.db import is_sqlite
 from flask_journey.models import Event, Usage
 
-from .conftest import ORG, ORIGIN
-from .test_ingest import batch, event
+from .helpers import ORG, ORIGIN, batch, event
 
 HEADERS = {"Content-Type": "application/json", "Origin": ORIGIN}
 

@@ -8,7 +8,7 @@ import pytest
 
 from flask_journey.models import Event
 
-from .conftest import JOURNEY, ORG, ORIGIN
+from .helpers import JOURNEY, ORG, ORIGIN, SEED_HEADERS, batch, event, post
 
 # The seed's curl example, byte for byte.
 SEED_CURL_BODY = """{
@@ -61,39 +61,6 @@ SEED_CURL_BODY = """{
       }
     ]
   }"""
-
-SEED_HEADERS = {"Content-Type": "application/json", "Origin": ORIGIN}
-
-
-def event(tag: str = "page_view", n: int = 1, **props) -> dict:
-    """A valid seed-000 event for the seed's organization and journey."""
-    base = {
-        "_tag": tag,
-        "schemaVersion": 1,
-        "id": f"evt_{tag}_{n}",
-        "ts": "2024-01-15T10:30:00.000Z",
-        "orgKey": ORG,
-        "journeyKey": JOURNEY,
-        "sessionId": "sess_1",
-        "clientId": "client_1",
-        "url": "https://grants.example.com/apply",
-    }
-    base.update(props)
-    return base
-
-
-def batch(*events: dict, **context) -> dict:
-    return {
-        "schemaVersion": 1,
-        "context": {"orgKey": ORG, "journeyKey": JOURNEY, **context},
-        "events": list(events),
-    }
-
-
-def post(client, body, headers=SEED_HEADERS):
-    data = body if isinstance(body, (str, bytes)) else json.dumps(body)
-    return client.post("/api/ingest", data=data, headers=headers)
-
 
 def test_seed_curl_example_returns_204_and_export_prints_its_three_events(
     client, journey, exported

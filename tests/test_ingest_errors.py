@@ -7,8 +7,7 @@ import json
 
 import pytest
 
-from .conftest import JOURNEY, ORG
-from .test_ingest import batch, event, post
+from .helpers import JOURNEY, ORG, batch, event, post
 
 
 def refused(response, status: int) -> str:

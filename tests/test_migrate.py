@@ -22,7 +22,7 @@ from peewee import (
 from flask_journey import migrations
 from flask_journey.migrations import Migration
 
-from .conftest import JOURNEY, ORG, ORIGIN
+from .helpers import JOURNEY, ORG, ORIGIN
 
 CREATED = dt.datetime(2024, 1, 15, 10, 0, 0)
 
@@ -185,6 +185,9 @@ def test_migrate_upgrades_a_release_0_1_database_and_keeps_every_row(old_app, ru
         "Applied 5: report summaries: sessions, their fields, hourly event counts and the "
         "refresh state; a journey's configured steps (flask journey migrate then builds the "
         "summaries)",
+        "Applied 6: count refused requests and events per journey (journey_refusal), and keep "
+        "values an installation generates once, such as its identity secret "
+        "(journey_installation)",
         "Applied 7: read-only share links of journey dashboards (only their tokens' hashes)",
         f"Schema version 1 -> {migrations.LATEST}.",
     ]

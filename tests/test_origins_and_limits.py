@@ -4,15 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import JOURNEY, ORG, ORIGIN
-from .test_ingest import batch, event, post
-
-
-def from_origin(origin: str | None) -> dict[str, str]:
-    headers = {"Content-Type": "application/json"}
-    if origin:
-        headers["Origin"] = origin
-    return headers
+from .helpers import JOURNEY, ORG, ORIGIN, batch, event, from_origin, post
 
 
 class TestAllowedOrigins:

@@ -10,10 +10,9 @@ from flask_journey import db as journey_db
 from flask_journey import pipeline, tenants
 from flask_journey.models import Event, utcnow
 
-from .conftest import JOURNEY, ORG, ORIGIN
+from .helpers import JOURNEY, ORG, ORIGIN, event
+from .helpers import batch as ingest_batch
 from .servers import wait_until
-from .test_ingest import batch as ingest_batch
-from .test_ingest import event
 
 
 @pytest.fixture

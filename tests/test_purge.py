@@ -8,7 +8,7 @@ import pytest
 
 from flask_journey.models import Event, utcnow
 
-from .conftest import JOURNEY, ORG, ORIGIN
+from .helpers import JOURNEY, ORG, ORIGIN
 
 
 def event(event_id: str, org: str = ORG) -> dict:

@@ -11,7 +11,7 @@ import pytest
 
 from flask_journey.config import REDIS_STORAGE_OPTIONS
 
-from .conftest import JOURNEY, ORG, ORIGIN
+from .helpers import JOURNEY, ORG, ORIGIN
 
 
 def batch(event_id: str) -> dict:

@@ -18,7 +18,7 @@ import pytest
 
 from flask_journey import Journey
 
-from .conftest import JOURNEY, ORG, ORIGIN
+from .helpers import JOURNEY, ORG, ORIGIN
 
 DAY = "2026-11-10"
 STEPS = ("eligibility", "business-details", "review")
@@ -30,9 +30,7 @@ def config() -> dict[str, Any]:
 
 
 def at(hour: int, seconds: float) -> str:
-    moment = dt.datetime(2026, 11, 10, hour, tzinfo=dt.timezone.utc) + dt.timedelta(
-        seconds=seconds
-    )
+    moment = dt.datetime(2026, 11, 10, hour, tzinfo=dt.timezone.utc) + dt.timedelta(seconds=seconds)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -41,93 +39,190 @@ def session(hour: int, timeline: list[tuple], device: str = "desktop") -> dict[s
     session_id = str(uuid.uuid4())
     events = []
     for seconds, tag, *props in timeline:
-        events.append({
-            "_tag": tag, "schemaVersion": 1, "id": str(uuid.uuid4()), "ts": at(hour, seconds),
-            "orgKey": ORG, "journeyKey": JOURNEY, "sessionId": session_id, "clientId": "c1",
-            "url": f"{ORIGIN}/apply", **(props[0] if props else {}),
-        })
-    return {"schemaVersion": 1, "events": events,
-            "context": {"orgKey": ORG, "journeyKey": JOURNEY, "deviceClass": device}}
+        events.append(
+            {
+                "_tag": tag,
+                "schemaVersion": 1,
+                "id": str(uuid.uuid4()),
+                "ts": at(hour, seconds),
+                "orgKey": ORG,
+                "journeyKey": JOURNEY,
+                "sessionId": session_id,
+                "clientId": "c1",
+                "url": f"{ORIGIN}/apply",
+                **(props[0] if props else {}),
+            }
+        )
+    return {
+        "schemaVersion": 1,
+        "events": events,
+        "context": {"orgKey": ORG, "journeyKey": JOURNEY, "deviceClass": device},
+    }
 
 
 def on(step: str, **props: str) -> dict[str, str]:
     return {"stepKey": step, **props}
 
 
-COMPLETES = session(10, [
-    (0, "session_start", {"referrer": "https://www.google.com/search"}),
-    (0, "step_view", on("eligibility")),
-    (5, "field_focus", on("eligibility", fieldKey="business-name")),
-    (8, "field_change", on("eligibility", fieldKey="business-name")),
-    (10, "field_blur", on("eligibility", fieldKey="business-name")),
-    (20, "step_view", on("business-details")),
-    (25, "field_focus", on("business-details", fieldKey="email")),
-    (30, "field_blur", on("business-details", fieldKey="email")),
-    (31, "field_focus", on("business-details", fieldKey="phone")),
-    (35, "field_blur", on("business-details", fieldKey="phone")),
-    (36, "submit_attempt", on("business-details")),
-    (36, "validation_error", on("business-details", fieldKey="email", errorType="typeMismatch")),
-    (40, "field_focus", on("business-details", fieldKey="email")),
-    (44, "field_change", on("business-details", fieldKey="email")),
-    (46, "field_blur", on("business-details", fieldKey="email")),
-    (50, "step_view", on("review")),
-    (60, "submit_attempt", on("review")),
-    (62, "submit_success", on("review")),
-    (70, "session_end", {"reason": "leave"}),
-])
-ABANDONS_ON_BUSINESS_NAME = session(11, [
-    (0, "session_start"),
-    (0, "step_view", on("eligibility")),
-    (3, "field_focus", on("eligibility", fieldKey="business-name")),
-    (7, "field_change", on("eligibility", fieldKey="business-name")),
-    (15, "dropoff_signal", on("eligibility", reason="leave")),
-    (15, "session_end", {"reason": "leave"}),
-])
-ONLY_VIEWS = session(12, [
-    (0, "session_start"),
-    (0, "page_view", {"title": "Apply"}),
-    (1, "step_view", on("eligibility")),
-])
-STOPS_AT_EMAIL_ERROR = session(13, [
-    (0, "session_start"),
-    (0, "step_view", on("eligibility")),
-    (2, "field_focus", on("eligibility", fieldKey="business-name")),
-    (4, "field_change", on("eligibility", fieldKey="business-name")),
-    (8, "field_blur", on("eligibility", fieldKey="business-name")),
-    (18, "step_view", on("business-details")),
-    (20, "field_focus", on("business-details", fieldKey="email")),
-    (22, "field_change", on("business-details", fieldKey="email")),
-    (24, "field_blur", on("business-details", fieldKey="email")),
-    (25, "submit_attempt", on("business-details")),
-    (25, "validation_error", on("business-details", fieldKey="email", errorType="typeMismatch")),
-    (40, "dropoff_signal", on("business-details", reason="hidden")),
-], device="mobile")
+COMPLETES = session(
+    10,
+    [
+        (0, "session_start", {"referrer": "https://www.google.com/search"}),
+        (0, "step_view", on("eligibility")),
+        (5, "field_focus", on("eligibility", fieldKey="business-name")),
+        (8, "field_change", on("eligibility", fieldKey="business-name")),
+        (10, "field_blur", on("eligibility", fieldKey="business-name")),
+        (20, "step_view", on("business-details")),
+        (25, "field_focus", on("business-details", fieldKey="email")),
+        (30, "field_blur", on("business-details", fieldKey="email")),
+        (31, "field_focus", on("business-details", fieldKey="phone")),
+        (35, "field_blur", on("business-details", fieldKey="phone")),
+        (36, "submit_attempt", on("business-details")),
+        (
+            36,
+            "validation_error",
+            on("business-details", fieldKey="email", errorType="typeMismatch"),
+        ),
+        (40, "field_focus", on("business-details", fieldKey="email")),
+        (44, "field_change", on("business-details", fieldKey="email")),
+        (46, "field_blur", on("business-details", fieldKey="email")),
+        (50, "step_view", on("review")),
+        (60, "submit_attempt", on("review")),
+        (62, "submit_success", on("review")),
+        (70, "session_end", {"reason": "leave"}),
+    ],
+)
+ABANDONS_ON_BUSINESS_NAME = session(
+    11,
+    [
+        (0, "session_start"),
+        (0, "step_view", on("eligibility")),
+        (3, "field_focus", on("eligibility", fieldKey="business-name")),
+        (7, "field_change", on("eligibility", fieldKey="business-name")),
+        (15, "dropoff_signal", on("eligibility", reason="leave")),
+        (15, "session_end", {"reason": "leave"}),
+    ],
+)
+ONLY_VIEWS = session(
+    12,
+    [
+        (0, "session_start"),
+        (0, "page_view", {"title": "Apply"}),
+        (1, "step_view", on("eligibility")),
+    ],
+)
+STOPS_AT_EMAIL_ERROR = session(
+    13,
+    [
+        (0, "session_start"),
+        (0, "step_view", on("eligibility")),
+        (2, "field_focus", on("eligibility", fieldKey="business-name")),
+        (4, "field_change", on("eligibility", fieldKey="business-name")),
+        (8, "field_blur", on("eligibility", fieldKey="business-name")),
+        (18, "step_view", on("business-details")),
+        (20, "field_focus", on("business-details", fieldKey="email")),
+        (22, "field_change", on("business-details", fieldKey="email")),
+        (24, "field_blur", on("business-details", fieldKey="email")),
+        (25, "submit_attempt", on("business-details")),
+        (
+            25,
+            "validation_error",
+            on("business-details", fieldKey="email", errorType="typeMismatch"),
+        ),
+        (40, "dropoff_signal", on("business-details", reason="hidden")),
+    ],
+    device="mobile",
+)
 
 TOTALS = {
-    "sessions": 4, "starters": 3, "submitters": 2, "completions": 1, "abandons": 2, "active": 0,
-    "startRate": 0.75, "completionRate": 0.3333, "conversionRate": 0.25,
+    "sessions": 4,
+    "starters": 3,
+    "submitters": 2,
+    "completions": 1,
+    "abandons": 2,
+    "active": 0,
+    "startRate": 0.75,
+    "completionRate": 0.3333,
+    "conversionRate": 0.25,
 }
 FUNNEL = [
-    {"stepKey": "eligibility", "position": 1, "configured": True, "sessions": 4,
-     "shareOfSessions": 1.0, "shareOfPrevious": None, "dropoffs": 2,
-     "dropoffReasons": {"leave": 1}, "medianSeconds": 19.0},
-    {"stepKey": "business-details", "position": 2, "configured": True, "sessions": 2,
-     "shareOfSessions": 0.5, "shareOfPrevious": 0.5, "dropoffs": 1,
-     "dropoffReasons": {"hidden": 1}, "medianSeconds": 30.0},
-    {"stepKey": "review", "position": 3, "configured": True, "sessions": 1,
-     "shareOfSessions": 0.25, "shareOfPrevious": 0.5, "dropoffs": 0, "dropoffReasons": {},
-     "medianSeconds": 12.0},
+    {
+        "stepKey": "eligibility",
+        "position": 1,
+        "configured": True,
+        "sessions": 4,
+        "shareOfSessions": 1.0,
+        "shareOfPrevious": None,
+        "dropoffs": 2,
+        "dropoffReasons": {"leave": 1},
+        "medianSeconds": 19.0,
+    },
+    {
+        "stepKey": "business-details",
+        "position": 2,
+        "configured": True,
+        "sessions": 2,
+        "shareOfSessions": 0.5,
+        "shareOfPrevious": 0.5,
+        "dropoffs": 1,
+        "dropoffReasons": {"hidden": 1},
+        "medianSeconds": 30.0,
+    },
+    {
+        "stepKey": "review",
+        "position": 3,
+        "configured": True,
+        "sessions": 1,
+        "shareOfSessions": 0.25,
+        "shareOfPrevious": 0.5,
+        "dropoffs": 0,
+        "dropoffReasons": {},
+        "medianSeconds": 12.0,
+    },
 ]
 FIELDS = [
-    {"fieldKey": "business-name", "stepKey": "eligibility", "sessions": 3, "starters": 3,
-     "returns": 0, "errorSessions": 0, "errors": {}, "errorRate": 0.0, "abandons": 1,
-     "abandonShare": 0.5, "medianSeconds": 5.5, "medianHesitationSeconds": 3.0},
-    {"fieldKey": "email", "stepKey": "business-details", "sessions": 2, "starters": 2,
-     "returns": 1, "errorSessions": 2, "errors": {"typeMismatch": 2}, "errorRate": 1.0,
-     "abandons": 1, "abandonShare": 0.5, "medianSeconds": 7.5, "medianHesitationSeconds": 10.5},
-    {"fieldKey": "phone", "stepKey": "business-details", "sessions": 1, "starters": 1,
-     "returns": 0, "errorSessions": 0, "errors": {}, "errorRate": 0.0, "abandons": 0,
-     "abandonShare": 0.0, "medianSeconds": 4.0, "medianHesitationSeconds": None},
+    {
+        "fieldKey": "business-name",
+        "stepKey": "eligibility",
+        "sessions": 3,
+        "starters": 3,
+        "returns": 0,
+        "errorSessions": 0,
+        "errors": {},
+        "errorRate": 0.0,
+        "abandons": 1,
+        "abandonShare": 0.5,
+        "medianSeconds": 5.5,
+        "medianHesitationSeconds": 3.0,
+    },
+    {
+        "fieldKey": "email",
+        "stepKey": "business-details",
+        "sessions": 2,
+        "starters": 2,
+        "returns": 1,
+        "errorSessions": 2,
+        "errors": {"typeMismatch": 2},
+        "errorRate": 1.0,
+        "abandons": 1,
+        "abandonShare": 0.5,
+        "medianSeconds": 7.5,
+        "medianHesitationSeconds": 10.5,
+    },
+    {
+        "fieldKey": "phone",
+        "stepKey": "business-details",
+        "sessions": 1,
+        "starters": 1,
+        "returns": 0,
+        "errorSessions": 0,
+        "errors": {},
+        "errorRate": 0.0,
+        "abandons": 0,
+        "abandonShare": 0.0,
+        "medianSeconds": 4.0,
+        "medianHesitationSeconds": None,
+    },
 ]
 
 
@@ -154,7 +249,10 @@ def test_the_report_api_answers_every_definition(client, api_key, scenario):
     assert response.status_code == 200, response.get_data(as_text=True)
     report = response.get_json()
     assert (report["orgKey"], report["journeyKey"], report["from"], report["to"]) == (
-        ORG, JOURNEY, DAY, DAY
+        ORG,
+        JOURNEY,
+        DAY,
+        DAY,
     )
     assert report["totals"] == TOTALS
     assert report["steps"] == FUNNEL
@@ -162,10 +260,15 @@ def test_the_report_api_answers_every_definition(client, api_key, scenario):
     assert report["segments"]["device"] == {"desktop": 3, "mobile": 1}
     assert report["segments"]["source"] == {"(direct)": 3, "www.google.com": 1}
     assert report["trend"]["interval"] == "hour"
-    assert [(p["period"], p["sessions"], p["starters"], p["completions"])
-            for p in report["trend"]["points"] if p["sessions"]] == [
-        ("2026-11-10T10:00", 1, 1, 1), ("2026-11-10T11:00", 1, 1, 0),
-        ("2026-11-10T12:00", 1, 0, 0), ("2026-11-10T13:00", 1, 1, 0),
+    assert [
+        (p["period"], p["sessions"], p["starters"], p["completions"])
+        for p in report["trend"]["points"]
+        if p["sessions"]
+    ] == [
+        ("2026-11-10T10:00", 1, 1, 1),
+        ("2026-11-10T11:00", 1, 1, 0),
+        ("2026-11-10T12:00", 1, 0, 0),
+        ("2026-11-10T13:00", 1, 1, 0),
     ]
     assert report["previous"]["from"] == report["previous"]["to"] == "2026-11-09"
     assert report["previous"]["totals"]["sessions"] == 0
@@ -174,8 +277,9 @@ def test_the_report_api_answers_every_definition(client, api_key, scenario):
 
 
 def test_the_cli_prints_the_same_report_and_a_readable_table(client, api_key, cli, scenario):
-    printed = json.loads(cli("report", ORG, JOURNEY, "--from", DAY, "--to", DAY,
-                             "--format", "json"))
+    printed = json.loads(
+        cli("report", ORG, JOURNEY, "--from", DAY, "--to", DAY, "--format", "json")
+    )
     served = report_api(client, api_key, **{"from": DAY, "to": DAY}).get_json()
     assert {k: v for k, v in printed.items() if k != "refreshedAt"} == {
         k: v for k, v in served.items() if k != "refreshedAt"
@@ -198,15 +302,17 @@ def test_a_segment_filter_and_a_breakdown(client, api_key, scenario):
     broken = report_api(client, api_key, **{"from": DAY, "to": DAY, "breakdown": "device"})
     values = broken.get_json()["breakdownValues"]
     assert [(v["value"], v["totals"]["sessions"], v["totals"]["completions"]) for v in values] == [
-        ("desktop", 3, 1), ("mobile", 1, 0)
+        ("desktop", 3, 1),
+        ("mobile", 1, 0),
     ]
     assert [s["sessions"] for s in values[1]["steps"]] == [1, 1, 0]
     assert [f["fieldKey"] for f in values[1]["fields"]] == ["business-name", "email"]
 
 
 def test_csv_tables_hold_the_report_rows(client, api_key, scenario):
-    response = report_api(client, api_key, **{"from": DAY, "to": DAY, "format": "csv",
-                                              "table": "fields"})
+    response = report_api(
+        client, api_key, **{"from": DAY, "to": DAY, "format": "csv", "table": "fields"}
+    )
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
@@ -217,16 +323,19 @@ def test_csv_tables_hold_the_report_rows(client, api_key, scenario):
     ]
 
 
-@pytest.mark.parametrize(("params", "named"), [
-    ({"from": "10/11/2026"}, "from"),
-    ({"to": "yesterday"}, "to"),
-    ({"from": "2026-11-10", "to": "2026-11-01"}, "to"),
-    ({"from": "0001-01-01", "to": "0001-01-02"}, "from"),
-    ({"breakdown": "colour"}, "breakdown"),
-    ({"compare": "maybe"}, "compare"),
-    ({"format": "xml"}, "format"),
-    ({"format": "csv", "table": "everything"}, "table"),
-])
+@pytest.mark.parametrize(
+    ("params", "named"),
+    [
+        ({"from": "10/11/2026"}, "from"),
+        ({"to": "yesterday"}, "to"),
+        ({"from": "2026-11-10", "to": "2026-11-01"}, "to"),
+        ({"from": "0001-01-01", "to": "0001-01-02"}, "from"),
+        ({"breakdown": "colour"}, "breakdown"),
+        ({"compare": "maybe"}, "compare"),
+        ({"format": "xml"}, "format"),
+        ({"format": "csv", "table": "everything"}, "table"),
+    ],
+)
 def test_bad_parameters_are_400_naming_the_parameter(client, api_key, journey, params, named):
     response = report_api(client, api_key, **params)
     assert response.status_code == 400
@@ -236,42 +345,60 @@ def test_bad_parameters_are_400_naming_the_parameter(client, api_key, journey, p
 def test_another_organizations_journey_is_404_and_a_missing_key_401(client, cli, api_key):
     cli("create-org", "other-org")
     cli("create-journey", "other-org", "their-journey")
-    assert client.get("/api/journeys/their-journey/report", headers=bearer(api_key)
-                      ).status_code == 404
+    assert (
+        client.get("/api/journeys/their-journey/report", headers=bearer(api_key)).status_code == 404
+    )
     assert client.get(f"/api/journeys/{JOURNEY}/report").status_code == 401
 
 
 def test_steps_are_set_by_the_management_api_and_order_the_funnel(client, api_key, scenario):
-    response = client.put(f"/api/journeys/{JOURNEY}", headers=bearer(api_key),
-                          json={"steps": ["review", "eligibility"]})
+    response = client.put(
+        f"/api/journeys/{JOURNEY}",
+        headers=bearer(api_key),
+        json={"steps": ["review", "eligibility"]},
+    )
     assert response.status_code == 200
     assert response.get_json()["steps"] == ["review", "eligibility"]
     steps = report_api(client, api_key, **{"from": DAY, "to": DAY}).get_json()["steps"]
     assert [(s["stepKey"], s["configured"]) for s in steps] == [
-        ("review", True), ("eligibility", True), ("business-details", False)
+        ("review", True),
+        ("eligibility", True),
+        ("business-details", False),
     ]
 
 
-def test_without_configured_steps_the_order_is_where_sessions_reach_them(client, cli, api_key,
-                                                                         scenario):
+def test_without_configured_steps_the_order_is_where_sessions_reach_them(
+    client, cli, api_key, scenario
+):
     cli("set-steps", ORG, JOURNEY)
     steps = report_api(client, api_key, **{"from": DAY, "to": DAY}).get_json()["steps"]
     assert [(s["stepKey"], s["configured"]) for s in steps] == [
-        ("eligibility", False), ("business-details", False), ("review", False)
+        ("eligibility", False),
+        ("business-details", False),
+        ("review", False),
     ]
 
 
 def test_an_open_session_is_active_not_abandoned(client, api_key, journey):
     now = dt.datetime.now(dt.timezone.utc)
-    batch = session(0, [(0, "session_start"), (1, "step_view", on("eligibility")),
-                        (2, "field_focus", on("eligibility", fieldKey="business-name"))])
+    batch = session(
+        0,
+        [
+            (0, "session_start"),
+            (1, "step_view", on("eligibility")),
+            (2, "field_focus", on("eligibility", fieldKey="business-name")),
+        ],
+    )
     for offset, event in enumerate(batch["events"]):
         event["ts"] = (now + dt.timedelta(seconds=offset - 5)).isoformat()
     assert client.post("/api/ingest", json=batch, headers={"Origin": ORIGIN}).status_code == 204
 
     totals = report_api(client, api_key).get_json()["totals"]
     assert (totals["sessions"], totals["starters"], totals["active"], totals["abandons"]) == (
-        1, 1, 1, 0
+        1,
+        1,
+        1,
+        0,
     )
 
 
@@ -296,16 +423,15 @@ def test_a_time_zone_ahead_of_utc_moves_a_session_to_the_next_day(make_app, cli,
     app = make_app(JOURNEY_REPORT_TIMEZONE="Pacific/Auckland", JOURNEY_REPORT_MAX_STALENESS=0)
     client = app.test_client()
     late_evening = session(11, [(0, "session_start"), (1, "step_view", on("eligibility"))])
-    assert client.post("/api/ingest", json=late_evening, headers={"Origin": ORIGIN}
-                       ).status_code == 204
+    assert (
+        client.post("/api/ingest", json=late_evening, headers={"Origin": ORIGIN}).status_code == 204
+    )
     key = app.test_cli_runner().invoke(args=["journey", "create-key", ORG]).output.split()[-1]
 
     report = report_api(client, key, **{"from": "2026-11-11", "to": "2026-11-11"}).get_json()
     assert report["timezone"] == "Pacific/Auckland"
     assert report["totals"]["sessions"] == 1  # 11:00 UTC is 00:00 the next day in Auckland
-    assert [p["period"] for p in report["trend"]["points"] if p["sessions"]] == [
-        "2026-11-11T00:00"
-    ]
+    assert [p["period"] for p in report["trend"]["points"] if p["sessions"]] == ["2026-11-11T00:00"]
 
 
 def test_a_session_of_server_side_events_only_is_counted(client, api_key, journey):
@@ -319,22 +445,21 @@ def test_reports_lag_by_at_most_the_staleness_and_refresh_catches_up(make_app, c
     app = make_app(JOURNEY_REPORT_MAX_STALENESS=3600)
     client = app.test_client()
     key = app.test_cli_runner().invoke(args=["journey", "create-key", ORG]).output.split()[-1]
-    assert report_api(client, key, **{"from": DAY, "to": DAY}).get_json()["totals"][
-        "sessions"] == 0
-    assert client.post("/api/ingest", json=ONLY_VIEWS, headers={"Origin": ORIGIN}
-                       ).status_code == 204
-    assert report_api(client, key, **{"from": DAY, "to": DAY}).get_json()["totals"][
-        "sessions"] == 0
+    assert report_api(client, key, **{"from": DAY, "to": DAY}).get_json()["totals"]["sessions"] == 0
+    assert (
+        client.post("/api/ingest", json=ONLY_VIEWS, headers={"Origin": ORIGIN}).status_code == 204
+    )
+    assert report_api(client, key, **{"from": DAY, "to": DAY}).get_json()["totals"]["sessions"] == 0
 
     result = app.test_cli_runner().invoke(args=["journey", "refresh"])
     assert result.exit_code == 0, result.output
     assert result.output == "Read 3 events; summarised 1 sessions.\n"
-    assert report_api(client, key, **{"from": DAY, "to": DAY}).get_json()["totals"][
-        "sessions"] == 1
+    assert report_api(client, key, **{"from": DAY, "to": DAY}).get_json()["totals"]["sessions"] == 1
 
 
 def test_the_python_api_returns_the_same_report(app, scenario):
     with app.app_context():
-        report = Journey().report(ORG, JOURNEY, start=dt.date(2026, 11, 10),
-                                  end=dt.date(2026, 11, 10))
+        report = Journey().report(
+            ORG, JOURNEY, start=dt.date(2026, 11, 10), end=dt.date(2026, 11, 10)
+        )
     assert (report["totals"], report["steps"], report["fields"]) == (TOTALS, FUNNEL, FIELDS)

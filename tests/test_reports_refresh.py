@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from .conftest import JOURNEY, ORG, ORIGIN
+from .helpers import JOURNEY, ORG, ORIGIN
 
 DAY = "2024-01-15"
 
@@ -19,22 +19,31 @@ def config() -> dict:
 
 def event(number: int, session: str) -> dict:
     return {
-        "_tag": "field_focus", "schemaVersion": 1, "id": f"evt_{number}",
-        "ts": f"{DAY}T10:00:{number:02d}Z", "orgKey": ORG, "journeyKey": JOURNEY,
-        "sessionId": session, "clientId": "c", "url": f"{ORIGIN}/apply",
-        "stepKey": "eligibility", "fieldKey": "business-name",
+        "_tag": "field_focus",
+        "schemaVersion": 1,
+        "id": f"evt_{number}",
+        "ts": f"{DAY}T10:00:{number:02d}Z",
+        "orgKey": ORG,
+        "journeyKey": JOURNEY,
+        "sessionId": session,
+        "clientId": "c",
+        "url": f"{ORIGIN}/apply",
+        "stepKey": "eligibility",
+        "fieldKey": "business-name",
     }
 
 
 def post(client, *events: dict) -> None:
-    body = {"schemaVersion": 1, "context": {"orgKey": ORG, "journeyKey": JOURNEY},
-            "events": list(events)}
+    body = {
+        "schemaVersion": 1,
+        "context": {"orgKey": ORG, "journeyKey": JOURNEY},
+        "events": list(events),
+    }
     assert client.post("/api/ingest", json=body, headers={"Origin": ORIGIN}).status_code == 204
 
 
 def totals(cli) -> tuple[int, int, int]:
-    report = json.loads(cli("report", ORG, JOURNEY, "--from", DAY, "--to", DAY,
-                            "--format", "json"))
+    report = json.loads(cli("report", ORG, JOURNEY, "--from", DAY, "--to", DAY, "--format", "json"))
     return report["totals"]["sessions"], report["totals"]["starters"], report["events"]["total"]
 
 

@@ -11,9 +11,7 @@ import pytest
 from flask_journey import tenants
 from flask_journey.models import Journey, Organization
 
-from .conftest import JOURNEY, ORG, ORIGIN
-from .test_ingest import batch, event, post
-from .test_origins_and_limits import from_origin
+from .helpers import JOURNEY, ORG, ORIGIN, batch, event, from_origin, post
 
 NEW_ORIGIN = "https://new.example.com"
 

@@ -24,7 +24,7 @@ from flask import (
 )
 from werkzeug.exceptions import HTTPException
 
-from .. import tenants
+from .. import reports, tenants
 from ..models import Event, Journey, Organization
 from ..outcomes import Unauthenticated
 from ..reports import SEGMENTS, ReportError, parse_options
@@ -67,12 +67,14 @@ def create_dashboard_blueprint(state: JourneyState, hook: Callable[[], AccessHoo
     )
     access = Access(state.settings, hook)
 
+    def report_of(journey: Journey, **options: Any) -> dict[str, Any]:
+        return reports.report(state.database, journey, state.settings, **options)
+
     def today() -> dt.date:
         return dt.datetime.now(ZoneInfo(state.settings.report_timezone)).date()
 
     @bp.before_request
     def _csrf_cookie() -> None:
-        state.activate()
         g._journey_frame_ancestors = []
         if not current_app.config.get("SECRET_KEY"):
             raise PageError(
@@ -198,7 +200,7 @@ def create_dashboard_blueprint(state: JourneyState, hook: Callable[[], AccessHoo
         rows = []
         for journey in organization.journeys.order_by(Journey.slug):
             journey.organization = organization
-            report = state.report(journey, start=view.start, end=view.end, compare=True)
+            report = report_of(journey, start=view.start, end=view.end, compare=True)
             totals, before = report["totals"], report["previous"]["totals"]
             points = [p["sessions"] for p in report["trend"]["points"]]
             rows.append({
@@ -218,7 +220,7 @@ def create_dashboard_blueprint(state: JourneyState, hook: Callable[[], AccessHoo
 
     def _journey_page(journey: Journey, links: dict[str, Any], shared: dict | None) -> str:
         view = read_view(request.args, today())
-        report = state.report(journey, **view.report_options())
+        report = report_of(journey, **view.report_options())
         g._journey_frame_ancestors = list(journey.allowed_origins or [])
         has_events = report["totals"]["sessions"] > 0 or (
             Event.select().where(Event.journey == journey.id).exists()
@@ -245,7 +247,7 @@ def create_dashboard_blueprint(state: JourneyState, hook: Callable[[], AccessHoo
 
     def _download(journey: Journey, fmt: str, table: str | None) -> Response:
         # The report API's parameters and output, so a download is exactly that API's answer.
-        report = state.report(journey, **parse_options(request.args))
+        report = report_of(journey, **parse_options(request.args))
         name = f"{journey.organization.slug}-{journey.slug}-{report['from']}-{report['to']}"
         if fmt == "json":
             response = jsonify(report)

@@ -12,20 +12,21 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 from flask_cors import CORS
 from marshmallow import ValidationError
 from peewee import DatabaseError, InterfaceError
 
-from .. import pipeline
+from .. import migrations, pipeline, refusals
 from ..outcomes import InvalidRequest, Refusal, Unavailable
 from ..payload import read_json
 from ..pipeline import TRANSIENT
 from ..privacy import IdentityNotConfigured
+from ..refusals import INVALID_EVENT, reason_of
 from ..tenants import Tenant
 
 if TYPE_CHECKING:
-    from ..extension import JourneyState
+    from ..state import JourneyState
 
 
 @dataclass
@@ -123,14 +124,17 @@ class WireFormat:
 
         Derived from the request's ``Idempotency-Key`` header and the event's ``index`` in the
         request when the header is sent; else, when the client said when the event happened
-        (``client_time``), from the event's content; else random. A retried request thus gets
-        the ids it got the first time, and stores nothing twice.
+        (``client_time``), from the event's content and ``index``; else random. A retried
+        request thus gets the ids it got the first time, and stores nothing twice, while two
+        identical events of one request (two clicks in one millisecond) are both stored.
         """
         key = request.headers.get("Idempotency-Key")
         if key:
             content: Any = ["idempotency-key", key, index]
         elif client_time:
-            content = ["event", {k: v for k, v in event.items() if k not in TRANSIENT}]
+            kept = {k: v for k, v in event.items() if k not in TRANSIENT}
+            # The first event keeps the id earlier releases gave it.
+            content = ["event", kept] if index == 0 else ["event", kept, index]
         else:
             return f"evt_{uuid.uuid4().hex}"
         raw = json.dumps([tenant.journey.id, content], sort_keys=True, default=str)
@@ -139,8 +143,16 @@ class WireFormat:
     # The flow, the same for every format.
 
     def blueprint(self) -> Blueprint:
-        """The format's routes. flask-cors answers their preflights (``OPTIONS``) and the
-        requests that carry no ``Origin``; :meth:`handle` writes the headers of the others."""
+        """The format's routes, answering browsers of any origin, credentialed requests too.
+
+        flask-cors answers their preflights (``OPTIONS``) and adds its headers to responses
+        :meth:`handle` did not write (a server error, say). The request's ``Origin`` is echoed,
+        never ``*``, with ``Access-Control-Allow-Credentials: true``: the SDKs send with
+        ``navigator.sendBeacon``, which always includes credentials, and a browser drops the
+        answer to such a request without that header. Cookies are never read; which origins
+        may store events is the journey's allowed origins, checked on the ``POST`` and answered
+        with a 403 the page can read.
+        """
         bp = Blueprint(f"journey_{self.name}", __name__)
         for rule, endpoint in self.routes:
             bp.add_url_rule(rule, endpoint, self.handle, methods=["POST"])
@@ -148,6 +160,7 @@ class WireFormat:
             bp,
             origins="*",
             send_wildcard=False,
+            supports_credentials=True,
             methods=["POST", "OPTIONS"],
             allow_headers=list(self.cors_headers),
             max_age=self.state.settings.cors_max_age,
@@ -158,22 +171,32 @@ class WireFormat:
         response = self.respond(view_args)
         origin = request.headers.get("Origin")
         if origin:
-            # What flask-cors adds for origins="*" without send_wildcard. It leaves alone a
-            # response that has Access-Control-Allow-Origin; working these two headers out in
-            # its generic after_request cost about 25 us a request, a fifth of this view.
+            # What flask-cors adds to an answer for a browser. It leaves alone a response that
+            # has Access-Control-Allow-Origin; working these headers out in its generic
+            # after_request cost about 25 us a request, a fifth of this view.
             response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Access-Control-Allow-Credentials"] = "true"
             response.headers.add("Vary", "Origin")
         return response
 
     def respond(self, view_args: dict[str, Any]) -> Response:
-        """The response to the request: events stored and accepted, or refused."""
+        """The response to the request: events stored and accepted, or refused.
+
+        Every refusal, of the request or of some of its events, is logged and counted
+        (:mod:`flask_journey.refusals`).
+        """
         settings = self.state.settings
+        tenant: Tenant | None = None
         try:
+            migrations.ensure_current(self.state.database)
             try:
                 envelope = self.envelope(read_json(request, settings.max_body_bytes), view_args)
                 tenant = self.locate(envelope)
                 self.state.guard.admit(
-                    tenant, *self.origins(envelope), authenticated=self.authenticated
+                    tenant,
+                    *self.origins(envelope),
+                    authenticated=self.authenticated,
+                    client=request.remote_addr,
                 )
                 parsed = self.parse(envelope, tenant)
             except ValidationError as err:
@@ -186,17 +209,33 @@ class WireFormat:
                     parsed.events,
                     keep_query_values=settings.keep_query_values,
                     group_commit=settings.group_commit,
+                    database=self.state.database,
+                )
+            if parsed.rejected:
+                index, message = parsed.rejected[0]
+                self._refused(
+                    tenant, INVALID_EVENT, f"event {index}: {message}", count=len(parsed.rejected)
                 )
             return self.accepted(parsed)
         except Refusal as outcome:
+            self._refused(tenant, reason_of(outcome), outcome.message)
             response = self.refused(outcome)
             retry_after = getattr(outcome, "retry_after", None)
             if retry_after is not None:
                 response.headers["Retry-After"] = str(retry_after)
             return response
         except (DatabaseError, InterfaceError) as exc:
-            current_app.logger.exception("flask-journey could not store a batch")
-            return self.refused(Unavailable(f"Storage unavailable: {type(exc).__name__}"))
+            outcome = Unavailable(f"Storage unavailable: {type(exc).__name__}")
+            self._refused(tenant, "unavailable", outcome.message, exc_info=exc)
+            return self.refused(outcome)
+        except migrations.SchemaError as exc:
+            outcome = Unavailable("Storage unavailable: the database schema is not current")
+            self._refused(tenant, "unavailable", f"{outcome.message}: {exc}")
+            return self.refused(outcome)
         except IdentityNotConfigured as exc:
-            current_app.logger.error("flask-journey cannot store an identity: %s", exc)
-            return self.refused(Unavailable("Identity hashing is not configured on this site"))
+            outcome = Unavailable("Identity hashing is not configured on this site")
+            self._refused(tenant, "unavailable", str(exc))
+            return self.refused(outcome)
+
+    def _refused(self, tenant: Tenant | None, reason: str, message: str, **kwargs: Any) -> None:
+        refusals.record(self.state.database, tenant, self.name, reason, message, **kwargs)

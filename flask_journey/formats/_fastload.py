@@ -6,6 +6,10 @@ types and validators it knows (strings, strict integers, ISO 8601 datetimes, nes
 lists, plain dicts; ``Length``, ``OneOf``, ``Equal``) it checks the data itself; anything it does
 not accept, it hands to ``schema.load``, so a refusal carries marshmallow's exact messages and
 anything it cannot prove valid is decided by marshmallow.
+
+It reads marshmallow 4's internals (``Schema._hooks``, a field's ``pre_load``); a schema whose
+internals are not as it knows them (marshmallow 3 keys hooks differently) is loaded by
+``schema.load`` alone.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ def fast_loader(schema: Schema) -> Loader:
     """A function returning ``schema.load(data)``, checking the valid common case itself."""
     try:
         check = _compile_schema(schema)
-    except _Unsupported:
+    except (_Unsupported, AttributeError):  # AttributeError: an internal it did not find
         return schema.load
 
     def load(data: Any) -> Any:
@@ -47,8 +51,18 @@ def fast_loader(schema: Schema) -> Loader:
     return load
 
 
-def _compile_schema(schema: Schema) -> Callable[[Any], dict]:
+def _hooks(schema: Schema) -> dict[str, list[tuple[str, bool, dict]]]:
+    """The schema's hooks by tag, in marshmallow 4's shape (else the schema is unsupported)."""
     hooks = schema._hooks
+    if not all(isinstance(tag, str) for tag in hooks) or not all(
+        isinstance(hook, tuple) and len(hook) == 3 for found in hooks.values() for hook in found
+    ):
+        raise _Unsupported
+    return hooks
+
+
+def _compile_schema(schema: Schema) -> Callable[[Any], dict]:
+    hooks = _hooks(schema)
     if hooks[PRE_LOAD] or hooks[POST_LOAD] or hooks[VALIDATES] or schema.many or schema.partial:
         raise _Unsupported
     if schema.unknown not in (EXCLUDE, RAISE) or schema.dict_class is not dict:
@@ -61,7 +75,7 @@ def _compile_schema(schema: Schema) -> Callable[[Any], dict]:
     steps = []
     for name, field in schema.load_fields.items():
         out = field.attribute or name
-        if "." in out or field.pre_load:
+        if "." in out or getattr(field, "pre_load", None):
             raise _Unsupported  # a pre_load function may turn None into a value
         key = field.data_key if field.data_key is not None else name
         steps.append(
@@ -100,10 +114,10 @@ def _compile_schema(schema: Schema) -> Callable[[Any], dict]:
     return check
 
 
-def _compile_field(field: fields.Field) -> _Convert:
+def _compile_field(field: Any) -> _Convert:
     """A function converting one present, non-null value as ``field.deserialize`` would."""
     kind = type(field)
-    if field.pre_load or field.post_load:
+    if getattr(field, "pre_load", None) or getattr(field, "post_load", None):
         return _generic(field)
     if kind is fields.String:
         return _scalar(str, field.validators)
@@ -161,7 +175,7 @@ def _scalar(kind: type, validators: list) -> _Convert:
     def convert(value: Any, data: dict) -> Any:
         if type(value) is not kind or (choices is not None and value not in choices):
             raise _Slow
-        if kind is str and not low <= len(value) <= high:
+        if kind is str and not low <= len(value) <= high:  # type: ignore[arg-type]
             raise _Slow
         for check in others:
             check(value)
@@ -182,7 +196,7 @@ def _allowed(validator: Callable[[Any], Any]) -> frozenset | None:
     return None
 
 
-def _iso_datetime(default_timezone: dt.tzinfo | None | bool) -> _Convert:
+def _iso_datetime(default_timezone: Any) -> _Convert:
     """``False`` for a plain ``DateTime``; else an ``AwareDateTime``'s default time zone."""
 
     def convert(value: Any, data: dict) -> dt.datetime:

@@ -32,7 +32,7 @@ TAGS = (
 )
 DEVICE_CLASSES = ("desktop", "mobile", "tablet", "bot", "other")
 
-_REQUIRED = {"required": "is required", "null": "is required"}
+_REQUIRED: dict[str, Any] = {"required": "is required", "null": "is required"}
 
 
 def _schema_version() -> fields.Integer:

@@ -7,6 +7,7 @@ whole request is ``{"success": false, "processed": 0, "errors": [{"index": -1, "
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Response, jsonify, request
@@ -23,7 +24,6 @@ from ._fields import (
     JsonObject,
     Properties,
     UnixMillis,
-    email,
     iso_time,
     naive_utc,
     number,
@@ -33,12 +33,33 @@ from ._fields import (
 #: The most events one request may carry (the seed's documented limit).
 MAX_EVENTS = 100
 SOURCES = ("client", "server", "integration")
-STAGES = ("activated", "engaged", "paid", "churned")
+#: The seed's stages, and the browser SDK's ``user.inactive()``.
+STAGES = ("activated", "engaged", "inactive", "paid", "churned")
+#: The browser SDK's ``customer.trialing()``, ``.paid()`` and ``.churned()``.
+BILLING_STATUSES = ("trialing", "paid", "churned")
 PROVIDERS = ("cal.com", "calendly", "unknown")
 #: Properties that name the user of a server event; used as identity, never stored as such.
 IDENTITY_PROPERTIES = ("__email", "__userId")
 
 INACTIVE = "Invalid or inactive tracking configuration"
+
+#: What the vendor's SDKs accept as an email address (``isValidEmail`` in ``@outlit/core``).
+_SDK_EMAIL = re.compile(r"^[^\s@]+@[^\s@]+\.[^\s@]+$")
+#: The part of a Cal.com booking title that names the people meeting: "30 Minute Demo between
+#: Acme and Jane Doe". The browser SDK sends the whole title as ``eventType``.
+_BETWEEN = re.compile(r"\s+between\s+.+\s+and\s+.+$", re.IGNORECASE | re.DOTALL)
+
+
+def _is_sdk_email(value: str) -> bool:
+    # The length first: the pattern backtracks on a long string without a dot.
+    if len(value) > 128 or not _SDK_EMAIL.match(value):
+        raise ValidationError("must be an email address")
+    return True
+
+
+def email() -> fields.String:
+    """An optional email address, as the vendor's SDKs accept one (at most 128 characters)."""
+    return text(128, validate=[_is_sdk_email])
 
 
 def _one_of(choices: tuple[str, ...], **kwargs: Any) -> fields.String:
@@ -63,7 +84,12 @@ class BatchSchema(Schema):
 
     visitorId = text(128)
     source = _one_of(SOURCES, load_default="client")
-    user = fields.Nested(UserSchema, allow_none=True)
+    #: The browser SDK's session id, for every event of the batch.
+    sessionId = text(128)
+    #: The user set with ``setUser()``/``identify()``; ``user`` is the name this format took
+    #: before the SDK's was known, still accepted.
+    userIdentity = fields.Raw(allow_none=True)
+    user = fields.Raw(allow_none=True)
     events = fields.List(
         fields.Raw(),
         required=True,
@@ -159,6 +185,13 @@ class StageSchema(PropertiesSchema):
     stage = _one_of(STAGES, required=True)
 
 
+class BillingSchema(PropertiesSchema):
+    status = _one_of(BILLING_STATUSES, required=True)
+    customerId = text(128)
+    stripeCustomerId = text(128)
+    domain = text(256)
+
+
 SCHEMAS: dict[str, Schema] = {
     "pageview": PageviewSchema(),
     "custom": CustomSchema(),
@@ -167,9 +200,11 @@ SCHEMAS: dict[str, Schema] = {
     "engagement": EngagementSchema(),
     "calendar": CalendarSchema(),
     "stage": StageSchema(),
+    "billing": BillingSchema(),
 }
 
 _batch = BatchSchema()
+_user = UserSchema()
 
 
 class EventRefused(Exception):
@@ -180,14 +215,37 @@ def load_event(raw: Any) -> dict[str, Any]:
     """Validate one event against its type's schema; raise :class:`EventRefused` if invalid."""
     if not isinstance(raw, dict):
         raise EventRefused("Event must be an object")
-    schema = SCHEMAS.get(raw.get("type")) if isinstance(raw.get("type"), str) else None
+    schema = SCHEMAS.get(raw["type"]) if isinstance(raw.get("type"), str) else None
     if schema is None:
         raise EventRefused("Invalid event type")
     try:
-        return schema.load(raw)
+        return load_keeping_user_id(schema, raw)
     except ValidationError as err:
         path, message = first_error(err.messages)
         raise EventRefused(f"{error_field(path)} {message}") from None
+
+
+def load_keeping_user_id(schema: Schema, raw: dict[str, Any]) -> dict[str, Any]:
+    """``schema.load(raw)``; when only the email is refused and a userId is given, without it.
+
+    The email is dropped, the user id and the rest are kept.
+    """
+    try:
+        return schema.load(raw)
+    except ValidationError as err:
+        if set(err.messages) != {"email"} or not raw.get("userId"):
+            raise
+        return schema.load({k: v for k, v in raw.items() if k != "email"})
+
+
+def event_type_without_names(event_type: str | None, invitee: str | None) -> str | None:
+    """A calendar booking's meeting type without the names of the people meeting."""
+    if not event_type:
+        return event_type
+    kept = _BETWEEN.sub("", event_type)
+    if invitee and invitee.strip():
+        kept = kept.replace(invitee.strip(), "")
+    return kept.strip() or None
 
 
 def details(event: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
@@ -204,6 +262,11 @@ def details(event: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
     elif kind == "stage":
         name = event["stage"]
         props.update(event.get("properties") or {})
+    elif kind == "billing":
+        name = event["status"]
+        props.update(event.get("properties") or {})
+        for key in ("customerId", "stripeCustomerId", "domain"):
+            props[key] = event.get(key)
     elif kind == "form":
         name = event.get("formId")
         props["fields"] = [
@@ -216,8 +279,11 @@ def details(event: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
     elif kind == "engagement":
         props.update(activeTimeMs=event.get("activeTimeMs"), totalTimeMs=event.get("totalTimeMs"))
     elif kind == "calendar":
-        for key in ("provider", "eventType", "duration", "isRecurring"):
+        for key in ("provider", "duration", "isRecurring"):
             props[key] = event.get(key)
+        props["eventType"] = event_type_without_names(
+            event.get("eventType"), event.get("inviteeName")
+        )
         for key in ("startTime", "endTime"):
             props[key] = event[key].isoformat() if event.get(key) else None
     for key in IDENTITY_PROPERTIES:
@@ -260,6 +326,14 @@ class TypedFormat(WireFormat):
             raise InvalidRequest(f"Too many events: at most {limit} per request", "events")
         if batch["source"] == "client" and not batch.get("visitorId"):
             raise InvalidRequest("visitorId is required for client events", "visitorId")
+        key = "user" if batch.get("userIdentity") is None else "userIdentity"
+        user = batch.pop(key, None)
+        if user is not None and not isinstance(user, dict):
+            raise InvalidRequest(f"{key} must be an object", key)
+        try:
+            batch["user"] = load_keeping_user_id(_user, user) if user else None
+        except ValidationError as err:
+            raise ValidationError({key: err.messages}) from None
         batch["publicKey"] = view_args["public_key"]
         return batch
 
@@ -298,7 +372,7 @@ class TypedFormat(WireFormat):
                 "type": event["type"],
                 "name": name,
                 "occurred_at": naive_utc(when) if when else utcnow(),
-                "session_id": event.get("sessionId"),
+                "session_id": event.get("sessionId") or batch.get("sessionId"),
                 "client_id": batch.get("visitorId"),
                 "user_id": user_id,
                 "url": event["url"],

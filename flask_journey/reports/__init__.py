@@ -19,6 +19,7 @@ from typing import Any
 
 from peewee import Database
 
+from ..config import Settings
 from ..models import Journey
 from .compute import compute
 from .query import SEGMENTS, Query, default_range, utc_now
@@ -68,20 +69,19 @@ def parse_options(args: Mapping[str, str | None]) -> dict[str, Any]:
 def report(
     db: Database,
     journey: Journey,
+    settings: Settings,
     *,
     start: dt.date | None = None,
     end: dt.date | None = None,
     filters: Mapping[str, str] | None = None,
     breakdown: str | None = None,
     compare: bool = True,
-    timezone: str = "UTC",
-    idle_minutes: float = 30,
-    max_staleness: float = 10,
     now: dt.datetime | None = None,
 ) -> dict[str, Any]:
     """The report of ``journey`` (see ``docs/reports.md``), as plain data.
 
-    The summaries are refreshed first when they are older than ``max_staleness`` seconds.
+    ``settings`` give the time zone, the idle minutes that close a session, and the staleness:
+    the summaries are refreshed first when they are older than that.
     Raises :class:`ReportError` for a filter or breakdown that is no segment, or a range that
     ends before it starts.
     """
@@ -91,6 +91,7 @@ def report(
             raise ReportError(name, f"is not a segment (one of {', '.join(SEGMENTS)})")
     if breakdown is not None and breakdown not in SEGMENTS:
         raise ReportError("breakdown", f"must be one of {', '.join(SEGMENTS)}")
+    timezone = settings.report_timezone
     now = now or utc_now()
     query = Query(journey.id, (), dt.date.min, dt.date.min, timezone)
     today = now.replace(tzinfo=dt.timezone.utc).astimezone(query.zone).date()
@@ -98,12 +99,13 @@ def report(
     if end < start:
         raise ReportError("to", "must not be before from")
     if start < EARLIEST or end > LATEST:
-        raise ReportError("from" if start < EARLIEST else "to",
-                          f"must be between {EARLIEST} and {LATEST}")
+        raise ReportError(
+            "from" if start < EARLIEST else "to", f"must be between {EARLIEST} and {LATEST}"
+        )
     if (end - start).days >= MAX_DAYS:
         raise ReportError("from", f"must be at most {MAX_DAYS} days before to")
     last = refreshed_at(db)
-    if last is None or (now - last).total_seconds() >= max_staleness:
+    if last is None or (now - last).total_seconds() >= settings.report_max_staleness:
         refresh(db)
         last = refreshed_at(db)
     query = Query(
@@ -115,7 +117,7 @@ def report(
         filters,
         breakdown,
         compare,
-        dt.timedelta(minutes=idle_minutes),
+        dt.timedelta(minutes=settings.session_idle_minutes),
         now,
     )
     result = compute(db, query)

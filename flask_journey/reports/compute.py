@@ -25,8 +25,18 @@ _SESSION = SessionSummary._meta.table_name
 _FIELD = FieldSummary._meta.table_name
 _HOURLY = HourlyCount._meta.table_name
 _SESSION_COLUMNS = (
-    "first_at", "last_at", "device_class", "browser", "os", "language", "source", "started",
-    "submitted", "completed", "ended", "steps",
+    "first_at",
+    "last_at",
+    "device_class",
+    "browser",
+    "os",
+    "language",
+    "source",
+    "started",
+    "submitted",
+    "completed",
+    "ended",
+    "steps",
 )
 
 
@@ -75,7 +85,7 @@ class _Sql:
         self.where = " AND ".join(clauses).format(p=db.param)
 
     def time(self, value: dt.datetime) -> Any:
-        return str(value) if is_sqlite(self.db) else value
+        return value.isoformat(" ", "microseconds") if is_sqlite(self.db) else value
 
     def run(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
         return list(self.db.execute_sql(sql.format(p=self.db.param), list(params)).fetchall())
@@ -95,7 +105,11 @@ def _period(db: Database, query: Query) -> dict[str, Any]:
     for row in sql.run(
         f"SELECT {', '.join(_SESSION_COLUMNS)} FROM {_SESSION} s WHERE {sql.where}", sql.params
     ):
-        session = Session(_time(row[0]), _time(row[1]), *row[2:11], json.loads(row[11]))
+        values = dict(zip(_SESSION_COLUMNS, row, strict=True))
+        values.update(
+            first_at=_time(row[0]), last_at=_time(row[1]), steps=json.loads(values["steps"])
+        )
+        session = Session(**values)
         session.closed = bool(session.ended) or session.last_at < cutoff
         sessions.append(session)
     order = step_order(query.steps, sessions)
@@ -115,6 +129,7 @@ def _period(db: Database, query: Query) -> dict[str, Any]:
             name: dict(top(Counter(s.segment(name) for s in sessions))) for name in SEGMENTS
         },
         "breakdownValues": None,
+        "previous": None,
     }
     if query.breakdown:
         groups: dict[str, list[Session]] = defaultdict(list)
@@ -193,23 +208,27 @@ def funnel(sessions: list[Session], order: list[str], configured: set[str]) -> l
     rows = []
     previous = None
     for index, key in enumerate(order):
-        rows.append({
-            "stepKey": key,
-            "position": index + 1,
-            "configured": key in configured,
-            "sessions": reached[key],
-            "shareOfSessions": rate(reached[key], len(sessions)),
-            "shareOfPrevious": None if previous is None else rate(reached[key], reached[previous]),
-            "dropoffs": dropped[key],
-            "dropoffReasons": dict(sorted(reasons[key].items())),
-            "medianSeconds": median_seconds(seconds[key]),
-        })
+        rows.append(
+            {
+                "stepKey": key,
+                "position": index + 1,
+                "configured": key in configured,
+                "sessions": reached[key],
+                "shareOfSessions": rate(reached[key], len(sessions)),
+                "shareOfPrevious": None
+                if previous is None
+                else rate(reached[key], reached[previous]),
+                "dropoffs": dropped[key],
+                "dropoffReasons": dict(sorted(reasons[key].items())),
+                "medianSeconds": median_seconds(seconds[key]),
+            }
+        )
         previous = key
     return rows
 
 
 def trend(query: Query, sessions: list[Session]) -> dict[str, Any]:
-    points = {
+    points: dict[str, dict[str, Any]] = {
         period: {"period": period, "sessions": 0, "starters": 0, "completions": 0}
         for period in query.periods()
     }
@@ -224,62 +243,67 @@ def trend(query: Query, sessions: list[Session]) -> dict[str, Any]:
 
 def _fields(sql: _Sql, query: Query, order: list[str]) -> dict[str | None, list[dict]]:
     """Field rows of the range (key None) and, with a breakdown, of each of its values."""
-    by = f", s.{SEGMENTS[query.breakdown]}" if query.breakdown else ""
-    groups = [(None, "")] + ([("value", by)] if by else [])
+    found: dict[str | None, list[dict]] = {None: _field_rows(sql, None)}
+    if query.breakdown:
+        found.update(_grouped(_field_rows(sql, SEGMENTS[query.breakdown])))
+    for rows in found.values():
+        _finish(rows, order)
+    return found
+
+
+def _grouped(rows: list[dict]) -> dict[str, list[dict]]:
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for row in rows:
+        groups[row.pop("segment") or NONE].append(row)
+    return groups
+
+
+def _field_rows(sql: _Sql, segment: str | None) -> list[dict]:
+    """Every field's numbers, by step and field (and by ``segment``, a session column, under
+    the key ``"segment"``), not yet ordered."""
+    keys = "f.step_key, f.field_key" + (f", s.{segment} AS segment" if segment else "")
+    group = "f.step_key, f.field_key" + (f", s.{segment}" if segment else "")
     base = f"FROM {_FIELD} f JOIN {_SESSION} s ON s.id = f.session_id WHERE {sql.where}"
-    found: dict[str | None, list[dict]] = {}
-    for name, extra in groups:
-        rows: dict[tuple, dict[str, Any]] = {}
-        for step, field, *value, n, starters, returns, error_sessions, abandons in sql.run(
-            f"SELECT f.step_key, f.field_key{extra}, COUNT(*), SUM(f.started), SUM(f.returned),"
-            " SUM(CASE WHEN f.errors > 0 THEN 1 ELSE 0 END),"
-            " SUM(CASE WHEN s.completed = 0 AND (s.ended = 1 OR s.last_at < {p})"
-            " AND s.last_step = f.step_key AND s.last_field = f.field_key THEN 1 ELSE 0 END)"
-            f" {base} GROUP BY f.step_key, f.field_key{extra}",
-            [sql.cutoff, *sql.params],
-        ):
-            rows[(step, field, *value)] = {
-                "fieldKey": field,
-                "stepKey": step or None,
-                "sessions": n,
-                "starters": int(starters),
-                "returns": int(returns),
-                "errorSessions": int(error_sessions),
-                "errors": Counter(),
-                "errorRate": rate(int(error_sessions), n),
-                "abandons": int(abandons),
-                "abandonShare": None,
-                "medianSeconds": None,
-                "medianHesitationSeconds": None,
-            }
-        for step, field, *value, types in sql.run(
-            f"SELECT f.step_key, f.field_key{extra}, f.error_types {base} AND f.errors > 0",
+    rows: dict[tuple, dict[str, Any]] = {}
+    for *key, n, starters, returns, error_sessions, abandons in sql.run(
+        f"SELECT {keys}, COUNT(*), SUM(f.started), SUM(f.returned),"
+        " SUM(CASE WHEN f.errors > 0 THEN 1 ELSE 0 END),"
+        " SUM(CASE WHEN s.completed = 0 AND (s.ended = 1 OR s.last_at < {p})"
+        " AND s.last_step = f.step_key AND s.last_field = f.field_key THEN 1 ELSE 0 END)"
+        f" {base} GROUP BY {group}",
+        [sql.cutoff, *sql.params],
+    ):
+        rows[tuple(key)] = {
+            "fieldKey": key[1],
+            "stepKey": key[0] or None,
+            "sessions": n,
+            "starters": int(starters),
+            "returns": int(returns),
+            "errorSessions": int(error_sessions),
+            "errors": Counter(),
+            "errorRate": rate(int(error_sessions), n),
+            "abandons": int(abandons),
+            "abandonShare": None,
+            "medianSeconds": None,
+            "medianHesitationSeconds": None,
+            **({"segment": key[2]} if segment else {}),
+        }
+    for *key, types in sql.run(f"SELECT {keys}, f.error_types {base} AND f.errors > 0", sql.params):
+        rows[tuple(key)]["errors"].update(json.loads(types))
+    outer = "step_key, field_key" + (", segment" if segment else "")
+    for column, name in (("seconds", "medianSeconds"), ("hesitation", "medianHesitationSeconds")):
+        for *key, middle in sql.run(
+            f"SELECT {outer}, AVG(v) FROM (SELECT {keys}, f.{column} AS v,"
+            f" ROW_NUMBER() OVER (PARTITION BY {group} ORDER BY f.{column}) AS rn,"
+            f" COUNT(*) OVER (PARTITION BY {group}) AS n {base} AND f.{column} IS NOT NULL) t"
+            f" WHERE rn IN ((n + 1) / 2, (n + 2) / 2) GROUP BY {outer}",
             sql.params,
         ):
-            rows[(step, field, *value)]["errors"].update(json.loads(types))
-        for column, key in (("seconds", "medianSeconds"), ("hesitation", "medianHesitationSeconds")):
-            for step, field, *value, middle in sql.run(
-                f"SELECT step_key, field_key{extra.replace('s.', '')}, AVG(v) FROM ("
-                f" SELECT f.step_key, f.field_key{extra}, f.{column} AS v,"
-                f" ROW_NUMBER() OVER (PARTITION BY f.step_key, f.field_key{extra}"
-                f" ORDER BY f.{column}) AS rn,"
-                f" COUNT(*) OVER (PARTITION BY f.step_key, f.field_key{extra}) AS n"
-                f" {base} AND f.{column} IS NOT NULL) t"
-                " WHERE rn IN ((n + 1) / 2, (n + 2) / 2)"
-                f" GROUP BY step_key, field_key{extra.replace('s.', '')}",
-                sql.params,
-            ):
-                rows[(step, field, *value)][key] = round(float(middle), 3)
-        grouped: dict[Any, list[dict]] = defaultdict(list)
-        for (_, _, *value), row in rows.items():
-            row["errors"] = dict(sorted(row["errors"].items()))
-            grouped[(value[0] or NONE) if value else None].append(row)
-        for value, field_rows in grouped.items():
-            _finish(field_rows, order)
-            found[value] = field_rows
-        if name is None:
-            found.setdefault(None, [])
-    return found
+            rows[tuple(key)][name] = round(float(middle), 3)
+    result = list(rows.values())
+    for row in result:
+        row["errors"] = dict(sorted(row["errors"].items()))
+    return result
 
 
 def _finish(rows: list[dict], order: list[str]) -> None:
@@ -333,15 +357,22 @@ def events(sql: _Sql, query: Query) -> dict[str, Any]:
         "total": sum(types.values()),
         "types": [
             {"type": kind, "name": name, "count": n}
-            for (kind, name), n in sorted(types.items(), key=lambda i: (-i[1], i[0][0], i[0][1] or ""))
+            for (kind, name), n in sorted(
+                types.items(), key=lambda i: (-i[1], i[0][0], i[0][1] or "")
+            )
         ],
         "trend": [{"period": period, "count": n} for period, n in periods.items()],
         "pages": [{"path": path, "count": n} for path, n in _top(pages, TOP_EVENTS)],
         "referrers": [{"host": host, "count": n} for host, n in _top(referrers, TOP_EVENTS)],
         "forms": [{"formId": name, "count": n} for name, n in _top(forms, None)],
         "custom": [
-            {"name": name, "category": category, "label": label, "count": n,
-             "valueSum": round(total, 6)}
+            {
+                "name": name,
+                "category": category,
+                "label": label,
+                "count": n,
+                "valueSum": round(total, 6),
+            }
             for (name, category, label), (n, total) in sorted(
                 custom.items(),
                 key=lambda i: (-i[1][0], i[0][0], i[0][1] or "", i[0][2] or ""),

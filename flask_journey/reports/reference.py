@@ -17,6 +17,7 @@ from typing import Any
 from peewee import Database
 
 from ..models import Event
+from ..state import using
 from .query import (
     DIRECT,
     FIELD_TYPES,
@@ -75,8 +76,27 @@ def compute(db: Database, query: Query) -> dict[str, Any]:
     return _report(_events(db, query.journey_id), query)
 
 
+def differences(report: Any, expected: Any, path: str = "") -> list[str]:
+    """Where ``report`` differs from ``expected``: one ``path: value != expected`` line each."""
+    if isinstance(report, dict) and isinstance(expected, dict):
+        return [
+            line
+            for key in dict.fromkeys([*report, *expected])
+            for line in differences(
+                report.get(key, "<missing>"), expected.get(key, "<missing>"), f"{path}.{key}"
+            )
+        ]
+    if isinstance(report, list) and isinstance(expected, list) and len(report) == len(expected):
+        return [
+            line
+            for n, (a, b) in enumerate(zip(report, expected, strict=True))
+            for line in differences(a, b, f"{path}[{n}]")
+        ]
+    return [] if report == expected else [f"{path}: {report!r} != {expected!r}"]
+
+
 def _events(db: Database, journey_id: int) -> list[_Event]:
-    with db.bind_ctx([Event]):
+    with using(db):
         rows = (
             Event.select(*(getattr(Event, c) for c in _COLUMNS))
             .where(Event.journey == journey_id)
@@ -264,9 +284,12 @@ def _steps(sessions: list[_Session], query: Query, order: list[str]) -> list[dic
 
 
 def _step_times(sessions: Iterable[_Session], step: str) -> Iterable[float]:
-    """Per session, the summed seconds from each view of ``step`` to the next view or success."""
+    """Per session, the summed seconds from each view of ``step`` to the next view or success.
+
+    Durations are summed exactly (as timedeltas) and turned into seconds once.
+    """
     for session in sessions:
-        measured = None
+        measured: dt.timedelta | None = None
         events = session.events
         for n, event in enumerate(events):
             if event.type != "step_view" or event.step_key != step:
@@ -281,10 +304,10 @@ def _step_times(sessions: Iterable[_Session], step: str) -> Iterable[float]:
                 None,
             )
             if following is not None:
-                spent = (following.occurred_at - event.occurred_at).total_seconds()
+                spent = following.occurred_at - event.occurred_at
                 measured = spent if measured is None else measured + spent
         if measured is not None:
-            yield measured
+            yield measured.total_seconds()
 
 
 def _fields(sessions: list[_Session], positions: dict[str, int]) -> list[dict[str, Any]]:
@@ -360,7 +383,7 @@ def _returns(session: _Session) -> set[tuple[str, str | None]]:
 
 def _time_in_field(own: list[_Event]) -> float | None:
     """The summed seconds of each focus paired with the field's next blur before its next focus."""
-    total = None
+    total: dt.timedelta | None = None
     for n, event in enumerate(own):
         if event.type != "field_focus":
             continue
@@ -368,10 +391,10 @@ def _time_in_field(own: list[_Event]) -> float | None:
             if after.type == "field_focus":
                 break
             if after.type == "field_blur":
-                spent = (after.occurred_at - event.occurred_at).total_seconds()
+                spent = after.occurred_at - event.occurred_at
                 total = spent if total is None else total + spent
                 break
-    return total
+    return None if total is None else total.total_seconds()
 
 
 def _hesitation(own: list[_Event]) -> float | None:

@@ -20,15 +20,17 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from peewee import EXCLUDED, Database, PostgresqlDatabase
+from peewee import Database, PostgresqlDatabase
 
-from ..db import retrying_transaction
+from ..db import is_sqlite
 from ..models import Event as EventModel
 from ..models import FieldSummary, HourlyCount, RefreshState, SessionSummary, utcnow
+from ..state import using
 from .query import PAGEVIEW_TYPES, url_host
-from .summary import EVENT_COLUMNS, Event, SessionRow, summarise
+from .summary import EVENT_COLUMNS, SEGMENT_COLUMNS, Event, SessionRow, summarise
 
 #: Events read per transaction.
 CHUNK = 20_000
@@ -41,11 +43,19 @@ BATCH = 500
 #: Key of the PostgreSQL advisory lock that serialises refreshes.
 _LOCK_KEY = 0x6A6F7572726566  # "jourref"
 
-#: Columns of an event that the hourly counts read.
-COUNT_COLUMNS = (
-    "id", "journey_id", "session_id", "occurred_at", "type", "name", "url", "path", "referrer",
-    "category", "label", "value",
+#: Columns of the events a refresh reads: the journey, session and the hourly counts' columns,
+#: then what a summary is made from.
+CHUNK_COLUMNS = (
+    "journey_id",
+    "session_id",
+    "name",
+    "path",
+    "category",
+    "label",
+    "value",
+    *EVENT_COLUMNS,
 )
+_SUMMARY_START = 7
 
 
 @dataclass
@@ -70,15 +80,9 @@ def _chunks(items: list[Any], size: int = BATCH) -> Iterator[list[Any]]:
 
 
 def _columns(names: Iterable[str]) -> str:
-    return ", ".join(EventModel._meta.fields[n].column_name if n in EventModel._meta.fields
-                     else n for n in names)
-
-
-def _state(db: Database) -> RefreshState:
-    state = RefreshState.get_or_none(RefreshState.id == 1)
-    if state is None:
-        state = RefreshState.create(id=1, watermark=0, gaps="[]", refreshed_at=None)
-    return state
+    return ", ".join(
+        EventModel._meta.fields[n].column_name if n in EventModel._meta.fields else n for n in names
+    )
 
 
 def _lock(db: Database) -> None:
@@ -86,14 +90,14 @@ def _lock(db: Database) -> None:
         db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
 
 
-def _new_events(db: Database, state: RefreshState, gaps: list[list[Any]]) -> list[tuple]:
+def _new_events(db: Database, watermark: int, gaps: list[list[Any]]) -> list[tuple]:
     """Events after the watermark (a chunk) and those that filled a gap."""
     table = EventModel._meta.table_name
-    select = f"SELECT {_columns(COUNT_COLUMNS)} FROM {table}"
+    select = f"SELECT {_columns(CHUNK_COLUMNS)} FROM {table}"
     param = db.param
     rows = list(
         db.execute_sql(
-            f"{select} WHERE id > {param} ORDER BY id LIMIT {CHUNK}", (state.watermark,)
+            f"{select} WHERE id > {param} ORDER BY id LIMIT {CHUNK}", (watermark,)
         ).fetchall()
     )
     if gaps:
@@ -127,9 +131,10 @@ def _missing(low: int, high: int, found: set[int]) -> Iterator[tuple[int, int]]:
 
 
 def _counts(rows: list[tuple]) -> dict[tuple, list[float]]:
-    """The hourly counts a chunk of events adds: ``{(journey, hour, kind, k1, k2, k3): [n, sum]}``."""
+    """The hourly counts a chunk of events adds, ``{(journey, hour, kind, keys...): [n, sum]}``."""
     added: dict[tuple, list[float]] = defaultdict(lambda: [0, 0.0])
-    for _, journey, _, occurred, kind, name, url, path, referrer, category, label, value in rows:
+    for journey, _, name, path, category, label, value, _, occurred, kind, *rest in rows:
+        url, referrer = rest[-3], rest[-2]
         hour = _time(occurred).replace(minute=0, second=0, microsecond=0)
         added[(journey, hour, "type", kind, (name or "")[:256], "")][0] += 1
         if kind in PAGEVIEW_TYPES:
@@ -138,27 +143,87 @@ def _counts(rows: list[tuple]) -> dict[tuple, list[float]]:
             if host and host != url_host(url):
                 added[(journey, hour, "referrer", host[:512], "", "")][0] += 1
         if kind == "custom":
-            entry = added[(journey, hour, "custom", (name or "")[:512], category or "", label or "")]
-            entry[0] += 1
-            entry[1] += value or 0.0
+            key = (journey, hour, "custom", (name or "")[:512], category or "", label or "")
+            added[key][0] += 1
+            added[key][1] += value or 0.0
     return added
+
+
+_COUNT_COLUMNS = ("journey_id", "hour", "kind", "key1", "key2", "key3", "count", "value_sum")
+_SESSION_COLUMNS = (
+    "journey_id",
+    "session_id",
+    "first_at",
+    "last_at",
+    "device_class",
+    "browser",
+    "os",
+    "language",
+    "source",
+    "started",
+    "submitted",
+    "completed",
+    "ended",
+    "steps",
+    "last_step",
+    "last_field",
+)
+_FIELD_COLUMNS = (
+    "session_id",
+    "step_key",
+    "field_key",
+    "started",
+    "returned",
+    "errors",
+    "error_types",
+    "seconds",
+    "hesitation",
+)
+
+
+@lru_cache(maxsize=64)
+def _insert_sql(db: Database, table: str, columns: tuple[str, ...], rows: int, tail: str) -> str:
+    """A multi-row INSERT, compiled once per shape: building it with Peewee's query builder
+    costs more than running it."""
+    row = "(" + ", ".join([db.param] * len(columns)) + ")"
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([row] * rows)} {tail}"
+
+
+def _insert(
+    db: Database, table: str, columns: tuple[str, ...], rows: list[tuple], tail: str = ""
+) -> list[tuple]:
+    """Insert ``rows`` a statement per :data:`BATCH`; what ``tail``'s RETURNING returned."""
+    returned: list[tuple] = []
+    for chunk in _chunks(rows):
+        cursor = db.execute_sql(
+            _insert_sql(db, table, columns, len(chunk), tail),
+            [value for row in chunk for value in row],
+        )
+        if "RETURNING" in tail:
+            returned.extend(cursor.fetchall())
+    return returned
+
+
+def _db_time(db: Database, value: dt.datetime) -> Any:
+    """A naive UTC time as parameter: text that sorts as the time on SQLite."""
+    return value.isoformat(" ", "microseconds") if is_sqlite(db) else value
 
 
 def _add_counts(db: Database, added: dict[tuple, list[float]]) -> None:
     rows = [
-        {"journey": j, "hour": h, "kind": k, "key1": a, "key2": b, "key3": c, "count": n,
-         "value_sum": v}
-        for (j, h, k, a, b, c), (n, v) in added.items()
+        (journey, _db_time(db, hour), kind, a, b, c, n, v)
+        for (journey, hour, kind, a, b, c), (n, v) in added.items()
     ]
-    for chunk in _chunks(rows):
-        HourlyCount.insert_many(chunk).on_conflict(
-            conflict_target=[HourlyCount.journey, HourlyCount.hour, HourlyCount.kind,
-                             HourlyCount.key1, HourlyCount.key2, HourlyCount.key3],
-            update={
-                HourlyCount.count: HourlyCount.count + EXCLUDED.count,
-                HourlyCount.value_sum: HourlyCount.value_sum + EXCLUDED.value_sum,
-            },
-        ).execute()
+    table = HourlyCount._meta.table_name
+    _insert(
+        db,
+        table,
+        _COUNT_COLUMNS,
+        rows,
+        "ON CONFLICT (journey_id, hour, kind, key1, key2, key3) DO UPDATE SET "
+        f"count = {table}.count + excluded.count, "
+        f"value_sum = {table}.value_sum + excluded.value_sum",
+    )
 
 
 def session_events(db: Database, journey_id: int, session_ids: list[str]) -> dict[str, list[Event]]:
@@ -173,16 +238,45 @@ def session_events(db: Database, journey_id: int, session_ids: list[str]) -> dic
             (journey_id, *chunk),
         )
         for session_id, *values in cursor.fetchall():
-            values[1] = _time(values[1])
-            found[session_id].append(Event(*values))
+            found[session_id].append(_event(values))
     for events in found.values():
         events.sort(key=lambda e: (e.occurred_at, e.id))
     return found
 
 
-def _store_sessions(
-    db: Database, journey_id: int, summaries: dict[str, SessionRow]
-) -> None:
+def _event(values: list[Any]) -> Event:
+    values[1] = _time(values[1])
+    return Event(*values)
+
+
+def _summaries(db: Database, journey_id: int, chunk: list[tuple]) -> dict[str, SessionRow]:
+    """The summaries of the sessions a chunk's events of one journey belong to.
+
+    A session summarised before is summarised again from all its stored events; a session new
+    in this chunk, from the chunk's own events: any others are read by a later refresh.
+    """
+    new: dict[str, list[Event]] = defaultdict(list)
+    for row in chunk:
+        new[row[1]].append(_event(list(row[_SUMMARY_START:])))
+    table = SessionSummary._meta.table_name
+    known: set[str] = set()
+    for part in _chunks(sorted(new)):
+        marks = ", ".join([db.param] * len(part))
+        known.update(
+            row[0]
+            for row in db.execute_sql(
+                f"SELECT session_id FROM {table} "
+                f"WHERE journey_id = {db.param} AND session_id IN ({marks})",
+                (journey_id, *part),
+            ).fetchall()
+        )
+    for events in new.values():
+        events.sort(key=lambda e: (e.occurred_at, e.id))
+    new.update(session_events(db, journey_id, sorted(known)))
+    return {session_id: summarise(events) for session_id, events in new.items()}
+
+
+def _store_sessions(db: Database, journey_id: int, summaries: dict[str, SessionRow]) -> None:
     """Replace the summaries of these sessions of a journey."""
     ids = list(summaries)
     for chunk in _chunks(ids):
@@ -193,75 +287,97 @@ def _store_sessions(
         SessionSummary.delete().where(
             SessionSummary.journey == journey_id, SessionSummary.session_id.in_(chunk)
         ).execute()
-    for chunk in _chunks(ids):
-        rows = []
-        for session_id in chunk:
-            row = summaries[session_id]
-            rows.append({
-                "journey": journey_id,
-                "session_id": session_id,
-                "first_at": row.first_at,
-                "last_at": row.last_at,
-                **row.segments,
-                "source": row.source[:256],
-                "started": row.started,
-                "submitted": row.submitted,
-                "completed": row.completed,
-                "ended": row.ended,
-                "steps": json.dumps(row.steps, separators=(",", ":")),
-                "last_step": row.last_step,
-                "last_field": row.last_field,
-            })
-        created = (
-            SessionSummary.insert_many(rows)
-            .returning(SessionSummary.id, SessionSummary.session_id)
-            .tuples()
-            .execute()
+    rows = []
+    for session_id, row in summaries.items():
+        rows.append(
+            (
+                journey_id,
+                session_id,
+                _db_time(db, row.first_at),
+                _db_time(db, row.last_at),
+                *(row.segments[column] for column in SEGMENT_COLUMNS),
+                row.source[:256],
+                row.started,
+                row.submitted,
+                row.completed,
+                row.ended,
+                json.dumps(row.steps, separators=(",", ":")),
+                row.last_step,
+                row.last_field,
+            )
         )
-        fields = [
-            {
-                "session": pk,
-                "step_key": f.step_key,
-                "field_key": f.field_key,
-                "started": f.started,
-                "returned": f.returned,
-                "errors": f.errors,
-                "error_types": json.dumps(dict(f.error_types)) if f.error_types else None,
-                "seconds": f.seconds,
-                "hesitation": f.hesitation,
-            }
-            for pk, session_id in created
-            for f in summaries[session_id].fields
-        ]
-        for part in _chunks(fields):
-            FieldSummary.insert_many(part).execute()
+    created = _insert(
+        db, SessionSummary._meta.table_name, _SESSION_COLUMNS, rows, "RETURNING id, session_id"
+    )
+    fields = [
+        (
+            pk,
+            f.step_key,
+            f.field_key,
+            f.started,
+            f.returned,
+            f.errors,
+            json.dumps(dict(f.error_types)) if f.error_types else None,
+            f.seconds,
+            f.hesitation,
+        )
+        for pk, session_id in created
+        for f in summaries[session_id].fields
+    ]
+    _insert(db, FieldSummary._meta.table_name, _FIELD_COLUMNS, fields)
 
 
-@retrying_transaction
+def _read_state(db: Database) -> tuple[int, str]:
+    """The watermark and the gaps (as stored JSON) the last refresh left."""
+    state = RefreshState.get_or_none(RefreshState.id == 1)
+    return (state.watermark, state.gaps) if state else (0, "[]")
+
+
+def _write_transaction(db: Database) -> Any:
+    """A transaction that takes the write lock as it begins on SQLite (a read that turns into a
+    write later fails at once there when another writer committed meanwhile)."""
+    return db.atomic(lock_type="IMMEDIATE") if is_sqlite(db) else db.atomic()
+
+
 def _refresh_chunk(db: Database) -> tuple[int, int, bool]:
-    """Read one chunk; return (events read, sessions summarised, whether more may follow)."""
-    _lock(db)
-    state = _state(db)
-    gaps = json.loads(state.gaps)
-    rows = _new_events(db, state, gaps)
-    ids = sorted(row[0] for row in rows if row[0] > state.watermark)
-    found = {row[0] for row in rows}
-    now = time.time()
-    state.gaps = json.dumps(_next_gaps(gaps, found, state.watermark, ids, now))
-    state.watermark = ids[-1] if ids else state.watermark
-    state.refreshed_at = utcnow()
-    sessions: dict[int, set[str]] = defaultdict(set)
-    for row in rows:
-        if row[2] is not None:
-            sessions[row[1]].add(row[2])
-    _add_counts(db, _counts(rows))
-    summarised = 0
-    for journey_id, session_ids in sessions.items():
-        events = session_events(db, journey_id, sorted(session_ids))
-        _store_sessions(db, journey_id, {s: summarise(e) for s, e in events.items()})
-        summarised += len(events)
-    state.save()
-    return len(rows), summarised, len(ids) >= CHUNK
+    """Read one chunk; return (events read, sessions summarised, whether more may follow).
+
+    Everything is read and summarised first, outside any transaction, so that writers wait
+    only for the short transaction that stores the result; if another refresh stored one in
+    between, the chunk is read again.
+    """
+    while True:
+        seen = _read_state(db)
+        watermark, gaps = seen[0], json.loads(seen[1])
+        rows = _new_events(db, watermark, gaps)
+        ids = sorted(row[_SUMMARY_START] for row in rows if row[_SUMMARY_START] > watermark)
+        found = {row[_SUMMARY_START] for row in rows}
+        next_gaps = _next_gaps(gaps, found, watermark, ids, time.time())
+        by_journey: dict[int, list[tuple]] = defaultdict(list)
+        for row in rows:
+            if row[1] is not None:
+                by_journey[row[0]].append(row)
+        summaries = {
+            journey_id: _summaries(db, journey_id, chunk)
+            for journey_id, chunk in by_journey.items()
+        }
+        with _write_transaction(db):
+            _lock(db)
+            if _read_state(db) != seen:
+                continue  # another refresh stored this chunk meanwhile
+            _add_counts(db, _counts(rows))
+            for journey_id, sessions in summaries.items():
+                _store_sessions(db, journey_id, sessions)
+            values = {
+                "watermark": ids[-1] if ids else watermark,
+                "gaps": json.dumps(next_gaps),
+                "refreshed_at": utcnow(),
+            }
+            RefreshState.insert(id=1, **values).on_conflict(
+                conflict_target=[RefreshState.id], update=values
+            ).execute()
+        sessions_done = sum(len(sessions) for sessions in summaries.values())
+        return len(rows), sessions_done, len(ids) >= CHUNK
 
 
 def refresh(db: Database, *, progress: Progress | None = None) -> Refreshed:
@@ -270,7 +386,7 @@ def refresh(db: Database, *, progress: Progress | None = None) -> Refreshed:
     ``progress`` is called with the number of events read after each chunk.
     """
     done = Refreshed()
-    with db.bind_ctx([RefreshState, SessionSummary, FieldSummary, HourlyCount]):
+    with using(db):
         while True:
             events, sessions, more = _refresh_chunk(db)
             done.events += events
@@ -283,19 +399,17 @@ def refresh(db: Database, *, progress: Progress | None = None) -> Refreshed:
 
 def rebuild(db: Database, *, progress: Progress | None = None) -> Refreshed:
     """Forget every summary and build them again from the stored events."""
-    with db.bind_ctx([RefreshState, SessionSummary, FieldSummary, HourlyCount]), db.atomic():
+    with using(db), _write_transaction(db):
         _lock(db)
-        FieldSummary.delete().execute()
-        SessionSummary.delete().execute()
-        HourlyCount.delete().execute()
-        RefreshState.delete().execute()
+        for table in (FieldSummary, SessionSummary, HourlyCount, RefreshState):
+            table.delete().execute()
     return refresh(db, progress=progress)
 
 
 def forget_before(db: Database, before: dt.datetime, journeys: Any = None) -> None:
     """Delete the summaries of sessions whose last event, and the counts of hours, before
     ``before`` (of the ``journeys`` query's journeys, or of all): what purge removed."""
-    with db.bind_ctx([SessionSummary, FieldSummary, HourlyCount]), db.atomic():
+    with using(db), _write_transaction(db):
         old = SessionSummary.select(SessionSummary.id).where(SessionSummary.last_at < before)
         hours = HourlyCount.delete().where(HourlyCount.hour < before)
         if journeys is not None:
@@ -308,7 +422,7 @@ def forget_before(db: Database, before: dt.datetime, journeys: Any = None) -> No
 
 def pending(db: Database) -> int:
     """How many events the next refresh would read after the watermark."""
-    with db.bind_ctx([RefreshState]):
+    with using(db):
         state = RefreshState.get_or_none(RefreshState.id == 1)
     watermark = state.watermark if state else 0
     table = EventModel._meta.table_name
@@ -319,6 +433,6 @@ def pending(db: Database) -> int:
 
 def refreshed_at(db: Database) -> dt.datetime | None:
     """When the summaries were last brought up to date, or None if never."""
-    with db.bind_ctx([RefreshState]):
+    with using(db):
         state = RefreshState.get_or_none(RefreshState.id == 1)
     return state.refreshed_at if state else None

@@ -185,9 +185,7 @@ def summarise(events: list[Event]) -> SessionRow:
         column: next((getattr(e, column) for e in events if getattr(e, column)), None)
         for column in SEGMENT_COLUMNS
     }
-    last = next(
-        (e for e in reversed(events) if e.type in FIELD_TYPES and e.field_key), None
-    )
+    last = next((e for e in reversed(events) if e.type in FIELD_TYPES and e.field_key), None)
     return SessionRow(
         first_at=events[0].occurred_at,
         last_at=events[-1].occurred_at,

@@ -11,20 +11,55 @@ from typing import Any
 #: The tables a report can be written as, and the columns of each.
 TABLES: dict[str, tuple[str, ...]] = {
     "totals": (
-        "period", "from", "to", "sessions", "starters", "submitters", "completions", "abandons",
-        "active", "startRate", "completionRate", "conversionRate",
+        "period",
+        "from",
+        "to",
+        "sessions",
+        "starters",
+        "submitters",
+        "completions",
+        "abandons",
+        "active",
+        "startRate",
+        "completionRate",
+        "conversionRate",
     ),
     "steps": (
-        "stepKey", "position", "configured", "sessions", "shareOfSessions", "shareOfPrevious",
-        "dropoffs", "dropoffReasons", "medianSeconds",
+        "stepKey",
+        "position",
+        "configured",
+        "sessions",
+        "shareOfSessions",
+        "shareOfPrevious",
+        "dropoffs",
+        "dropoffReasons",
+        "medianSeconds",
     ),
     "fields": (
-        "stepKey", "fieldKey", "sessions", "starters", "returns", "errorSessions", "errors",
-        "errorRate", "abandons", "abandonShare", "medianSeconds", "medianHesitationSeconds",
+        "stepKey",
+        "fieldKey",
+        "sessions",
+        "starters",
+        "returns",
+        "errorSessions",
+        "errors",
+        "errorRate",
+        "abandons",
+        "abandonShare",
+        "medianSeconds",
+        "medianHesitationSeconds",
     ),
     "trend": ("period", "sessions", "starters", "completions"),
-    "breakdown": ("value", "stepKey", "position", "sessions", "shareOfSessions",
-                  "shareOfPrevious", "dropoffs", "medianSeconds"),
+    "breakdown": (
+        "value",
+        "stepKey",
+        "position",
+        "sessions",
+        "shareOfSessions",
+        "shareOfPrevious",
+        "dropoffs",
+        "medianSeconds",
+    ),
     "events": ("type", "name", "count"),
 }
 DEFAULT_TABLE = "steps"
@@ -84,7 +119,7 @@ def _counts(value: dict[str, int]) -> str:
 
 
 def _aligned(headers: list[str], body: list[list[str]]) -> list[str]:
-    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *body)]
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *body, strict=True)]
 
     def line(cells: list[str]) -> str:
         first, *rest = cells
@@ -145,9 +180,14 @@ def to_text(report: dict[str, Any]) -> str:
         f"({report['timezone']}){'  ' + filters if filters else ''}",
         "",
     ]
-    for label, key in (("Sessions", "sessions"), ("Starters", "starters"),
-                       ("Submitters", "submitters"), ("Completions", "completions"),
-                       ("Abandons", "abandons"), ("Active", "active")):
+    for label, key in (
+        ("Sessions", "sessions"),
+        ("Starters", "starters"),
+        ("Submitters", "submitters"),
+        ("Completions", "completions"),
+        ("Abandons", "abandons"),
+        ("Active", "active"),
+    ):
         lines.append(f"{label + ':':<13}{totals[key]:>8}{_change(totals[key], before.get(key))}")
     lines.append(
         f"{'Rates:':<13}start {_percent(totals['startRate'])}, completion "

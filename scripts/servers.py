@@ -1,4 +1,8 @@
-"""Servers the benchmark starts and stops itself: gunicorn, and a throwaway PostgreSQL."""
+"""Throwaway servers a process starts and stops itself: a free port, gunicorn, PostgreSQL.
+
+Shared by the tests (``tests/servers.py``) and the benchmarks, which import neither each other:
+both are run from the repository root, where ``scripts`` is importable; none of it is installed.
+"""
 
 from __future__ import annotations
 
@@ -140,6 +144,8 @@ def postgres(settings: tuple[str, ...] = (), max_connections: int = 100) -> Iter
     ``postgres`` user when we are root, since initdb refuses root.
     """
     bin_dir = _postgres_bin()
+    if bin_dir is None:
+        raise RuntimeError(postgres_missing())
     as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     home = Path(tempfile.mkdtemp(prefix="journey-pg-"))
     if as_user:

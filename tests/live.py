@@ -1,0 +1,148 @@
+"""The example app served for real, and Chromium to visit it: what the browser tests share.
+
+:func:`serve_demo` serves ``example_app`` with werkzeug on a free loopback port and a temporary
+SQLite database, allows that origin on the demo journey (``flask journey set-origins``, as an
+operator would), and records the body of every request that reaches ``/api/ingest``.
+:func:`launch_chromium` starts Debian's Chromium headless (never a downloaded browser).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from werkzeug.serving import make_server
+
+from example_app import create_app
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+#: How long a test waits for the events it expects to be stored.
+DEADLINE_SECONDS = 20.0
+ORG = "demo-org"
+JOURNEY = "small-business-grant"
+
+
+@dataclass
+class Live:
+    """The example app listening on ``origin``."""
+
+    app: Flask
+    origin: str
+    #: The body of every request to /api/ingest the server received, in arrival order.
+    bodies: list[str] = field(default_factory=list)
+    #: How many of the next ingest requests are stored but answered 503, as if the answer
+    #: had been lost on the way back.
+    fail_after_storing: int = 0
+
+    def url(self, path: str) -> str:
+        return self.origin + path
+
+    def cli(self, *args: str) -> str:
+        result = self.app.test_cli_runner().invoke(args=["journey", *args])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    def events(self) -> list[dict[str, Any]]:
+        """Every stored event, through ``flask journey export``."""
+        return [json.loads(line) for line in self.cli("export").splitlines()]
+
+
+def _recording(live: Live) -> Callable:
+    def middleware(environ: dict, start_response: Callable) -> Any:
+        if environ["PATH_INFO"] != "/api/ingest" or environ["REQUEST_METHOD"] != "POST":
+            return live.app(environ, start_response)
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        live.bodies.append(body.decode("utf-8", "replace"))
+        environ["wsgi.input"] = io.BytesIO(body)
+        if not live.fail_after_storing:
+            return live.app(environ, start_response)
+        live.fail_after_storing -= 1
+        with contextlib.closing(live.app(environ, lambda *args: None)) as stored:  # type: ignore
+            b"".join(stored)
+        start_response("503 SERVICE UNAVAILABLE", [("Content-Type", "application/json")])
+        return [b'{"error": "Storage unavailable"}']
+
+    return middleware
+
+
+@contextlib.contextmanager
+def serve_demo(folder: Path, **config: Any) -> Iterator[Live]:
+    """Serve the example app from a thread until the block ends."""
+    app = create_app(
+        {"SECRET_KEY": "test", "JOURNEY_DATABASE_URL": f"sqlite:///{folder / 'demo.sqlite3'}",
+         **config}
+    )
+    live = Live(app, "")
+    server = make_server("127.0.0.1", 0, _recording(live), threaded=True)
+    live.origin = f"http://127.0.0.1:{server.server_port}"
+    live.cli("set-origins", ORG, JOURNEY, live.origin)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield live
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()
+
+
+@contextlib.contextmanager
+def launch_chromium() -> Iterator[Any]:
+    """Debian's Chromium, headless; the test is skipped if it is not installed."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@contextlib.contextmanager
+def browser_context(browser: Any, **options: Any) -> Iterator[Any]:
+    """A fresh visitor (own storage); a script error in any of its pages fails the test."""
+    errors: list[str] = []
+    context = browser.new_context(**options)
+    context.on("page", lambda page: page.on("pageerror", lambda exc: errors.append(str(exc))))
+    try:
+        yield context
+    finally:
+        context.close()
+    assert not errors, f"script errors in the page: {errors}"
+
+
+def wait_for(
+    live: Live, condition: Callable[[list[dict[str, Any]]], bool]
+) -> list[dict[str, Any]]:
+    """The stored events, once ``condition`` holds for them (polled, with a deadline)."""
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while True:
+        events = live.events()
+        if condition(events):
+            return events
+        if time.monotonic() > deadline:
+            pytest.fail(f"stored events never met the condition; stored: {events}")
+        time.sleep(0.1)
