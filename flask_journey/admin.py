@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, jsonify, request
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from peewee import DatabaseError, InterfaceError
 
 from . import tenants
 from .formats._base import error_field, first_error
@@ -94,6 +95,18 @@ def create_admin_blueprint(state: JourneyState) -> Blueprint:
         if isinstance(outcome, InvalidRequest):
             message = f"Invalid request: {message}"
         return jsonify(error=message), outcome.code
+
+    @bp.errorhandler(DatabaseError)
+    @bp.errorhandler(InterfaceError)
+    def unavailable(exc: Exception) -> tuple[Response, int]:
+        state.database_outage.failed(exc, f"to {request.path} answered 503")
+        return jsonify(error=f"Storage unavailable: {type(exc).__name__}"), 503
+
+    @bp.after_request
+    def answered(response: Response) -> Response:
+        if response.status_code < 300:  # every view reads the database to authenticate
+            state.database_outage.succeeded()
+        return response
 
     @bp.get("/api/journeys")
     def list_journeys():

@@ -27,8 +27,9 @@ from peewee import Database
 
 from .config import Settings
 from .models import Usage, utcnow
+from .outages import OutageLog
 from .outcomes import OriginRejected, RateLimited, Unavailable
-from .privacy import url_origin
+from .privacy import is_origin, url_origin
 from .tenants import Tenant
 
 log = logging.getLogger(__name__)
@@ -48,11 +49,12 @@ def origin_is_listed(allowed: list[str], origin: str | None) -> bool | None:
     """Whether ``origin`` may send events to a journey allowing ``allowed``.
 
     True: listed. None: accepted but unknown (no list, or no Origin header at all, as from a
-    server). False: the journey lists origins and this one is not among them.
+    server). False: the journey lists origins and this one is not among them, or is not
+    exactly an origin (``scheme://host[:port]`` in lower case, see :func:`is_origin`).
     """
     if not allowed or origin is None:
         return None
-    return url_origin(origin) in allowed
+    return origin in allowed and is_origin(origin)
 
 
 def is_loopback(address: str | None) -> bool:
@@ -93,6 +95,7 @@ class Guard:
         self.enabled = settings.ratelimit_enabled
         self.default_limits = parse_many(settings.ratelimit_default)
         self.unknown_origin_limits = parse_many(settings.ratelimit_unknown_origin)
+        self.storage_outage = OutageLog("rate-limit storage")
         per_client = settings.ratelimit_per_client
         self.per_client_limits = parse_many(per_client) if per_client else []
         self.client_salt = client_salt
@@ -120,10 +123,11 @@ class Guard:
     ) -> None:
         """Check the origins and the rate limits for one request; raise an outcome if refused.
 
-        Every origin given (the ``Origin`` header, an event's URL, ...) must be allowed; the
-        request counts as coming from a known origin when one of them is listed. ``client`` is
-        the address the request came from. Requests ``authenticated`` by a secret key (a
-        server sending for many visitors) are held to neither the unknown-origin nor the
+        Every origin given (the ``Origin`` header first, then others such as an event's URL)
+        must be allowed. The request counts as coming from a known origin only when its
+        ``Origin`` header is listed: the others are written by whoever sends the request.
+        ``client`` is the address the request came from. Requests ``authenticated`` by a secret
+        key (a server sending for many visitors) are held to neither the unknown-origin nor the
         per-client limit.
         """
         allowed = tenant.journey.allowed_origins or []
@@ -131,15 +135,16 @@ class Guard:
         verdicts = [origin_is_listed(allowed, origin) for origin in given]
         rejected = [o for o, listed in zip(given, verdicts, strict=True) if listed is False]
         if rejected:
-            shown = url_origin(rejected[0]) or rejected[0]
-            raise OriginRejected(f"Origin {shown} is not allowed for this journey")
+            raise OriginRejected(f"Origin {rejected[0][:255]} is not allowed for this journey")
         if not self.enabled:
             return
         journey = str(tenant.journey.id)
+        origin = origins[0] if origins else None
+        listed = bool(origin) and origin_is_listed(allowed, origin)
         if not authenticated:
-            if not any(verdicts):
-                origin = url_origin(given[0]) if given else None
-                self._hit(self.unknown_origin_limits, "unknown-origin", journey, origin or "none")
+            if not listed:
+                key = url_origin(origin) or "none"
+                self._hit(self.unknown_origin_limits, "unknown-origin", journey, key)
             if self.per_client_limits and self.client_salt and not is_loopback(client):
                 self._hit(
                     self.per_client_limits, "client", journey,
@@ -152,15 +157,18 @@ class Guard:
         try:
             for item in limits:
                 if not self.limiter.hit(item, KEY_PREFIX, *keys):
+                    self.storage_outage.succeeded()
                     reset = self.limiter.get_window_stats(item, KEY_PREFIX, *keys).reset_time
                     raise RateLimited(LIMITED, max(1, math.ceil(reset - time.time())))
         except RateLimited:
             raise
         except Exception as exc:  # the storage backend's own errors (redis, memcached, ...)
-            if self.settings.ratelimit_fail_open:
-                log.warning("rate-limit storage unavailable, admitting request: %s", exc)
+            fail_open = self.settings.ratelimit_fail_open
+            self.storage_outage.failed(exc, "admitted" if fail_open else "answered 503")
+            if fail_open:
                 return
             raise Unavailable("Rate limiting is temporarily unavailable") from exc
+        self.storage_outage.succeeded()
 
     def check_quota(self, tenant: Tenant, events: int) -> None:
         """Refuse ``events`` more events if they would take the organization past its quota."""

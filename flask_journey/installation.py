@@ -16,6 +16,7 @@ from peewee import Database
 
 from .migrations import create_if_empty
 from .models import Installation
+from .state import using
 
 IDENTITY_SECRET = "identity_secret"
 CLIENT_SALT = "ratelimit_client_salt"
@@ -26,7 +27,7 @@ def get_or_create(db: Database, name: str, make: Callable[[], str]) -> str:
 
     Processes that ask at the same time all get the value the first of them kept.
     """
-    with db.bind_ctx([Installation]):
+    with using(db):
         create_if_empty(db)
         with db.atomic():
             db.execute(

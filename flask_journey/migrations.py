@@ -39,6 +39,7 @@ from .models import (
     ShareLink,
     utcnow,
 )
+from .state import using
 
 
 class SchemaVersion(BaseModel):
@@ -98,7 +99,7 @@ def _create_tables(*models: type[BaseModel]) -> Steps:
 
     def steps(migrator: SchemaMigrator) -> list[Operation]:
         def create(migrator: SchemaMigrator) -> None:
-            with migrator.database.bind_ctx(models):
+            with using(migrator.database):
                 migrator.database.create_tables(models, safe=True)
 
         return [Operation(migrator, create)]
@@ -235,7 +236,7 @@ def create_if_empty(db: Database) -> None:
 def version(db: Database) -> int | None:
     """The schema version of ``db``; None when it has no flask-journey tables."""
     tables = set(db.get_tables())
-    with db.bind_ctx([SchemaVersion]):
+    with using(db):
         if SchemaVersion._meta.table_name in tables:
             return SchemaVersion.select(fn.MAX(SchemaVersion.version)).scalar()
     return BASELINE if Event._meta.table_name in tables else None
@@ -247,7 +248,7 @@ def initialise(db: Database) -> bool:
     Raises :class:`SchemaOutdated` for a database an earlier release created, before changing
     anything in it.
     """
-    with _schema_lock(db), db.bind_ctx(TABLES):
+    with _schema_lock(db), using(db):
         current = version(db)
         if current is None:
             db.create_tables(TABLES)
@@ -263,7 +264,7 @@ def upgrade(db: Database) -> tuple[int | None, list[Migration]]:
     An empty database gets the current schema. Everything happens in one transaction: if a step
     fails, or the result still differs from the current models, nothing is changed.
     """
-    with _schema_lock(db), db.bind_ctx(TABLES):
+    with _schema_lock(db), using(db):
         current = version(db)
         if current is None:
             db.create_tables(TABLES)

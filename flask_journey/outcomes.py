@@ -16,6 +16,7 @@ from werkzeug.exceptions import (
     TooManyRequests,
     Unauthorized,
 )
+from werkzeug.exceptions import UnsupportedMediaType as _UnsupportedMediaType
 
 
 class Refusal(HTTPException):
@@ -35,6 +36,18 @@ class InvalidRequest(Refusal, _BadRequest):
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class UnsupportedBody(InvalidRequest, _UnsupportedMediaType):
+    """The body's ``Content-Type`` is no media type, or its ``Content-Encoding`` is unknown (415).
+
+    An ``InvalidRequest`` about ``body``, so every format words it as it words those.
+    """
+
+    code = 415
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "body")
 
 
 class BodyTooLarge(Refusal, RequestEntityTooLarge):
@@ -82,4 +95,5 @@ __all__ = [
     "TenantNotFound",
     "Unauthenticated",
     "Unavailable",
+    "UnsupportedBody",
 ]

@@ -155,17 +155,41 @@ def url_path(url: str | None) -> str | None:
         return None
 
 
+#: The port an origin leaves out when it is its scheme's own.
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
 def url_origin(url: str | None) -> str | None:
-    """``scheme://host[:port]`` of a URL, or None when it has no host."""
+    """The origin of a URL as a browser writes it, or None when it has none.
+
+    ``scheme://host[:port]``: scheme and host in lower case, no user info, and no port when
+    it is the scheme's default (``https://Shop.Example:443/cart`` is ``https://shop.example``).
+    """
     if not url:
         return None
     try:
         parts = urlsplit(url)
+        port = parts.port
     except ValueError:
         return None
-    if not parts.scheme or not parts.hostname:
+    host = parts.hostname
+    if not parts.scheme or not host:
         return None
-    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}".lower()
+    scheme = parts.scheme.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    if port is not None and port != DEFAULT_PORTS.get(scheme):
+        host = f"{host}:{port}"
+    return f"{scheme}://{host}"
+
+
+def is_origin(value: str) -> bool:
+    """Whether ``value`` is exactly an origin as :func:`url_origin` writes it.
+
+    ``Origin`` headers are compared as written: a path, user info, a trailing slash, upper
+    case or a default port make a value that is no origin.
+    """
+    return url_origin(value) == value
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING
 from flask import current_app, has_app_context
 from peewee import Database
 
+from .outages import OutageLog
+
 if TYPE_CHECKING:
     from .config import Settings
     from .formats._base import WireFormat
@@ -42,6 +44,7 @@ class JourneyState:
     guard: Guard
     tenants: TenantCache
     formats: dict[str, WireFormat] = field(default_factory=dict)
+    database_outage: OutageLog = field(default_factory=lambda: OutageLog("database"))
 
     def activate(self) -> None:
         """Make this app's database the models' one outside any app context, in this context.

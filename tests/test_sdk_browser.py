@@ -33,6 +33,7 @@ from flask import Blueprint, Flask, Response
 from werkzeug.serving import make_server
 
 from flask_journey import Journey
+
 from .live import browser_context, launch_chromium
 
 SDK = "@outlit/browser@1.4.0"

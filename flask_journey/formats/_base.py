@@ -105,7 +105,8 @@ class WireFormat:
     def origins(self, envelope: Any) -> tuple[str | None, ...]:
         """The origins the request comes from, each checked against the journey's allowed origins.
 
-        The ``Origin`` header; a format whose events name their page URL may add its origin.
+        The ``Origin`` header first (only it makes a request count as from a known origin); a
+        format whose events name their page URL may add its origin after it.
         """
         return (request.headers.get("Origin"),)
 
@@ -211,6 +212,7 @@ class WireFormat:
                     group_commit=settings.group_commit,
                     database=self.state.database,
                 )
+                self.state.database_outage.succeeded()
             if parsed.rejected:
                 index, message = parsed.rejected[0]
                 self._refused(
@@ -225,9 +227,9 @@ class WireFormat:
                 response.headers["Retry-After"] = str(retry_after)
             return response
         except (DatabaseError, InterfaceError) as exc:
-            outcome = Unavailable(f"Storage unavailable: {type(exc).__name__}")
-            self._refused(tenant, "unavailable", outcome.message, exc_info=exc)
-            return self.refused(outcome)
+            # Logged by the outage log (one traceback, then a line per failure), not per refusal.
+            self.state.database_outage.failed(exc, f"to {request.path} answered 503")
+            return self.refused(Unavailable(f"Storage unavailable: {type(exc).__name__}"))
         except migrations.SchemaError as exc:
             outcome = Unavailable("Storage unavailable: the database schema is not current")
             self._refused(tenant, "unavailable", f"{outcome.message}: {exc}")

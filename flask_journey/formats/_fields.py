@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import sys
 from typing import Any
 
-from marshmallow import fields, validate
+from marshmallow import ValidationError, fields, validate
 
 #: The message of a missing required field; a format may reword it (seed 003 does).
 REQUIRED = "is required"
@@ -49,18 +50,42 @@ def number(**kwargs: Any) -> fields.Float:
         allow_none=True,
         allow_nan=False,
         validate=validate.Range(min=0, error="must not be negative"),
-        error_messages={"invalid": "must be a number", "special": "must be a finite number"},
+        error_messages={
+            "invalid": "must be a number",
+            "special": "must be a finite number",
+            "too_large": "must be a finite number",
+        },
         **kwargs,
     )
 
 
+class InUtcRange(validate.Validator):
+    """An aware time that is also a time in UTC: years 1 to 9999 there, whatever its offset.
+
+    ``0001-01-01T00:00:00+14:00`` is a valid ISO 8601 time that is in year 0 in UTC.
+    """
+
+    error = "must be between 0001-01-01 and 9999-12-31 in UTC"
+
+    def __init__(self, error: str | None = None) -> None:
+        self.error = error or self.error
+
+    def __call__(self, value: dt.datetime) -> dt.datetime:
+        try:
+            value.astimezone(dt.timezone.utc)
+        except OverflowError:
+            raise ValidationError(self.error) from None
+        return value
+
+
 def iso_time(**kwargs: Any) -> fields.AwareDateTime:
-    """An optional ISO 8601 time; one without an offset is taken as UTC."""
+    """An optional ISO 8601 time, within UTC's years 1 to 9999; one without an offset is UTC."""
     message = "must be an ISO 8601 timestamp"
     return fields.AwareDateTime(
         format="iso",
         default_timezone=dt.timezone.utc,
         allow_none=True,
+        validate=InUtcRange(),
         error_messages={"invalid": message, "format": message},
         **kwargs,
     )
@@ -71,11 +96,17 @@ def naive_utc(value: dt.datetime) -> dt.datetime:
     return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
 
 
+#: The largest integer a property may hold: beyond it no JSON reader's double holds it either.
+_MAX_INT = int(sys.float_info.max)
+
+
 def is_scalar(value: Any) -> bool:
-    """A string, boolean, null or finite number."""
+    """A string, boolean, null or finite number (an integer within a double's range)."""
     if isinstance(value, float):
         return math.isfinite(value)
-    return value is None or isinstance(value, (str, bool, int))
+    if isinstance(value, int) and not isinstance(value, bool):
+        return -_MAX_INT <= value <= _MAX_INT
+    return value is None or isinstance(value, (str, bool))
 
 
 class UnixMillis(fields.Field):

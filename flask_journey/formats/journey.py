@@ -15,7 +15,7 @@ from ..outcomes import InvalidRequest, Refusal
 from ..tenants import Tenant, by_slugs
 from ._base import Parsed, WireFormat
 from ._fastload import fast_loader
-from ._fields import text
+from ._fields import InUtcRange, text
 
 TAGS = (
     "session_start",
@@ -81,6 +81,7 @@ class EventSchema(Schema):
         required=True,
         format="iso",
         default_timezone=dt.timezone.utc,
+        validate=InUtcRange(),
         error_messages={
             **_REQUIRED,
             "invalid": "must be a valid ISO 8601 timestamp",

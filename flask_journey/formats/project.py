@@ -7,7 +7,6 @@ is ``{"success": false, "error": "..."}``.
 
 from __future__ import annotations
 
-import math
 import uuid
 from typing import Any
 
@@ -23,6 +22,9 @@ from ._fields import JsonObject, iso_time, naive_utc, text
 
 #: Longest category or label kept in its own column.
 MAX_LABEL_LENGTH = 256
+#: The magnitudes the ``value`` column holds on every backend (a PostgreSQL ``real``); a value
+#: outside them (or a nonzero one too small for it) stays in the properties.
+VALUE_RANGE = (1e-37, 3.4e38)
 
 
 class ProjectEventSchema(Schema):
@@ -62,16 +64,17 @@ def _value(value: Any) -> float | None:
         return None
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
-    return number if math.isfinite(number) else None
+    low, high = VALUE_RANGE
+    return number if number == 0 or low <= abs(number) <= high else None
 
 
 def extract(event_data: dict[str, Any]) -> tuple[str | None, str | None, float | None, dict]:
     """``category``, ``label`` and ``value`` of ``event_data``, and the rest of it.
 
-    A category or label that is no short string or number, or a value that is no finite number
-    (or numeric string), is left among the rest.
+    A category or label that is no short string or number, or a value that is no number (or
+    numeric string) within :data:`VALUE_RANGE`, is left among the rest.
     """
     rest = dict(event_data)
     category, label, value = _label(rest.get("category")), _label(rest.get("label")), None
