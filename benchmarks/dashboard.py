@@ -126,6 +126,7 @@ def main() -> None:
     app.config.update(
         SECRET_KEY="bench", JOURNEY_DATABASE_URL=f"sqlite:///{folder / 'bench.sqlite3'}",
         JOURNEY_REPORT_MAX_STALENESS=3600, JOURNEY_SQLITE_SYNCHRONOUS="NORMAL",
+        JOURNEY_RATELIMIT_ENABLED=False,
     )
     journey = Journey(app)
     journey.dashboard_access(lambda org: True)
