@@ -381,6 +381,8 @@ def _refusals(org_slug: str | None, journey_slug: str | None):
     if org_slug:
         query = query.where(Organization.id == _org(org_slug).id)
     if journey_slug:
+        if not org_slug:
+            _fail("--journey needs --org")
         query = query.where(Journey.id == _journey(org_slug, journey_slug).id)
     return query
 

@@ -18,6 +18,7 @@ from .formats import FORMATS
 from .guard import Guard
 from .installation import client_salt_of, identity_secret_of
 from .models import Organization
+from .openapi import create_openapi_blueprint
 from .state import JourneyState, app_state
 from .tenants import TenantCache
 
@@ -64,6 +65,7 @@ class Journey:
             app.register_blueprint(wire_format.blueprint())
         app.register_blueprint(create_admin_blueprint(state))
         app.register_blueprint(create_embed_blueprint(state))
+        app.register_blueprint(create_openapi_blueprint(state))
         if settings.dashboard_url is not None:
             dashboard = create_dashboard_blueprint(state, lambda: self._dashboard_access)
             app.register_blueprint(dashboard, url_prefix=settings.dashboard_url)

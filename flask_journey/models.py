@@ -18,6 +18,7 @@ from peewee import (
     Database,
     DatabaseProxy,
     DateTimeField,
+    DoubleField,
     FloatField,
     ForeignKeyField,
     IntegerField,
@@ -298,9 +299,10 @@ class FieldSummary(BaseModel):
     #: validation_error events, in all and as JSON ``{errorType: count}`` (null when none).
     errors = IntegerField()
     error_types = TextField(null=True)
-    #: Seconds between focus and blur, summed; seconds from first focus to first change.
-    seconds = FloatField(null=True)
-    hesitation = FloatField(null=True)
+    #: Seconds between focus and blur, summed; seconds from first focus to first change
+    #: (double precision: PostgreSQL's REAL, a FloatField, would round the milliseconds).
+    seconds = DoubleField(null=True)
+    hesitation = DoubleField(null=True)
 
     class Meta:
         table_name = "journey_session_field"
@@ -321,7 +323,7 @@ class HourlyCount(BaseModel):
     key2 = CharField(max_length=256)
     key3 = CharField(max_length=256)
     count = BigIntegerField()
-    value_sum = FloatField()
+    value_sum = DoubleField()
 
     class Meta:
         table_name = "journey_event_hourly"

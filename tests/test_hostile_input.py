@@ -22,7 +22,7 @@ import pytest
 from flask import Flask
 
 from flask_journey import Journey
-from flask_journey.admin import NewJourneySchema, OriginsSchema
+from flask_journey.admin import JourneyUpdateSchema, NewJourneySchema
 from flask_journey.formats import collect, events_api, journey, project, typed
 from flask_journey.models import Event
 from flask_journey.models import Journey as JourneyRow
@@ -200,6 +200,8 @@ TYPED_EVENTS: dict[str, dict] = {
         "inviteeEmail": "jane@example.com", "inviteeName": "Jane",
     },
     "stage": {"stage": "activated", "properties": {"flow": "onboarding"}},
+    "billing": {"status": "paid", "customerId": "cus_1", "stripeCustomerId": "cus_s1",
+                "domain": "acme.example", "properties": {"plan": "pro"}},
 }
 
 
@@ -208,6 +210,8 @@ def typed_body(kind: str) -> Callable[[Site, int], dict]:
         return {
             "visitorId": f"visitor-{n}",
             "source": "client",
+            "sessionId": f"sess-{n}",
+            "userIdentity": {"email": "jane@example.com", "userId": "usr_1"},
             "user": {"email": "jane@example.com", "userId": "usr_1"},
             "events": [
                 {
@@ -233,7 +237,7 @@ def collect_body(site: Site, n: int) -> dict:
 
 def events_api_body(kind: str) -> Callable[[Site, int], dict]:
     def body(site: Site, n: int) -> dict:
-        event = {
+        event: dict[str, Any] = {
             "site_id": site.public_key, "url": f"{ORIGIN}/pricing",
             "referrer": "https://google.com/search",
             "user_agent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7)",
@@ -276,6 +280,7 @@ ENDPOINTS = [
             f"typed-{kind}", "POST", "/api/i/v1/{public_key}/events", typed_body(kind),
             typed_refusal, lambda body, answer: answer["processed"], segments=("public_key",),
             schemas=(((), typed.BatchSchema), (("user",), typed.UserSchema),
+                     (("userIdentity",), typed.UserSchema),
                      (("events", 0), type(typed.SCHEMAS[kind])),
                      (("events", 0, "utm"), typed.UtmSchema)),
             only=None if kind == "pageview" else (
@@ -303,15 +308,17 @@ ENDPOINTS = [
     ),
     Endpoint(
         "admin-create", "POST", "/api/journeys",
-        lambda site, n: {"journeyKey": f"created-{n}", "allowedOrigins": [ORIGIN]},
+        lambda site, n: {"journeyKey": f"created-{n}", "allowedOrigins": [ORIGIN],
+                         "steps": ["eligibility", "review"]},
         journey_refusal, None, status=201, headers=("Authorization",),
         schemas=(((), NewJourneySchema),),
     ),
     Endpoint(
         "admin-update", "PUT", "/api/journeys/{journey_key}",
-        lambda site, n: {"allowedOrigins": [ORIGIN, "https://other.example"]},
+        lambda site, n: {"allowedOrigins": [ORIGIN, "https://other.example"],
+                         "steps": ["eligibility", "review"]},
         journey_refusal, None, headers=("Authorization",), segments=("journey_key",),
-        schemas=(((), OriginsSchema),),
+        schemas=(((), JourneyUpdateSchema),),
     ),
     *(
         Endpoint(
@@ -321,6 +328,8 @@ ENDPOINTS = [
         for name, path, segments in (
             ("admin-list", "/api/journeys", ()),
             ("admin-get", "/api/journeys/{journey_key}", ("journey_key",)),
+            # The key is swept by admin-get; an empty one here is werkzeug's merge-slashes 308.
+            ("admin-report", "/api/journeys/{journey_key}/report", ()),
         )
     ),
 ]

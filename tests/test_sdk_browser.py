@@ -82,6 +82,13 @@ PAGE = """<!doctype html>
 """
 
 
+
+def _member(archive: tarfile.TarFile, name: str) -> bytes:
+    """The bytes of one file of a tarball."""
+    member = archive.extractfile(name)
+    assert member is not None, f"{name} is not a file of the package"
+    return member.read()
+
 def email_hash(value: str) -> str:
     return "eh_" + hmac.new(SECRET.encode(), value.encode(), hashlib.sha256).hexdigest()
 
@@ -103,8 +110,8 @@ def sdk_script(tmp_path_factory) -> bytes:
     digest = base64.b64encode(hashlib.sha512(tarball.read_bytes()).digest()).decode()
     assert f"sha512-{digest}" == SDK_INTEGRITY
     with tarfile.open(tarball) as archive:
-        manifest = json.load(archive.extractfile("package/package.json"))
-        script = archive.extractfile("package/dist/outlit.global.js").read()
+        manifest = json.loads(_member(archive, "package/package.json"))
+        script = _member(archive, "package/dist/outlit.global.js")
     assert manifest["dependencies"] == {"@outlit/core": SDK_CORE}
     return script
 

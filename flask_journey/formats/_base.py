@@ -231,13 +231,13 @@ class WireFormat:
             self.state.database_outage.failed(exc, f"to {request.path} answered 503")
             return self.refused(Unavailable(f"Storage unavailable: {type(exc).__name__}"))
         except migrations.SchemaError as exc:
-            outcome = Unavailable("Storage unavailable: the database schema is not current")
-            self._refused(tenant, "unavailable", f"{outcome.message}: {exc}")
-            return self.refused(outcome)
+            unavailable = Unavailable("Storage unavailable: the database schema is not current")
+            self._refused(tenant, "unavailable", f"{unavailable.message}: {exc}")
+            return self.refused(unavailable)
         except IdentityNotConfigured as exc:
-            outcome = Unavailable("Identity hashing is not configured on this site")
+            unavailable = Unavailable("Identity hashing is not configured on this site")
             self._refused(tenant, "unavailable", str(exc))
-            return self.refused(outcome)
+            return self.refused(unavailable)
 
     def _refused(self, tenant: Tenant | None, reason: str, message: str, **kwargs: Any) -> None:
         refusals.record(self.state.database, tenant, self.name, reason, message, **kwargs)

@@ -20,6 +20,7 @@ MAX_DEPTH = 8
 #: Longest key of a property object.
 MAX_KEY_LENGTH = 128
 
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 _MAX_MILLIS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 
 
@@ -119,7 +120,8 @@ class UnixMillis(fields.Field):
             raise self.make_error("invalid")
         if not 0 <= value <= _MAX_MILLIS:  # also refuses NaN
             raise self.make_error("invalid")
-        return dt.datetime.fromtimestamp(value / 1000, dt.timezone.utc)
+        # Added to the epoch: dividing by 1000 into a float can land a microsecond short.
+        return _EPOCH + dt.timedelta(milliseconds=value)
 
 
 class Properties(fields.Field):

@@ -95,13 +95,12 @@ def report(
     now = now or utc_now()
     query = Query(journey.id, (), dt.date.min, dt.date.min, timezone)
     today = now.replace(tzinfo=dt.timezone.utc).astimezone(query.zone).date()
+    for name, day in (("from", start), ("to", end)):
+        if day is not None and not EARLIEST <= day <= LATEST:
+            raise ReportError(name, f"must be between {EARLIEST} and {LATEST}")
     start, end = default_range(start, end, today)
     if end < start:
         raise ReportError("to", "must not be before from")
-    if start < EARLIEST or end > LATEST:
-        raise ReportError(
-            "from" if start < EARLIEST else "to", f"must be between {EARLIEST} and {LATEST}"
-        )
     if (end - start).days >= MAX_DAYS:
         raise ReportError("from", f"must be at most {MAX_DAYS} days before to")
     last = refreshed_at(db)

@@ -241,69 +241,83 @@ def trend(query: Query, sessions: list[Session]) -> dict[str, Any]:
     return {"interval": "hour" if query.hourly else "day", "points": list(points.values())}
 
 
+class _FieldTally:
+    """One field's numbers as its session rows are read."""
+
+    __slots__ = ("sessions", "starters", "returns", "error_sessions", "errors", "abandons",
+                 "seconds", "hesitation")
+
+    def __init__(self) -> None:
+        self.sessions = self.starters = self.returns = self.error_sessions = self.abandons = 0
+        self.errors: Counter = Counter()
+        self.seconds: list[float] = []
+        self.hesitation: list[float] = []
+
+    def row(self, step: str, field: str) -> dict[str, Any]:
+        return {
+            "fieldKey": field,
+            "stepKey": step or None,
+            "sessions": self.sessions,
+            "starters": self.starters,
+            "returns": self.returns,
+            "errorSessions": self.error_sessions,
+            "errors": dict(sorted(self.errors.items())),
+            "errorRate": rate(self.error_sessions, self.sessions),
+            "abandons": self.abandons,
+            "abandonShare": None,
+            "medianSeconds": median_seconds(self.seconds),
+            "medianHesitationSeconds": median_seconds(self.hesitation),
+        }
+
+
 def _fields(sql: _Sql, query: Query, order: list[str]) -> dict[str | None, list[dict]]:
-    """Field rows of the range (key None) and, with a breakdown, of each of its values."""
-    found: dict[str | None, list[dict]] = {None: _field_rows(sql, None)}
-    if query.breakdown:
-        found.update(_grouped(_field_rows(sql, SEGMENTS[query.breakdown])))
+    """Field rows of the range (key None) and, with a breakdown, of each of its values.
+
+    One read of the range's session-field rows; each is tallied for its field, and for its
+    field and segment value.
+    """
+    segment = f", s.{SEGMENTS[query.breakdown]}" if query.breakdown else ", NULL"
+    cutoff = query.now - query.idle
+    tallies: dict[tuple, _FieldTally] = defaultdict(_FieldTally)
+    for (
+        step, field, started, returned, errors, types, seconds, hesitation,
+        completed, ended, last_at, last_step, last_field, value,
+    ) in sql.run(
+        "SELECT f.step_key, f.field_key, f.started, f.returned, f.errors, f.error_types,"
+        " f.seconds, f.hesitation, s.completed, s.ended, s.last_at, s.last_step, s.last_field"
+        f"{segment} FROM {_FIELD} f JOIN {_SESSION} s ON s.id = f.session_id"
+        f" WHERE {sql.where}",
+        sql.params,
+    ):
+        abandoned = (
+            not completed
+            and last_field == field
+            and last_step == step
+            and (ended or _time(last_at) < cutoff)
+        )
+        groups = [(None, step, field)]
+        if query.breakdown:
+            groups.append((value or NONE, step, field))
+        for key in groups:
+            tally = tallies[key]
+            tally.sessions += 1
+            tally.starters += started
+            tally.returns += returned
+            tally.abandons += abandoned
+            if errors:
+                tally.error_sessions += 1
+                tally.errors.update(json.loads(types))
+            if seconds is not None:
+                tally.seconds.append(seconds)
+            if hesitation is not None:
+                tally.hesitation.append(hesitation)
+    found: dict[str | None, list[dict]] = defaultdict(list)
+    found[None] = []
+    for (value, step, field), tally in tallies.items():
+        found[value].append(tally.row(step, field))
     for rows in found.values():
         _finish(rows, order)
     return found
-
-
-def _grouped(rows: list[dict]) -> dict[str, list[dict]]:
-    groups: dict[str, list[dict]] = defaultdict(list)
-    for row in rows:
-        groups[row.pop("segment") or NONE].append(row)
-    return groups
-
-
-def _field_rows(sql: _Sql, segment: str | None) -> list[dict]:
-    """Every field's numbers, by step and field (and by ``segment``, a session column, under
-    the key ``"segment"``), not yet ordered."""
-    keys = "f.step_key, f.field_key" + (f", s.{segment} AS segment" if segment else "")
-    group = "f.step_key, f.field_key" + (f", s.{segment}" if segment else "")
-    base = f"FROM {_FIELD} f JOIN {_SESSION} s ON s.id = f.session_id WHERE {sql.where}"
-    rows: dict[tuple, dict[str, Any]] = {}
-    for *key, n, starters, returns, error_sessions, abandons in sql.run(
-        f"SELECT {keys}, COUNT(*), SUM(f.started), SUM(f.returned),"
-        " SUM(CASE WHEN f.errors > 0 THEN 1 ELSE 0 END),"
-        " SUM(CASE WHEN s.completed = 0 AND (s.ended = 1 OR s.last_at < {p})"
-        " AND s.last_step = f.step_key AND s.last_field = f.field_key THEN 1 ELSE 0 END)"
-        f" {base} GROUP BY {group}",
-        [sql.cutoff, *sql.params],
-    ):
-        rows[tuple(key)] = {
-            "fieldKey": key[1],
-            "stepKey": key[0] or None,
-            "sessions": n,
-            "starters": int(starters),
-            "returns": int(returns),
-            "errorSessions": int(error_sessions),
-            "errors": Counter(),
-            "errorRate": rate(int(error_sessions), n),
-            "abandons": int(abandons),
-            "abandonShare": None,
-            "medianSeconds": None,
-            "medianHesitationSeconds": None,
-            **({"segment": key[2]} if segment else {}),
-        }
-    for *key, types in sql.run(f"SELECT {keys}, f.error_types {base} AND f.errors > 0", sql.params):
-        rows[tuple(key)]["errors"].update(json.loads(types))
-    outer = "step_key, field_key" + (", segment" if segment else "")
-    for column, name in (("seconds", "medianSeconds"), ("hesitation", "medianHesitationSeconds")):
-        for *key, middle in sql.run(
-            f"SELECT {outer}, AVG(v) FROM (SELECT {keys}, f.{column} AS v,"
-            f" ROW_NUMBER() OVER (PARTITION BY {group} ORDER BY f.{column}) AS rn,"
-            f" COUNT(*) OVER (PARTITION BY {group}) AS n {base} AND f.{column} IS NOT NULL) t"
-            f" WHERE rn IN ((n + 1) / 2, (n + 2) / 2) GROUP BY {outer}",
-            sql.params,
-        ):
-            rows[tuple(key)][name] = round(float(middle), 3)
-    result = list(rows.values())
-    for row in result:
-        row["errors"] = dict(sorted(row["errors"].items()))
-    return result
 
 
 def _finish(rows: list[dict], order: list[str]) -> None:
@@ -337,8 +351,11 @@ def events(sql: _Sql, query: Query) -> dict[str, Any]:
     pages: Counter = Counter()
     referrers: Counter = Counter()
     custom: dict[tuple, list[float]] = defaultdict(lambda: [0, 0.0])
+    period_of: dict[Any, str] = {}  # many rows share an hour
     for at, kind, key1, key2, key3, count, value_sum in rows:
-        period = query.period(_time(at))
+        period = period_of.get(at)
+        if period is None:
+            period = period_of[at] = query.period(_time(at))
         if not first <= period[:10] <= last:
             continue
         if kind == "type":
