@@ -28,7 +28,12 @@ STEPS = ("eligibility", "business-details", "review", "declaration", "submitted"
 
 
 def main() -> None:
-    folder = Path(tempfile.mkdtemp(prefix="journey-shots-"))
+    with tempfile.TemporaryDirectory(prefix="journey-shots-") as folder:
+        take(Path(folder))
+
+
+def take(folder: Path) -> None:
+    """Fill an app whose files live in ``folder`` and photograph its pages."""
     app = Flask("screenshots", instance_path=str(folder))
     app.config.update(SECRET_KEY="screenshots", JOURNEY_DATABASE_URL=f"sqlite:///{folder}/j.db")
     Journey(app)
