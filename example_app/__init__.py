@@ -4,24 +4,37 @@
 
 Eligibility, business details, review (a single-page section: summary and declaration shown in
 turn with ``history.pushState``), then submitted. Every page carries the embed script through
-``{{ journey_embed(...) }}``; ``/stats`` shows what was recorded, and
-``flask --app example_app journey report demo-org small-business-grant`` the funnel and field
-friction. On start the app creates its tables and its organization and journey (with its steps)
-if they are missing.
+``{{ journey_embed(...) }}``. Its "Statistics" link opens flask-journey's dashboard
+(``/journey/``), ``/stats`` shows raw counts, and
+``flask --app example_app journey report demo-org small-business-grant`` prints the funnel and
+field friction. On start the app creates its tables and its organization and journey (with its
+steps) if they are missing, and fills a journey without events with simulated visitors
+(``flask journey demo-data``), so that the dashboard has something to show.
+
+The dashboard is open to requests from the loopback address (127.0.0.1, ::1) only: see
+:func:`local_requests_only`. Behind a reverse proxy on the same machine every request comes from
+the loopback address, so a deployed copy must replace that rule with real authentication.
 """
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask
+from flask import Flask, request
 
-from flask_journey import Journey, tenants
+from flask_journey import Journey, demo, tenants
 from flask_journey import db as journey_db
+from flask_journey.models import Event, Organization
+from flask_journey.reports.refresh import refresh
 
+from .forms import BUSINESS, DECLARATION, ELIGIBILITY
 from .views import bp
+
+#: Field names the embed script never reports on (flask_journey/static/embed: sensitive keys).
+_UNTRACKED = re.compile(r"pass|account", re.IGNORECASE)
 
 #: Settings of the demo itself; ``JOURNEY_*`` settings configure the extension as usual.
 DEFAULTS: dict[str, Any] = {
@@ -35,6 +48,9 @@ DEFAULTS: dict[str, Any] = {
     # The journey's steps in order, as the templates mark them with ``data-journey-step``: the
     # order of the report's funnel (`flask journey set-steps` changes it).
     "DEMO_STEPS": ("eligibility", "business-details", "review", "declaration", "submitted"),
+    # Simulated sessions stored when the journey has no events yet; 0 stores none. None: 400
+    # when the app is run, 0 when it is built with a test_config.
+    "DEMO_DATA_SESSIONS": None,
 }
 
 
@@ -49,15 +65,40 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     else:
         app.config.update(test_config)
 
+    if app.config["DEMO_DATA_SESSIONS"] is None:
+        app.config["DEMO_DATA_SESSIONS"] = 0 if test_config is not None else 400
+
     app.jinja_env.trim_blocks = app.jinja_env.lstrip_blocks = True
-    Journey().init_app(app)
+    journey = Journey()
+    journey.init_app(app)
+    journey.dashboard_access(local_requests_only)
     ensure_demo_journey(app)
     app.register_blueprint(bp)
     return app
 
 
+def local_requests_only(org: Organization) -> bool:
+    """The demo's dashboard rule: a request from this machine (the loopback address) may see
+    every organization. A real site asks its own authentication instead (docs/dashboard.md)."""
+    return request.remote_addr in ("127.0.0.1", "::1")
+
+
+def _demo_fields() -> dict[str, list[str]]:
+    """The fields of each step as the embed script names them."""
+    steps = {"eligibility": ELIGIBILITY, "business-details": BUSINESS, "declaration": DECLARATION}
+    return {
+        step: [
+            field.attrs.get("data-journey-field", field.name)
+            for field in fields
+            if "data-journey-ignore" not in field.attrs and not _UNTRACKED.search(field.name)
+        ]
+        for step, fields in steps.items()
+    }
+
+
 def ensure_demo_journey(app: Flask) -> None:
-    """Create the tables, the demo organization and its journey unless they exist."""
+    """Create the tables, the demo organization and its journey unless they exist; fill a
+    journey without events with ``DEMO_DATA_SESSIONS`` simulated sessions."""
     database = app.extensions["journey"].database
     journey_db.create_tables(database)
     with database.connection_context():
@@ -66,11 +107,18 @@ def ensure_demo_journey(app: Flask) -> None:
         except tenants.TenantError:
             org = tenants.create_org(app.config["DEMO_ORG"])
         try:
-            tenants.get_journey(org, app.config["DEMO_JOURNEY"])
+            journey = tenants.get_journey(org, app.config["DEMO_JOURNEY"])
         except tenants.TenantError:
-            tenants.create_journey(
+            journey = tenants.create_journey(
                 org,
                 app.config["DEMO_JOURNEY"],
                 list(app.config["DEMO_ALLOWED_ORIGINS"]),
                 list(app.config["DEMO_STEPS"]),
             )
+        sessions = app.config["DEMO_DATA_SESSIONS"]
+        if sessions and not Event.select().where(Event.journey == journey).exists():
+            journey.organization = org
+            tenant = tenants.Tenant(org, journey)
+            demo.simulate(tenant, sessions=sessions, days=60, fields=_demo_fields(),
+                          base_url="http://127.0.0.1:5000/apply")
+            refresh(database)

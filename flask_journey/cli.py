@@ -17,11 +17,13 @@ from collections.abc import Callable, Iterator
 from typing import Any, NoReturn
 
 import click
+from flask import current_app, url_for
 from flask.cli import AppGroup, ScriptInfo
 from limits import parse_many
 from peewee import Database, DatabaseError, InterfaceError, fn
 
-from . import db, migrations, reports, tenants
+from . import db, demo, migrations, reports, tenants
+from .dashboard import shares
 from .models import Event, Journey, Organization, RefusalCount, Usage, utcnow
 from .pipeline import FIELDS
 from .reports.refresh import Refreshed, forget_before, pending, rebuild
@@ -435,3 +437,84 @@ def usage(org_slug: str) -> None:
     click.echo(
         json.dumps({"org": org.slug, "monthlyQuota": org.monthly_quota, "months": months})
     )
+
+
+@journey_cli.command("demo-data")
+@click.argument("org_slug", metavar="ORG")
+@click.argument("slug", metavar="JOURNEY")
+@click.option("--sessions", type=click.IntRange(min=1, max=1_000_000), default=500,
+              show_default=True, help="Simulated sessions to store.")
+@click.option("--days", type=click.IntRange(min=1, max=3650), default=60, show_default=True,
+              help="Days back the sessions are spread over.")
+@click.option("--seed", type=int, default=12, show_default=True,
+              help="Random seed: the same seed stores the same sessions (once).")
+def demo_data(org_slug: str, slug: str, sessions: int, days: int, seed: int) -> None:
+    """Store simulated visitors of a journey, through the ingest pipeline, to try the
+    dashboard and reports. They follow the journey's steps and the fields its events name."""
+    state = _state()
+    journey = _journey(org_slug, slug)
+    tenant = tenants.by_slugs(org_slug, slug)
+    stored = demo.simulate(tenant, sessions=sessions, days=days, seed=seed)
+    refresh_summaries(state.database)
+    click.echo(f"Stored {stored} simulated events ({sessions} sessions over {days} days) "
+               f"for {org_slug}/{journey.slug}.")
+
+
+def _share_url(token: str, base_url: str | None) -> str:
+    base = base_url or (
+        f"{current_app.config['PREFERRED_URL_SCHEME']}://{current_app.config['SERVER_NAME']}"
+        if current_app.config.get("SERVER_NAME") else "http://localhost:5000"
+    )
+    with current_app.test_request_context(base_url=base):
+        return url_for("journey_dashboard.shared", token=token, _external=True)
+
+
+@journey_cli.command("share")
+@click.argument("org_slug", metavar="ORG")
+@click.argument("slug", metavar="JOURNEY")
+@click.option("--expires", default="30d", show_default=True,
+              help="Lifetime: 12h, 30d, 2w, or never.")
+@click.option("--base-url", help="The site's address (default: SERVER_NAME, else "
+                                 "http://localhost:5000).")
+def share(org_slug: str, slug: str, expires: str, base_url: str | None) -> None:
+    """Print a read-only link to a journey's dashboard; only its hash is kept."""
+    state = _state()
+    if state.settings.dashboard_url is None:
+        _fail("the dashboard is switched off (JOURNEY_DASHBOARD_URL is None)")
+    try:
+        lifetime = shares.parse_duration(expires)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--expires") from None
+    if not current_app.config.get("SECRET_KEY"):
+        _fail("share links are signed with the app's SECRET_KEY, which is not set")
+    journey = _journey(org_slug, slug)
+    token = shares.create(journey, current_app.config["SECRET_KEY"], lifetime)
+    click.echo(_share_url(token, base_url))
+
+
+@journey_cli.command("shares")
+@click.argument("org_slug", metavar="ORG")
+@click.argument("slug", metavar="JOURNEY")
+def list_shares(org_slug: str, slug: str) -> None:
+    """List a journey's share links (their lookups, never the links)."""
+    _state()
+    links = shares.links(_journey(org_slug, slug))
+    if not links:
+        click.echo("No share links.")
+        return
+    for link in links:
+        expires = _iso(link.expires_at) or "never"
+        click.echo(f"{link.lookup}  {shares.status(link):<8}  created {_iso(link.created_at)}"
+                   f"  expires {expires}")
+
+
+@journey_cli.command("revoke-share")
+@click.argument("org_slug", metavar="ORG")
+@click.argument("slug", metavar="JOURNEY")
+@click.argument("lookup")
+def revoke_share(org_slug: str, slug: str, lookup: str) -> None:
+    """Revoke a share link by the lookup `flask journey shares` lists."""
+    _state()
+    if not shares.revoke(_journey(org_slug, slug), lookup):
+        _fail(f"no active share link {lookup!r} for {org_slug}/{slug}")
+    click.echo(f"Revoked share link {lookup}.")

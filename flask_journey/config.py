@@ -144,6 +144,13 @@ def names(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+def url_path(value: Any) -> str:
+    """A path where a blueprint is mounted: starts with /, no trailing / (``/`` stays)."""
+    if not isinstance(value, str) or not value.startswith("/"):
+        raise ValueError("must be a path starting with /")
+    return value.rstrip("/") or "/"
+
+
 def secret(value: Any) -> bytes:
     if isinstance(value, str):
         value = value.encode()
@@ -227,6 +234,15 @@ class Settings:
     )
     report_max_staleness: float = setting(
         10, seconds, "Seconds a report may lag behind the events before it refreshes first."
+    )
+    dashboard_url: str | None = setting(
+        "/journey", optional(url_path), "Where the dashboard is mounted; None leaves it out."
+    )
+    dashboard_signin_limit: str = setting(
+        "5 per minute", rate_limits, "Failed dashboard sign-ins allowed per client address."
+    )
+    dashboard_session_seconds: int = setting(
+        8 * 3600, positive_int, "Lifetime of a dashboard sign-in with a secret key, seconds."
     )
 
 

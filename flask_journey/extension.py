@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -12,10 +12,12 @@ from flask import Flask
 from . import config, db, reports, tenants
 from .admin import create_admin_blueprint
 from .cli import journey_cli
+from .dashboard import create_dashboard_blueprint
 from .embed import create_embed_blueprint, journey_embed
 from .formats import FORMATS
 from .guard import Guard
 from .installation import client_salt_of, identity_secret_of
+from .models import Organization
 from .openapi import create_openapi_blueprint
 from .state import JourneyState, app_state
 from .tenants import TenantCache
@@ -30,6 +32,7 @@ class Journey:
     """
 
     def __init__(self, app: Flask | None = None) -> None:
+        self._dashboard_access: Callable[[Organization], bool] | None = None
         if app is not None:
             self.init_app(app)
 
@@ -63,6 +66,9 @@ class Journey:
         app.register_blueprint(create_admin_blueprint(state))
         app.register_blueprint(create_embed_blueprint(state))
         app.register_blueprint(create_openapi_blueprint(state))
+        if settings.dashboard_url is not None:
+            dashboard = create_dashboard_blueprint(state, lambda: self._dashboard_access)
+            app.register_blueprint(dashboard, url_prefix=settings.dashboard_url)
         app.cli.add_command(journey_cli)
         if settings.template_helper:
             app.add_template_global(journey_embed)
@@ -73,6 +79,15 @@ class Journey:
         def _journey_close(exc: BaseException | None) -> None:
             if not database.is_closed():
                 database.close()
+
+    def dashboard_access(
+        self, function: Callable[[Organization], bool]
+    ) -> Callable[[Organization], bool]:
+        """Register ``function(org) -> bool``: whether the current request may see that
+        organization's dashboard (``docs/dashboard.md``). Without it only a sign-in with one of
+        the organization's secret keys, or a share link, shows anything."""
+        self._dashboard_access = function
+        return function
 
     def report(
         self,

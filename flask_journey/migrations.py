@@ -36,6 +36,7 @@ from .models import (
     RefreshState,
     RefusalCount,
     SessionSummary,
+    ShareLink,
     utcnow,
 )
 from .state import using
@@ -157,6 +158,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         "count refused requests and events per journey (journey_refusal), and keep values an "
         "installation generates once, such as its identity secret (journey_installation)",
         _create_tables(RefusalCount, Installation),
+    ),
+    Migration(
+        7,
+        "read-only share links of journey dashboards (only their tokens' hashes)",
+        _create_tables(ShareLink),
     ),
 )
 

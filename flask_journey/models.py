@@ -382,7 +382,24 @@ class Installation(BaseModel):
         table_name = "journey_installation"
 
 
+class ShareLink(BaseModel):
+    """A read-only link to one journey's dashboard (schema version 7); only the SHA-256 of its
+    token is stored."""
+
+    id = AutoField()
+    journey = ForeignKeyField(Journey, backref="share_links", on_delete="CASCADE")
+    #: The public part of the token (``<lookup>.<secret>``), used to find the row.
+    lookup = CharField(max_length=16, unique=True)
+    token_hash = CharField(max_length=64)
+    created_at = DateTimeField(default=utcnow)
+    expires_at = DateTimeField(null=True)
+    revoked_at = DateTimeField(null=True)
+
+    class Meta:
+        table_name = "journey_share_link"
+
+
 MODELS = (
     Organization, Journey, JourneySteps, ApiKey, Usage, Event, RefusalCount, Installation,
-    SessionSummary, FieldSummary, HourlyCount, RefreshState,
+    SessionSummary, FieldSummary, HourlyCount, RefreshState, ShareLink,
 )

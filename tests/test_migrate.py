@@ -188,6 +188,7 @@ def test_migrate_upgrades_a_release_0_1_database_and_keeps_every_row(old_app, ru
         "Applied 6: count refused requests and events per journey (journey_refusal), and keep "
         "values an installation generates once, such as its identity secret "
         "(journey_installation)",
+        "Applied 7: read-only share links of journey dashboards (only their tokens' hashes)",
         f"Schema version 1 -> {migrations.LATEST}.",
     ]
     exported = [json.loads(line) for line in run("export").output.splitlines()]

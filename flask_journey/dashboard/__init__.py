@@ -1,0 +1,16 @@
+"""The dashboard: a journey's report in the browser, mounted at ``JOURNEY_DASHBOARD_URL``.
+
+- :mod:`.views`: the blueprint and its pages;
+- :mod:`.access`: who may see an organization (the host's hook, a sign-in with a secret key);
+- :mod:`.shares`: read-only share links;
+- :mod:`.options`: what a page shows, read from its URL;
+- :mod:`.charts`: the inline SVG charts' geometry.
+
+``docs/dashboard.md`` describes it.
+"""
+
+from __future__ import annotations
+
+from .views import create_dashboard_blueprint
+
+__all__ = ["create_dashboard_blueprint"]

@@ -1,0 +1,85 @@
+"""The geometry of the dashboard's inline SVG charts, and the small numbers beside them (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Change:
+    """A number against the previous period's: text such as ``+12%`` and its direction."""
+
+    text: str
+    direction: str  # up, down, flat or none
+    label: str
+
+
+def change(now: float | None, before: float | None, *, rate: bool = False) -> Change | None:
+    """How ``now`` differs from ``before``; rates change in percentage points."""
+    if before is None or now is None:
+        return None
+    if rate:
+        points = (now - before) * 100
+        direction = "flat" if abs(points) < 0.05 else ("up" if points > 0 else "down")
+        text = f"{points:+.1f} pt"
+        return Change(text, direction, f"{text} against the previous period")
+    if not before:
+        if not now:
+            return Change("±0", "flat", "no change against the previous period")
+        return Change("new", "up", "none in the previous period")
+    percent = (now - before) / before * 100
+    direction = "flat" if abs(percent) < 0.5 else ("up" if percent > 0 else "down")
+    text = f"{percent:+.0f}%"
+    return Change(text, direction, f"{text} against the previous period")
+
+
+def polyline(values: Sequence[float], width: float, height: float, top: float | None = None,
+             pad: float = 2) -> str:
+    """The ``points`` of an SVG polyline drawing ``values`` left to right in the box."""
+    if not values:
+        return ""
+    top = max(values) if top is None else top
+    top = top or 1
+    step = (width - 2 * pad) / max(len(values) - 1, 1)
+    inner = height - 2 * pad
+    return " ".join(
+        f"{pad + i * step:.1f},{pad + inner - (value / top) * inner:.1f}"
+        for i, value in enumerate(values)
+    )
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One horizontal bar of a chart: its label, value, and extent in the chart's units."""
+
+    label: str
+    value: float
+    y: float
+    width: float
+    note: str = ""
+
+
+def bars(items: Sequence[tuple[str, float, str]], width: float, height: float,
+         gap: float = 6, top: float | None = None) -> list[Bar]:
+    """Horizontal bars for ``(label, value, note)`` items stacked in a box of ``width`` x
+    (``height`` per bar)."""
+    top = max((value for _, value, _ in items), default=0) if top is None else top
+    top = top or 1
+    return [
+        Bar(label, value, i * (height + gap), max(width * value / top, 0.0), note)
+        for i, (label, value, note) in enumerate(items)
+    ]
+
+
+def nice_top(value: float) -> int:
+    """A round axis maximum at or above ``value`` (1, 2, 5 times a power of ten)."""
+    if value <= 0:
+        return 1
+    power = 1
+    while power * 10 <= value:
+        power *= 10
+    for factor in (1, 2, 5, 10):
+        if factor * power >= value:
+            return factor * power
+    return 10 * power

@@ -1,0 +1,397 @@
+"""The dashboard's pages: an organization's journeys, a journey's report, sign-in, share links.
+
+Every response carries a strict Content-Security-Policy (``default-src 'self'``); journey pages
+may be framed by the journey's allowed origins, everything else by no one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from werkzeug.exceptions import HTTPException
+
+from .. import reports, tenants
+from ..models import Event, Journey, Organization
+from ..outcomes import Unauthenticated
+from ..reports import SEGMENTS, ReportError, parse_options
+from ..reports.tables import TABLES, to_csv
+from . import charts, shares
+from .access import CSRF_COOKIE, SESSION_COOKIE, Access, AccessHook, SignInLimited
+from .options import PRESETS, order_fields, read_view
+
+if TYPE_CHECKING:
+    from ..extension import JourneyState
+
+#: Share link lifetimes offered by the page's share button.
+SHARE_CHOICES = (("1d", "1 day"), ("7d", "7 days"), ("30d", "30 days"), ("90d", "90 days"))
+
+
+class PageError(HTTPException):
+    """An error page a person can act on: a title, an explanation, what to do."""
+
+    def __init__(self, code: int, title: str, advice: str) -> None:
+        super().__init__(title)
+        self.code = code
+        self.title = title
+        self.advice = advice
+
+
+def _csp(frame_ancestors: list[str]) -> str:
+    ancestors = " ".join(frame_ancestors) if frame_ancestors else "'none'"
+    return (
+        "default-src 'self'; base-uri 'none'; form-action 'self'; object-src 'none'; "
+        f"frame-ancestors {ancestors}"
+    )
+
+
+def create_dashboard_blueprint(state: JourneyState, hook: Callable[[], AccessHook | None]
+                               ) -> Blueprint:
+    """The dashboard blueprint of one app; ``hook`` returns the registered access function."""
+    bp = Blueprint(
+        "journey_dashboard", __name__, template_folder="templates", static_folder="static",
+        static_url_path="/static",
+    )
+    access = Access(state.settings, hook)
+
+    def report_of(journey: Journey, **options: Any) -> dict[str, Any]:
+        return reports.report(state.database, journey, state.settings, **options)
+
+    def today() -> dt.date:
+        return dt.datetime.now(ZoneInfo(state.settings.report_timezone)).date()
+
+    @bp.before_request
+    def _csrf_cookie() -> None:
+        g._journey_frame_ancestors = []
+        if not current_app.config.get("SECRET_KEY"):
+            raise PageError(
+                503, "The dashboard needs the app's SECRET_KEY",
+                "Its sign-in, forms and share links are signed with it: set SECRET_KEY in the "
+                "app's configuration (a long random value, the same on every worker).",
+            )
+        g._journey_csrf_seed, g._journey_csrf_new = access.csrf_seed(request)
+
+    @bp.after_request
+    def _headers(response: Response) -> Response:
+        response.headers["Content-Security-Policy"] = _csp(g.get("_journey_frame_ancestors", []))
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        # Share links carry their token in the URL: never send it on as a Referer.
+        response.headers["Referrer-Policy"] = "no-referrer"
+        if request.endpoint != "journey_dashboard.static":
+            response.headers["Cache-Control"] = "no-store"
+        if g.get("_journey_csrf_new"):
+            access.set_cookie(response, request, CSRF_COOKIE, g._journey_csrf_seed, None)
+        return response
+
+    @bp.errorhandler(PageError)
+    def _page_error(error: PageError) -> tuple[str, int]:
+        return render_template(
+            "journey_dashboard/error.html", title=error.title, advice=error.advice,
+            **_common(),
+        ), error.code
+
+    @bp.errorhandler(ReportError)
+    def _report_error(error: ReportError) -> tuple[str, int]:
+        return _page_error(PageError(
+            400, f"This view cannot be shown: {error}",
+            "Change the range or filters, or start again from the journey's page.",
+        ))
+
+    def _common() -> dict[str, Any]:
+        if "_journey_csrf_seed" not in g:  # no SECRET_KEY: nothing can be signed
+            return {"csrf_token": "", "signed_in": None}
+        return {
+            "csrf_token": access.csrf_token(g._journey_csrf_seed),
+            "signed_in": access.signed_in(request),
+        }
+
+    def _denied() -> PageError:
+        return PageError(
+            403, "You cannot see this dashboard",
+            "Sign in with one of the organization's secret keys, or ask its owner for a "
+            "share link.",
+        )
+
+    def _org(slug: str) -> Organization:
+        org = Organization.get_or_none(Organization.slug == slug)
+        if org is None or not access.allows(request, org):
+            raise _denied()
+        return org
+
+    def _journey(org: Organization, slug: str) -> Journey:
+        try:
+            journey = tenants.get_journey(org, slug)
+        except tenants.TenantError:
+            raise PageError(
+                404, f"No journey “{slug}” in {org.slug}",
+                "Check the address, or pick a journey from the organization's list.",
+            ) from None
+        journey.organization = org
+        return journey
+
+    # -- signing in --------------------------------------------------------------------------
+
+    @bp.get("/")
+    def index():
+        signed = access.signed_in(request)
+        if signed is not None:
+            org = Organization.get_or_none(Organization.id == signed.org_id)
+            if org is not None:
+                return redirect(url_for(".organization", org=org.slug))
+        allowed = [o for o in Organization.select().order_by(Organization.slug)
+                   if access.allows(request, o)]
+        if len(allowed) == 1:
+            return redirect(url_for(".organization", org=allowed[0].slug))
+        if allowed:
+            return render_template("journey_dashboard/orgs.html", orgs=allowed, **_common())
+        return redirect(url_for(".sign_in"))
+
+    @bp.route("/sign-in", methods=["GET", "POST"])
+    def sign_in():
+        error, status = None, 200
+        if request.method == "POST":
+            if not access.csrf_valid(request):
+                error, status = "The form expired. Please try again.", 400
+            else:
+                try:
+                    org, cookie = access.sign_in(request, request.form.get("key", ""))
+                except SignInLimited:
+                    error, status = "Too many failed attempts. Wait a minute and try again.", 429
+                except Unauthenticated:
+                    error, status = "That is not an active secret key.", 401
+                else:
+                    response = redirect(url_for(".organization", org=org.slug), 303)
+                    access.set_cookie(response, request, SESSION_COOKIE, cookie,
+                                      state.settings.dashboard_session_seconds)
+                    return response
+        page = render_template("journey_dashboard/sign_in.html", error=error, **_common())
+        return page, status
+
+    @bp.post("/sign-out")
+    def sign_out():
+        if not access.csrf_valid(request):
+            raise PageError(400, "The form expired", "Reload the page and try again.")
+        response = redirect(url_for(".sign_in"), 303)
+        response.delete_cookie(SESSION_COOKIE, path=state.settings.dashboard_url or "/")
+        return response
+
+    # -- pages -------------------------------------------------------------------------------
+
+    @bp.get("/<org>/")
+    def organization(org: str):
+        organization = _org(org)
+        preset = request.args.get("range") or "30"
+        if preset not in {str(days) for days in PRESETS}:
+            raise ReportError("range", f"must be one of {', '.join(map(str, PRESETS))}")
+        view = read_view({"range": preset}, today())
+        rows = []
+        for journey in organization.journeys.order_by(Journey.slug):
+            journey.organization = organization
+            report = report_of(journey, start=view.start, end=view.end, compare=True)
+            totals, before = report["totals"], report["previous"]["totals"]
+            points = [p["sessions"] for p in report["trend"]["points"]]
+            rows.append({
+                "journey": journey,
+                "totals": totals,
+                "sessions_change": charts.change(totals["sessions"], before["sessions"]),
+                "rate_change": charts.change(totals["completionRate"], before["completionRate"],
+                                             rate=True),
+                "spark": charts.polyline(points, 120, 28),
+                "trend_summary": f"{sum(points)} sessions over {len(points)} days, "
+                                 f"at most {max(points, default=0)} a day",
+            })
+        return render_template(
+            "journey_dashboard/organization.html", org=organization, rows=rows, view=view,
+            presets=PRESETS, **_common(),
+        )
+
+    def _journey_page(journey: Journey, links: dict[str, Any], shared: dict | None) -> str:
+        view = read_view(request.args, today())
+        report = report_of(journey, **view.report_options())
+        g._journey_frame_ancestors = list(journey.allowed_origins or [])
+        has_events = report["totals"]["sessions"] > 0 or (
+            Event.select().where(Event.journey == journey.id).exists()
+        )
+        return render_template(
+            "journey_dashboard/journey.html",
+            journey=journey,
+            report=report,
+            view=view,
+            presets=PRESETS,
+            segments=list(SEGMENTS),
+            tables=list(TABLES),
+            fields=order_fields(report["fields"], view),
+            headline=_headline(report),
+            funnel=_funnel(report),
+            trend=_trend(report),
+            breakdown=_breakdown(report),
+            has_events=has_events,
+            links=links,
+            shared=shared,
+            share_choices=SHARE_CHOICES,
+            **_common(),
+        )
+
+    def _download(journey: Journey, fmt: str, table: str | None) -> Response:
+        # The report API's parameters and output, so a download is exactly that API's answer.
+        report = report_of(journey, **parse_options(request.args))
+        name = f"{journey.organization.slug}-{journey.slug}-{report['from']}-{report['to']}"
+        if fmt == "json":
+            response = jsonify(report)
+            response.headers["Content-Disposition"] = f'attachment; filename="{name}.json"'
+            return response
+        table = table or "steps"
+        if table not in TABLES:
+            raise ReportError("table", f"must be one of {', '.join(TABLES)}")
+        return Response(
+            to_csv(report, table), mimetype="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{name}-{table}.csv"'},
+        )
+
+    @bp.get("/<org>/<journey>/")
+    def journey(org: str, journey: str):
+        found = _journey(_org(org), journey)
+        links = {"page": url_for(".journey", org=org, journey=journey),
+                 "download": url_for(".download", org=org, journey=journey, fmt="csv"),
+                 "json": url_for(".download", org=org, journey=journey, fmt="json"),
+                 "share": url_for(".share", org=org, journey=journey)}
+        return _journey_page(found, links, None)
+
+    @bp.get("/<org>/<journey>/report.<any(csv, json):fmt>")
+    def download(org: str, journey: str, fmt: str):
+        return _download(_journey(_org(org), journey), fmt, request.args.get("table"))
+
+    @bp.post("/<org>/<journey>/share")
+    def share(org: str, journey: str):
+        found = _journey(_org(org), journey)
+        if not access.csrf_valid(request):
+            raise PageError(400, "The form expired", "Reload the page and try again.")
+        try:
+            expires = shares.parse_duration(request.form.get("expires", "30d"))
+        except ValueError as exc:
+            raise PageError(400, "This link cannot be made", str(exc)) from None
+        token = shares.create(found, current_app.config["SECRET_KEY"], expires)
+        url = url_for(".shared", token=token, _external=True)
+        return render_template(
+            "journey_dashboard/shared_link.html", journey=found, url=url, expires=expires,
+            back=url_for(".journey", org=org, journey=journey), **_common(),
+        )
+
+    def _shared(token: str) -> Journey:
+        try:
+            return shares.resolve(token, current_app.config["SECRET_KEY"])
+        except shares.ShareError as exc:
+            if exc.reason == "expired":
+                when = exc.expired_at.strftime("%Y-%m-%d %H:%M UTC") if exc.expired_at else ""
+                raise PageError(
+                    410, "This share link has expired",
+                    f"It expired on {when}. Ask whoever sent it for a new one.",
+                ) from None
+            raise PageError(
+                404, "This share link does not work",
+                "It was revoked, or the address is incomplete. Ask whoever sent it for a new "
+                "one.",
+            ) from None
+
+    @bp.get("/share/<token>/")
+    def shared(token: str):
+        found = _shared(token)
+        links = {"page": url_for(".shared", token=token),
+                 "download": url_for(".shared_download", token=token, fmt="csv"),
+                 "json": url_for(".shared_download", token=token, fmt="json"),
+                 "share": None}
+        return _journey_page(found, links, {"token": token})
+
+    @bp.get("/share/<token>/report.<any(csv, json):fmt>")
+    def shared_download(token: str, fmt: str):
+        return _download(_shared(token), fmt, request.args.get("table"))
+
+    @bp.app_template_filter("journey_percent")
+    def _percent(value: float | None, digits: int = 1) -> str:
+        return "–" if value is None else f"{value * 100:.{digits}f}%"
+
+    @bp.app_template_filter("journey_seconds")
+    def _seconds(value: float | None) -> str:
+        if value is None:
+            return "–"
+        if value >= 90:
+            return f"{value / 60:.1f} min"
+        return f"{value:.1f} s"
+
+    return bp
+
+
+def _headline(report: dict[str, Any]) -> list[dict[str, Any]]:
+    totals = report["totals"]
+    before = (report.get("previous") or {}).get("totals")
+    rows = []
+    for key, label, is_rate in (
+        ("sessions", "Sessions", False), ("starters", "Starters", False),
+        ("completions", "Completions", False), ("abandons", "Abandons", False),
+        ("startRate", "Start rate", True), ("completionRate", "Completion rate", True),
+        ("conversionRate", "Conversion", True),
+    ):
+        value = totals[key]
+        rows.append({
+            "key": key, "label": label, "rate": is_rate, "value": value,
+            "previous": before[key] if before else None,
+            "change": charts.change(value, before[key], rate=is_rate) if before else None,
+            # Fewer abandons is better.
+            "good": "down" if key == "abandons" else "up",
+        })
+    return rows
+
+
+def _funnel(report: dict[str, Any]) -> dict[str, Any]:
+    steps = report["steps"]
+    top = max((s["sessions"] for s in steps), default=0)
+    width, height = 360, 26
+    bars = charts.bars([(s["stepKey"], s["sessions"], "") for s in steps], width, height,
+                       top=top or 1)
+    return {"bars": bars, "width": width, "bar_height": height, "label_width": 170,
+            "height": max(len(bars) * (height + 6), height)}
+
+
+def _trend(report: dict[str, Any]) -> dict[str, Any]:
+    points = report["trend"]["points"]
+    sessions = [p["sessions"] for p in points]
+    completions = [p["completions"] for p in points]
+    top = charts.nice_top(max(sessions, default=0))
+    width, height = 640, 180
+    return {
+        "points": points,
+        "sessions": charts.polyline(sessions, width, height, top=top, pad=4),
+        "completions": charts.polyline(completions, width, height, top=top, pad=4),
+        "top": top, "width": width, "height": height,
+        "first": points[0]["period"] if points else "",
+        "last": points[-1]["period"] if points else "",
+        "interval": report["trend"]["interval"],
+    }
+
+
+def _breakdown(report: dict[str, Any]) -> dict[str, Any] | None:
+    groups = report.get("breakdownValues")
+    if not report.get("breakdown") or groups is None:
+        return None
+    keys = [s["stepKey"] for s in report["steps"]]
+    table = []
+    for key in keys:
+        cells = []
+        for group in groups:
+            step = next((s for s in group["steps"] if s["stepKey"] == key), None)
+            cells.append(step)
+        table.append((key, cells))
+    return {"segment": report["breakdown"], "groups": groups, "rows": table}

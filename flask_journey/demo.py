@@ -1,0 +1,208 @@
+"""Simulated visitors for a journey, stored through the real pipeline: ``flask journey demo-data``.
+
+The visitors are made up (seeded, so a run is reproducible): they arrive from a few sources on
+several devices and languages, go through the journey's steps in order, focus, change and leave
+its fields, hit validation errors on some, come back to fields, and drop off at each step with a
+falling probability. Nothing here is a real person's data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import zlib
+from collections.abc import Mapping, Sequence
+from urllib.parse import urlsplit
+
+from .models import Event, Journey, utcnow
+from .pipeline import store
+from .tenants import Tenant
+
+#: (weight, user agent) of the simulated visitors' browsers.
+USER_AGENTS = (
+    (40, "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+         "Chrome/124.0.0.0 Safari/537.36"),
+    (25, "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
+         "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1"),
+    (15, "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+         "Chrome/124.0.0.0 Mobile Safari/537.36"),
+    (12, "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 (KHTML, like "
+         "Gecko) Version/17.4 Safari/605.1.15"),
+    (8, "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0"),
+)
+LANGUAGES = ((50, "en-GB"), (20, "en-US"), (12, "cy-GB"), (10, "fr-FR"), (8, "de-DE"))
+#: (weight, (referrer, utm_source)) of the visitors' arrivals.
+SOURCES = (
+    (35, (None, None)),
+    (30, ("https://www.google.com/", None)),
+    (15, (None, "newsletter")),
+    (12, ("https://www.gov.uk/business-support", None)),
+    (8, ("https://www.linkedin.com/", None)),
+)
+ERROR_TYPES = ("valueMissing", "typeMismatch", "patternMismatch", "tooShort")
+#: The reasons the embed script gives for a drop-off signal.
+DROPOFF_REASONS = ("leave", "hidden", "idle")
+#: Fields made up for a step when the journey's events name none.
+GENERIC_FIELDS = 3
+
+
+def _pick(rng: random.Random, weighted: Sequence[tuple[int, object]]) -> object:
+    return rng.choices([v for _, v in weighted], weights=[w for w, _ in weighted])[0]
+
+
+def known_fields(journey: Journey) -> dict[str, list[str]]:
+    """The fields the journey's stored events name, by step, in order of first appearance."""
+    rows = (
+        Event.select(Event.step_key, Event.field_key)
+        .where(Event.journey == journey, Event.field_key.is_null(False),
+               Event.step_key.is_null(False))
+        .group_by(Event.step_key, Event.field_key)
+        .order_by(Event.step_key, Event.field_key)
+        .tuples()
+    )
+    fields: dict[str, list[str]] = {}
+    for step, field in rows:
+        fields.setdefault(step, []).append(field)
+    return fields
+
+
+def _visit(
+    rng: random.Random,
+    number: int,
+    start: dt.datetime,
+    base: str,
+    steps: Sequence[str],
+    fields: Mapping[str, Sequence[str]],
+) -> list[dict[str, object]]:
+    """One simulated session's canonical events."""
+    session = f"demo-{number:06d}-{rng.getrandbits(32):08x}"
+    referrer, utm = _pick(rng, SOURCES)  # type: ignore[misc]
+    common = {
+        "session_id": session,
+        "client_id": f"demo-client-{rng.getrandbits(40):010x}",
+        "user_agent": _pick(rng, USER_AGENTS),
+        "language": _pick(rng, LANGUAGES),
+    }
+    events: list[dict[str, object]] = []
+    clock = start
+
+    def add(kind: str, seconds: float, **values: object) -> None:
+        nonlocal clock
+        clock += dt.timedelta(seconds=seconds)
+        events.append({
+            **common,
+            "event_id": f"{session}-{len(events):03d}",
+            "type": kind,
+            "occurred_at": clock,
+            **values,
+        })
+
+    parts = urlsplit(base)
+    home = f"{parts.scheme}://{parts.netloc}/"
+    landing = f"{home}?utm_source={utm}" if utm else home
+    add("session_start", 0, url=landing, referrer=referrer)
+    add("page_view", 0.2, url=landing, referrer=referrer, name="Home")
+    # Each visitor has a patience; each step's difficulty draws on it.
+    patience = rng.betavariate(5, 2)
+    for index, step in enumerate(steps):
+        url = f"{base}/{step}"
+        add("page_view", rng.uniform(2, 12), url=url, name=step)
+        add("step_view", 0.1, url=url, step_key=step)
+        last = index == len(steps) - 1
+        if last:
+            if rng.random() < 0.97:
+                add("submit_success", rng.uniform(0.5, 2), url=url, step_key=step)
+            add("session_end", rng.uniform(5, 60), url=url)
+            return events
+        names = list(fields.get(step) or [f"{step}-{n}" for n in range(1, GENERIC_FIELDS + 1)])
+        bounce = rng.random() < 0.18 if index == 0 else rng.random() > patience + 0.35
+        if bounce:
+            add("dropoff_signal", rng.uniform(3, 40), url=url, step_key=step,
+                properties={"reason": rng.choice(DROPOFF_REASONS)})
+            return events
+        touched: list[str] = []
+        for position, name in enumerate(names):
+            add("field_focus", rng.uniform(0.5, 4), url=url, step_key=step, field_key=name)
+            add("field_change", rng.uniform(0.5, 6), url=url, step_key=step, field_key=name)
+            add("field_blur", rng.uniform(0.5, 8), url=url, step_key=step, field_key=name)
+            touched.append(name)
+            # Later fields of a step are harder: some visitors give up on them.
+            if rng.random() > patience + 0.55 - 0.05 * position:
+                add("dropoff_signal", rng.uniform(5, 60), url=url, step_key=step,
+                    properties={"reason": rng.choice(DROPOFF_REASONS)})
+                return events
+        if len(touched) > 1 and rng.random() < 0.2:
+            # Back to an earlier field, to check or change it: a return.
+            name = rng.choice(touched[:-1])
+            add("field_focus", rng.uniform(1, 4), url=url, step_key=step, field_key=name)
+            add("field_blur", rng.uniform(1, 6), url=url, step_key=step, field_key=name)
+        add("submit_attempt", rng.uniform(0.5, 3), url=url, step_key=step)
+        # Some fields fail validation; the visitor returns to them and corrects them.
+        hard = [n for n in touched if zlib.crc32(f"{step}/{n}".encode()) % 3 == 0] or touched[-1:]
+        failing = [n for n in hard if rng.random() < 0.3]
+        for name in failing:
+            # Each field fails mostly one way, sometimes another.
+            kind = zlib.crc32(name.encode()) + (rng.random() < 0.25)
+            error = ERROR_TYPES[kind % len(ERROR_TYPES)]
+            add("validation_error", 0.1, url=url, step_key=step, field_key=name,
+                error_type=error)
+        for name in failing:
+            add("field_focus", rng.uniform(1, 5), url=url, step_key=step, field_key=name)
+            add("field_change", rng.uniform(1, 8), url=url, step_key=step, field_key=name)
+            add("field_blur", rng.uniform(0.5, 3), url=url, step_key=step, field_key=name)
+            if rng.random() > patience + 0.6:
+                add("dropoff_signal", rng.uniform(5, 60), url=url, step_key=step,
+                    properties={"reason": rng.choice(DROPOFF_REASONS)})
+                return events
+        if failing:
+            add("submit_attempt", rng.uniform(0.5, 3), url=url, step_key=step)
+    return events
+
+
+def simulate(
+    tenant: Tenant,
+    *,
+    sessions: int = 500,
+    days: int = 60,
+    steps: Sequence[str] | None = None,
+    fields: Mapping[str, Sequence[str]] | None = None,
+    base_url: str = "https://demo.invalid",
+    seed: int = 12,
+    now: dt.datetime | None = None,
+) -> int:
+    """Store ``sessions`` simulated sessions spread over the last ``days`` days; return how
+    many events were stored.
+
+    ``steps`` defaults to the journey's configured steps; ``fields`` maps a step to its field
+    keys (default: those its stored events name, else made-up ones); step pages are at
+    ``base_url/<step>``, the landing page at the root of its host. A second run with the same
+    ``seed`` stores nothing new.
+    """
+    steps = list(steps or tenant.journey.configured_steps()) or ["start", "details", "done"]
+    fields = dict(fields if fields is not None else known_fields(tenant.journey))
+    rng = random.Random(seed)
+    end = now or utcnow()
+    stored = 0
+    batch: list[dict[str, object]] = []
+    for number in range(sessions):
+        # More visitors on recent days and on weekdays: a trend worth drawing.
+        age = min(days * rng.random() ** 1.3, days - 1e-6)
+        start = end - dt.timedelta(days=age)
+        if start.weekday() >= 5 and rng.random() < 0.4:
+            start -= dt.timedelta(days=2)
+            if start < end - dt.timedelta(days=days):
+                start = end - dt.timedelta(days=rng.uniform(0, min(days, 1)))
+        start = start.replace(hour=rng.choices(range(24), weights=_HOURS)[0])
+        if start > end:
+            start = end - dt.timedelta(hours=1)
+        batch.extend(_visit(rng, number, start, base_url, steps, fields))
+        if len(batch) >= 400:
+            stored += store(tenant, "demo", batch)
+            batch = []
+    if batch:
+        stored += store(tenant, "demo", batch)
+    return stored
+
+
+#: Relative visitors per hour of the day.
+_HOURS = (1, 1, 1, 1, 1, 2, 3, 5, 8, 10, 10, 9, 8, 9, 10, 10, 9, 8, 7, 6, 5, 4, 3, 2)

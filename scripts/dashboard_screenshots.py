@@ -1,0 +1,88 @@
+"""Take the dashboard screenshots in docs/images/ from Debian's Chromium.
+
+    python3 scripts/dashboard_screenshots.py
+
+Builds a throwaway app in a temporary folder, fills a journey with `flask journey demo-data`,
+serves it on a loopback port and photographs each page (Playwright, /usr/bin/chromium).
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from flask import Flask
+from playwright.sync_api import sync_playwright
+from werkzeug.serving import make_server
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from flask_journey import Journey  # noqa: E402
+
+OUT = ROOT / "docs" / "images"
+ORG, JOURNEY = "acme", "grant-application"
+STEPS = ("eligibility", "business-details", "review", "declaration", "submitted")
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="journey-shots-") as folder:
+        take(Path(folder))
+
+
+def take(folder: Path) -> None:
+    """Fill an app whose files live in ``folder`` and photograph its pages."""
+    app = Flask("screenshots", instance_path=str(folder))
+    app.config.update(SECRET_KEY="screenshots", JOURNEY_DATABASE_URL=f"sqlite:///{folder}/j.db")
+    Journey(app)
+    runner = app.test_cli_runner()
+
+    def cli(*args: str) -> str:
+        result = runner.invoke(args=["journey", *args])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    cli("init-db")
+    cli("create-org", ORG)
+    cli("create-journey", ORG, JOURNEY, "--allowed-origin", "https://grants.example.com")
+    cli("create-journey", ORG, "newsletter", "--allowed-origin", "https://grants.example.com")
+    cli("set-steps", ORG, JOURNEY, *STEPS)
+    cli("demo-data", ORG, JOURNEY, "--sessions", "900", "--days", "60")
+    cli("demo-data", ORG, "newsletter", "--sessions", "300", "--days", "60", "--seed", "3")
+    key = cli("create-key", ORG).split()[-1]
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}/journey"
+    OUT.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(f"{base}/sign-in")
+        page.screenshot(path=str(OUT / "dashboard-sign-in.png"))
+        page.fill("#key", key)
+        page.click("form.stack button[type=submit]")
+        page.wait_for_url(f"{base}/{ORG}/")
+        page.screenshot(path=str(OUT / "dashboard-journeys.png"))
+        page.goto(f"{base}/{ORG}/{JOURNEY}/")
+        page.screenshot(path=str(OUT / "dashboard-journey.png"), full_page=True)
+        page.goto(f"{base}/{ORG}/{JOURNEY}/?breakdown=device&range=90")
+        page.locator("#breakdown-title").scroll_into_view_if_needed()
+        page.locator("section[aria-labelledby=breakdown-title]").screenshot(
+            path=str(OUT / "dashboard-breakdown.png"))
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.goto(f"{base}/{ORG}/{JOURNEY}/")
+        page.screenshot(path=str(OUT / "dashboard-phone.png"))
+        browser.close()
+    server.shutdown()
+    for path in sorted(OUT.glob("dashboard-*.png")):
+        print(path.relative_to(ROOT))
+
+
+if __name__ == "__main__":
+    main()

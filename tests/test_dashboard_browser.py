@@ -1,0 +1,345 @@
+"""The dashboard in Debian's Chromium (Playwright) against a real server on a loopback port.
+
+A host app with simulated visitors (``flask journey demo-data``) is served from a thread; a
+second server on another port plays the host's own site that embeds a share link. Each page
+must load under its strict Content-Security-Policy without console errors, request nothing
+from another host, and pass axe-core's checks; a screenshot of each page is kept in
+``test-artifacts/dashboard/`` (gitignored).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import threading
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask, request
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Response
+
+from flask_journey import Journey
+from tests.live import browser_context, launch_chromium
+
+ORG = "acme"
+JOURNEY = "signup"
+STEPS = ("about-you", "contact", "payment", "done")
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts" / "dashboard"
+#: axe-core is fetched from the npm registry into this cache, outside the repository.
+AXE_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "flask-journey"
+AXE_VERSION = "4"
+
+
+def axe_source() -> str:
+    """axe-core's browser build, installed with Debian's npm on first use."""
+    script = AXE_CACHE / "axe-core" / "node_modules" / "axe-core" / "axe.min.js"
+    if not script.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.skip("npm is missing: apt-get install npm (to fetch axe-core)")
+        subprocess.run(
+            [npm, "install", "--silent", "--no-audit", "--no-fund", "--prefix",
+             str(script.parents[2]), f"axe-core@{AXE_VERSION}"],
+            check=True, timeout=300,
+        )
+    return script.read_text()
+
+
+@contextlib.contextmanager
+def serving(app: Callable) -> Iterator[str]:
+    """Serve a WSGI app on a free loopback port from a thread; yield its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()
+
+
+@dataclass
+class Site:
+    app: Flask
+    base: str
+    embedder: str
+    key: str
+    pages: list[str] = field(default_factory=list)
+
+    def cli(self, *args: str) -> str:
+        result = self.app.test_cli_runner().invoke(args=["journey", *args])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    def api(self, query: str) -> bytes:
+        """The report API's answer, as a script would fetch it."""
+        call = urllib.request.Request(
+            f"{self.base}/api/journeys/{JOURNEY}/report{query}",
+            headers={"Authorization": f"Bearer {self.key}"},
+        )
+        with urllib.request.urlopen(call) as response:
+            return response.read()
+
+
+def _embedding_site(environ: dict, start_response: Callable) -> Any:
+    """The host's own site: a page that frames the URL in its ``src`` parameter."""
+    src = environ.get("QUERY_STRING", "").partition("src=")[2]
+    src = urllib.parse.unquote(src)
+    body = (f'<!doctype html><title>Embedding</title><h1>Our admin</h1>'
+            f'<iframe title="dashboard" src="{src}" width="900" height="600"></iframe>')
+    return Response(body, mimetype="text/html")(environ, start_response)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Iterator[Site]:
+    folder = tmp_path_factory.mktemp("dashboard")
+    app = Flask("host", instance_path=str(folder / "instance"))
+    app.config.update(
+        SECRET_KEY="browser-test-secret",
+        JOURNEY_DATABASE_URL=f"sqlite:///{folder / 'journey.sqlite3'}",
+        JOURNEY_REPORT_MAX_STALENESS=0,
+    )
+    journey = Journey(app)
+
+    @journey.dashboard_access
+    def staff(org) -> bool:
+        # Stands in for the host's own login: a header only the test's "staff" browser sends.
+        return request.headers.get("X-Test-Staff") == org.slug
+
+    with serving(_embedding_site) as embedder_base, serving(app) as base:
+        # The embedding site is reached as localhost: another origin than 127.0.0.1.
+        embedder = embedder_base.replace("127.0.0.1", "localhost")
+        site = Site(app, base, embedder, "")
+        site.cli("init-db")
+        site.cli("create-org", ORG)
+        site.cli("create-journey", ORG, JOURNEY, "--allowed-origin", embedder)
+        site.cli("set-steps", ORG, JOURNEY, *STEPS)
+        site.cli("demo-data", ORG, JOURNEY, "--sessions", "200", "--days", "45")
+        site.key = site.cli("create-key", ORG).split()[-1]
+        yield site
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    with launch_chromium() as browser:
+        yield browser
+
+
+@contextlib.contextmanager
+def visitor(chromium: Any, site: Site, **options: Any) -> Iterator[Any]:
+    """A fresh browser whose pages must log no console error or warning (CSP violations are
+    logged as errors), load every asset, and request nothing from another host than the
+    dashboard's. Pages answered 4xx on purpose log "Failed to load resource": not counted."""
+    console: list[str] = []
+    elsewhere: list[str] = []
+    failed: list[str] = []
+
+    def log(message: Any) -> None:
+        if message.type in ("error", "warning") and not (
+            message.text.startswith("Failed to load resource")
+        ):
+            console.append(f"{message.type}: {message.text}")
+
+    def answered(response: Any) -> None:
+        if response.status >= 400 and response.request.resource_type != "document":
+            failed.append(f"{response.status} {response.url}")
+
+    with browser_context(chromium, **options) as context:
+        def watch(page: Any) -> None:
+            page.on("console", log)
+            page.on("response", answered)
+            page.on("request", lambda r: elsewhere.append(r.url)
+                    if not r.url.startswith(site.base) else None)
+
+        context.on("page", watch)
+        yield context
+    assert not console, console
+    assert not failed, failed
+    assert not elsewhere, elsewhere
+
+
+def _sign_in(page: Any, site: Site) -> None:
+    page.goto(f"{site.base}/journey/sign-in")
+    page.fill("#key", site.key)
+    page.click("form.stack button[type=submit]")
+    page.wait_for_url(f"{site.base}/journey/{ORG}/")
+
+
+def _shot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def _headline(page: Any, key: str) -> int:
+    return int(page.text_content(f"#headline-{key} .value"))
+
+
+def _journey_url(site: Site) -> str:
+    return f"{site.base}/journey/{ORG}/{JOURNEY}/"
+
+
+def test_denied_without_a_key_then_signed_in_with_one(chromium, site):
+    urls: list[str] = []
+    with visitor(chromium, site) as context:
+        context.on("request", lambda r: urls.append(r.url))
+        page = context.new_page()
+        denied = page.goto(_journey_url(site))
+        assert denied.status == 403
+        assert "You cannot see this dashboard" in page.text_content("h1")
+        _shot(page, "denied")
+        page.goto(f"{site.base}/journey/sign-in")
+        _shot(page, "sign-in")
+        page.fill("#key", site.key[:-3] + "abc")
+        page.click("form.stack button[type=submit]")
+        assert "not an active secret key" in page.text_content("[role=alert]")
+        _sign_in(page, site)
+        assert page.is_visible(f"text={JOURNEY}")
+        _shot(page, "organization")
+        page.click(f"a:text('{JOURNEY}')")
+        page.wait_for_url(f"{_journey_url(site)}?range=30")
+        assert page.is_visible("svg[aria-labelledby='funnel-svg-title funnel-svg-desc']")
+        assert page.locator("#fields-table tbody tr").count() == 9
+        _shot(page, "journey")
+        cookie = next(c for c in context.cookies() if c["name"] == "journey_dashboard")
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+        assert site.key not in json.dumps(context.cookies())
+        page.click("text=Sign out")
+        page.wait_for_url(f"{site.base}/journey/sign-in")
+        assert page.goto(_journey_url(site)).status == 403
+    assert urls and not [url for url in urls if site.key in url or "sk_" in url]
+
+
+def test_the_hosts_hook_allows_and_denies(chromium, site):
+    with visitor(chromium, site, extra_http_headers={"X-Test-Staff": ORG}) as context:
+        assert context.new_page().goto(_journey_url(site)).status == 200
+    with visitor(chromium, site, extra_http_headers={"X-Test-Staff": "someone-else"}) as context:
+        assert context.new_page().goto(_journey_url(site)).status == 403
+
+
+def test_filters_range_and_compare_change_the_numbers_as_the_report_api_does(chromium, site):
+    with visitor(chromium, site) as context:
+        page = context.new_page()
+        _sign_in(page, site)
+        page.goto(_journey_url(site))
+        everyone = _headline(page, "sessions")
+        page.select_option("#filter-device", "mobile")
+        page.click("form.controls button[type=submit]")
+        page.wait_for_url("**device=mobile**")
+        mobile = json.loads(site.api(f"?from={page.input_value('#from')}"
+                                     f"&to={page.input_value('#to')}&device=mobile"))
+        assert _headline(page, "sessions") == mobile["totals"]["sessions"] < everyone
+        assert _headline(page, "completions") == mobile["totals"]["completions"]
+        _shot(page, "journey-mobile-devices")
+
+        page.select_option("#filter-device", "")
+        page.select_option("#range", "7")
+        page.click("form.controls button[type=submit]")
+        page.wait_for_url("**range=7**")
+        week = json.loads(site.api(f"?from={page.input_value('#from')}"
+                                   f"&to={page.input_value('#to')}"))
+        assert week["to"] == page.input_value("#to")
+        assert _headline(page, "sessions") == week["totals"]["sessions"] < everyone
+
+        assert page.locator(".previous").count() == 7
+        page.select_option("#compare", "off")
+        page.click("form.controls button[type=submit]")
+        page.wait_for_url("**compare=off**")
+        assert page.locator(".previous").count() == 0
+
+        page.select_option("#breakdown", "device")
+        page.click("form.controls button[type=submit]")
+        page.wait_for_url("**breakdown=device**")
+        assert page.is_visible("#breakdown-table")
+
+
+def test_the_csv_download_is_the_report_apis(chromium, site):
+    with visitor(chromium, site, accept_downloads=True) as context:
+        page = context.new_page()
+        _sign_in(page, site)
+        page.goto(_journey_url(site) + "?range=90&language=en-GB")
+        link = page.locator("section[aria-labelledby=fields-title] .downloads a", has_text="CSV")
+        with page.expect_download() as download:
+            link.click()
+        got = Path(download.value.path()).read_bytes()
+        query = link.get_attribute("href").split("?", 1)[1]
+        assert got == site.api(f"?format=csv&{query}")
+        assert b"fieldKey" in got.splitlines()[0]
+
+
+def test_a_share_link_works_without_signing_in_until_revoked(chromium, site):
+    url = site.cli("share", ORG, JOURNEY, "--expires", "1d", "--base-url", site.base).strip()
+    with visitor(chromium, site) as context:
+        page = context.new_page()
+        assert page.goto(url).status == 200
+        assert page.is_visible("text=A read-only shared view")
+        assert page.locator("#fields-table tbody tr").count() == 9
+        page.select_option("#filter-os", "iOS")
+        page.click("form.controls button[type=submit]")
+        page.wait_for_url("**os=iOS**")
+        assert page.url.startswith(url)
+        _shot(page, "shared")
+    lookup = site.cli("shares", ORG, JOURNEY).split()[0]
+    site.cli("revoke-share", ORG, JOURNEY, lookup)
+    with browser_context(chromium) as context:
+        page = context.new_page()
+        assert page.goto(url).status == 404
+        assert "does not work" in page.text_content("h1")
+
+
+def test_only_the_journeys_origins_may_frame_it(chromium, site):
+    url = site.cli("share", ORG, JOURNEY, "--base-url", site.base).strip()
+    src = urllib.parse.quote(url, safe="")
+    with browser_context(chromium) as context:
+        page = context.new_page()
+        page.goto(f"{site.embedder}/?src={src}")
+        framed = page.frame_locator("iframe")
+        assert framed.locator("h1").first.text_content().startswith(JOURNEY)
+        _shot(page, "embedded")
+
+        unlisted = site.embedder.replace("localhost", "127.0.0.1")
+        refused: list[str] = []
+        page.on("console", lambda m: refused.append(m.text))
+        page.goto(f"{unlisted}/?src={src}")
+        page.wait_for_load_state("load")
+        frame = page.frames[1]
+        assert frame.url.startswith("chrome-error://") or not frame.query_selector("h1")
+        assert any("frame-ancestors" in text for text in refused), refused
+
+
+def test_pages_pass_axe_core_and_fit_a_phone(chromium, site):
+    source = axe_source()
+    with visitor(chromium, site) as context:
+        page = context.new_page()
+        _sign_in(page, site)
+        for path in (f"/journey/{ORG}/", f"/journey/{ORG}/{JOURNEY}/?breakdown=source",
+                     "/journey/sign-in"):
+            page.goto(site.base + path)
+            page.evaluate(source)
+            result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+            serious = [
+                (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+                for v in result["violations"] if v["impact"] in ("serious", "critical")
+            ]
+            assert serious == [], (path, serious)
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.goto(_journey_url(site))
+        too_wide = page.evaluate(
+            "() => [...document.querySelectorAll('body *')]"
+            ".filter(e => e.getBoundingClientRect().right > innerWidth + 1"
+            " && !e.parentElement.closest('.scroll'))"
+            ".map(e => e.tagName + '.' + e.className + '#' + e.id)"
+        )
+        assert too_wide == []
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        _shot(page, "journey-phone")

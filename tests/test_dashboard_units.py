@@ -1,0 +1,77 @@
+"""The dashboard's pure parts: reading a view from its URL, ordering fields, chart geometry,
+changes against the previous period, share-link lifetimes."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from flask_journey.dashboard import charts, options, shares
+from flask_journey.reports import ReportError
+
+TODAY = dt.date(2024, 3, 31)
+
+
+def test_presets_end_today_and_custom_ranges_need_both_dates():
+    week = options.read_view({"range": "7"}, TODAY)
+    assert (week.start, week.end) == (dt.date(2024, 3, 25), TODAY)
+    default = options.read_view({}, TODAY)
+    assert (default.preset, default.start, default.compare) == ("30", dt.date(2024, 3, 2), True)
+    custom = options.read_view({"range": "custom", "from": "2024-01-01", "to": "2024-01-31"},
+                               TODAY)
+    assert (custom.start, custom.end) == (dt.date(2024, 1, 1), dt.date(2024, 1, 31))
+    with pytest.raises(ReportError, match="to is required"):
+        options.read_view({"range": "custom", "from": "2024-01-01"}, TODAY)
+    for bad in ({"range": "8"}, {"compare": "maybe"}, {"breakdown": "city"}, {"sort": "x"},
+                {"dir": "up"}):
+        with pytest.raises(ReportError):
+            options.read_view(bad, TODAY)
+
+
+def test_a_view_gives_the_report_api_its_own_parameters_and_keeps_its_page_state():
+    view = options.read_view({"range": "7", "compare": "off", "device": "mobile",
+                              "breakdown": "os", "sort": "returns", "dir": "asc"}, TODAY)
+    assert view.report_params() == {"from": "2024-03-25", "to": "2024-03-31",
+                                    "compare": "false", "device": "mobile", "breakdown": "os"}
+    assert view.download_query("fields").endswith("&breakdown=os&table=fields")
+    assert view.query() == "?range=7&compare=off&device=mobile&breakdown=os&sort=returns&dir=asc"
+    assert "dir=desc" in view.sort_query("returns")  # the same column again flips it
+    assert "dir=asc" in view.sort_query("fieldKey")  # names sort A to Z first
+
+
+def test_worst_fields_come_first():
+    rows = [
+        {"fieldKey": "a", "abandons": 1, "errorRate": 0.5, "returns": 0, "starters": 9},
+        {"fieldKey": "b", "abandons": 4, "errorRate": 0.0, "returns": 0, "starters": 9},
+        {"fieldKey": "c", "abandons": 1, "errorRate": 0.9, "returns": 0, "starters": 9},
+    ]
+    view = options.read_view({}, TODAY)
+    assert [r["fieldKey"] for r in options.order_fields(rows, view)] == ["b", "c", "a"]
+
+
+def test_changes_against_the_previous_period():
+    assert charts.change(150, 100).text == "+50%"
+    assert charts.change(50, 100).direction == "down"
+    assert charts.change(3, 0).text == "new"
+    assert charts.change(0, 0).direction == "flat"
+    assert charts.change(0.75, 0.70, rate=True).text == "+5.0 pt"
+    assert charts.change(None, 0.5, rate=True) is None
+
+
+def test_chart_geometry_stays_in_its_box():
+    assert charts.polyline([0, 10, 5], 100, 20, pad=0) == "0.0,20.0 50.0,0.0 100.0,10.0"
+    assert charts.polyline([], 100, 20) == ""
+    bars = charts.bars([("a", 10, ""), ("b", 5, "")], 200, 10, gap=2)
+    assert [(b.y, b.width) for b in bars] == [(0, 200.0), (12, 100.0)]
+    assert [charts.nice_top(v) for v in (0, 7, 10, 11, 180, 501)] == [1, 10, 10, 20, 200, 1000]
+
+
+def test_share_link_lifetimes():
+    assert shares.parse_duration("30d") == dt.timedelta(days=30)
+    assert shares.parse_duration("12h") == dt.timedelta(hours=12)
+    assert shares.parse_duration("2w") == dt.timedelta(weeks=2)
+    assert shares.parse_duration("never") is None
+    for bad in ("0d", "30", "1y", "-1d"):
+        with pytest.raises(ValueError):
+            shares.parse_duration(bad)
