@@ -37,6 +37,9 @@ _SESSION_COLUMNS = (
     "completed",
     "ended",
     "steps",
+    "last_step",
+    "last_field",
+    "id",
 )
 
 
@@ -56,6 +59,9 @@ class Session:
     completed: int
     ended: int
     steps: list[list[Any]]
+    last_step: str | None
+    last_field: str | None
+    id: int
     closed: bool = False
 
     def segment(self, name: str) -> str:
@@ -113,7 +119,7 @@ def _period(db: Database, query: Query) -> dict[str, Any]:
         session.closed = bool(session.ended) or session.last_at < cutoff
         sessions.append(session)
     order = step_order(query.steps, sessions)
-    fields = _fields(sql, query, order)
+    fields = _fields(sql, query, order, {session.id: session for session in sessions})
     result: dict[str, Any] = {
         "from": query.start.isoformat(),
         "to": query.end.isoformat(),
@@ -270,34 +276,32 @@ class _FieldTally:
         }
 
 
-def _fields(sql: _Sql, query: Query, order: list[str]) -> dict[str | None, list[dict]]:
+def _fields(
+    sql: _Sql, query: Query, order: list[str], sessions: dict[int, Session]
+) -> dict[str | None, list[dict]]:
     """Field rows of the range (key None) and, with a breakdown, of each of its values.
 
-    One read of the range's session-field rows; each is tallied for its field, and for its
-    field and segment value.
+    One read of the range's session-field rows (their sessions already read: ``sessions`` by
+    row id); each is tallied for its field, and for its field and segment value.
     """
-    segment = f", s.{SEGMENTS[query.breakdown]}" if query.breakdown else ", NULL"
-    cutoff = query.now - query.idle
     tallies: dict[tuple, _FieldTally] = defaultdict(_FieldTally)
-    for (
-        step, field, started, returned, errors, types, seconds, hesitation,
-        completed, ended, last_at, last_step, last_field, value,
-    ) in sql.run(
-        "SELECT f.step_key, f.field_key, f.started, f.returned, f.errors, f.error_types,"
-        " f.seconds, f.hesitation, s.completed, s.ended, s.last_at, s.last_step, s.last_field"
-        f"{segment} FROM {_FIELD} f JOIN {_SESSION} s ON s.id = f.session_id"
-        f" WHERE {sql.where}",
+    error_types: dict[str, dict[str, int]] = {}  # the same few mixes of errors recur
+    for session_id, step, field, started, returned, errors, types, seconds, hesitation in sql.run(
+        "SELECT f.session_id, f.step_key, f.field_key, f.started, f.returned, f.errors,"
+        f" f.error_types, f.seconds, f.hesitation FROM {_FIELD} f"
+        f" JOIN {_SESSION} s ON s.id = f.session_id WHERE {sql.where}",
         sql.params,
     ):
+        session = sessions[session_id]
         abandoned = (
-            not completed
-            and last_field == field
-            and last_step == step
-            and (ended or _time(last_at) < cutoff)
+            session.closed
+            and not session.completed
+            and session.last_field == field
+            and session.last_step == step
         )
         groups = [(None, step, field)]
         if query.breakdown:
-            groups.append((value or NONE, step, field))
+            groups.append((session.segment(query.breakdown), step, field))
         for key in groups:
             tally = tallies[key]
             tally.sessions += 1
@@ -306,7 +310,10 @@ def _fields(sql: _Sql, query: Query, order: list[str]) -> dict[str | None, list[
             tally.abandons += abandoned
             if errors:
                 tally.error_sessions += 1
-                tally.errors.update(json.loads(types))
+                counts = error_types.get(types)
+                if counts is None:
+                    counts = error_types[types] = json.loads(types)
+                tally.errors.update(counts)
             if seconds is not None:
                 tally.seconds.append(seconds)
             if hesitation is not None:
