@@ -44,13 +44,24 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=16, help="gunicorn gthread threads")
     parser.add_argument("--bulk-connections", type=int, default=4)
     parser.add_argument("--small-connections", type=int, default=32)
-    parser.add_argument("--export-events", type=int, nargs="*", default=[10_000, 1_000_000],
-                        help="table sizes at which export's peak memory is measured")
+    parser.add_argument(
+        "--export-events",
+        type=int,
+        nargs="*",
+        default=[10_000, 1_000_000],
+        help="table sizes at which export's peak memory is measured",
+    )
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
-    parser.add_argument("--no-variants", action="store_true",
-                        help="skip the sync-worker and no-group-commit comparisons")
-    parser.add_argument("--quick", action="store_true",
-                        help="a smoke run: 1 round of 2 s, export at 10k and 100k events")
+    parser.add_argument(
+        "--no-variants",
+        action="store_true",
+        help="skip the sync-worker and no-group-commit comparisons",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke run: 1 round of 2 s, export at 10k and 100k events",
+    )
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     args = parser.parse_args(argv)
     if args.quick:
@@ -86,8 +97,9 @@ class Bench:
 
     def serve(self, app: str, env: dict[str, str], worker_class: str = "gthread"):
         threads = self.args.threads if worker_class == "gthread" else 1
-        return servers.gunicorn(app, env, worker_class=worker_class, threads=threads,
-                                log_dir=self.workdir)
+        return servers.gunicorn(
+            app, env, worker_class=worker_class, threads=threads, log_dir=self.workdir
+        )
 
     @contextlib.contextmanager
     def refreshing(self, url: str) -> Iterator[Path]:
@@ -102,10 +114,17 @@ class Bench:
         finally:
             servers.stop(process)
 
-    def drive(self, server: servers.Server, size: int, connections: int, prefix: str,
-              seconds: float | None = None) -> load.Result:
-        return load.run(load.Load(server.port, size, connections,
-                                  seconds or self.args.seconds, prefix))
+    def drive(
+        self,
+        server: servers.Server,
+        size: int,
+        connections: int,
+        prefix: str,
+        seconds: float | None = None,
+    ) -> load.Result:
+        return load.run(
+            load.Load(server.port, size, connections, seconds or self.args.seconds, prefix)
+        )
 
     def backend(self, name: str, url: Callable[[str], str]) -> dict[str, Any]:
         print(f"[{name}] bulk and storage ceiling", file=sys.stderr)
@@ -132,23 +151,26 @@ class Bench:
             answered = self.drive(server, 100, connections, "bw", 1.0).answered_204
             answered_summarised = self.drive(summarised, 100, connections, "sw", 1.0).answered_204
             for n in range(self.args.rounds):
-                ceiling_rate = ceiling.measure(ceiling_db, ceiling_journey, 100, f"c{n}",
-                                               self.args.seconds)
+                ceiling_rate = ceiling.measure(
+                    ceiling_db, ceiling_journey, 100, f"c{n}", self.args.seconds
+                )
                 run = self.drive(server, 100, connections, f"b{n}")
                 with_summaries = self.drive(summarised, 100, connections, f"m{n}")
                 answered += run.answered_204
                 answered_summarised += with_summaries.answered_204
-                rounds.append({
-                    "events_per_s": run.per_second * 100,
-                    "ceiling_events_per_s": ceiling_rate,
-                    "ratio": run.per_second * 100 / ceiling_rate,
-                    "summarised_events_per_s": with_summaries.per_second * 100,
-                    "summarised_ratio": with_summaries.per_second / run.per_second,
-                    "statuses": run.statuses,
-                    "summarised_statuses": with_summaries.statuses,
-                    "p50_ms": run.p50_ms,
-                    "p99_ms": run.p99_ms,
-                })
+                rounds.append(
+                    {
+                        "events_per_s": run.per_second * 100,
+                        "ceiling_events_per_s": ceiling_rate,
+                        "ratio": run.per_second * 100 / ceiling_rate,
+                        "summarised_events_per_s": with_summaries.per_second * 100,
+                        "summarised_ratio": with_summaries.per_second / run.per_second,
+                        "statuses": run.statuses,
+                        "summarised_statuses": with_summaries.statuses,
+                        "p50_ms": run.p50_ms,
+                        "p99_ms": run.p99_ms,
+                    }
+                )
         ok = all(set(r["statuses"]) == set(r["summarised_statuses"]) == {204} for r in rounds)
         return {
             "events_per_s": _median([r["events_per_s"] for r in rounds]),
@@ -175,12 +197,14 @@ class Bench:
             "summarised": (JOURNEY_APP, "gthread", {}),
         }
         if not self.args.no_variants:
-            contenders.update({
-                "no_group_commit": (JOURNEY_APP, "gthread", {"BENCH_GROUP_COMMIT": "0"}),
-                "sync": (JOURNEY_APP, "sync", {}),
-                "bare_sync": (BARE_APP, "sync", {}),
-                "writes_skipped": (JOURNEY_APP, "gthread", {"BENCH_SKIP_WRITES": "1"}),
-            })
+            contenders.update(
+                {
+                    "no_group_commit": (JOURNEY_APP, "gthread", {"BENCH_GROUP_COMMIT": "0"}),
+                    "sync": (JOURNEY_APP, "sync", {}),
+                    "bare_sync": (BARE_APP, "sync", {}),
+                    "writes_skipped": (JOURNEY_APP, "gthread", {"BENCH_SKIP_WRITES": "1"}),
+                }
+            )
         connections = self.args.small_connections
         databases: dict[str, Database] = {}
         runs: dict[str, list[load.Result]] = {name: [] for name in contenders}
@@ -237,20 +261,31 @@ class Bench:
                 and stored(db) == answered[name] * 5
                 for name, db in databases.items()
             ),
-            "rounds": {name: [{**vars(r), "cpu_us_per_request": c} for r, c in
-                              zip(found, cpu[name], strict=True)] for name, found in runs.items()},
+            "rounds": {
+                name: [
+                    {**vars(r), "cpu_us_per_request": c}
+                    for r, c in zip(found, cpu[name], strict=True)
+                ]
+                for name, found in runs.items()
+            },
         }
         if "sync" in runs:
             summary["variants"] = {
-                "no_group_commit": {"requests_per_s": _median(rates("no_group_commit")),
-                                    "ratio": ratios("no_group_commit", "bare")},
-                "sync": {"requests_per_s": _median(rates("sync")),
-                         "bare_requests_per_s": _median(rates("bare_sync")),
-                         "ratio": ratios("sync", "bare_sync")},
+                "no_group_commit": {
+                    "requests_per_s": _median(rates("no_group_commit")),
+                    "ratio": ratios("no_group_commit", "bare"),
+                },
+                "sync": {
+                    "requests_per_s": _median(rates("sync")),
+                    "bare_requests_per_s": _median(rates("bare_sync")),
+                    "ratio": ratios("sync", "bare_sync"),
+                },
                 "group_commit_gain": ratios("ours", "no_group_commit"),
-                "writes_skipped": {"requests_per_s": _median(rates("writes_skipped")),
-                                   "ratio": ratios("writes_skipped", "bare"),
-                                   "cpu_us_per_request": _median(cpu["writes_skipped"])},
+                "writes_skipped": {
+                    "requests_per_s": _median(rates("writes_skipped")),
+                    "ratio": ratios("writes_skipped", "bare"),
+                    "cpu_us_per_request": _median(cpu["writes_skipped"]),
+                },
             }
         return summary, peak
 

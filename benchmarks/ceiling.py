@@ -22,10 +22,19 @@ from . import workload
 
 #: Where each column's value comes from in a wire event (None: the column stays empty).
 SOURCES = {
-    "event_id": "id", "type": "_tag", "occurred_at": "ts", "session_id": "sessionId",
-    "client_id": "clientId", "url": "url", "referrer": "referrer", "title": "title",
-    "step_key": "stepKey", "field_key": "fieldKey", "error_type": "errorType",
-    "schema_version": "schemaVersion", "embed_version": "embedVersion",
+    "event_id": "id",
+    "type": "_tag",
+    "occurred_at": "ts",
+    "session_id": "sessionId",
+    "client_id": "clientId",
+    "url": "url",
+    "referrer": "referrer",
+    "title": "title",
+    "step_key": "stepKey",
+    "field_key": "fieldKey",
+    "error_type": "errorType",
+    "schema_version": "schemaVersion",
+    "embed_version": "embedVersion",
 }
 _KEYS = [SOURCES.get(column) for column in COLUMNS[3:]]
 

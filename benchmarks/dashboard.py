@@ -26,12 +26,30 @@ ORG, JOURNEY = "bench", "signup"
 STEPS = ("about-you", "contact", "payment", "review")
 FIELDS = 5
 DAYS = 90
-COLUMNS = ("journey_id", "event_id", "wire_format", "type", "occurred_at", "received_at",
-           "session_id", "step_key", "field_key", "error_type", "device_class", "browser", "os",
-           "language", "url")
+COLUMNS = (
+    "journey_id",
+    "event_id",
+    "wire_format",
+    "type",
+    "occurred_at",
+    "received_at",
+    "session_id",
+    "step_key",
+    "field_key",
+    "error_type",
+    "device_class",
+    "browser",
+    "os",
+    "language",
+    "url",
+)
 ROWS_PER_INSERT = 500
-DEVICES = (("desktop", "Chrome", "Windows"), ("mobile", "Mobile Safari", "iOS"),
-           ("mobile", "Chrome Mobile", "Android"), ("desktop", "Firefox", "Linux"))
+DEVICES = (
+    ("desktop", "Chrome", "Windows"),
+    ("mobile", "Mobile Safari", "iOS"),
+    ("mobile", "Chrome Mobile", "Android"),
+    ("desktop", "Firefox", "Linux"),
+)
 LANGUAGES = ("en-GB", "en-US", "fr-FR", "de-DE")
 
 
@@ -42,14 +60,31 @@ def _session(rng: random.Random, journey_id: int, number: int, start: dt.datetim
     rows: list[tuple] = []
     clock = start
 
-    def add(kind: str, step: str | None = None, field: str | None = None,
-            error: str | None = None) -> None:
+    def add(
+        kind: str, step: str | None = None, field: str | None = None, error: str | None = None
+    ) -> None:
         nonlocal clock
         clock += dt.timedelta(seconds=rng.uniform(0.5, 6))
         stamp = clock.isoformat(" ", "microseconds")
-        rows.append((journey_id, f"{session}-{len(rows)}", "embed", kind, stamp, stamp, session,
-                     step, field, error, device, browser, os_, language,
-                     f"https://bench.example/{step or ''}"))
+        rows.append(
+            (
+                journey_id,
+                f"{session}-{len(rows)}",
+                "embed",
+                kind,
+                stamp,
+                stamp,
+                session,
+                step,
+                field,
+                error,
+                device,
+                browser,
+                os_,
+                language,
+                f"https://bench.example/{step or ''}",
+            )
+        )
 
     add("session_start")
     add("page_view")
@@ -81,11 +116,13 @@ def build(app: Flask, events: int) -> int:
     rng = random.Random(7)
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     placeholders = "(" + ", ".join("?" * len(COLUMNS)) + ")"
-    written, number, batch = 0, 0, []
+    written, number = 0, 0
+    batch: list[tuple[object, ...]] = []
 
     def flush() -> None:
-        sql = (f"INSERT INTO journey_event ({', '.join(COLUMNS)}) VALUES "
-               + ", ".join([placeholders] * len(batch)))
+        sql = f"INSERT INTO journey_event ({', '.join(COLUMNS)}) VALUES " + ", ".join(
+            [placeholders] * len(batch)
+        )
         database.execute_sql(sql, [value for row in batch for value in row])
 
     with database.atomic():
@@ -124,22 +161,30 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="journey-dashboard-bench-"))
     app = Flask("bench", instance_path=str(folder))
     app.config.update(
-        SECRET_KEY="bench", JOURNEY_DATABASE_URL=f"sqlite:///{folder / 'bench.sqlite3'}",
-        JOURNEY_REPORT_MAX_STALENESS=3600, JOURNEY_SQLITE_SYNCHRONOUS="NORMAL",
+        SECRET_KEY="bench",
+        JOURNEY_DATABASE_URL=f"sqlite:///{folder / 'bench.sqlite3'}",
+        JOURNEY_REPORT_MAX_STALENESS=3600,
+        JOURNEY_SQLITE_SYNCHRONOUS="NORMAL",
         JOURNEY_RATELIMIT_ENABLED=False,
     )
     journey = Journey(app)
     journey.dashboard_access(lambda org: True)
     runner = app.test_cli_runner()
-    for command in (["init-db"], ["create-org", ORG], ["create-journey", ORG, JOURNEY],
-                    ["set-steps", ORG, JOURNEY, *STEPS]):
+    for command in (
+        ["init-db"],
+        ["create-org", ORG],
+        ["create-journey", ORG, JOURNEY],
+        ["set-steps", ORG, JOURNEY, *STEPS],
+    ):
         result = runner.invoke(args=["journey", *command])
         assert result.exit_code == 0, result.output
     started = time.perf_counter()
     with app.app_context():
         written = build(app, args.events)
-    print(f"events written: {written:,} in {time.perf_counter() - started:.1f} s "
-          f"(multi-row INSERTs into journey_event)")
+    print(
+        f"events written: {written:,} in {time.perf_counter() - started:.1f} s "
+        f"(multi-row INSERTs into journey_event)"
+    )
     started = time.perf_counter()
     result = runner.invoke(args=["journey", "refresh"])
     assert result.exit_code == 0, result.output
@@ -153,19 +198,26 @@ def main() -> None:
             started = time.perf_counter()
             reports.report(state.database, target, state.settings)
             spent.append(time.perf_counter() - started)
-    print(f"the report alone (journey.report, 30 days, compare): "
-          f"{statistics.median(spent) * 1000:.0f}ms warm")
+    print(
+        f"the report alone (journey.report, 30 days, compare): "
+        f"{statistics.median(spent) * 1000:.0f}ms warm"
+    )
     client = app.test_client()
     page = f"/journey/{ORG}/{JOURNEY}/"
     print(f"{'journey page (30 days, compare on)':<44}{'first':>9}{'warm':>9}{'HTML':>10}")
-    for label, query in (("as it comes", ""), ("filtered: device=mobile", "?device=mobile"),
-                         ("broken down by browser", "?breakdown=browser"),
-                         ("90 days", "?range=90")):
+    for label, query in (
+        ("as it comes", ""),
+        ("filtered: device=mobile", "?device=mobile"),
+        ("broken down by browser", "?breakdown=browser"),
+        ("90 days", "?range=90"),
+    ):
         first, warm, size = _time(client, page + query)
         print(f"  {label:<42}{first * 1000:>7.0f}ms{warm * 1000:>7.0f}ms{size / 1024:>8.0f}KB")
     first, warm, size = _time(client, f"/journey/{ORG}/")
-    print(f"  {'organization page':<42}{first * 1000:>7.0f}ms{warm * 1000:>7.0f}ms"
-          f"{size / 1024:>8.0f}KB")
+    print(
+        f"  {'organization page':<42}{first * 1000:>7.0f}ms{warm * 1000:>7.0f}ms"
+        f"{size / 1024:>8.0f}KB"
+    )
     shutil.rmtree(folder)
 
 

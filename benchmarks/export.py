@@ -33,8 +33,15 @@ def grow(db: Database, journey_id: int, total: int, prefix: str, have: int = 0) 
 def export(url: str, events: int) -> ExportRun:
     """Run ``flask journey export`` in a process of its own; return its peak resident memory."""
     env = {**os.environ, "BENCH_DATABASE_URL": url}
-    command = [sys.executable, "-m", "flask", "--app", "benchmarks.app:create_app", "journey",
-               "export"]
+    command = [
+        sys.executable,
+        "-m",
+        "flask",
+        "--app",
+        "benchmarks.app:create_app",
+        "journey",
+        "export",
+    ]
     started = time.perf_counter()
     process = subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE

@@ -31,8 +31,11 @@ def main(argv: list[str] | None = None) -> None:
         url = f"sqlite:///{Path(scratch) / 'profile.sqlite3'}"
         prepare(url)
         client = create_app(url).test_client()
-        headers = {"Content-Type": "application/json", "Origin": workload.ORIGIN,
-                   "User-Agent": workload.USER_AGENT}
+        headers = {
+            "Content-Type": "application/json",
+            "Origin": workload.ORIGIN,
+            "User-Agent": workload.USER_AGENT,
+        }
         bodies = list(ceiling.bodies(args.size, "p", args.requests + 20))
         for body in bodies[:20]:  # warm up: imports, the user-agent parser, the pool
             client.post("/api/ingest", data=body, headers=headers)

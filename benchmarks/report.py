@@ -92,34 +92,60 @@ def table(results: dict[str, Any]) -> str:
     row("small: 5-event batches, requests/s", lambda b: _n(b["small"]["requests_per_s"]))
     row("bare Flask 204, requests/s", lambda b: _n(b["small"]["bare_requests_per_s"]))
     row("small ÷ bare (goal ≥ 0.6)", lambda b: _n(b["small"]["ratio"], 2))
-    row("small: p50 / p99 latency, ms",
-        lambda b: f"{b['small']['p50_ms']:.1f} / {b['small']['p99_ms']:.1f}")
-    row("bare: p50 / p99 latency, ms",
-        lambda b: f"{b['small']['bare_p50_ms']:.1f} / {b['small']['bare_p99_ms']:.1f}")
-    row("worker CPU per request: ours / bare, µs",
-        lambda b: f"{_n(b['small']['cpu_us_per_request'])} / "
-                  f"{_n(b['small']['bare_cpu_us_per_request'])}")
-    row("with report summaries refreshed every 2 s: bulk ÷ without (goal ≥ 0.95)",
-        lambda b: _n(b["bulk"]["summarised_ratio"], 2))
+    row(
+        "small: p50 / p99 latency, ms",
+        lambda b: f"{b['small']['p50_ms']:.1f} / {b['small']['p99_ms']:.1f}",
+    )
+    row(
+        "bare: p50 / p99 latency, ms",
+        lambda b: f"{b['small']['bare_p50_ms']:.1f} / {b['small']['bare_p99_ms']:.1f}",
+    )
+    row(
+        "worker CPU per request: ours / bare, µs",
+        lambda b: (
+            f"{_n(b['small']['cpu_us_per_request'])} / {_n(b['small']['bare_cpu_us_per_request'])}"
+        ),
+    )
+    row(
+        "with report summaries refreshed every 2 s: bulk ÷ without (goal ≥ 0.95)",
+        lambda b: _n(b["bulk"]["summarised_ratio"], 2),
+    )
     row("  small ÷ without (goal ≥ 0.95)", lambda b: _n(b["small"]["summarised_ratio"], 2))
-    row("  every stored event summarised",
-        lambda b: "yes" if b["bulk"]["summaries_kept_up"] and b["small"]["summaries_kept_up"]
-        else "NO")
-    row("every 204 stored, nothing else",
-        lambda b: "yes" if b["bulk"]["verified"] and b["small"]["verified"] else "NO")
+    row(
+        "  every stored event summarised",
+        lambda b: (
+            "yes" if b["bulk"]["summaries_kept_up"] and b["small"]["summaries_kept_up"] else "NO"
+        ),
+    )
+    row(
+        "every 204 stored, nothing else",
+        lambda b: "yes" if b["bulk"]["verified"] and b["small"]["verified"] else "NO",
+    )
     row("server worker peak RSS, MiB", lambda b: _n(b["worker_peak_rss_mb"], 1))
     if all("variants" in results["backends"][name]["small"] for name in names):
-        row("small, sync worker: ours / bare, requests/s",
-            lambda b: f"{_n(b['small']['variants']['sync']['requests_per_s'])} / "
-                      f"{_n(b['small']['variants']['sync']['bare_requests_per_s'])}")
-        row("small, gthread, no group commit, requests/s",
-            lambda b: _n(b["small"]["variants"]["no_group_commit"]["requests_per_s"]))
-        row("group commit gain (with ÷ without)",
-            lambda b: _n(b["small"]["variants"]["group_commit_gain"], 2))
-        row("small, database writes skipped ÷ bare",
-            lambda b: _n(b["small"]["variants"]["writes_skipped"]["ratio"], 2))
-        row("  its worker CPU per request, µs",
-            lambda b: _n(b["small"]["variants"]["writes_skipped"]["cpu_us_per_request"]))
+        row(
+            "small, sync worker: ours / bare, requests/s",
+            lambda b: (
+                f"{_n(b['small']['variants']['sync']['requests_per_s'])} / "
+                f"{_n(b['small']['variants']['sync']['bare_requests_per_s'])}"
+            ),
+        )
+        row(
+            "small, gthread, no group commit, requests/s",
+            lambda b: _n(b["small"]["variants"]["no_group_commit"]["requests_per_s"]),
+        )
+        row(
+            "group commit gain (with ÷ without)",
+            lambda b: _n(b["small"]["variants"]["group_commit_gain"], 2),
+        )
+        row(
+            "small, database writes skipped ÷ bare",
+            lambda b: _n(b["small"]["variants"]["writes_skipped"]["ratio"], 2),
+        )
+        row(
+            "  its worker CPU per request, µs",
+            lambda b: _n(b["small"]["variants"]["writes_skipped"]["cpu_us_per_request"]),
+        )
     width = max(len(label) for label, _ in rows)
     cells = [max(len(name), *(len(r[1][i]) for r in rows)) for i, name in enumerate(names)]
 
@@ -130,21 +156,27 @@ def table(results: dict[str, Any]) -> str:
     lines = [line("", names), *(line(label, values) for label, values in rows)]
     embed = results["embed"]
     lines.append("")
-    lines.append(f"embed script: {embed['raw_bytes']:,} B raw, {embed['gzip_bytes']:,} B gzipped "
-                 "(goal ≤ 2,560 B)")
+    lines.append(
+        f"embed script: {embed['raw_bytes']:,} B raw, {embed['gzip_bytes']:,} B gzipped "
+        "(goal ≤ 2,560 B)"
+    )
     export = results.get("export")
     if export:
-        runs = ", ".join(f"{r['events']:,} events {r['peak_rss_mb']:.1f} MiB ({r['seconds']:.0f} s)"
-                         for r in export["runs"])
+        runs = ", ".join(
+            f"{r['events']:,} events {r['peak_rss_mb']:.1f} MiB ({r['seconds']:.0f} s)"
+            for r in export["runs"]
+        )
         lines.append(f"export peak RSS ({export['backend']}): {runs}")
     for note in results.get("notes", []):
         lines.append(f"note: {note}")
     m = results["machine"]
     lines.append("")
-    lines.append(f"{m['cpus']} × {m['cpu_model']}, {m['memory_gib']} GiB, {m['os']}; Python "
-                 f"{m['python']}, SQLite {m['sqlite']}"
-                 + (f", PostgreSQL {m['postgresql']}" if m.get("postgresql") else "")
-                 + f"; fsync {m['fsync_ms']} ms")
+    lines.append(
+        f"{m['cpus']} × {m['cpu_model']}, {m['memory_gib']} GiB, {m['os']}; Python "
+        f"{m['python']}, SQLite {m['sqlite']}"
+        + (f", PostgreSQL {m['postgresql']}" if m.get("postgresql") else "")
+        + f"; fsync {m['fsync_ms']} ms"
+    )
     return "\n".join(lines)
 
 

@@ -27,6 +27,7 @@ from .__main__ import prepare
 #: A group commit's size under the small-batch load (about eight batches in the benchmark).
 GROUP = 8
 
+
 def _secondary_indexes() -> list[str]:
     """The names of the events table's indexes other than the unique ``(journey, event_id)``."""
     return [index._name for index in Event._meta.fields_to_index() if not index._unique]
@@ -37,8 +38,10 @@ def _batches(journey_id: int, prefix: str, count: int, org_id: int) -> list[pipe
     batches = []
     for body in ceiling.bodies(5, prefix, count):
         events = [
-            {**{column: event.get(key) for column, key in ceiling.SOURCES.items()},
-             "occurred_at": dt.datetime(2024, 1, 15, 10)}
+            {
+                **{column: event.get(key) for column, key in ceiling.SOURCES.items()},
+                "occurred_at": dt.datetime(2024, 1, 15, 10),
+            }
             for event in json.loads(body)["events"]
         ]
         rows = pipeline._rows(journey_id, "journey", received, events, False, True)
@@ -80,8 +83,10 @@ def main(argv: list[str] | None = None) -> None:
             for variant in variants:
                 spent[variant].append(measure(folder, variant, args.existing, args.batches))
     baseline = statistics.median(spent[None])
-    print(f"every index: {baseline:.0f} µs of CPU per 5-event batch ({GROUP} batches a "
-          f"transaction, after {args.existing:,} events; median of {args.rounds} rounds)")
+    print(
+        f"every index: {baseline:.0f} µs of CPU per 5-event batch ({GROUP} batches a "
+        f"transaction, after {args.existing:,} events; median of {args.rounds} rounds)"
+    )
     for index in variants[1:]:
         median = statistics.median(spent[index])
         print(f"without {index}: {median:.0f} µs ({median - baseline:+.0f})")

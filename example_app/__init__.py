@@ -119,6 +119,11 @@ def ensure_demo_journey(app: Flask) -> None:
         if sessions and not Event.select().where(Event.journey == journey).exists():
             journey.organization = org
             tenant = tenants.Tenant(org, journey)
-            demo.simulate(tenant, sessions=sessions, days=60, fields=_demo_fields(),
-                          base_url="http://127.0.0.1:5000/apply")
+            demo.simulate(
+                tenant,
+                sessions=sessions,
+                days=60,
+                fields=_demo_fields(),
+                base_url="http://127.0.0.1:5000/apply",
+            )
             refresh(database)

@@ -15,6 +15,7 @@ from .forms import BUSINESS, DECLARATION, ELIGIBILITY, validate
 
 bp = Blueprint("grant", __name__)
 
+
 def _application() -> dict:
     return session.setdefault("application", {})
 
@@ -81,8 +82,12 @@ def business() -> str | Response | tuple[str, int]:
 @bp.get("/apply/review/declaration", defaults={"section": "declaration"}, endpoint="declaration")
 def review(section: str) -> str | Response:
     return _missing_step() or render_template(
-        "review.html", section=section, application=_application(), fields=DECLARATION,
-        values={}, errors={},
+        "review.html",
+        section=section,
+        application=_application(),
+        fields=DECLARATION,
+        values={},
+        errors={},
     )
 
 
@@ -95,8 +100,12 @@ def submit() -> Response | tuple[str, int]:
     if errors:
         values.pop("password")
         page = render_template(
-            "review.html", section="declaration", application=_application(),
-            fields=DECLARATION, values=values, errors=errors,
+            "review.html",
+            section="declaration",
+            application=_application(),
+            fields=DECLARATION,
+            values=values,
+            errors=errors,
         )
         return page, 400
     session["application"] = {"reference": "SBG-" + secrets.token_hex(4).upper()}
@@ -117,9 +126,7 @@ def stats() -> str:
     config = current_app.config
     journey = by_slugs(config["DEMO_ORG"], config["DEMO_JOURNEY"]).journey
     events = Event.select().where(Event.journey == journey)
-    by_type = dict(
-        events.select(Event.type, fn.COUNT(Event.id)).group_by(Event.type).tuples()
-    )
+    by_type = dict(events.select(Event.type, fn.COUNT(Event.id)).group_by(Event.type).tuples())
     sessions_by_step = dict(
         events.select(Event.step_key, fn.COUNT(Event.session_id.distinct()))
         .where(Event.type == "step_view")

@@ -140,8 +140,11 @@ def migrate() -> None:
         return
     for migration in applied:
         click.echo(f"Applied {migration.version}: {migration.description}")
-    click.echo(f"Schema version {previous} -> {migrations.LATEST}." if applied
-               else f"Schema version {previous} is up to date.")
+    click.echo(
+        f"Schema version {previous} -> {migrations.LATEST}."
+        if applied
+        else f"Schema version {previous} is up to date."
+    )
 
 
 @journey_cli.command("create-org")
@@ -207,29 +210,66 @@ def set_steps(org_slug: str, slug: str, steps: tuple[str, ...]) -> None:
 @click.argument("slug", metavar="JOURNEY")
 @click.option("--from", "start", metavar="YYYY-MM-DD", help="First day (default: 30 days ago).")
 @click.option("--to", "end", metavar="YYYY-MM-DD", help="Last day, included (default: today).")
-@click.option("--by", "breakdown", type=click.Choice(list(reports.SEGMENTS)),
-              help="Break the numbers down by a segment.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
-              show_default=True)
-@click.option("--table", type=click.Choice(list(TABLES)), default=DEFAULT_TABLE,
-              show_default=True, help="The table --format csv writes.")
-@click.option("--compare/--no-compare", default=True, show_default=True,
-              help="Add the previous period of the same length.")
+@click.option(
+    "--by",
+    "breakdown",
+    type=click.Choice(list(reports.SEGMENTS)),
+    help="Break the numbers down by a segment.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+)
+@click.option(
+    "--table",
+    type=click.Choice(list(TABLES)),
+    default=DEFAULT_TABLE,
+    show_default=True,
+    help="The table --format csv writes.",
+)
+@click.option(
+    "--compare/--no-compare",
+    default=True,
+    show_default=True,
+    help="Add the previous period of the same length.",
+)
 @click.option("--device", help="Only sessions of this device class.")
 @click.option("--browser", help="Only sessions of this browser.")
 @click.option("--os", "os_", help="Only sessions of this operating system.")
 @click.option("--language", help="Only sessions of this language.")
 @click.option("--source", help="Only sessions of this traffic source.")
-def report(org_slug: str, slug: str, start: str | None, end: str | None,
-           breakdown: str | None, fmt: str, table: str, compare: bool, device: str | None,
-           browser: str | None, os_: str | None, language: str | None,
-           source: str | None) -> None:
+def report(
+    org_slug: str,
+    slug: str,
+    start: str | None,
+    end: str | None,
+    breakdown: str | None,
+    fmt: str,
+    table: str,
+    compare: bool,
+    device: str | None,
+    browser: str | None,
+    os_: str | None,
+    language: str | None,
+    source: str | None,
+) -> None:
     """Print a journey's report: totals, the step funnel and field friction."""
     state = _state()
     journey = _journey(org_slug, slug)
-    options = {"from": start, "to": end, "breakdown": breakdown, "device": device,
-               "browser": browser, "os": os_, "language": language, "source": source,
-               "compare": str(compare)}
+    options = {
+        "from": start,
+        "to": end,
+        "breakdown": breakdown,
+        "device": device,
+        "browser": browser,
+        "os": os_,
+        "language": language,
+        "source": source,
+        "compare": str(compare),
+    }
     try:
         result = reports.report(
             state.database, journey, state.settings, **reports.parse_options(options)
@@ -388,13 +428,24 @@ def _refusals(org_slug: str | None, journey_slug: str | None):
 
 
 @journey_cli.command("purge")
-@click.option("--before", type=click.DateTime(formats=["%Y-%m-%d"]),
-              help="Delete events received before this day (YYYY-MM-DD, UTC).")
-@click.option("--retention", is_flag=True,
-              help="Delete events received more than JOURNEY_RETENTION_DAYS days ago.")
+@click.option(
+    "--before",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Delete events received before this day (YYYY-MM-DD, UTC).",
+)
+@click.option(
+    "--retention",
+    is_flag=True,
+    help="Delete events received more than JOURNEY_RETENTION_DAYS days ago.",
+)
 @click.option("--org", "org_slug", help="Only this organization's events.")
-@click.option("--chunk", type=click.IntRange(min=1), default=PURGE_CHUNK, show_default=True,
-              help="Events deleted per transaction.")
+@click.option(
+    "--chunk",
+    type=click.IntRange(min=1),
+    default=PURGE_CHUNK,
+    show_default=True,
+    help="Events deleted per transaction.",
+)
 def purge(before: dt.datetime | None, retention: bool, org_slug: str | None, chunk: int) -> None:
     """Delete old events, a bounded chunk per transaction, and print how many."""
     state = _state()
@@ -434,20 +485,33 @@ def usage(org_slug: str) -> None:
         u.period: {"events": u.events, "requests": u.requests}
         for u in Usage.select().where(Usage.organization == org).order_by(Usage.period)
     }
-    click.echo(
-        json.dumps({"org": org.slug, "monthlyQuota": org.monthly_quota, "months": months})
-    )
+    click.echo(json.dumps({"org": org.slug, "monthlyQuota": org.monthly_quota, "months": months}))
 
 
 @journey_cli.command("demo-data")
 @click.argument("org_slug", metavar="ORG")
 @click.argument("slug", metavar="JOURNEY")
-@click.option("--sessions", type=click.IntRange(min=1, max=1_000_000), default=500,
-              show_default=True, help="Simulated sessions to store.")
-@click.option("--days", type=click.IntRange(min=1, max=3650), default=60, show_default=True,
-              help="Days back the sessions are spread over.")
-@click.option("--seed", type=int, default=12, show_default=True,
-              help="Random seed: the same seed stores the same sessions (once).")
+@click.option(
+    "--sessions",
+    type=click.IntRange(min=1, max=1_000_000),
+    default=500,
+    show_default=True,
+    help="Simulated sessions to store.",
+)
+@click.option(
+    "--days",
+    type=click.IntRange(min=1, max=3650),
+    default=60,
+    show_default=True,
+    help="Days back the sessions are spread over.",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=12,
+    show_default=True,
+    help="Random seed: the same seed stores the same sessions (once).",
+)
 def demo_data(org_slug: str, slug: str, sessions: int, days: int, seed: int) -> None:
     """Store simulated visitors of a journey, through the ingest pipeline, to try the
     dashboard and reports. They follow the journey's steps and the fields its events name."""
@@ -456,14 +520,17 @@ def demo_data(org_slug: str, slug: str, sessions: int, days: int, seed: int) -> 
     tenant = tenants.by_slugs(org_slug, slug)
     stored = demo.simulate(tenant, sessions=sessions, days=days, seed=seed)
     refresh_summaries(state.database)
-    click.echo(f"Stored {stored} simulated events ({sessions} sessions over {days} days) "
-               f"for {org_slug}/{journey.slug}.")
+    click.echo(
+        f"Stored {stored} simulated events ({sessions} sessions over {days} days) "
+        f"for {org_slug}/{journey.slug}."
+    )
 
 
 def _share_url(token: str, base_url: str | None) -> str:
     base = base_url or (
         f"{current_app.config['PREFERRED_URL_SCHEME']}://{current_app.config['SERVER_NAME']}"
-        if current_app.config.get("SERVER_NAME") else "http://localhost:5000"
+        if current_app.config.get("SERVER_NAME")
+        else "http://localhost:5000"
     )
     with current_app.test_request_context(base_url=base):
         return url_for("journey_dashboard.shared", token=token, _external=True)
@@ -472,10 +539,12 @@ def _share_url(token: str, base_url: str | None) -> str:
 @journey_cli.command("share")
 @click.argument("org_slug", metavar="ORG")
 @click.argument("slug", metavar="JOURNEY")
-@click.option("--expires", default="30d", show_default=True,
-              help="Lifetime: 12h, 30d, 2w, or never.")
-@click.option("--base-url", help="The site's address (default: SERVER_NAME, else "
-                                 "http://localhost:5000).")
+@click.option(
+    "--expires", default="30d", show_default=True, help="Lifetime: 12h, 30d, 2w, or never."
+)
+@click.option(
+    "--base-url", help="The site's address (default: SERVER_NAME, else http://localhost:5000)."
+)
 def share(org_slug: str, slug: str, expires: str, base_url: str | None) -> None:
     """Print a read-only link to a journey's dashboard; only its hash is kept."""
     state = _state()
@@ -504,8 +573,10 @@ def list_shares(org_slug: str, slug: str) -> None:
         return
     for link in links:
         expires = _iso(link.expires_at) or "never"
-        click.echo(f"{link.lookup}  {shares.status(link):<8}  created {_iso(link.created_at)}"
-                   f"  expires {expires}")
+        click.echo(
+            f"{link.lookup}  {shares.status(link):<8}  created {_iso(link.created_at)}"
+            f"  expires {expires}"
+        )
 
 
 @journey_cli.command("revoke-share")

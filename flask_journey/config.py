@@ -169,11 +169,13 @@ class Settings:
     """The validated ``JOURNEY_*`` settings of one app, read once in ``init_app``."""
 
     database_url: str = setting(
-        None, optional(text),
+        None,
+        optional(text),
         "Peewee database URL; None: sqlite:///<instance_path>/journey.sqlite3.",
     )
     sqlite_synchronous: str = setting(
-        "FULL", one_of("OFF", "NORMAL", "FULL", "EXTRA", fold_case=True),
+        "FULL",
+        one_of("OFF", "NORMAL", "FULL", "EXTRA", fold_case=True),
         "SQLite's synchronous pragma: FULL makes every 2xx survive a power cut.",
     )
     tenant_cache_seconds: float = setting(
@@ -190,7 +192,8 @@ class Settings:
         "20 per minute", rate_limits, "Requests per journey and origin it does not list."
     )
     ratelimit_per_client: str | None = setting(
-        "60 per minute;1000 per hour", optional(rate_limits),
+        "60 per minute;1000 per hour",
+        optional(rate_limits),
         "Requests per journey from one client address (a salted hash of it); None: none.",
     )
     ratelimit_storage_uri: str = setting(
@@ -223,7 +226,9 @@ class Settings:
         "hash", one_of(*IDENTITY_MODES), "What is stored of an email sent as identity."
     )
     identity_secret: bytes | None = setting(
-        None, optional(secret), "Key of the identity hash; None: the app's SECRET_KEY.",
+        None,
+        optional(secret),
+        "Key of the identity hash; None: the app's SECRET_KEY.",
         secret=True,
     )
     session_idle_minutes: float = setting(
@@ -262,7 +267,7 @@ def load(app: Flask) -> Settings:
     for entry in SETTINGS:
         value = app.config.setdefault(entry.key, entry.default)
         try:
-            values[entry.key[len("JOURNEY_"):].lower()] = entry.parse(value)
+            values[entry.key[len("JOURNEY_") :].lower()] = entry.parse(value)
         except (ValueError, TypeError) as exc:
             raise ValueError(f"{entry.key} {exc}") from None
     # What some settings mean depends on the app or on other settings.

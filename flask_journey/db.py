@@ -92,8 +92,7 @@ class SqlitePool(PooledSqliteDatabase):
 
 
 _POOLS: dict[str, type[Database]] = {
-    **dict.fromkeys(("postgres", "postgresql", "postgres+pool", "postgresql+pool"),
-                    PostgresqlPool),
+    **dict.fromkeys(("postgres", "postgresql", "postgres+pool", "postgresql+pool"), PostgresqlPool),
     **dict.fromkeys(("cockroachdb", "crdb", "cockroachdb+pool", "crdb+pool"), CockroachPool),
 }
 

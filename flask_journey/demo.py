@@ -12,6 +12,7 @@ import datetime as dt
 import random
 import zlib
 from collections.abc import Mapping, Sequence
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from .models import Event, Journey, utcnow
@@ -20,19 +21,31 @@ from .tenants import Tenant
 
 #: (weight, user agent) of the simulated visitors' browsers.
 USER_AGENTS = (
-    (40, "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-         "Chrome/124.0.0.0 Safari/537.36"),
-    (25, "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
-         "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1"),
-    (15, "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
-         "Chrome/124.0.0.0 Mobile Safari/537.36"),
-    (12, "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 (KHTML, like "
-         "Gecko) Version/17.4 Safari/605.1.15"),
+    (
+        40,
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/124.0.0.0 Safari/537.36",
+    ),
+    (
+        25,
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
+        "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
+    ),
+    (
+        15,
+        "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/124.0.0.0 Mobile Safari/537.36",
+    ),
+    (
+        12,
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 (KHTML, like "
+        "Gecko) Version/17.4 Safari/605.1.15",
+    ),
     (8, "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0"),
 )
 LANGUAGES = ((50, "en-GB"), (20, "en-US"), (12, "cy-GB"), (10, "fr-FR"), (8, "de-DE"))
 #: (weight, (referrer, utm_source)) of the visitors' arrivals.
-SOURCES = (
+SOURCES: tuple[tuple[int, tuple[str | None, str | None]], ...] = (
     (35, (None, None)),
     (30, ("https://www.google.com/", None)),
     (15, (None, "newsletter")),
@@ -46,7 +59,10 @@ DROPOFF_REASONS = ("leave", "hidden", "idle")
 GENERIC_FIELDS = 3
 
 
-def _pick(rng: random.Random, weighted: Sequence[tuple[int, object]]) -> object:
+T = TypeVar("T")
+
+
+def _pick(rng: random.Random, weighted: Sequence[tuple[int, T]]) -> T:
     return rng.choices([v for _, v in weighted], weights=[w for w, _ in weighted])[0]
 
 
@@ -54,8 +70,9 @@ def known_fields(journey: Journey) -> dict[str, list[str]]:
     """The fields the journey's stored events name, by step, in order of first appearance."""
     rows = (
         Event.select(Event.step_key, Event.field_key)
-        .where(Event.journey == journey, Event.field_key.is_null(False),
-               Event.step_key.is_null(False))
+        .where(
+            Event.journey == journey, Event.field_key.is_null(False), Event.step_key.is_null(False)
+        )
         .group_by(Event.step_key, Event.field_key)
         .order_by(Event.step_key, Event.field_key)
         .tuples()
@@ -76,7 +93,7 @@ def _visit(
 ) -> list[dict[str, object]]:
     """One simulated session's canonical events."""
     session = f"demo-{number:06d}-{rng.getrandbits(32):08x}"
-    referrer, utm = _pick(rng, SOURCES)  # type: ignore[misc]
+    referrer, utm = _pick(rng, SOURCES)
     common = {
         "session_id": session,
         "client_id": f"demo-client-{rng.getrandbits(40):010x}",
@@ -89,13 +106,15 @@ def _visit(
     def add(kind: str, seconds: float, **values: object) -> None:
         nonlocal clock
         clock += dt.timedelta(seconds=seconds)
-        events.append({
-            **common,
-            "event_id": f"{session}-{len(events):03d}",
-            "type": kind,
-            "occurred_at": clock,
-            **values,
-        })
+        events.append(
+            {
+                **common,
+                "event_id": f"{session}-{len(events):03d}",
+                "type": kind,
+                "occurred_at": clock,
+                **values,
+            }
+        )
 
     parts = urlsplit(base)
     home = f"{parts.scheme}://{parts.netloc}/"
@@ -117,8 +136,13 @@ def _visit(
         names = list(fields.get(step) or [f"{step}-{n}" for n in range(1, GENERIC_FIELDS + 1)])
         bounce = rng.random() < 0.18 if index == 0 else rng.random() > patience + 0.35
         if bounce:
-            add("dropoff_signal", rng.uniform(3, 40), url=url, step_key=step,
-                properties={"reason": rng.choice(DROPOFF_REASONS)})
+            add(
+                "dropoff_signal",
+                rng.uniform(3, 40),
+                url=url,
+                step_key=step,
+                properties={"reason": rng.choice(DROPOFF_REASONS)},
+            )
             return events
         touched: list[str] = []
         for position, name in enumerate(names):
@@ -128,8 +152,13 @@ def _visit(
             touched.append(name)
             # Later fields of a step are harder: some visitors give up on them.
             if rng.random() > patience + 0.55 - 0.05 * position:
-                add("dropoff_signal", rng.uniform(5, 60), url=url, step_key=step,
-                    properties={"reason": rng.choice(DROPOFF_REASONS)})
+                add(
+                    "dropoff_signal",
+                    rng.uniform(5, 60),
+                    url=url,
+                    step_key=step,
+                    properties={"reason": rng.choice(DROPOFF_REASONS)},
+                )
                 return events
         if len(touched) > 1 and rng.random() < 0.2:
             # Back to an earlier field, to check or change it: a return.
@@ -144,15 +173,19 @@ def _visit(
             # Each field fails mostly one way, sometimes another.
             kind = zlib.crc32(name.encode()) + (rng.random() < 0.25)
             error = ERROR_TYPES[kind % len(ERROR_TYPES)]
-            add("validation_error", 0.1, url=url, step_key=step, field_key=name,
-                error_type=error)
+            add("validation_error", 0.1, url=url, step_key=step, field_key=name, error_type=error)
         for name in failing:
             add("field_focus", rng.uniform(1, 5), url=url, step_key=step, field_key=name)
             add("field_change", rng.uniform(1, 8), url=url, step_key=step, field_key=name)
             add("field_blur", rng.uniform(0.5, 3), url=url, step_key=step, field_key=name)
             if rng.random() > patience + 0.6:
-                add("dropoff_signal", rng.uniform(5, 60), url=url, step_key=step,
-                    properties={"reason": rng.choice(DROPOFF_REASONS)})
+                add(
+                    "dropoff_signal",
+                    rng.uniform(5, 60),
+                    url=url,
+                    step_key=step,
+                    properties={"reason": rng.choice(DROPOFF_REASONS)},
+                )
                 return events
         if failing:
             add("submit_attempt", rng.uniform(0.5, 3), url=url, step_key=step)

@@ -112,6 +112,12 @@ class Journey:
         state = app_state()
         tenant = tenants.by_slugs(org, journey)
         return reports.report(
-            state.database, tenant.journey, state.settings, start=start, end=end,
-            filters=filters, breakdown=breakdown, compare=compare,
+            state.database,
+            tenant.journey,
+            state.settings,
+            start=start,
+            end=end,
+            filters=filters,
+            breakdown=breakdown,
+            compare=compare,
         )

@@ -147,7 +147,9 @@ class Guard:
                 self._hit(self.unknown_origin_limits, "unknown-origin", journey, key)
             if self.per_client_limits and self.client_salt and not is_loopback(client):
                 self._hit(
-                    self.per_client_limits, "client", journey,
+                    self.per_client_limits,
+                    "client",
+                    journey,
                     client_key(self.client_salt(), client or ""),
                 )
         limits = _limits(tenant.org.rate_limit) if tenant.org.rate_limit else self.default_limits

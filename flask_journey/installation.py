@@ -30,9 +30,7 @@ def get_or_create(db: Database, name: str, make: Callable[[], str]) -> str:
     with using(db):
         create_if_empty(db)
         with db.atomic():
-            db.execute(
-                Installation.insert(name=name, value=make()).on_conflict_ignore()
-            )
+            db.execute(Installation.insert(name=name, value=make()).on_conflict_ignore())
         return Installation.select(Installation.value).where(Installation.name == name).scalar()
 
 

@@ -347,7 +347,6 @@ class RefreshState(BaseModel):
         table_name = "journey_refresh"
 
 
-
 class RefusalCount(BaseModel):
     """How many requests or events of a journey were refused, by day, wire format and reason.
 
@@ -400,6 +399,17 @@ class ShareLink(BaseModel):
 
 
 MODELS = (
-    Organization, Journey, JourneySteps, ApiKey, Usage, Event, RefusalCount, Installation,
-    SessionSummary, FieldSummary, HourlyCount, RefreshState, ShareLink,
+    Organization,
+    Journey,
+    JourneySteps,
+    ApiKey,
+    Usage,
+    Event,
+    RefusalCount,
+    Installation,
+    SessionSummary,
+    FieldSummary,
+    HourlyCount,
+    RefreshState,
+    ShareLink,
 )

@@ -75,8 +75,9 @@ class EventsApiErrorDetail(Schema):
     code = fields.String(
         required=True,
         validate=validate.OneOf(
-            sorted({code for _, code in events_api.CODES} | {"invalid_props",
-                                                             "service_unavailable"})
+            sorted(
+                {code for _, code in events_api.CODES} | {"invalid_props", "service_unavailable"}
+            )
         ),
     )
     message = fields.String(required=True)
@@ -232,21 +233,34 @@ class Report(ReportPeriod):
 
 
 def _query(name: str, description: str, **schema: Any) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "description": description,
-            "schema": {"type": "string", **schema}}
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": {"type": "string", **schema},
+    }
 
 
 REPORT_PARAMETERS: tuple[dict[str, Any], ...] = (
     _query("from", "First day, YYYY-MM-DD (default: 30 days before to)", format="date"),
     _query("to", "Last day, included, YYYY-MM-DD (default: today)", format="date"),
     _query("compare", "Add the previous period (default true)", enum=["true", "false"]),
-    _query("breakdown", "Break the numbers down by a segment",
-           enum=["device", "browser", "os", "language", "source"]),
-    *(_query(segment, f"Only sessions whose {segment} is this value")
-      for segment in ("device", "browser", "os", "language", "source")),
+    _query(
+        "breakdown",
+        "Break the numbers down by a segment",
+        enum=["device", "browser", "os", "language", "source"],
+    ),
+    *(
+        _query(segment, f"Only sessions whose {segment} is this value")
+        for segment in ("device", "browser", "os", "language", "source")
+    ),
     _query("format", "json (default) or csv", enum=["json", "csv"]),
-    _query("table", "The table format=csv writes (default steps)",
-           enum=["totals", "steps", "fields", "trend", "breakdown", "events"]),
+    _query(
+        "table",
+        "The table format=csv writes (default steps)",
+        enum=["totals", "steps", "fields", "trend", "breakdown", "events"],
+    ),
 )
 
 
@@ -289,44 +303,136 @@ class Endpoint:
 
 
 ENDPOINTS: tuple[Endpoint, ...] = (
-    Endpoint("post", "/api/ingest", "Journey events, batched (seed 000)",
-             {204: None}, Error, STANDARD_REFUSALS, body=journey.BatchSchema,
-             wire_format="journey", docs="formats/journey.md"),
-    Endpoint("post", "/api/i/v1/{publicKey}/events", "Typed events, batched (seed 001)",
-             {200: TypedResult, 207: TypedResult}, TypedResult, STANDARD_REFUSALS,
-             body=typed.BatchSchema, wire_format="typed", docs="formats/typed.md"),
-    Endpoint("post", "/collect/{aid}/{tid}/event", "One tracker event (seed 002)",
-             {204: None}, Error, STANDARD_REFUSALS, body=collect_format.CollectSchema,
-             wire_format="collect", docs="formats/collect.md"),
-    Endpoint("post", "/api/v1/events/pageview", "A page view (seed 003)",
-             {201: EventsApiCreated}, EventsApiError, (401, *STANDARD_REFUSALS),
-             body=events_api.PageviewSchema, wire_format="events_api", secret_key=True,
-             docs="formats/events_api.md"),
-    Endpoint("post", "/api/v1/events/custom", "A custom event (seed 003)",
-             {201: EventsApiCreated}, EventsApiError, (401, *STANDARD_REFUSALS),
-             body=events_api.CustomSchema, wire_format="events_api", secret_key=True,
-             docs="formats/events_api.md"),
-    Endpoint("post", "/api/events", "A project-key custom event (seed 004)",
-             {200: ProjectAccepted}, ProjectError, STANDARD_REFUSALS,
-             body=project_format.ProjectEventSchema, wire_format="project",
-             docs="formats/project.md"),
-    Endpoint("get", "/api/journeys", "The organization's journeys",
-             {200: JourneyList}, Error, (401, 503), secret_key=True, docs="management-api.md"),
-    Endpoint("post", "/api/journeys", "Create a journey",
-             {201: JourneyResource}, Error, (400, 401, 413, 415, 503),
-             body=admin.NewJourneySchema, secret_key=True, docs="management-api.md"),
-    Endpoint("get", "/api/journeys/{journeyKey}", "One journey",
-             {200: JourneyResource}, Error, (401, 404, 503), secret_key=True,
-             docs="management-api.md"),
-    Endpoint("put", "/api/journeys/{journeyKey}", "Replace a journey's allowed origins or steps",
-             {200: JourneyResource}, Error, (400, 401, 404, 413, 415, 503),
-             body=admin.JourneyUpdateSchema, secret_key=True, docs="management-api.md"),
-    Endpoint("get", "/api/journeys/{journeyKey}/report", "A journey's report",
-             {200: Report}, Error, (400, 401, 404, 503), secret_key=True,
-             media_types=("application/json", "text/csv"), docs="reports.md",
-             parameters=REPORT_PARAMETERS),
-    Endpoint("get", "/embed/v1.js", "The embed script", {200: None},
-             media_types=("text/javascript",), docs="embed.md"),
+    Endpoint(
+        "post",
+        "/api/ingest",
+        "Journey events, batched (seed 000)",
+        {204: None},
+        Error,
+        STANDARD_REFUSALS,
+        body=journey.BatchSchema,
+        wire_format="journey",
+        docs="formats/journey.md",
+    ),
+    Endpoint(
+        "post",
+        "/api/i/v1/{publicKey}/events",
+        "Typed events, batched (seed 001)",
+        {200: TypedResult, 207: TypedResult},
+        TypedResult,
+        STANDARD_REFUSALS,
+        body=typed.BatchSchema,
+        wire_format="typed",
+        docs="formats/typed.md",
+    ),
+    Endpoint(
+        "post",
+        "/collect/{aid}/{tid}/event",
+        "One tracker event (seed 002)",
+        {204: None},
+        Error,
+        STANDARD_REFUSALS,
+        body=collect_format.CollectSchema,
+        wire_format="collect",
+        docs="formats/collect.md",
+    ),
+    Endpoint(
+        "post",
+        "/api/v1/events/pageview",
+        "A page view (seed 003)",
+        {201: EventsApiCreated},
+        EventsApiError,
+        (401, *STANDARD_REFUSALS),
+        body=events_api.PageviewSchema,
+        wire_format="events_api",
+        secret_key=True,
+        docs="formats/events_api.md",
+    ),
+    Endpoint(
+        "post",
+        "/api/v1/events/custom",
+        "A custom event (seed 003)",
+        {201: EventsApiCreated},
+        EventsApiError,
+        (401, *STANDARD_REFUSALS),
+        body=events_api.CustomSchema,
+        wire_format="events_api",
+        secret_key=True,
+        docs="formats/events_api.md",
+    ),
+    Endpoint(
+        "post",
+        "/api/events",
+        "A project-key custom event (seed 004)",
+        {200: ProjectAccepted},
+        ProjectError,
+        STANDARD_REFUSALS,
+        body=project_format.ProjectEventSchema,
+        wire_format="project",
+        docs="formats/project.md",
+    ),
+    Endpoint(
+        "get",
+        "/api/journeys",
+        "The organization's journeys",
+        {200: JourneyList},
+        Error,
+        (401, 503),
+        secret_key=True,
+        docs="management-api.md",
+    ),
+    Endpoint(
+        "post",
+        "/api/journeys",
+        "Create a journey",
+        {201: JourneyResource},
+        Error,
+        (400, 401, 413, 415, 503),
+        body=admin.NewJourneySchema,
+        secret_key=True,
+        docs="management-api.md",
+    ),
+    Endpoint(
+        "get",
+        "/api/journeys/{journeyKey}",
+        "One journey",
+        {200: JourneyResource},
+        Error,
+        (401, 404, 503),
+        secret_key=True,
+        docs="management-api.md",
+    ),
+    Endpoint(
+        "put",
+        "/api/journeys/{journeyKey}",
+        "Replace a journey's allowed origins or steps",
+        {200: JourneyResource},
+        Error,
+        (400, 401, 404, 413, 415, 503),
+        body=admin.JourneyUpdateSchema,
+        secret_key=True,
+        docs="management-api.md",
+    ),
+    Endpoint(
+        "get",
+        "/api/journeys/{journeyKey}/report",
+        "A journey's report",
+        {200: Report},
+        Error,
+        (400, 401, 404, 503),
+        secret_key=True,
+        media_types=("application/json", "text/csv"),
+        docs="reports.md",
+        parameters=REPORT_PARAMETERS,
+    ),
+    Endpoint(
+        "get",
+        "/embed/v1.js",
+        "The embed script",
+        {200: None},
+        media_types=("text/javascript",),
+        docs="embed.md",
+    ),
     Endpoint("get", URL, "This description", {200: Description}, docs="openapi.md"),
 )
 
@@ -372,13 +478,14 @@ def _properties(converter: Any, field_: fields.Field, **kwargs: Any) -> dict[str
             ret["maxProperties"] = field_.max_keys
         return ret
     if isinstance(field_, JsonObject):
-        return {"description": f"Any JSON object: keys of 1 to {MAX_KEY_LENGTH} characters, "
-                               f"finite numbers, at most {MAX_DEPTH} levels deep."}
+        return {
+            "description": f"Any JSON object: keys of 1 to {MAX_KEY_LENGTH} characters, "
+            f"finite numbers, at most {MAX_DEPTH} levels deep."
+        }
     if any(isinstance(v, validate.URL) for v in field_.validators):
         return {"format": "uri", "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#]+"}
     if isinstance(field_, UnixMillis):
-        return {"minimum": 0, "maximum": _MAX_MILLIS,
-                "description": "A Unix time in milliseconds."}
+        return {"minimum": 0, "maximum": _MAX_MILLIS, "description": "A Unix time in milliseconds."}
     return {}
 
 
@@ -448,15 +555,20 @@ def _typed_events(spec: APISpec, max_events: int) -> None:
         items={"oneOf": refs}, maxItems=min(typed.MAX_EVENTS, max_events)
     )
     # What TypedFormat.envelope checks beyond the schema.
-    batch["if"] = {"not": {"required": ["source"], "properties": {"source": {"enum": [
-        s for s in typed.SOURCES if s != "client"]}}}}
+    batch["if"] = {
+        "not": {
+            "required": ["source"],
+            "properties": {"source": {"enum": [s for s in typed.SOURCES if s != "client"]}},
+        }
+    }
     batch["then"] = {"required": ["visitorId"], "properties": {"visitorId": {"type": "string"}}}
 
 
 def _collect_extras(spec: APISpec) -> None:
     """Seed 002 keeps the body's other fields, under the rules of a free-form object."""
     spec.components.schemas["Collect"]["propertyNames"] = {
-        "minLength": 1, "maxLength": MAX_KEY_LENGTH
+        "minLength": 1,
+        "maxLength": MAX_KEY_LENGTH,
     }
 
 
@@ -480,15 +592,21 @@ def describe(state: JourneyState) -> dict[str, Any]:
         plugins=[plugin],
         info={"description": "Journey-analytics ingest and management API. See docs/."},
     )
-    for custom, openapi_type in ((JsonObject, "object"), (Properties, "object"),
-                                 (UnixMillis, "number")):
+    for custom, openapi_type in (
+        (JsonObject, "object"),
+        (Properties, "object"),
+        (UnixMillis, "number"),
+    ):
         plugin.map_to_openapi_type(custom, openapi_type, None)
     assert plugin.converter is not None  # set by spec.register_plugin, through APISpec()
     plugin.converter.add_attribute_function(_properties)
     spec.components.security_scheme(
         "secretKey",
-        {"type": "http", "scheme": "bearer",
-         "description": "A secret key of the organization (flask journey create-key ORG)."},
+        {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A secret key of the organization (flask journey create-key ORG).",
+        },
     )
     mounted = set(state.formats)
     by_path: dict[str, dict[str, Any]] = {}

@@ -111,9 +111,7 @@ def _reader(request: Request) -> Callable[[int], bytes]:
     return read
 
 
-def inflate(
-    read: Callable[[int], bytes], encoding: str, wbits: int, max_bytes: int
-) -> bytes:
+def inflate(read: Callable[[int], bytes], encoding: str, wbits: int, max_bytes: int) -> bytes:
     """Inflate what ``read`` returns, refusing (413) once more than ``max_bytes`` come out.
 
     At most ``max_bytes + 1`` bytes are ever inflated, however small the compressed body. A

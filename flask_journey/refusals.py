@@ -65,7 +65,12 @@ def record(
     what = f"{count} event{'s' if count != 1 else ''}" if reason == INVALID_EVENT else "a request"
     log.warning(
         "flask-journey refused %s: format=%s reason=%s tenant=%s: %s",
-        what, wire_format, reason, where, message, exc_info=exc_info,
+        what,
+        wire_format,
+        reason,
+        where,
+        message,
+        exc_info=exc_info,
     )
     if tenant is None or reason == "unavailable":
         return
@@ -77,7 +82,10 @@ def record(
         count=count,
     ).on_conflict(
         conflict_target=[
-            RefusalCount.journey, RefusalCount.day, RefusalCount.wire_format, RefusalCount.reason
+            RefusalCount.journey,
+            RefusalCount.day,
+            RefusalCount.wire_format,
+            RefusalCount.reason,
         ],
         update={RefusalCount.count: RefusalCount.count + EXCLUDED.count},
     )

@@ -59,7 +59,8 @@ def take(folder: Path) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True,
+            executable_path="/usr/bin/chromium",
+            headless=True,
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
         )
         page = browser.new_page(viewport={"width": 1280, "height": 900})
@@ -74,7 +75,8 @@ def take(folder: Path) -> None:
         page.goto(f"{base}/{ORG}/{JOURNEY}/?breakdown=device&range=90")
         page.locator("#breakdown-title").scroll_into_view_if_needed()
         page.locator("section[aria-labelledby=breakdown-title]").screenshot(
-            path=str(OUT / "dashboard-breakdown.png"))
+            path=str(OUT / "dashboard-breakdown.png")
+        )
         page.set_viewport_size({"width": 390, "height": 844})
         page.goto(f"{base}/{ORG}/{JOURNEY}/")
         page.screenshot(path=str(OUT / "dashboard-phone.png"))

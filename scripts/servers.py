@@ -94,9 +94,24 @@ def gunicorn(
     port = free_port()
     log = log_dir / f"gunicorn-{port}.log"
     command = [
-        sys.executable, "-m", "gunicorn", "--workers", "1", "--worker-class", worker_class,
-        "--threads", str(threads), "--bind", f"127.0.0.1:{port}", "--backlog", "2048",
-        "--keep-alive", "30", "--log-level", "warning", app,
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--workers",
+        "1",
+        "--worker-class",
+        worker_class,
+        "--threads",
+        str(threads),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--backlog",
+        "2048",
+        "--keep-alive",
+        "30",
+        "--log-level",
+        "warning",
+        app,
     ]
     with open(log, "wb") as out:
         process = subprocess.Popen(
@@ -159,19 +174,42 @@ def postgres(settings: tuple[str, ...] = (), max_connections: int = 100) -> Iter
         if result.returncode:
             raise RuntimeError(f"{args[0]} failed:\n{result.stdout}\n{result.stderr}")
 
-    run(str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-        "--encoding=UTF8", "--locale=C", *(["--no-sync"] if settings else []))
+    run(
+        str(bin_dir / "initdb"),
+        "-D",
+        str(data),
+        "-U",
+        "postgres",
+        "--auth=trust",
+        "--encoding=UTF8",
+        "--locale=C",
+        *(["--no-sync"] if settings else []),
+    )
     options = " ".join(
         [f"-h 127.0.0.1 -p {port} -k {home} -c max_connections={max_connections}"]
         + [f"-c {setting}" for setting in settings]
     )
-    run(str(bin_dir / "pg_ctl"), "start", "-w", "-t", str(int(START_TIMEOUT)), "-D", str(data),
-        "-l", str(log), "-o", options)
+    run(
+        str(bin_dir / "pg_ctl"),
+        "start",
+        "-w",
+        "-t",
+        str(int(START_TIMEOUT)),
+        "-D",
+        str(data),
+        "-l",
+        str(log),
+        "-o",
+        options,
+    )
     try:
         yield f"postgresql://postgres@127.0.0.1:{port}"
     finally:
-        subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "stop", "-m", "fast", "-D",
-                        str(data)], capture_output=True, cwd=home)
+        subprocess.run(
+            [*as_user, str(bin_dir / "pg_ctl"), "stop", "-m", "fast", "-D", str(data)],
+            capture_output=True,
+            cwd=home,
+        )
         shutil.rmtree(home, ignore_errors=True)
 
 

@@ -101,8 +101,6 @@ def exported(cli) -> Callable[..., list[dict[str, Any]]]:
     return read
 
 
-
-
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """Under CI a skip is a failure: every part the tests need must be installed there."""

@@ -87,8 +87,11 @@ def _recording(live: Live) -> Callable:
 def serve_demo(folder: Path, **config: Any) -> Iterator[Live]:
     """Serve the example app from a thread until the block ends."""
     app = create_app(
-        {"SECRET_KEY": "test", "JOURNEY_DATABASE_URL": f"sqlite:///{folder / 'demo.sqlite3'}",
-         **config}
+        {
+            "SECRET_KEY": "test",
+            "JOURNEY_DATABASE_URL": f"sqlite:///{folder / 'demo.sqlite3'}",
+            **config,
+        }
     )
     live = Live(app, "")
     server = make_server("127.0.0.1", 0, _recording(live), threaded=True)
@@ -134,9 +137,7 @@ def browser_context(browser: Any, **options: Any) -> Iterator[Any]:
     assert not errors, f"script errors in the page: {errors}"
 
 
-def wait_for(
-    live: Live, condition: Callable[[list[dict[str, Any]]], bool]
-) -> list[dict[str, Any]]:
+def wait_for(live: Live, condition: Callable[[list[dict[str, Any]]], bool]) -> list[dict[str, Any]]:
     """The stored events, once ``condition`` holds for them (polled, with a deadline)."""
     deadline = time.monotonic() + DEADLINE_SECONDS
     while True:

@@ -34,8 +34,12 @@ START_TIMEOUT = 60.0
 APP_CONFIG_ENV = "JOURNEY_TEST_APP_CONFIG"
 
 
-def wait_until(ready: Callable[[], bool], what: str, process: subprocess.Popen | None = None,
-               log: Path | None = None) -> None:
+def wait_until(
+    ready: Callable[[], bool],
+    what: str,
+    process: subprocess.Popen | None = None,
+    log: Path | None = None,
+) -> None:
     """Poll ``ready`` until it is true; fail with the log if the deadline passes or it dies."""
     deadline = time.monotonic() + START_TIMEOUT
     while not ready():
@@ -130,9 +134,21 @@ def redis_server(tmp_path_factory) -> Iterator[str]:
     log = home / "server.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
-             "no", "--dir", str(home)],
-            stdout=out, stderr=subprocess.STDOUT,
+            [
+                binary,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(home),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     try:
         wait_until(lambda: port_answers(port), "redis-server", process, log)
@@ -187,14 +203,16 @@ class Served:
 
     port: int
 
-    def post(self, path: str, body: Any, headers: dict[str, str] | None = None
-             ) -> tuple[int, bytes, dict[str, str]]:
+    def post(
+        self, path: str, body: Any, headers: dict[str, str] | None = None
+    ) -> tuple[int, bytes, dict[str, str]]:
         """POST ``body`` as JSON; return status, body and headers (a new connection each time)."""
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
         try:
             data = json.dumps(body).encode() if not isinstance(body, bytes) else body
-            conn.request("POST", path, data,
-                         {"Content-Type": "application/json", **(headers or {})})
+            conn.request(
+                "POST", path, data, {"Content-Type": "application/json", **(headers or {})}
+            )
             response = conn.getresponse()
             return response.status, response.read(), dict(response.getheaders())
         finally:
@@ -211,8 +229,9 @@ def serve(tmp_path) -> Iterator[Callable[..., Served]]:
     pytest.importorskip("gunicorn", reason="gunicorn is not installed")
     started: list[subprocess.Popen] = []
 
-    def start(config: dict[str, Any], *, workers: int = 3, worker_class: str = "sync",
-              threads: int = 1) -> Served:
+    def start(
+        config: dict[str, Any], *, workers: int = 3, worker_class: str = "sync", threads: int = 1
+    ) -> Served:
         index = len(started)
         config_file = tmp_path / f"gunicorn-{index}.json"
         config_file.write_text(json.dumps(config))
@@ -221,11 +240,29 @@ def serve(tmp_path) -> Iterator[Callable[..., Served]]:
         env = {**os.environ, APP_CONFIG_ENV: str(config_file)}
         with open(log, "wb") as out:
             process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "--workers", str(workers),
-                 "--worker-class", worker_class, "--threads", str(threads),
-                 "--bind", f"127.0.0.1:{port}", "--chdir", str(ROOT), "--timeout", "60",
-                 "--graceful-timeout", "5", "tests.servers:create_app()"],
-                env=env, stdout=out, stderr=subprocess.STDOUT,
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "--workers",
+                    str(workers),
+                    "--worker-class",
+                    worker_class,
+                    "--threads",
+                    str(threads),
+                    "--bind",
+                    f"127.0.0.1:{port}",
+                    "--chdir",
+                    str(ROOT),
+                    "--timeout",
+                    "60",
+                    "--graceful-timeout",
+                    "5",
+                    "tests.servers:create_app()",
+                ],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
             )
         started.append(process)
         wait_until(lambda: port_answers(port), "gunicorn", process, log)

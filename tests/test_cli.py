@@ -73,8 +73,14 @@ def test_export_streams_in_chunks(client, journey, exported, monkeypatch):
 
 
 def test_stats_counts_events_by_type_and_sessions(client, cli, journey):
-    post(client, batch(event("page_view", 1), event("page_view", 2),
-                       event("step_view", 3, stepKey="eligibility", sessionId="sess_2")))
+    post(
+        client,
+        batch(
+            event("page_view", 1),
+            event("page_view", 2),
+            event("step_view", 3, stepKey="eligibility", sessionId="sess_2"),
+        ),
+    )
 
     stats = json.loads(cli("stats"))
 

@@ -62,28 +62,45 @@ def endpoints(journey: dict, api_key: str) -> dict[str, tuple[str, str, dict, in
     return {
         "journey": ("POST", "/api/ingest", batch(event()), 204, error_only),
         "typed": (
-            "POST", f"/api/i/v1/{key}/events",
-            {"visitorId": "v1", "events": [{"type": "pageview", "url": f"{ORIGIN}/",
-                                            "path": "/"}]},
+            "POST",
+            f"/api/i/v1/{key}/events",
+            {"visitorId": "v1", "events": [{"type": "pageview", "url": f"{ORIGIN}/", "path": "/"}]},
             200,
             lambda body: body["success"] is False and body["errors"][0]["index"] == -1,
         ),
         "collect": (
-            "POST", f"/collect/{journey['accountId']}/{journey['trackerId']}/event",
-            {"action": "view", "object": "form", "vendor": "V", "product": "P",
-             "instance_id": "i1"},
-            204, error_only,
+            "POST",
+            f"/collect/{journey['accountId']}/{journey['trackerId']}/event",
+            {
+                "action": "view",
+                "object": "form",
+                "vendor": "V",
+                "product": "P",
+                "instance_id": "i1",
+            },
+            204,
+            error_only,
         ),
         "events_api": (
-            "POST", "/api/v1/events/pageview", {"site_id": key, "url": f"{ORIGIN}/"}, 201,
+            "POST",
+            "/api/v1/events/pageview",
+            {"site_id": key, "url": f"{ORIGIN}/"},
+            201,
             lambda body: set(body["error"]) == {"code", "message", "field"},
         ),
         "project": (
-            "POST", "/api/events", {"projectKey": key, "event_name": "x", "url": f"{ORIGIN}/"},
-            200, lambda body: body["success"] is False and isinstance(body["error"], str),
+            "POST",
+            "/api/events",
+            {"projectKey": key, "event_name": "x", "url": f"{ORIGIN}/"},
+            200,
+            lambda body: body["success"] is False and isinstance(body["error"], str),
         ),
         "admin": (
-            "PUT", f"/api/journeys/{JOURNEY}", {"allowedOrigins": [ORIGIN]}, 200, error_only,
+            "PUT",
+            f"/api/journeys/{JOURNEY}",
+            {"allowedOrigins": [ORIGIN]},
+            200,
+            error_only,
         ),
     }
 
@@ -94,10 +111,15 @@ NAMES = ("journey", "typed", "collect", "events_api", "project", "admin")
 def send(client, journey, api_key, name: str, data: bytes, **headers: str):
     method, path, _, _, _ = endpoints(journey, api_key)[name]
     return client.open(
-        path, method=method, data=data,
-        headers={"Content-Type": "application/json", "Origin": ORIGIN,
-                 "Authorization": f"Bearer {api_key}",
-                 **{k.replace("_", "-"): v for k, v in headers.items()}},
+        path,
+        method=method,
+        data=data,
+        headers={
+            "Content-Type": "application/json",
+            "Origin": ORIGIN,
+            "Authorization": f"Bearer {api_key}",
+            **{k.replace("_", "-"): v for k, v in headers.items()},
+        },
     )
 
 
@@ -113,8 +135,9 @@ def test_compressed_bodies_are_inflated_and_stored(
     header, compress = ENCODINGS[encoding]
     _, _, body, status, _ = endpoints(journey, api_key)[name]
 
-    response = send(client, journey, api_key, name, compress(json.dumps(body).encode()),
-                    Content_Encoding=header)
+    response = send(
+        client, journey, api_key, name, compress(json.dumps(body).encode()), Content_Encoding=header
+    )
 
     assert response.status_code == status, response.data
     assert stored(exported) == (0 if name == "admin" else 1)
@@ -188,8 +211,9 @@ def test_an_unknown_encoding_is_415_in_the_formats_shape(
 ):
     _, _, body, _, shaped = endpoints(journey, api_key)[name]
 
-    response = send(client, journey, api_key, name, json.dumps(body).encode(),
-                    Content_Encoding=encoding)
+    response = send(
+        client, journey, api_key, name, json.dumps(body).encode(), Content_Encoding=encoding
+    )
 
     assert response.status_code == 415
     assert shaped(response.get_json())
@@ -203,8 +227,9 @@ def test_a_content_type_that_is_no_media_type_is_415_in_the_formats_shape(
 ):
     _, _, body, _, shaped = endpoints(journey, api_key)[name]
 
-    response = send(client, journey, api_key, name, json.dumps(body).encode(),
-                    Content_Type=content_type)
+    response = send(
+        client, journey, api_key, name, json.dumps(body).encode(), Content_Type=content_type
+    )
 
     assert response.status_code == 415
     assert shaped(response.get_json())
@@ -218,17 +243,24 @@ def test_the_415_names_what_is_wrong_in_each_formats_words(client, journey, api_
     assert journey_answer.get_json() == {
         "error": "Invalid request: Content-Type ';;;' is not a media type"
     }
-    assert events_api_answer.get_json() == {"error": {
-        "code": "invalid_request",
-        "message": "Content-Encoding 'br' is not supported (gzip, deflate or identity)",
-        "field": "body",
-    }}
+    assert events_api_answer.get_json() == {
+        "error": {
+            "code": "invalid_request",
+            "message": "Content-Encoding 'br' is not supported (gzip, deflate or identity)",
+            "field": "body",
+        }
+    }
 
 
 @pytest.mark.parametrize(
     "content_type",
-    ["application/json", "application/json; charset=utf-8", "text/plain;charset=UTF-8",
-     "application/vnd.journey+json", None],
+    [
+        "application/json",
+        "application/json; charset=utf-8",
+        "text/plain;charset=UTF-8",
+        "application/vnd.journey+json",
+        None,
+    ],
 )
 def test_the_content_types_browsers_and_seed_clients_send_keep_working(
     client, journey, exported, content_type
@@ -244,8 +276,14 @@ def test_the_content_types_browsers_and_seed_clients_send_keep_working(
 
 
 def test_identity_encoding_is_the_body_as_it_is(client, journey, api_key, exported):
-    response = send(client, journey, api_key, "journey", json.dumps(batch(event())).encode(),
-                    Content_Encoding="identity")
+    response = send(
+        client,
+        journey,
+        api_key,
+        "journey",
+        json.dumps(batch(event())).encode(),
+        Content_Encoding="identity",
+    )
 
     assert response.status_code == 204
     assert stored(exported) == 1

@@ -21,15 +21,24 @@ EVENTS_PER_BATCH = 5
 def batch(number: int, *, reverse: bool = False) -> dict:
     events = [
         {
-            "_tag": "field_focus", "schemaVersion": 1, "id": f"evt_{number}_{i}",
-            "ts": "2024-01-15T10:30:00Z", "orgKey": ORG, "journeyKey": JOURNEY,
-            "sessionId": f"sess_{number}", "clientId": f"client_{number % CLIENTS}",
-            "url": "https://grants.example.com/apply", "fieldKey": f"field-{i}",
+            "_tag": "field_focus",
+            "schemaVersion": 1,
+            "id": f"evt_{number}_{i}",
+            "ts": "2024-01-15T10:30:00Z",
+            "orgKey": ORG,
+            "journeyKey": JOURNEY,
+            "sessionId": f"sess_{number}",
+            "clientId": f"client_{number % CLIENTS}",
+            "url": "https://grants.example.com/apply",
+            "fieldKey": f"field-{i}",
         }
         for i in range(EVENTS_PER_BATCH)
     ]
-    return {"schemaVersion": 1, "context": {"orgKey": ORG, "journeyKey": JOURNEY},
-            "events": events[::-1] if reverse else events}
+    return {
+        "schemaVersion": 1,
+        "context": {"orgKey": ORG, "journeyKey": JOURNEY},
+        "events": events[::-1] if reverse else events,
+    }
 
 
 def sends(client: int) -> list[tuple[int, bool]]:
@@ -55,14 +64,17 @@ def test_concurrent_clients_posting_to_three_workers_lose_and_duplicate_nothing(
 ):
     served = serve(
         {"JOURNEY_DATABASE_URL": database_url, "JOURNEY_RATELIMIT_ENABLED": False},
-        workers=3, worker_class=worker_class, threads=4 if worker_class == "gthread" else 1,
+        workers=3,
+        worker_class=worker_class,
+        threads=4 if worker_class == "gthread" else 1,
     )
 
     def client(number: int) -> list[tuple[int, int]]:
         answers = []
         for batch_number, reverse in sends(number):
-            status, body, _ = served.post("/api/ingest", batch(batch_number, reverse=reverse),
-                                          {"Origin": ORIGIN})
+            status, body, _ = served.post(
+                "/api/ingest", batch(batch_number, reverse=reverse), {"Origin": ORIGIN}
+            )
             answers.append((batch_number, status))
             assert status == 204, body
         return answers
@@ -88,7 +100,7 @@ def test_a_sqlite_write_that_finds_the_database_locked_is_run_again(app, databas
     database = app.extensions["journey"].database
     database.execute_sql("CREATE TABLE busy_test (id INTEGER PRIMARY KEY)")
     database.execute_sql("PRAGMA busy_timeout = 50")  # this thread's connection: fail fast
-    other_process = sqlite3.connect(database_url[len("sqlite:///"):], isolation_level=None)
+    other_process = sqlite3.connect(database_url[len("sqlite:///") :], isolation_level=None)
     other_process.execute("BEGIN IMMEDIATE")  # holds the write lock
     attempts = []
 

@@ -107,7 +107,7 @@ def test_a_valid_value_is_kept_in_the_settings(tmp_path, key, value, kept):
     Journey(app)
 
     settings = app.extensions["journey"].settings
-    assert getattr(settings, key[len("JOURNEY_"):].lower()) == kept
+    assert getattr(settings, key[len("JOURNEY_") :].lower()) == kept
 
 
 def test_the_identity_secret_is_not_in_the_settings_repr(tmp_path):

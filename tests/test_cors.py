@@ -35,11 +35,14 @@ def assert_readable_by(response, origin: str) -> None:
 
 @pytest.mark.parametrize("route", ROUTES)
 def test_a_credentialed_json_preflight_passes(client, route):
-    response = client.options(route, headers={
-        "Origin": "https://shop.example",
-        "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "content-type",
-    })
+    response = client.options(
+        route,
+        headers={
+            "Origin": "https://shop.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
 
     assert response.status_code == 200
     assert_readable_by(response, "https://shop.example")
@@ -52,9 +55,12 @@ def typed(journey) -> str:
 
 
 def pageview() -> dict:
-    return {"visitorId": "v1", "events": [
-        {"type": "pageview", "url": f"{ORIGIN}/", "path": "/", "timestamp": 1699999999999},
-    ]}
+    return {
+        "visitorId": "v1",
+        "events": [
+            {"type": "pageview", "url": f"{ORIGIN}/", "path": "/", "timestamp": 1699999999999},
+        ],
+    }
 
 
 def test_a_stored_batch_is_readable_by_its_page(client, journey):
@@ -79,16 +85,16 @@ def test_an_invalid_body_is_readable_by_the_page(client, journey, body, status):
 
 
 def test_an_unknown_key_is_readable_by_the_page(client, journey):
-    response = client.post("/api/i/v1/pk_nope/events", json=pageview(),
-                           headers={"Origin": ORIGIN})
+    response = client.post("/api/i/v1/pk_nope/events", json=pageview(), headers={"Origin": ORIGIN})
 
     assert response.status_code == 404
     assert_readable_by(response, ORIGIN)
 
 
 def test_an_origin_the_journey_does_not_allow_can_read_why(client, journey):
-    response = client.post(typed(journey), json=pageview(),
-                           headers={"Origin": "https://evil.example"})
+    response = client.post(
+        typed(journey), json=pageview(), headers={"Origin": "https://evil.example"}
+    )
 
     assert response.status_code == 403
     assert_readable_by(response, "https://evil.example")
@@ -107,6 +113,7 @@ def test_a_rate_limited_page_can_read_when_to_retry(client, cli, journey):
 
 def test_the_wildcard_is_never_sent(client, journey):
     for route in ROUTES:
-        response = client.post(route, data="{}", content_type="application/json",
-                               headers={"Origin": ORIGIN})
+        response = client.post(
+            route, data="{}", content_type="application/json", headers={"Origin": ORIGIN}
+        )
         assert response.headers.get("Access-Control-Allow-Origin") == ORIGIN, route

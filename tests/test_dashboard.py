@@ -38,9 +38,15 @@ def filled(cli, key) -> str:
     return key
 
 
+def _match(pattern: str, text: str, flags: int = 0) -> re.Match[str]:
+    found = re.search(pattern, text, flags)
+    assert found is not None, f"{pattern!r} is not on the page"
+    return found
+
+
 def _csrf(client, path: str = "/journey/sign-in") -> str:
     page = client.get(path).get_data(as_text=True)
-    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    return _match(r'name="csrf_token" value="([^"]+)"', page).group(1)
 
 
 def _sign_in(client, key: str):
@@ -48,19 +54,20 @@ def _sign_in(client, key: str):
 
 
 def _api(client, key: str, query: str = "") -> Any:
-    response = client.get(f"/api/journeys/{JOURNEY}/report{query}",
-                          headers={"Authorization": f"Bearer {key}"})
+    response = client.get(
+        f"/api/journeys/{JOURNEY}/report{query}", headers={"Authorization": f"Bearer {key}"}
+    )
     assert response.status_code == 200
     return response
 
 
 def _fields(page: str) -> list[str]:
-    table = re.search(r'<table class="data" id="fields-table">.*?</table>', page, re.S).group(0)
+    table = _match(r'<table class="data" id="fields-table">.*?</table>', page, re.S).group(0)
     return re.findall(r'<tr>\s*<th scope="row">([^<]+)</th><td>', table)
 
 
 def _headline(page: str, name: str) -> str:
-    card = re.search(rf'id="headline-{name}".*?<span class="value">([^<]*)</span>', page, re.S)
+    card = _match(rf'id="headline-{name}".*?<span class="value">([^<]*)</span>', page, re.S)
     return card.group(1)
 
 
@@ -76,8 +83,9 @@ def test_a_secret_key_signs_in_with_a_signed_httponly_samesite_cookie(client, ke
     response = _sign_in(client, key)
     assert response.status_code == 303
     assert response.location == f"/journey/{ORG}/"
-    cookie = next(c for c in response.headers.getlist("Set-Cookie")
-                  if c.startswith("journey_dashboard="))
+    cookie = next(
+        c for c in response.headers.getlist("Set-Cookie") if c.startswith("journey_dashboard=")
+    )
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/journey" in cookie
     assert key not in cookie and key.split("_")[2] not in cookie
     page = client.get(f"/journey/{ORG}/").get_data(as_text=True)
@@ -90,8 +98,9 @@ def test_signing_in_needs_the_csrf_token_and_a_valid_key(client, key):
     no_token = client.post("/journey/sign-in", data={"key": key})
     assert no_token.status_code == 400
     assert "The form expired" in no_token.get_data(as_text=True)
-    wrong = client.post("/journey/sign-in",
-                        data={"csrf_token": _csrf(client), "key": key[:-2] + "xx"})
+    wrong = client.post(
+        "/journey/sign-in", data={"csrf_token": _csrf(client), "key": key[:-2] + "xx"}
+    )
     assert wrong.status_code == 401
     assert "not an active secret key" in wrong.get_data(as_text=True)
     assert client.get(PAGE).status_code == 403
@@ -100,8 +109,13 @@ def test_signing_in_needs_the_csrf_token_and_a_valid_key(client, key):
 def test_failed_sign_ins_are_rate_limited(make_app, key):
     client = make_app(JOURNEY_DASHBOARD_SIGNIN_LIMIT="3 per minute").test_client()
     for _ in range(3):
-        assert client.post("/journey/sign-in", data={
-            "csrf_token": _csrf(client), "key": "sk_000000000000_wrong"}).status_code == 401
+        assert (
+            client.post(
+                "/journey/sign-in",
+                data={"csrf_token": _csrf(client), "key": "sk_000000000000_wrong"},
+            ).status_code
+            == 401
+        )
     limited = client.post("/journey/sign-in", data={"csrf_token": _csrf(client), "key": key})
     assert limited.status_code == 429
     assert "Too many failed attempts" in limited.get_data(as_text=True)
@@ -147,8 +161,10 @@ def test_every_response_has_a_strict_csp_and_journey_pages_name_their_frame_ance
     _sign_in(client, filled)
     csp = client.get(PAGE).headers["Content-Security-Policy"]
     assert f"frame-ancestors {ORIGIN}" in csp
-    assert "frame-ancestors 'none'" in client.get(f"/journey/{ORG}/").headers[
-        "Content-Security-Policy"]
+    assert (
+        "frame-ancestors 'none'"
+        in client.get(f"/journey/{ORG}/").headers["Content-Security-Policy"]
+    )
 
 
 def test_pages_have_no_inline_script_or_style(client, filled):
@@ -169,8 +185,11 @@ def test_the_journey_page_shows_the_report_and_filters_change_it(client, filled)
     assert _headline(page, "sessions") == str(everyone["totals"]["sessions"])
     assert _headline(page, "completions") == str(everyone["totals"]["completions"])
     first = everyone["steps"][0]
-    assert re.search(rf"<th scope=\"row\">{first['stepKey']}</th><td class=\"num\">"
-                     rf"{first['sessions']}</td>", page)
+    assert re.search(
+        rf"<th scope=\"row\">{first['stepKey']}</th><td class=\"num\">"
+        rf"{first['sessions']}</td>",
+        page,
+    )
 
     mobile = _api(client, filled, "?device=mobile").json
     assert 0 < mobile["totals"]["sessions"] < everyone["totals"]["sessions"]
@@ -211,7 +230,8 @@ def test_downloads_are_the_report_api_with_the_pages_filters(client, filled):
     assert download.mimetype == "text/csv"
     api_query = link.split("?", 1)[1]
     assert download.get_data(as_text=True) == _api(
-        client, filled, f"?format=csv&{api_query}").get_data(as_text=True)
+        client, filled, f"?format=csv&{api_query}"
+    ).get_data(as_text=True)
     rows = list(csv.DictReader(io.StringIO(download.get_data(as_text=True))))
     assert rows and {"fieldKey", "abandons"} <= set(rows[0])
 
@@ -302,8 +322,13 @@ def test_demo_data_goes_through_the_pipeline_and_fills_the_report(client, cli, k
     assert {e["wire_format"] for e in events} == {"demo"}
     assert len({e["session_id"] for e in events}) == 60
     kinds = {e["type"] for e in events}
-    assert {"step_view", "field_focus", "validation_error", "dropoff_signal",
-            "submit_success"} <= kinds
+    assert {
+        "step_view",
+        "field_focus",
+        "validation_error",
+        "dropoff_signal",
+        "submit_success",
+    } <= kinds
     assert len({e["device_class"] for e in events}) > 1
     assert len({e["language"] for e in events}) > 1
     report = _api(client, key).json

@@ -48,9 +48,18 @@ def axe_source() -> str:
         if npm is None:
             pytest.skip("npm is missing: apt-get install npm (to fetch axe-core)")
         subprocess.run(
-            [npm, "install", "--silent", "--no-audit", "--no-fund", "--prefix",
-             str(script.parents[2]), f"axe-core@{AXE_VERSION}"],
-            check=True, timeout=300,
+            [
+                npm,
+                "install",
+                "--silent",
+                "--no-audit",
+                "--no-fund",
+                "--prefix",
+                str(script.parents[2]),
+                f"axe-core@{AXE_VERSION}",
+            ],
+            check=True,
+            timeout=300,
         )
     return script.read_text()
 
@@ -96,8 +105,10 @@ def _embedding_site(environ: dict, start_response: Callable) -> Any:
     """The host's own site: a page that frames the URL in its ``src`` parameter."""
     src = environ.get("QUERY_STRING", "").partition("src=")[2]
     src = urllib.parse.unquote(src)
-    body = (f'<!doctype html><title>Embedding</title><h1>Our admin</h1>'
-            f'<iframe title="dashboard" src="{src}" width="900" height="600"></iframe>')
+    body = (
+        f"<!doctype html><title>Embedding</title><h1>Our admin</h1>"
+        f'<iframe title="dashboard" src="{src}" width="900" height="600"></iframe>'
+    )
     return Response(body, mimetype="text/html")(environ, start_response)
 
 
@@ -156,11 +167,14 @@ def visitor(chromium: Any, site: Site, **options: Any) -> Iterator[Any]:
             failed.append(f"{response.status} {response.url}")
 
     with browser_context(chromium, **options) as context:
+
         def watch(page: Any) -> None:
             page.on("console", log)
             page.on("response", answered)
-            page.on("request", lambda r: elsewhere.append(r.url)
-                    if not r.url.startswith(site.base) else None)
+            page.on(
+                "request",
+                lambda r: elsewhere.append(r.url) if not r.url.startswith(site.base) else None,
+            )
 
         context.on("page", watch)
         yield context
@@ -236,8 +250,11 @@ def test_filters_range_and_compare_change_the_numbers_as_the_report_api_does(chr
         page.select_option("#filter-device", "mobile")
         page.click("form.controls button[type=submit]")
         page.wait_for_url("**device=mobile**")
-        mobile = json.loads(site.api(f"?from={page.input_value('#from')}"
-                                     f"&to={page.input_value('#to')}&device=mobile"))
+        mobile = json.loads(
+            site.api(
+                f"?from={page.input_value('#from')}&to={page.input_value('#to')}&device=mobile"
+            )
+        )
         assert _headline(page, "sessions") == mobile["totals"]["sessions"] < everyone
         assert _headline(page, "completions") == mobile["totals"]["completions"]
         _shot(page, "journey-mobile-devices")
@@ -246,8 +263,9 @@ def test_filters_range_and_compare_change_the_numbers_as_the_report_api_does(chr
         page.select_option("#range", "7")
         page.click("form.controls button[type=submit]")
         page.wait_for_url("**range=7**")
-        week = json.loads(site.api(f"?from={page.input_value('#from')}"
-                                   f"&to={page.input_value('#to')}"))
+        week = json.loads(
+            site.api(f"?from={page.input_value('#from')}&to={page.input_value('#to')}")
+        )
         assert week["to"] == page.input_value("#to")
         assert _headline(page, "sessions") == week["totals"]["sessions"] < everyone
 
@@ -322,14 +340,18 @@ def test_pages_pass_axe_core_and_fit_a_phone(chromium, site):
     with visitor(chromium, site) as context:
         page = context.new_page()
         _sign_in(page, site)
-        for path in (f"/journey/{ORG}/", f"/journey/{ORG}/{JOURNEY}/?breakdown=source",
-                     "/journey/sign-in"):
+        for path in (
+            f"/journey/{ORG}/",
+            f"/journey/{ORG}/{JOURNEY}/?breakdown=source",
+            "/journey/sign-in",
+        ):
             page.goto(site.base + path)
             page.evaluate(source)
             result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
             serious = [
                 (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
-                for v in result["violations"] if v["impact"] in ("serious", "critical")
+                for v in result["violations"]
+                if v["impact"] in ("serious", "critical")
             ]
             assert serious == [], (path, serious)
         page.set_viewport_size({"width": 390, "height": 844})

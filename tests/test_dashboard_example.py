@@ -13,8 +13,11 @@ LOCAL = {"REMOTE_ADDR": "127.0.0.1"}
 
 
 def test_first_run_fills_the_journey_and_the_statistics_link_opens_its_dashboard(tmp_path):
-    config = {"SECRET_KEY": "test", "DEMO_DATA_SESSIONS": 40,
-              "JOURNEY_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}"}
+    config = {
+        "SECRET_KEY": "test",
+        "DEMO_DATA_SESSIONS": 40,
+        "JOURNEY_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}",
+    }
     app = create_app(config)
     client = app.test_client()
     assert f'href="{PAGE}">Statistics</a>' in client.get("/").get_data(as_text=True)
@@ -26,9 +29,22 @@ def test_first_run_fills_the_journey_and_the_statistics_link_opens_its_dashboard
     assert "password" not in text and "bank_account" not in text
     runner = app.test_cli_runner()
     today = dt.datetime.now(dt.timezone.utc).date()
-    report = json.loads(runner.invoke(args=[
-        "journey", "report", "demo-org", "small-business-grant", "--format", "json",
-        "--from", str(today - dt.timedelta(days=61)), "--to", str(today)]).output)
+    report = json.loads(
+        runner.invoke(
+            args=[
+                "journey",
+                "report",
+                "demo-org",
+                "small-business-grant",
+                "--format",
+                "json",
+                "--from",
+                str(today - dt.timedelta(days=61)),
+                "--to",
+                str(today),
+            ]
+        ).output
+    )
     assert report["totals"]["sessions"] == 40  # spread over the last 60 days
     # A second start adds nothing: the journey has events.
     create_app(config)
@@ -37,8 +53,9 @@ def test_first_run_fills_the_journey_and_the_statistics_link_opens_its_dashboard
 
 
 def test_only_requests_from_this_machine_see_the_demo_dashboard(tmp_path):
-    app = create_app({"SECRET_KEY": "test",
-                      "JOURNEY_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}"})
+    app = create_app(
+        {"SECRET_KEY": "test", "JOURNEY_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}"}
+    )
     client = app.test_client()
     assert client.get(PAGE, environ_base={"REMOTE_ADDR": "::1"}).status_code == 200
     assert client.get(PAGE, environ_base={"REMOTE_ADDR": "192.0.2.7"}).status_code == 403

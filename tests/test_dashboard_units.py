@@ -18,22 +18,40 @@ def test_presets_end_today_and_custom_ranges_need_both_dates():
     assert (week.start, week.end) == (dt.date(2024, 3, 25), TODAY)
     default = options.read_view({}, TODAY)
     assert (default.preset, default.start, default.compare) == ("30", dt.date(2024, 3, 2), True)
-    custom = options.read_view({"range": "custom", "from": "2024-01-01", "to": "2024-01-31"},
-                               TODAY)
+    custom = options.read_view({"range": "custom", "from": "2024-01-01", "to": "2024-01-31"}, TODAY)
     assert (custom.start, custom.end) == (dt.date(2024, 1, 1), dt.date(2024, 1, 31))
     with pytest.raises(ReportError, match="to is required"):
         options.read_view({"range": "custom", "from": "2024-01-01"}, TODAY)
-    for bad in ({"range": "8"}, {"compare": "maybe"}, {"breakdown": "city"}, {"sort": "x"},
-                {"dir": "up"}):
+    for bad in (
+        {"range": "8"},
+        {"compare": "maybe"},
+        {"breakdown": "city"},
+        {"sort": "x"},
+        {"dir": "up"},
+    ):
         with pytest.raises(ReportError):
             options.read_view(bad, TODAY)
 
 
 def test_a_view_gives_the_report_api_its_own_parameters_and_keeps_its_page_state():
-    view = options.read_view({"range": "7", "compare": "off", "device": "mobile",
-                              "breakdown": "os", "sort": "returns", "dir": "asc"}, TODAY)
-    assert view.report_params() == {"from": "2024-03-25", "to": "2024-03-31",
-                                    "compare": "false", "device": "mobile", "breakdown": "os"}
+    view = options.read_view(
+        {
+            "range": "7",
+            "compare": "off",
+            "device": "mobile",
+            "breakdown": "os",
+            "sort": "returns",
+            "dir": "asc",
+        },
+        TODAY,
+    )
+    assert view.report_params() == {
+        "from": "2024-03-25",
+        "to": "2024-03-31",
+        "compare": "false",
+        "device": "mobile",
+        "breakdown": "os",
+    }
     assert view.download_query("fields").endswith("&breakdown=os&table=fields")
     assert view.query() == "?range=7&compare=off&device=mobile&breakdown=os&sort=returns&dir=asc"
     assert "dir=desc" in view.sort_query("returns")  # the same column again flips it

@@ -46,8 +46,12 @@ if (navigator.sendBeacon) {
 
 def page_html(body: str = FORM, head: str = "", **attrs: str) -> str:
     """A host page carrying the embed script, with extra ``data-*`` attributes."""
-    script_attrs = {"data-org": ORG, "data-journey": JOURNEY, "data-endpoint": "/api/ingest",
-                    **attrs}
+    script_attrs = {
+        "data-org": ORG,
+        "data-journey": JOURNEY,
+        "data-endpoint": "/api/ingest",
+        **attrs,
+    }
     rendered = " ".join(f'{name}="{escape(value)}"' for name, value in script_attrs.items())
     return (
         f"<!doctype html><html><head><title>Test page</title>{head}"
@@ -94,13 +98,17 @@ def types(events: list[dict[str, Any]]) -> list[str]:
 
 
 def test_calls_made_before_the_script_loads_are_replayed(visitor, live):
-    head = STUB + "<script>JourneyEmbed.track('step_view', {stepKey: 'early'});" \
-                  "JourneyEmbed.track('not_a_tag', {});</script>"
+    head = (
+        STUB + "<script>JourneyEmbed.track('step_view', {stepKey: 'early'});"
+        "JourneyEmbed.track('not_a_tag', {});</script>"
+    )
     page = open_page(visitor, live, html=page_html(body="<p>No steps</p>", head=head))
     page.evaluate("JourneyEmbed.flush()")
     events = wait_for(live, lambda evs: "step_view" in types(evs))
     assert [(e["type"], e["step_key"]) for e in events] == [
-        ("session_start", None), ("page_view", None), ("step_view", "early"),
+        ("session_start", None),
+        ("page_view", None),
+        ("step_view", "early"),
     ]
 
 
@@ -218,8 +226,10 @@ def test_a_failed_send_is_retried_and_stored_once(visitor, live):
 
 @pytest.mark.parametrize(
     "beacon",
-    ["delete Navigator.prototype.sendBeacon;",
-     "Navigator.prototype.sendBeacon = function () { return false; };"],
+    [
+        "delete Navigator.prototype.sendBeacon;",
+        "Navigator.prototype.sendBeacon = function () { return false; };",
+    ],
     ids=["missing", "refusing"],
 )
 def test_without_a_working_beacon_leaving_events_arrive_by_keepalive_fetch(visitor, live, beacon):
@@ -248,11 +258,17 @@ def test_idle_mid_step_signals_a_dropoff_and_inactivity_ends_the_session(visitor
         for sid in dict.fromkeys(e["session_id"] for e in events)
     )
     assert [(e["type"], (e["properties"] or {}).get("reason")) for e in first] == [
-        ("session_start", None), ("page_view", None), ("step_view", None),
-        ("field_focus", None), ("dropoff_signal", "idle"), ("session_end", "timeout"),
+        ("session_start", None),
+        ("page_view", None),
+        ("step_view", None),
+        ("field_focus", None),
+        ("dropoff_signal", "idle"),
+        ("session_end", "timeout"),
     ]
     assert [(e["type"], e["field_key"]) for e in second] == [
-        ("session_start", None), ("field_blur", "f"), ("field_focus", "g"),
+        ("session_start", None),
+        ("field_blur", "f"),
+        ("field_focus", "g"),
     ]
 
 

@@ -164,8 +164,17 @@ def test_the_visit_is_one_session_of_one_client(visit):
 
 def test_every_event_type_of_the_seed_is_recorded(visit):
     assert {e["type"] for e in visit["events"]} == {
-        "session_start", "session_end", "page_view", "step_view", "field_focus", "field_blur",
-        "field_change", "validation_error", "submit_attempt", "submit_success", "dropoff_signal",
+        "session_start",
+        "session_end",
+        "page_view",
+        "step_view",
+        "field_focus",
+        "field_blur",
+        "field_change",
+        "validation_error",
+        "submit_attempt",
+        "submit_success",
+        "dropoff_signal",
     }
 
 

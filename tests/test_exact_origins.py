@@ -88,8 +88,9 @@ INEXACT = [
 def test_an_origin_header_that_is_not_exact_is_403_and_stores_nothing(
     client, journey, exported, origin
 ):
-    response = post(client, batch(event()), headers={"Origin": origin,
-                                                      "Content-Type": "application/json"})
+    response = post(
+        client, batch(event()), headers={"Origin": origin, "Content-Type": "application/json"}
+    )
 
     assert response.status_code == 403
     assert response.get_json() == {"error": f"Origin {origin} is not allowed for this journey"}
@@ -97,8 +98,9 @@ def test_an_origin_header_that_is_not_exact_is_403_and_stores_nothing(
 
 
 def test_the_exact_origin_is_accepted(client, journey, exported):
-    response = post(client, batch(event()), headers={"Origin": ORIGIN,
-                                                      "Content-Type": "application/json"})
+    response = post(
+        client, batch(event()), headers={"Origin": ORIGIN, "Content-Type": "application/json"}
+    )
 
     assert response.status_code == 204
     assert len(exported()) == 1
@@ -108,7 +110,8 @@ def test_allowed_origins_are_stored_as_origins(cli, journey):
     cli("set-origins", ORG, JOURNEY, "HTTPS://Grants.Example.com:443/apply", "http://x.test:80")
 
     assert json.loads(cli("show", ORG, JOURNEY))["allowedOrigins"] == [
-        "https://grants.example.com", "http://x.test",
+        "https://grants.example.com",
+        "http://x.test",
     ]
 
 
@@ -118,8 +121,11 @@ class TestSeed004WithoutAnOriginHeader:
         return {"JOURNEY_RATELIMIT_UNKNOWN_ORIGIN": "2 per minute"}
 
     def send(self, client, journey, n: int, **headers):
-        body = {"projectKey": journey["publicKey"], "event_name": f"click-{n}",
-                "url": f"{ORIGIN}/page"}
+        body = {
+            "projectKey": journey["publicKey"],
+            "event_name": f"click-{n}",
+            "url": f"{ORIGIN}/page",
+        }
         return client.post("/api/events", json=body, headers=headers)
 
     def test_is_held_to_the_unknown_origin_limit_though_its_url_is_allowed(

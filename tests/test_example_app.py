@@ -13,11 +13,20 @@ from flask.testing import FlaskClient
 
 from example_app import create_app
 
-ELIGIBLE = {"business_type": "partnership", "employees": "12", "turnover": "250000",
-            "uk_based": "yes"}
-BUSINESS = {"business_name": "Quokka Bakery Ltd", "email": "owner@example.net",
-            "phone": "", "registration_number": "40427311", "bank_account": "93817265",
-            "notes": ""}
+ELIGIBLE = {
+    "business_type": "partnership",
+    "employees": "12",
+    "turnover": "250000",
+    "uk_based": "yes",
+}
+BUSINESS = {
+    "business_name": "Quokka Bakery Ltd",
+    "email": "owner@example.net",
+    "phone": "",
+    "registration_number": "40427311",
+    "bank_account": "93817265",
+    "notes": "",
+}
 DECLARATION = {"confirm": "yes", "signature": "Wilhelmina Quokka", "password": "long enough"}
 
 
@@ -55,8 +64,13 @@ def test_first_start_creates_the_tables_organization_and_journey_once(demo_confi
 
 
 def test_origins_set_by_an_operator_survive_a_restart(demo_config):
-    _cli(create_app(demo_config), "set-origins", "demo-org", "small-business-grant",
-         "https://grants.example.com")
+    _cli(
+        create_app(demo_config),
+        "set-origins",
+        "demo-org",
+        "small-business-grant",
+        "https://grants.example.com",
+    )
     shown = json.loads(_cli(create_app(demo_config), "show", "demo-org", "small-business-grant"))
     assert shown["allowedOrigins"] == ["https://grants.example.com"]
 
@@ -161,9 +175,15 @@ def test_answers_are_escaped_in_the_pages(browser):
 
 
 def test_stats_page_counts_what_was_recorded(browser):
-    event = {"schemaVersion": 1, "orgKey": "demo-org", "journeyKey": "small-business-grant",
-             "sessionId": "s1", "clientId": "c1", "url": "http://127.0.0.1:5000/apply/business",
-             "ts": "2024-01-15T10:30:00.000Z"}
+    event = {
+        "schemaVersion": 1,
+        "orgKey": "demo-org",
+        "journeyKey": "small-business-grant",
+        "sessionId": "s1",
+        "clientId": "c1",
+        "url": "http://127.0.0.1:5000/apply/business",
+        "ts": "2024-01-15T10:30:00.000Z",
+    }
     batch = {
         "schemaVersion": 1,
         "context": {"orgKey": "demo-org", "journeyKey": "small-business-grant"},

@@ -102,12 +102,20 @@ def test_host_requests_run_none_of_our_rate_limit_hooks(make_app):
     app = make_app()
     ours = app.extensions["journey"].guard.limiter
 
-    hooks = [f for funcs in (app.before_request_funcs, app.after_request_funcs,
-                             app.teardown_request_funcs) for f in funcs.get(None, [])]
+    hooks = [
+        f
+        for funcs in (app.before_request_funcs, app.after_request_funcs, app.teardown_request_funcs)
+        for f in funcs.get(None, [])
+    ]
 
     assert "limiter" not in app.extensions  # issue 14: limits directly, no flask-limiter
-    assert not [f for f in hooks if "flask_limiter" in getattr(f, "__module__", "")
-                or getattr(f, "__self__", None) is ours or getattr(f, "args", ()) == (ours,)]
+    assert not [
+        f
+        for f in hooks
+        if "flask_limiter" in getattr(f, "__module__", "")
+        or getattr(f, "__self__", None) is ours
+        or getattr(f, "args", ()) == (ours,)
+    ]
 
 
 def test_a_host_apps_own_flask_limiter_still_limits_its_routes(make_app):

@@ -47,12 +47,19 @@ MAX_ATTEMPTS = 2000
 PHASE = 40
 #: A client's pause before retrying a refused request (its backoff; nothing waits on it).
 BACKOFF = 0.01
-FORMAT_PATHS = ("/api/ingest", "/api/i/v1/{publicKey}/events", "/collect/{aid}/{tid}/event",
-                "/api/v1/events/custom", "/api/events")
+FORMAT_PATHS = (
+    "/api/ingest",
+    "/api/i/v1/{publicKey}/events",
+    "/collect/{aid}/{tid}/event",
+    "/api/v1/events/custom",
+    "/api/events",
+)
 #: What the reader, beside the clients, asks for again and again.
 READ = "/api/journeys/{journeyKey}"
-LIMITS = {"JOURNEY_RATELIMIT_DEFAULT": "1000000 per hour",
-          "JOURNEY_RATELIMIT_UNKNOWN_ORIGIN": "1000000 per minute"}
+LIMITS = {
+    "JOURNEY_RATELIMIT_DEFAULT": "1000000 per hour",
+    "JOURNEY_RATELIMIT_UNKNOWN_ORIGIN": "1000000 per minute",
+}
 
 
 @dataclass(frozen=True)
@@ -84,40 +91,88 @@ def request(tenant: Tenant, client: int, number: int) -> Request:
     rule = FORMAT_PATHS[(client + number) % len(FORMAT_PATHS)]
     keyed = {"Content-Type": "application/json", "Idempotency-Key": seq}
     if rule == "/api/ingest":
-        events: list[dict[str, Any]] = [{"_tag": "field_focus", "schemaVersion": 1, "id": f"evt-{seq}-{i}",
-                   "ts": "2024-01-15T10:30:00Z", "orgKey": ORG, "journeyKey": JOURNEY,
-                   "sessionId": f"s-{client}", "clientId": f"c-{client}",
-                   "url": "https://grants.example.com/apply", "fieldKey": f"f{i}"}
-                  for i in range(2)]
-        body = {"schemaVersion": 1, "context": {"orgKey": ORG, "journeyKey": JOURNEY},
-                "events": events}
-        return Request(rule, "POST", rule, body, {"Content-Type": "application/json"},
-                       tuple(e["id"] for e in events))
+        events: list[dict[str, Any]] = [
+            {
+                "_tag": "field_focus",
+                "schemaVersion": 1,
+                "id": f"evt-{seq}-{i}",
+                "ts": "2024-01-15T10:30:00Z",
+                "orgKey": ORG,
+                "journeyKey": JOURNEY,
+                "sessionId": f"s-{client}",
+                "clientId": f"c-{client}",
+                "url": "https://grants.example.com/apply",
+                "fieldKey": f"f{i}",
+            }
+            for i in range(2)
+        ]
+        body = {
+            "schemaVersion": 1,
+            "context": {"orgKey": ORG, "journeyKey": JOURNEY},
+            "events": events,
+        }
+        return Request(
+            rule,
+            "POST",
+            rule,
+            body,
+            {"Content-Type": "application/json"},
+            tuple(e["id"] for e in events),
+        )
     if rule == "/api/i/v1/{publicKey}/events":
-        body = {"visitorId": f"v-{client}", "events": [
-            {"type": "custom", "eventName": "load", "url": "https://grants.example.com/",
-             "path": "/", "properties": {"seq": seq}}]}
+        body = {
+            "visitorId": f"v-{client}",
+            "events": [
+                {
+                    "type": "custom",
+                    "eventName": "load",
+                    "url": "https://grants.example.com/",
+                    "path": "/",
+                    "properties": {"seq": seq},
+                }
+            ],
+        }
         url = f"/api/i/v1/{tenant.public_key}/events"
     elif rule == "/collect/{aid}/{tid}/event":
-        body = {"action": "load", "object": "o", "vendor": "v", "product": "p",
-                "instance_id": f"i-{client}", "seq": seq}
+        body = {
+            "action": "load",
+            "object": "o",
+            "vendor": "v",
+            "product": "p",
+            "instance_id": f"i-{client}",
+            "seq": seq,
+        }
         url = f"/collect/{tenant.account_id}/{tenant.tracker_id}/event"
     elif rule == "/api/v1/events/custom":
-        body = {"site_id": tenant.public_key, "url": "https://grants.example.com/",
-                "event_name": "load", "props": {"seq": seq}}
+        body = {
+            "site_id": tenant.public_key,
+            "url": "https://grants.example.com/",
+            "event_name": "load",
+            "props": {"seq": seq},
+        }
         url = rule
         keyed["Authorization"] = f"Bearer {tenant.secret_key}"
     else:
-        body = {"projectKey": tenant.public_key, "event_name": "load",
-                "url": "https://grants.example.com/", "event_data": {"seq": seq}}
+        body = {
+            "projectKey": tenant.public_key,
+            "event_name": "load",
+            "url": "https://grants.example.com/",
+            "event_data": {"seq": seq},
+        }
         url = rule
     return Request(rule, "POST", url, body, keyed, (seq,))
 
 
 def read(tenant: Tenant) -> Request:
     """A management API read of the journey: it stores nothing."""
-    return Request(READ, "GET", f"/api/journeys/{JOURNEY}", None,
-                   {"Authorization": f"Bearer {tenant.secret_key}"}, ())
+    return Request(
+        READ,
+        "GET",
+        f"/api/journeys/{JOURNEY}",
+        None,
+        {"Authorization": f"Bearer {tenant.secret_key}"},
+        (),
+    )
 
 
 @dataclass
@@ -181,8 +236,9 @@ class Load:
             self.workers.add(worker)
             problem = self._conforms(req, status, body)
             if status not in (200, 201, 204, 503) or problem:
-                self.unexpected.append(f"{req.method} {req.url} -> {status} "
-                                       f"({problem}): {body[:300]!r}")
+                self.unexpected.append(
+                    f"{req.method} {req.url} -> {status} ({problem}): {body[:300]!r}"
+                )
                 return None
             return status != 503
 
@@ -251,8 +307,12 @@ def prepare(app: Flask) -> Tenant:
     cli("create-org", ORG)
     cli("create-journey", ORG, JOURNEY)
     shown = json.loads(cli("show", ORG, JOURNEY))
-    return Tenant(shown["publicKey"], shown["accountId"], shown["trackerId"],
-                  cli("create-key", ORG).split()[-1])
+    return Tenant(
+        shown["publicKey"],
+        shown["accountId"],
+        shown["trackerId"],
+        cli("create-key", ORG).split()[-1],
+    )
 
 
 def stored_markers(app: Flask) -> Counter:
@@ -273,9 +333,11 @@ def verify(name: str, load: Load, app: Flask) -> None:
     """Every acknowledged event stored once, nothing twice, no answer but 2xx and 503."""
     stored = stored_markers(app)
     acknowledged = [m for req in load.acknowledged for m in req.markers]
-    print(f"\n{name}: {load.sent} requests sent, {len(load.acknowledged)} acknowledged "
-          f"({len(acknowledged)} events), {sum(stored.values())} events stored; statuses "
-          f"{dict(sorted(load.statuses.items()))}, {load.connection_errors} connection errors")
+    print(
+        f"\n{name}: {load.sent} requests sent, {len(load.acknowledged)} acknowledged "
+        f"({len(acknowledged)} events), {sum(stored.values())} events stored; statuses "
+        f"{dict(sorted(load.statuses.items()))}, {load.connection_errors} connection errors"
+    )
     assert not load.unexpected, "\n".join(load.unexpected[:20])
     assert [m for m in acknowledged if stored[m] != 1] == []
     assert set(stored) == set(acknowledged), "an event stored that no answer acknowledged"
@@ -314,8 +376,13 @@ class StoppablePostgres:
     def _pg_ctl(self, *args: str) -> None:
         as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
         pg_ctl = str(Path(self.command[0]).with_name("pg_ctl"))
-        subprocess.run([*as_user, pg_ctl, *args, "-D", str(self.data)], check=True,
-                       capture_output=True, cwd=self.data.parent, timeout=120)
+        subprocess.run(
+            [*as_user, pg_ctl, *args, "-D", str(self.data)],
+            check=True,
+            capture_output=True,
+            cwd=self.data.parent,
+            timeout=120,
+        )
 
     def stop(self) -> None:
         self._pg_ctl("stop", "-w", "-m", "fast")
@@ -324,9 +391,10 @@ class StoppablePostgres:
         # The options it was started with, less the data directory that pg_ctl passes itself.
         options = self.command[1:]
         at = options.index("-D")
-        del options[at:at + 2]
-        self._pg_ctl("start", "-w", "-l", str(self.data.parent / "restarted.log"),
-                     "-o", shlex.join(options))
+        del options[at : at + 2]
+        self._pg_ctl(
+            "start", "-w", "-l", str(self.data.parent / "restarted.log"), "-o", shlex.join(options)
+        )
 
 
 @pytest.fixture
@@ -386,12 +454,25 @@ class StoppableRedis:
     def start(self) -> None:
         with open(self.home / "server.log", "ab") as out:
             self.process = subprocess.Popen(
-                [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                 "--appendonly", "no", "--dir", str(self.home)],
-                stdout=out, stderr=subprocess.STDOUT,
+                [
+                    self.binary,
+                    "--port",
+                    str(self.port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(self.home),
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
             )
-        wait_until(lambda: port_answers(self.port), "redis-server", self.process,
-                   self.home / "server.log")
+        wait_until(
+            lambda: port_answers(self.port), "redis-server", self.process, self.home / "server.log"
+        )
 
     def stop(self) -> None:
         if self.process is not None:
@@ -420,9 +501,15 @@ def test_redis_stopped_and_started_under_load_is_as_configured_then_resumes(
     database_url = f"sqlite:///{tmp_path / 'journey.sqlite3'}"
     app = host_app(database_url)
     tenant = prepare(app)
-    served = serve({"JOURNEY_DATABASE_URL": database_url, **LIMITS,
-                    "JOURNEY_RATELIMIT_STORAGE_URI": stoppable_redis.url,
-                    "JOURNEY_RATELIMIT_FAIL_OPEN": fail_open}, workers=3)
+    served = serve(
+        {
+            "JOURNEY_DATABASE_URL": database_url,
+            **LIMITS,
+            "JOURNEY_RATELIMIT_STORAGE_URI": stoppable_redis.url,
+            "JOURNEY_RATELIMIT_FAIL_OPEN": fail_open,
+        },
+        workers=3,
+    )
     load = Load(served.port, tenant, describe(app.extensions["journey"]))
     during: Callable[[], int] = load.count if fail_open else lambda: load.count(503)
 
@@ -430,8 +517,10 @@ def test_redis_stopped_and_started_under_load_is_as_configured_then_resumes(
         load.wait_for_acknowledged(PHASE, "before Redis stops")
         stoppable_redis.stop()
         target = during() + PHASE
-        wait_until(lambda: during() >= target,
-                   "answers while Redis is stopped: " + ("2xx" if fail_open else "503"))
+        wait_until(
+            lambda: during() >= target,
+            "answers while Redis is stopped: " + ("2xx" if fail_open else "503"),
+        )
         stoppable_redis.start()
         load.wait_for_acknowledged(PHASE, "after Redis is back")
 

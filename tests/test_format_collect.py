@@ -40,7 +40,9 @@ class TestSeedExample:
         assert stored["instance_id"] == "abc123"
         assert stored["source"] == "server"
         assert stored["properties"] == {
-            "object": "form", "vendor": "Vendor A", "product": "Product 1"
+            "object": "form",
+            "vendor": "Vendor A",
+            "product": "Product 1",
         }
         assert stored["event_id"].startswith("evt_")
 
@@ -89,11 +91,13 @@ class TestSeedExample:
             assert value not in output
 
     def test_server_events_join_web_events_by_instance_id(self, client, journey):
-        client.post(path(journey), json={**SEED_EVENT, "action": "start"},
-                    headers={"Origin": ORIGIN})
+        client.post(
+            path(journey), json={**SEED_EVENT, "action": "start"}, headers={"Origin": ORIGIN}
+        )
         client.post(path(journey), json={**SEED_EVENT, "action": "lead", "object": "chat"})
-        client.post(path(journey), json={**SEED_EVENT, "instance_id": "other"},
-                    headers={"Origin": ORIGIN})
+        client.post(
+            path(journey), json={**SEED_EVENT, "instance_id": "other"}, headers={"Origin": ORIGIN}
+        )
 
         web = Event.alias()
         joined = (

@@ -88,7 +88,9 @@ class TestSeedExamples:
 
         [stored] = exported()
         assert (stored["device_class"], stored["browser"], stored["os"]) == (
-            "desktop", "Chrome", "Windows"
+            "desktop",
+            "Chrome",
+            "Windows",
         )
 
     def test_python_pageview_example_without_user_agent_is_created(self, client, auth, site):
@@ -118,20 +120,35 @@ class TestSeedExamples:
         "event_name, url, props",
         [
             # JavaScript trackSignup example.
-            ("signup", "https://example.com/signup/complete",
-             {"plan": "pro", "source": "api", "timestamp": "2024-05-01T12:00:00.000Z"}),
+            (
+                "signup",
+                "https://example.com/signup/complete",
+                {"plan": "pro", "source": "api", "timestamp": "2024-05-01T12:00:00.000Z"},
+            ),
             # Python track_event example.
-            ("purchase", "https://example.com/checkout/success",
-             {"amount": 99.99, "currency": "USD", "product": "Pro Plan Annual"}),
+            (
+                "purchase",
+                "https://example.com/checkout/success",
+                {"amount": 99.99, "currency": "USD", "product": "Pro Plan Annual"},
+            ),
             # Server-side tracking example.
-            ("payment_successful", "https://example.com/checkout/success",
-             {"plan": "enterprise", "amount": 999, "currency": "USD"}),
+            (
+                "payment_successful",
+                "https://example.com/checkout/success",
+                {"plan": "enterprise", "amount": 999, "currency": "USD"},
+            ),
             # Mobile app example.
-            ("feature_used", "app://example/feature_used",
-             {"feature": "export_data", "format": "csv"}),
+            (
+                "feature_used",
+                "app://example/feature_used",
+                {"feature": "export_data", "format": "csv"},
+            ),
             # Backend process example.
-            ("report_generated", "https://example.com/reports/daily",
-             {"report_type": "daily", "records_processed": 15000, "duration_seconds": 42}),
+            (
+                "report_generated",
+                "https://example.com/reports/daily",
+                {"report_type": "daily", "records_processed": 15000, "duration_seconds": 42},
+            ),
         ],
     )
     def test_custom_event_examples_are_created(
@@ -170,10 +187,18 @@ class TestErrors:
             (PAGEVIEW, {"url": "https://e.x/"}, "Missing required field: site_id", "site_id"),
             (PAGEVIEW, {"site_id": "SITE"}, "Missing required field: url", "url"),
             (PAGEVIEW, {"site_id": "SITE", "url": 5}, "Invalid field url: must be a string", "url"),
-            (PAGEVIEW, {"site_id": "SITE", "url": "u" * 2049},
-             "Invalid field url: must be 1 to 2048 characters", "url"),
-            (CUSTOM, {"site_id": "SITE", "url": "u", "event_name": ""},
-             "Invalid field event_name: must be 1 to 256 characters", "event_name"),
+            (
+                PAGEVIEW,
+                {"site_id": "SITE", "url": "u" * 2049},
+                "Invalid field url: must be 1 to 2048 characters",
+                "url",
+            ),
+            (
+                CUSTOM,
+                {"site_id": "SITE", "url": "u", "event_name": ""},
+                "Invalid field event_name: must be 1 to 256 characters",
+                "event_name",
+            ),
             (PAGEVIEW, [], "body must be a JSON object", "body"),
         ],
     )
@@ -209,8 +234,9 @@ class TestErrors:
         response = client.post(CUSTOM, json=body, headers=auth)
 
         assert response.status_code == 400
-        assert response.get_json() == error("invalid_props", f"Invalid field props: {message}",
-                                            "props")
+        assert response.get_json() == error(
+            "invalid_props", f"Invalid field props: {message}", "props"
+        )
         assert exported() == []
 
     def test_ten_props_with_fifty_character_keys_are_accepted(self, client, auth, site):
@@ -247,9 +273,7 @@ class TestErrors:
         assert response.status_code == 401
 
     def test_an_unknown_site_id_is_invalid_site_id(self, client, auth, exported):
-        response = client.post(
-            PAGEVIEW, json={"site_id": "site_abc123", "url": "u"}, headers=auth
-        )
+        response = client.post(PAGEVIEW, json={"site_id": "site_abc123", "url": "u"}, headers=auth)
 
         assert response.status_code == 404
         assert response.get_json() == error(
@@ -279,8 +303,10 @@ class TestErrors:
             '{"site_id": "SITE", "event_name": "x", "url": "u", "props": {"a": NaN}}',
             '{"site_id": "SITE", "event_name": "x", "url": "u", "props": {"a": -Infinity}}',
             '{"site_id": {"$ne": 1}, "url": "u"}',
-            '{"site_id": "SITE", "event_name": "x", "url": "u", "props": ' + "[" * 300
-            + "]" * 300 + "}",
+            '{"site_id": "SITE", "event_name": "x", "url": "u", "props": '
+            + "[" * 300
+            + "]" * 300
+            + "}",
         ],
     )
     def test_hostile_bodies_are_refused_without_a_server_error(
@@ -396,8 +422,15 @@ class TestSharedBehaviour:
         assert response.status_code == 404
 
     def test_personal_props_are_not_kept(self, client, auth, site, exported):
-        props = {"plan": "pro", "plan_name": "Pro", "email": "jane@example.com", "name": "Jane",
-                 "full_name": "Jane Doe", "phoneNumber": "555", "client_ip": "203.0.113.1"}
+        props = {
+            "plan": "pro",
+            "plan_name": "Pro",
+            "email": "jane@example.com",
+            "name": "Jane",
+            "full_name": "Jane Doe",
+            "phoneNumber": "555",
+            "client_ip": "203.0.113.1",
+        }
         body = {"site_id": site, "event_name": "x", "url": "https://e.x/", "props": props}
 
         created(client.post(CUSTOM, json=body, headers=auth))
@@ -407,7 +440,8 @@ class TestSharedBehaviour:
     def test_the_format_can_be_switched_off(self, make_app, auth, site):
         app = make_app(JOURNEY_FORMATS=["journey"])
 
-        response = app.test_client().post(PAGEVIEW, json={"site_id": site, "url": "u"},
-                                          headers=auth)
+        response = app.test_client().post(
+            PAGEVIEW, json={"site_id": site, "url": "u"}, headers=auth
+        )
 
         assert response.status_code == 404

@@ -67,7 +67,9 @@ class TestSeedExample:
         assert stored["type"] == "custom"
         assert stored["name"] == "ButtonClick"
         assert (stored["category"], stored["label"], stored["value"]) == (
-            "CTA", "Homepage Hero", 1.0
+            "CTA",
+            "Homepage Hero",
+            1.0,
         )
         assert stored["properties"] == {"custom_field": "custom value"}
         assert stored["url"] == "https://yourdomain.com/page"
@@ -129,8 +131,11 @@ class TestSeedExample:
         [
             ({"category": "CTA", "value": "2.5"}, ("CTA", None, 2.5), None),
             ({"category": 7, "label": "L"}, ("7", "L", None), None),
-            ({"value": "lots", "category": ["x"]}, (None, None, None),
-             {"value": "lots", "category": ["x"]}),
+            (
+                {"value": "lots", "category": ["x"]},
+                (None, None, None),
+                {"value": "lots", "category": ["x"]},
+            ),
             ({"value": True}, (None, None, None), {"value": True}),
             ({"label": "x" * 300}, (None, None, None), {"label": "x" * 300}),
             ({}, (None, None, None), None),
@@ -182,8 +187,10 @@ class TestOriginsAndErrors:
     def test_an_unknown_project_key_is_refused(self, client, project, exported, key):
         response = client.post(PATH, json=payload(project, projectKey=key or None))
 
-        expected = (404, refused("Invalid project key")) if key else (
-            400, refused("projectKey is required")
+        expected = (
+            (404, refused("Invalid project key"))
+            if key
+            else (400, refused("projectKey is required"))
         )
         assert (response.status_code, response.get_json()) == expected
         assert exported() == []

@@ -118,7 +118,10 @@ EVENT_TYPES = [
         "email": "jane@example.com",
         "userId": "usr_12345",
         "traits": {
-            "name": "Jane Doe", "company": "Acme Inc", "plan": "enterprise", "role": "admin"
+            "name": "Jane Doe",
+            "company": "Acme Inc",
+            "plan": "enterprise",
+            "role": "admin",
         },
         "timestamp": 1699999999999,
     },
@@ -254,9 +257,7 @@ class TestSeedExamples:
         assert response.get_json() == {"success": True, "processed": 1}
         assert exported()[0]["client_id"] == "visitor-123"
 
-    def test_python_example_is_processed_and_drops_the_name_trait(
-        self, client, journey, exported
-    ):
+    def test_python_example_is_processed_and_drops_the_name_trait(self, client, journey, exported):
         response = client.post(
             path(journey),
             json={
@@ -306,15 +307,22 @@ class TestSeedExamples:
         }
         assert stored["custom"]["name"] == "button_clicked"
         assert stored["custom"]["properties"] == {
-            "buttonId": "cta-hero", "page": "/pricing", "variant": "A"
+            "buttonId": "cta-hero",
+            "page": "/pricing",
+            "variant": "A",
         }
         assert stored["form"]["name"] == "contact-form"
         assert sorted(stored["form"]["properties"]["fields"]) == [
-            "company", "email", "message", "name"
+            "company",
+            "email",
+            "message",
+            "name",
         ]
         assert stored["identify"]["user_id"] == "usr_12345"
         assert stored["identify"]["properties"]["traits"] == {
-            "company": "Acme Inc", "plan": "enterprise", "role": "admin"
+            "company": "Acme Inc",
+            "plan": "enterprise",
+            "role": "admin",
         }
         assert stored["engagement"]["session_id"] == "b2c3d4e5-f6a7-8901-bcde-f12345678901"
         assert stored["engagement"]["properties"] == {"activeTimeMs": 45000, "totalTimeMs": 60000}
@@ -384,25 +392,35 @@ class TestLimitsAndErrors:
             ({**pageview(), "timestamp": 1e30}, BAD_TIME),
             ({**pageview(), "timestamp": True}, BAD_TIME),
             ({**pageview(), "type": "custom"}, "eventName is required"),
-            ({**pageview(), "type": "custom", "eventName": "x", "properties": {"a": [1]}},
-             "properties values must be strings, numbers, booleans or null"),
+            (
+                {**pageview(), "type": "custom", "eventName": "x", "properties": {"a": [1]}},
+                "properties values must be strings, numbers, booleans or null",
+            ),
             ({**pageview(), "type": "identify"}, "email or userId is required"),
-            ({**pageview(), "type": "identify", "email": "not-an-email"},
-             "email must be an email address"),
-            ({**pageview(), "type": "stage", "stage": "discovered"},
-             "stage must be one of: activated, engaged, inactive, paid, churned"),
+            (
+                {**pageview(), "type": "identify", "email": "not-an-email"},
+                "email must be an email address",
+            ),
+            (
+                {**pageview(), "type": "stage", "stage": "discovered"},
+                "stage must be one of: activated, engaged, inactive, paid, churned",
+            ),
             ({**pageview(), "type": "stage"}, "stage is required"),
-            ({**pageview(), "type": "calendar", "provider": "outlook"},
-             "provider must be one of: cal.com, calendly, unknown"),
-            ({**pageview(), "type": "calendar", "startTime": "tomorrow"},
-             "startTime must be an ISO 8601 timestamp"),
-            ({**pageview(), "type": "engagement", "activeTimeMs": -5},
-             "activeTimeMs must not be negative"),
+            (
+                {**pageview(), "type": "calendar", "provider": "outlook"},
+                "provider must be one of: cal.com, calendly, unknown",
+            ),
+            (
+                {**pageview(), "type": "calendar", "startTime": "tomorrow"},
+                "startTime must be an ISO 8601 timestamp",
+            ),
+            (
+                {**pageview(), "type": "engagement", "activeTimeMs": -5},
+                "activeTimeMs must not be negative",
+            ),
         ],
     )
-    def test_an_invalid_event_is_reported_by_index(
-        self, client, journey, exported, event, message
-    ):
+    def test_an_invalid_event_is_reported_by_index(self, client, journey, exported, event, message):
         response = client.post(path(journey), json=client_batch(pageview(), event))
 
         assert response.status_code == 207
@@ -465,9 +483,7 @@ class TestLimitsAndErrors:
         response = client.post(path(journey), json={**client_batch(pageview()), "source": "mobile"})
 
         assert response.status_code == 400
-        assert response.get_json() == inactive(
-            "source must be one of: client, server, integration"
-        )
+        assert response.get_json() == inactive("source must be one of: client, server, integration")
 
     def test_the_user_object_identifies_every_event(self, client, journey, exported):
         batch = {**client_batch(pageview()), "user": {"email": "Jane@Example.com"}}
@@ -540,8 +556,10 @@ class TestIdentity:
         "config, expected",
         [
             ({"SECRET_KEY": SECRET}, email_hash("jane@acme.com")),
-            ({"JOURNEY_IDENTITY_SECRET": "other", "SECRET_KEY": SECRET},
-             email_hash("jane@acme.com", "other")),
+            (
+                {"JOURNEY_IDENTITY_SECRET": "other", "SECRET_KEY": SECRET},
+                email_hash("jane@acme.com", "other"),
+            ),
             ({"JOURNEY_IDENTITY": "keep"}, "jane@acme.com"),
             ({"JOURNEY_IDENTITY": "drop"}, None),
         ],

@@ -36,8 +36,15 @@ def cli(app: Flask, *args: str) -> str:
 def identify(public_key: str):
     return f"/api/i/v1/{public_key}/events", {
         "visitorId": "v1",
-        "events": [{"type": "identify", "url": f"{ORIGIN}/signup", "path": "/signup",
-                    "email": "Jane@Shop.example", "userId": "usr_1"}],
+        "events": [
+            {
+                "type": "identify",
+                "url": f"{ORIGIN}/signup",
+                "path": "/signup",
+                "email": "Jane@Shop.example",
+                "userId": "usr_1",
+            }
+        ],
     }
 
 
@@ -70,8 +77,9 @@ def test_the_installation_secret_is_made_once_and_kept(tmp_path):
 
     restarted.test_client().post(path, json=body)
 
-    hashes = [json.loads(line)["properties"]["email"]
-              for line in cli(restarted, "export").splitlines()]
+    hashes = [
+        json.loads(line)["properties"]["email"] for line in cli(restarted, "export").splitlines()
+    ]
     assert len(hashes) == 2 and hashes[0] == hashes[1]
 
 

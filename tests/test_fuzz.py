@@ -77,8 +77,12 @@ class Tally:
 def aim(case: Any, tenant: Tenant) -> None:
     """Name the tenant that exists wherever the case names one, and carry its secret key."""
     path, body = case.operation.path, case.body
-    replacements = {"publicKey": tenant.public_key, "aid": str(tenant.account_id),
-                    "tid": str(tenant.tracker_id), "journeyKey": MANAGED}
+    replacements = {
+        "publicKey": tenant.public_key,
+        "aid": str(tenant.account_id),
+        "tid": str(tenant.tracker_id),
+        "journeyKey": MANAGED,
+    }
     for name in case.path_parameters or {}:
         case.path_parameters[name] = replacements[name]
     if "security" in case.operation.definition.raw:
@@ -100,8 +104,14 @@ def aim(case: Any, tenant: Tenant) -> None:
 def fuzz(operation: Any, mode: Any, base_url: str, tenant: Tenant, tally: Tally) -> None:
     session = requests.Session()
 
-    @settings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=None,
-              phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=EXAMPLES,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     @given(case=operation.as_strategy(generation_mode=mode))
     def run(case: Any) -> None:
         if tally.sent % 4 != 3:  # one case in four keeps the identifiers it was generated with
@@ -131,14 +141,23 @@ def test_fuzzed_requests_get_no_server_error_and_every_answer_is_as_described(
     cli("create-journey", ORG, FUZZED)
     cli("create-journey", ORG, MANAGED)
     shown = json.loads(cli("show", ORG, FUZZED))
-    tenant = Tenant(ORG, FUZZED, shown["publicKey"], shown["accountId"], shown["trackerId"],
-                    cli("create-key", ORG).split()[-1])
-    served = serve({
-        "JOURNEY_DATABASE_URL": database_url,
-        "JOURNEY_RATELIMIT_DEFAULT": "1000000 per hour",
-        "JOURNEY_RATELIMIT_UNKNOWN_ORIGIN": "1000000 per minute",
-        "JOURNEY_IDENTITY_SECRET": "fuzz-identity-secret",
-    }, workers=2)
+    tenant = Tenant(
+        ORG,
+        FUZZED,
+        shown["publicKey"],
+        shown["accountId"],
+        shown["trackerId"],
+        cli("create-key", ORG).split()[-1],
+    )
+    served = serve(
+        {
+            "JOURNEY_DATABASE_URL": database_url,
+            "JOURNEY_RATELIMIT_DEFAULT": "1000000 per hour",
+            "JOURNEY_RATELIMIT_UNKNOWN_ORIGIN": "1000000 per minute",
+            "JOURNEY_IDENTITY_SECRET": "fuzz-identity-secret",
+        },
+        workers=2,
+    )
     base_url = f"http://127.0.0.1:{served.port}"
     # Loaded as a document: from its URL, schemathesis would leave that operation out.
     # Valid requests without NUL characters, which every format refuses before its schema.
@@ -157,8 +176,10 @@ def test_fuzzed_requests_get_no_server_error_and_every_answer_is_as_described(
             fuzz(operation, mode, base_url, tenant, tally)
 
     for label, tally in tallies.items():
-        print(f"{label}: {tally.sent} sent, statuses {dict(sorted(tally.statuses.items()))}, "
-              f"{len(tally.problems)} problems; first answers {tally.samples}")
+        print(
+            f"{label}: {tally.sent} sent, statuses {dict(sorted(tally.statuses.items()))}, "
+            f"{len(tally.problems)} problems; first answers {tally.samples}"
+        )
     problems = [f"{label}: {p}" for label, t in tallies.items() for p in t.problems]
     assert {label.rsplit(" ", 2)[1] for label in tallies} == {e.path for e in openapi.ENDPOINTS}
     assert not problems, f"{len(problems)} problems:\n" + "\n\n".join(problems[:40])

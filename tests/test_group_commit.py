@@ -35,8 +35,9 @@ def test_concurrent_requests_are_each_stored_once_and_metered_exactly(
         for m in range(posts):
             # every third batch is sent twice: a retry stores nothing new
             for _ in range(2 if m % 3 == 0 else 1):
-                statuses.append(http.post("/api/ingest", data=body(f"{n}_{m}"), headers=HEADERS)
-                                .status_code)
+                statuses.append(
+                    http.post("/api/ingest", data=body(f"{n}_{m}"), headers=HEADERS).status_code
+                )
 
     workers = [threading.Thread(target=client, args=(n,)) for n in range(threads)]
     for worker in workers:
@@ -123,8 +124,11 @@ def test_batches_waiting_together_share_one_transaction(app, journey, monkeypatc
 def test_a_retried_batch_among_others_makes_each_learn_what_was_new(app, journey):
     """Shared, a count of new rows cannot say whose were known: each batch is written alone."""
     state = app.extensions["journey"]
-    together = (new_batch(app, journey, "f0"), new_batch(app, journey, "r"),
-                new_batch(app, journey, "f1"))
+    together = (
+        new_batch(app, journey, "f0"),
+        new_batch(app, journey, "r"),
+        new_batch(app, journey, "f1"),
+    )
     committer = waiting_together(app, *together)
     pipeline.GroupCommitter(state.database).store(new_batch(app, journey, "r"))  # stored before
 

@@ -95,8 +95,7 @@ def site(request, tmp_path_factory) -> Site:
     cli("create-journey", ORG, TARGET, "--allowed-origin", ORIGIN)
     shown = json.loads(cli("show", ORG, JOURNEY))
     key = cli("create-key", ORG).split()[-1]
-    return Site(app, shown["publicKey"], shown["accountId"], shown["trackerId"], key,
-                request.param)
+    return Site(app, shown["publicKey"], shown["accountId"], shown["trackerId"], key, request.param)
 
 
 # What each endpoint accepts, and how it words a refusal.
@@ -172,17 +171,30 @@ def journey_body(site: Site, n: int) -> dict:
     return {
         "schemaVersion": 1,
         "context": {
-            "orgKey": ORG, "journeyKey": JOURNEY, "language": "en-US", "deviceClass": "desktop",
+            "orgKey": ORG,
+            "journeyKey": JOURNEY,
+            "language": "en-US",
+            "deviceClass": "desktop",
         },
         "events": [
             {
-                "_tag": "step_view", "schemaVersion": 1, "id": f"evt_{n}",
-                "ts": "2024-01-15T10:30:00.000Z", "orgKey": ORG, "journeyKey": JOURNEY,
-                "sessionId": "sess_1", "clientId": "client_1",
-                "url": f"{ORIGIN}/apply", "referrer": "https://google.com",
-                "embedVersion": "1.0.0", "source": "embed", "title": "Apply",
-                "stepKey": "eligibility", "fieldKey": "business-name",
-                "errorType": "required", "reason": "idle",
+                "_tag": "step_view",
+                "schemaVersion": 1,
+                "id": f"evt_{n}",
+                "ts": "2024-01-15T10:30:00.000Z",
+                "orgKey": ORG,
+                "journeyKey": JOURNEY,
+                "sessionId": "sess_1",
+                "clientId": "client_1",
+                "url": f"{ORIGIN}/apply",
+                "referrer": "https://google.com",
+                "embedVersion": "1.0.0",
+                "source": "embed",
+                "title": "Apply",
+                "stepKey": "eligibility",
+                "fieldKey": "business-name",
+                "errorType": "required",
+                "reason": "idle",
             }
         ],
     }
@@ -195,13 +207,23 @@ TYPED_EVENTS: dict[str, dict] = {
     "identify": {"email": "jane@example.com", "userId": "usr_1", "traits": {"plan": "pro"}},
     "engagement": {"activeTimeMs": 45000, "totalTimeMs": 60000},
     "calendar": {
-        "provider": "cal.com", "eventType": "Demo", "startTime": "2024-03-15T10:00:00Z",
-        "endTime": "2024-03-15T10:30:00Z", "duration": 30, "isRecurring": False,
-        "inviteeEmail": "jane@example.com", "inviteeName": "Jane",
+        "provider": "cal.com",
+        "eventType": "Demo",
+        "startTime": "2024-03-15T10:00:00Z",
+        "endTime": "2024-03-15T10:30:00Z",
+        "duration": 30,
+        "isRecurring": False,
+        "inviteeEmail": "jane@example.com",
+        "inviteeName": "Jane",
     },
     "stage": {"stage": "activated", "properties": {"flow": "onboarding"}},
-    "billing": {"status": "paid", "customerId": "cus_1", "stripeCustomerId": "cus_s1",
-                "domain": "acme.example", "properties": {"plan": "pro"}},
+    "billing": {
+        "status": "paid",
+        "customerId": "cus_1",
+        "stripeCustomerId": "cus_s1",
+        "domain": "acme.example",
+        "properties": {"plan": "pro"},
+    },
 }
 
 
@@ -215,11 +237,19 @@ def typed_body(kind: str) -> Callable[[Site, int], dict]:
             "user": {"email": "jane@example.com", "userId": "usr_1"},
             "events": [
                 {
-                    "type": kind, "url": f"{ORIGIN}/pricing", "path": "/pricing",
-                    "referrer": "https://google.com", "sessionId": "sess_1",
+                    "type": kind,
+                    "url": f"{ORIGIN}/pricing",
+                    "path": "/pricing",
+                    "referrer": "https://google.com",
+                    "sessionId": "sess_1",
                     "timestamp": 1699999999999,
-                    "utm": {"source": "google", "medium": "cpc", "campaign": "spring",
-                            "term": "grants", "content": "hero"},
+                    "utm": {
+                        "source": "google",
+                        "medium": "cpc",
+                        "campaign": "spring",
+                        "term": "grants",
+                        "content": "hero",
+                    },
                     **TYPED_EVENTS[kind],
                 }
             ],
@@ -230,15 +260,20 @@ def typed_body(kind: str) -> Callable[[Site, int], dict]:
 
 def collect_body(site: Site, n: int) -> dict:
     return {
-        "action": "view", "object": "form", "vendor": "Vendor A", "product": "Product 1",
-        "instance_id": f"inst_{n}", "extra": {"plan": "pro"},
+        "action": "view",
+        "object": "form",
+        "vendor": "Vendor A",
+        "product": "Product 1",
+        "instance_id": f"inst_{n}",
+        "extra": {"plan": "pro"},
     }
 
 
 def events_api_body(kind: str) -> Callable[[Site, int], dict]:
     def body(site: Site, n: int) -> dict:
         event: dict[str, Any] = {
-            "site_id": site.public_key, "url": f"{ORIGIN}/pricing",
+            "site_id": site.public_key,
+            "url": f"{ORIGIN}/pricing",
             "referrer": "https://google.com/search",
             "user_agent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7)",
             "ip_address": "203.0.113.42",
@@ -252,11 +287,17 @@ def events_api_body(kind: str) -> Callable[[Site, int], dict]:
 
 def project_body(site: Site, n: int) -> dict:
     return {
-        "projectKey": site.public_key, "event_name": "ButtonClick",
+        "projectKey": site.public_key,
+        "event_name": "ButtonClick",
         "event_data": {"category": "CTA", "label": "Hero", "value": 1, "custom_field": "x"},
-        "url": f"{ORIGIN}/page", "page_title": "Home", "page_path": "/",
-        "referrer": "https://referrer.com/", "userAgent": "Mozilla/5.0", "sessionId": "sess_1",
-        "userId": "usr_1", "timestamp": "2025-08-02T14:19:12.000Z",
+        "url": f"{ORIGIN}/page",
+        "page_title": "Home",
+        "page_path": "/",
+        "referrer": "https://referrer.com/",
+        "userAgent": "Mozilla/5.0",
+        "sessionId": "sess_1",
+        "userId": "usr_1",
+        "timestamp": "2025-08-02T14:19:12.000Z",
     }
 
 
@@ -270,60 +311,118 @@ def batch_size(body: Any, answer: Any) -> int:
 
 ENDPOINTS = [
     Endpoint(
-        "journey", "POST", "/api/ingest", journey_body, journey_refusal, batch_size, status=204,
+        "journey",
+        "POST",
+        "/api/ingest",
+        journey_body,
+        journey_refusal,
+        batch_size,
+        status=204,
         idempotency_key=False,
-        schemas=(((), journey.BatchSchema), (("context",), journey.ContextSchema),
-                 (("events", 0), journey.EventSchema)),
+        schemas=(
+            ((), journey.BatchSchema),
+            (("context",), journey.ContextSchema),
+            (("events", 0), journey.EventSchema),
+        ),
     ),
     *(
         Endpoint(
-            f"typed-{kind}", "POST", "/api/i/v1/{public_key}/events", typed_body(kind),
-            typed_refusal, lambda body, answer: answer["processed"], segments=("public_key",),
-            schemas=(((), typed.BatchSchema), (("user",), typed.UserSchema),
-                     (("userIdentity",), typed.UserSchema),
-                     (("events", 0), type(typed.SCHEMAS[kind])),
-                     (("events", 0, "utm"), typed.UtmSchema)),
-            only=None if kind == "pageview" else (
-                ("events", 0, "type"), *(("events", 0, key) for key in TYPED_EVENTS[kind])
+            f"typed-{kind}",
+            "POST",
+            "/api/i/v1/{public_key}/events",
+            typed_body(kind),
+            typed_refusal,
+            lambda body, answer: answer["processed"],
+            segments=("public_key",),
+            schemas=(
+                ((), typed.BatchSchema),
+                (("user",), typed.UserSchema),
+                (("userIdentity",), typed.UserSchema),
+                (("events", 0), type(typed.SCHEMAS[kind])),
+                (("events", 0, "utm"), typed.UtmSchema),
             ),
+            only=None
+            if kind == "pageview"
+            else (("events", 0, "type"), *(("events", 0, key) for key in TYPED_EVENTS[kind])),
         )
         for kind in TYPED_EVENTS
     ),
     Endpoint(
-        "collect", "POST", "/collect/{aid}/{tid}/event", collect_body, journey_refusal, one,
-        status=204, segments=("aid", "tid"), schemas=(((), collect.CollectSchema),),
+        "collect",
+        "POST",
+        "/collect/{aid}/{tid}/event",
+        collect_body,
+        journey_refusal,
+        one,
+        status=204,
+        segments=("aid", "tid"),
+        schemas=(((), collect.CollectSchema),),
     ),
     *(
         Endpoint(
-            f"events_api-{kind}", "POST", f"/api/v1/events/{kind}", events_api_body(kind),
-            events_api_refusal, one, status=201, headers=("Origin", "Authorization"),
+            f"events_api-{kind}",
+            "POST",
+            f"/api/v1/events/{kind}",
+            events_api_body(kind),
+            events_api_refusal,
+            one,
+            status=201,
+            headers=("Origin", "Authorization"),
             schemas=(((), events_api.SCHEMAS[kind].__class__),),
             only=None if kind == "pageview" else (("event_name",), ("props",)),
         )
         for kind in ("pageview", "custom")
     ),
     Endpoint(
-        "project", "POST", "/api/events", project_body, project_refusal, one,
+        "project",
+        "POST",
+        "/api/events",
+        project_body,
+        project_refusal,
+        one,
         schemas=(((), project.ProjectEventSchema),),
     ),
     Endpoint(
-        "admin-create", "POST", "/api/journeys",
-        lambda site, n: {"journeyKey": f"created-{n}", "allowedOrigins": [ORIGIN],
-                         "steps": ["eligibility", "review"]},
-        journey_refusal, None, status=201, headers=("Authorization",),
+        "admin-create",
+        "POST",
+        "/api/journeys",
+        lambda site, n: {
+            "journeyKey": f"created-{n}",
+            "allowedOrigins": [ORIGIN],
+            "steps": ["eligibility", "review"],
+        },
+        journey_refusal,
+        None,
+        status=201,
+        headers=("Authorization",),
         schemas=(((), NewJourneySchema),),
     ),
     Endpoint(
-        "admin-update", "PUT", "/api/journeys/{journey_key}",
-        lambda site, n: {"allowedOrigins": [ORIGIN, "https://other.example"],
-                         "steps": ["eligibility", "review"]},
-        journey_refusal, None, headers=("Authorization",), segments=("journey_key",),
+        "admin-update",
+        "PUT",
+        "/api/journeys/{journey_key}",
+        lambda site, n: {
+            "allowedOrigins": [ORIGIN, "https://other.example"],
+            "steps": ["eligibility", "review"],
+        },
+        journey_refusal,
+        None,
+        headers=("Authorization",),
+        segments=("journey_key",),
         schemas=(((), JourneyUpdateSchema),),
     ),
     *(
         Endpoint(
-            name, "GET", path, lambda site, n: None, journey_refusal, None,
-            headers=("Authorization",), segments=segments, idempotency_key=False, only=(),
+            name,
+            "GET",
+            path,
+            lambda site, n: None,
+            journey_refusal,
+            None,
+            headers=("Authorization",),
+            segments=segments,
+            idempotency_key=False,
+            only=(),
         )
         for name, path, segments in (
             ("admin-list", "/api/journeys", ()),
@@ -382,13 +481,18 @@ class Request:
     unrouted: bool = False
 
 
-def build(site: Site, endpoint: Endpoint, kind: str = "", where: Any = None,
-          value: Any = None) -> Request:
+def build(
+    site: Site, endpoint: Endpoint, kind: str = "", where: Any = None, value: Any = None
+) -> Request:
     """The endpoint's accepted request, with ``value`` in the place ``kind``/``where`` name."""
     n = next(_numbers)
     body = endpoint.body(site, n)
-    segments = {"public_key": site.public_key, "aid": str(site.account_id),
-                "tid": str(site.tracker_id), "journey_key": TARGET}
+    segments = {
+        "public_key": site.public_key,
+        "aid": str(site.account_id),
+        "tid": str(site.tracker_id),
+        "journey_key": TARGET,
+    }
     headers = {"Content-Type": "application/json"}
     if "Origin" in endpoint.headers:
         headers["Origin"] = ORIGIN
@@ -411,8 +515,7 @@ def build(site: Site, endpoint: Endpoint, kind: str = "", where: Any = None,
 def send(site: Site, request: Request):
     client = site.app.test_client()
     data = None if request.method == "GET" else dumps(request.body)
-    return client.open(request.path, method=request.method, data=data,
-                       headers=request.headers)
+    return client.open(request.path, method=request.method, data=data, headers=request.headers)
 
 
 def snapshot(site: Site, endpoint: Endpoint) -> Any:
@@ -420,8 +523,7 @@ def snapshot(site: Site, endpoint: Endpoint) -> Any:
     return site.events() if endpoint.acknowledged else site.journeys()
 
 
-def verdict(site: Site, endpoint: Endpoint, request: Request, response, before: Any
-            ) -> str | None:
+def verdict(site: Site, endpoint: Endpoint, request: Request, response, before: Any) -> str | None:
     """What is wrong with an answer to a hostile request, or None."""
     status = response.status_code
     if request.unrouted:
@@ -470,9 +572,7 @@ def test_the_sweep_covers_every_field_the_schemas_declare(name):
 
 
 @pytest.mark.parametrize("name, kind, where", CASES)
-def test_hostile_values_get_a_4xx_in_the_formats_shape_and_store_nothing(
-    site, name, kind, where
-):
+def test_hostile_values_get_a_4xx_in_the_formats_shape_and_store_nothing(site, name, kind, where):
     endpoint = BY_NAME[name]
     if kind != "body":
         values = HEADER_VALUES

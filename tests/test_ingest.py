@@ -62,6 +62,7 @@ SEED_CURL_BODY = """{
     ]
   }"""
 
+
 def test_seed_curl_example_returns_204_and_export_prints_its_three_events(
     client, journey, exported
 ):
@@ -119,15 +120,20 @@ def test_seed_server_side_example_is_accepted_without_origin(client, journey, ex
         ("field_focus", {"fieldKey": "email"}, "field_key", "email"),
         ("field_blur", {"fieldKey": "email"}, "field_key", "email"),
         ("field_change", {"fieldKey": "email"}, "field_key", "email"),
-        ("validation_error", {"fieldKey": "email", "errorType": "typeMismatch"},
-         "error_type", "typeMismatch"),
+        (
+            "validation_error",
+            {"fieldKey": "email", "errorType": "typeMismatch"},
+            "error_type",
+            "typeMismatch",
+        ),
         ("submit_attempt", {}, "type", "submit_attempt"),
         ("submit_success", {}, "type", "submit_success"),
         ("dropoff_signal", {"reason": "hidden"}, "properties", {"reason": "hidden"}),
     ],
 )
-def test_every_tag_is_stored_with_its_own_property(client, journey, exported, tag, props,
-                                                   column, value):
+def test_every_tag_is_stored_with_its_own_property(
+    client, journey, exported, tag, props, column, value
+):
     response = post(client, batch(event(tag, **props)))
 
     assert response.status_code == 204

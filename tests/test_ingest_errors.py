@@ -70,14 +70,18 @@ def test_bad_timestamp_is_the_seeds_400_and_nothing_of_the_batch_is_stored(
         (lambda b: b.update(context="example-org"), "context must be an object"),
         (lambda b: b["context"].pop("orgKey"), "orgKey is required"),
         (lambda b: b["context"].update(journeyKey=7), "journeyKey must be a string"),
-        (lambda b: b["context"].update(deviceClass="fridge"),
-         "deviceClass must be one of: desktop, mobile, tablet, bot, other"),
+        (
+            lambda b: b["context"].update(deviceClass="fridge"),
+            "deviceClass must be one of: desktop, mobile, tablet, bot, other",
+        ),
         (lambda b: b.update(events={}), "events must be an array"),
         (lambda b: b.update(events=[1]), "events must be objects"),
-        (lambda b: b["events"][0].update(_tag="keypress"),
-         "_tag must be one of: session_start, session_end, page_view, step_view, field_focus, "
-         "field_blur, field_change, validation_error, submit_attempt, submit_success, "
-         "dropoff_signal"),
+        (
+            lambda b: b["events"][0].update(_tag="keypress"),
+            "_tag must be one of: session_start, session_end, page_view, step_view, field_focus, "
+            "field_blur, field_change, validation_error, submit_attempt, submit_success, "
+            "dropoff_signal",
+        ),
         (lambda b: b["events"][0].pop("id"), "id is required"),
         (lambda b: b["events"][0].update(id=""), "id must be 1 to 128 characters"),
         (lambda b: b["events"][0].update(sessionId=12345), "sessionId must be a string"),
@@ -85,12 +89,15 @@ def test_bad_timestamp_is_the_seeds_400_and_nothing_of_the_batch_is_stored(
         (lambda b: b["events"][0].update(url=None), "url is required"),
         (lambda b: b["events"][0].update(ts=1705314600), "ts must be a valid ISO 8601 timestamp"),
         (lambda b: b["events"][0].update(_tag="step_view"), "stepKey is required for step_view"),
-        (lambda b: b["events"][0].update(orgKey="other-org"),
-         "orgKey must match context.orgKey"),
-        (lambda b: b["events"][0].update(journeyKey="other"),
-         "journeyKey must match context.journeyKey"),
-        (lambda b: b["events"][0].update(fieldKey="f" * 129),
-         "fieldKey must be at most 128 characters"),
+        (lambda b: b["events"][0].update(orgKey="other-org"), "orgKey must match context.orgKey"),
+        (
+            lambda b: b["events"][0].update(journeyKey="other"),
+            "journeyKey must match context.journeyKey",
+        ),
+        (
+            lambda b: b["events"][0].update(fieldKey="f" * 129),
+            "fieldKey must be at most 128 characters",
+        ),
     ],
 )
 def test_invalid_batches_are_400_naming_the_field(client, journey, exported, mutate, message):
@@ -175,8 +182,14 @@ def test_nested_objects_where_strings_belong_are_400(client, journey, exported):
 
 
 def test_unlisted_properties_are_dropped_not_stored(client, journey, exported):
-    typed = event("field_change", fieldKey="business-name", value="Acme Ltd",
-                  fieldValue="Acme Ltd", text="typed text", properties={"v": "secret"})
+    typed = event(
+        "field_change",
+        fieldKey="business-name",
+        value="Acme Ltd",
+        fieldValue="Acme Ltd",
+        text="typed text",
+        properties={"v": "secret"},
+    )
 
     response = post(client, batch(typed))
 

@@ -137,14 +137,24 @@ def old_app(make_app):
     with database.bind_ctx(V1_MODELS):
         database.create_tables(V1_MODELS)
         org = V1Organization.create(slug=ORG, monthly_quota=1000, created_at=CREATED)
-        journey = V1Journey.create(organization=org, slug=JOURNEY, public_key="pk_old",
-                                   allowed_origins=[ORIGIN], created_at=CREATED)
+        journey = V1Journey.create(
+            organization=org,
+            slug=JOURNEY,
+            public_key="pk_old",
+            allowed_origins=[ORIGIN],
+            created_at=CREATED,
+        )
         V1Usage.create(organization=org, period="2024-01", events=2, requests=1)
         for n, reason in ((1, None), (2, "idle")):
             V1Event.create(
-                journey=journey, event_id=f"evt_{n}", wire_format="journey",
-                type="dropoff_signal" if reason else "session_start", occurred_at=CREATED,
-                received_at=CREATED, session_id="sess_1", url="https://grants.example.com/apply",
+                journey=journey,
+                event_id=f"evt_{n}",
+                wire_format="journey",
+                type="dropoff_signal" if reason else "session_start",
+                occurred_at=CREATED,
+                received_at=CREATED,
+                session_id="sess_1",
+                url="https://grants.example.com/apply",
                 properties={"reason": reason} if reason else None,
             )
     return app
@@ -193,7 +203,8 @@ def test_migrate_upgrades_a_release_0_1_database_and_keeps_every_row(old_app, ru
     ]
     exported = [json.loads(line) for line in run("export").output.splitlines()]
     assert [(e["event_id"], e["properties"]) for e in exported] == [
-        ("evt_1", None), ("evt_2", {"reason": "idle"})
+        ("evt_1", None),
+        ("evt_2", {"reason": "idle"}),
     ]
     assert json.loads(run("show", ORG, JOURNEY).output)["allowedOrigins"] == [ORIGIN]
     assert json.loads(run("usage", ORG).output)["months"] == {
@@ -208,8 +219,11 @@ def test_migrate_builds_the_report_summaries_from_the_stored_events(old_app, run
     assert run("migrate").exit_code == 0
 
     old_app.config["JOURNEY_REPORT_MAX_STALENESS"] = 3600  # read only what migrate built
-    report = json.loads(run("report", ORG, JOURNEY, "--from", "2024-01-15", "--to",
-                            "2024-01-15", "--format", "json").output)
+    report = json.loads(
+        run(
+            "report", ORG, JOURNEY, "--from", "2024-01-15", "--to", "2024-01-15", "--format", "json"
+        ).output
+    )
     assert (report["totals"]["sessions"], report["events"]["total"]) == (1, 2)
     assert run("refresh").output == "Read 0 events; summarised 0 sessions.\n"
 
@@ -241,19 +255,30 @@ def test_a_migrated_database_has_the_schema_a_new_one_gets(old_app, run):
 def test_ingest_after_migrating_stores_new_events_and_skips_known_ids(old_app, run):
     assert run("migrate").exit_code == 0
     event = {
-        "_tag": "step_view", "schemaVersion": 1, "ts": "2024-01-15T10:31:00Z", "orgKey": ORG,
-        "journeyKey": JOURNEY, "sessionId": "sess_1", "clientId": "client_1",
-        "url": "https://grants.example.com/apply", "stepKey": "eligibility",
+        "_tag": "step_view",
+        "schemaVersion": 1,
+        "ts": "2024-01-15T10:31:00Z",
+        "orgKey": ORG,
+        "journeyKey": JOURNEY,
+        "sessionId": "sess_1",
+        "clientId": "client_1",
+        "url": "https://grants.example.com/apply",
+        "stepKey": "eligibility",
     }
-    body = {"schemaVersion": 1, "context": {"orgKey": ORG, "journeyKey": JOURNEY},
-            "events": [{**event, "id": "evt_2"}, {**event, "id": "evt_3"}]}
+    body = {
+        "schemaVersion": 1,
+        "context": {"orgKey": ORG, "journeyKey": JOURNEY},
+        "events": [{**event, "id": "evt_2"}, {**event, "id": "evt_3"}],
+    }
 
     response = old_app.test_client().post("/api/ingest", json=body, headers={"Origin": ORIGIN})
 
     assert response.status_code == 204
     exported = [json.loads(line) for line in run("export").output.splitlines()]
     assert [(e["event_id"], e["type"]) for e in exported] == [
-        ("evt_1", "session_start"), ("evt_2", "dropoff_signal"), ("evt_3", "step_view")
+        ("evt_1", "session_start"),
+        ("evt_2", "dropoff_signal"),
+        ("evt_3", "step_view"),
     ]
 
 
@@ -278,8 +303,7 @@ def test_init_db_and_migrate_on_a_current_database_change_nothing(old_app, run):
 
     assert init.exit_code == 0 and again.exit_code == 0
     assert init.output == (
-        f"Already initialised: {_backend(old_app)} database "
-        f"(schema version {migrations.LATEST}).\n"
+        f"Already initialised: {_backend(old_app)} database (schema version {migrations.LATEST}).\n"
     )
     assert again.output == f"Schema version {migrations.LATEST} is up to date.\n"
     assert len(run("export").output.splitlines()) == 2

@@ -66,8 +66,9 @@ def nginx(tmp_path) -> Iterator[Callable[[int], int]]:
         )
         log = home / "stdout.log"
         with open(log, "wb") as out:
-            process = subprocess.Popen([binary, "-c", str(config), "-p", str(home)],
-                                       stdout=out, stderr=subprocess.STDOUT)
+            process = subprocess.Popen(
+                [binary, "-c", str(config), "-p", str(home)], stdout=out, stderr=subprocess.STDOUT
+            )
         started.append(process)
         wait_until(lambda: port_answers(port), "nginx", process, home / "error.log")
         return port
@@ -100,9 +101,7 @@ def chunked(data: bytes) -> bytes:
     return f"{len(data):x}\r\n".encode() + data + b"\r\n0\r\n\r\n"
 
 
-def test_a_batch_sent_through_the_documented_nginx_is_stored(
-    app, journey, exported, serve, nginx
-):
+def test_a_batch_sent_through_the_documented_nginx_is_stored(app, journey, exported, serve, nginx):
     served = serve({"JOURNEY_DATABASE_URL": app.config["JOURNEY_DATABASE_URL"]}, workers=1)
     port = nginx(served.port)
     headers = {"Content-Type": "application/json", "Origin": ORIGIN}
@@ -111,15 +110,27 @@ def test_a_batch_sent_through_the_documented_nginx_is_stored(
 
     answers = [
         status_of(request(port, plain, {**headers, "Content-Length": str(len(plain))})),
-        status_of(request(port, chunked(plain.replace(b"page_view_1", b"page_view_3")),
-                          {**headers, "Transfer-Encoding": "chunked"})),
-        status_of(request(port, compressed, {**headers, "Content-Encoding": "gzip",
-                                             "Content-Length": str(len(compressed))})),
+        status_of(
+            request(
+                port,
+                chunked(plain.replace(b"page_view_1", b"page_view_3")),
+                {**headers, "Transfer-Encoding": "chunked"},
+            )
+        ),
+        status_of(
+            request(
+                port,
+                compressed,
+                {**headers, "Content-Encoding": "gzip", "Content-Length": str(len(compressed))},
+            )
+        ),
     ]
 
     assert answers == [204, 204, 204]
     assert sorted(row["event_id"] for row in exported()) == [
-        "evt_page_view_1", "evt_page_view_2", "evt_page_view_3",
+        "evt_page_view_1",
+        "evt_page_view_2",
+        "evt_page_view_3",
     ]
 
 
@@ -133,10 +144,8 @@ def test_a_slow_client_does_not_hold_the_only_sync_worker(app, journey, exported
     slow = request(port, slow_body[:10], {**headers, "Content-Length": str(len(slow_body))})
     # The worker answers another client while the slow one is still sending: nginx holds the
     # slow body. Straight to gunicorn, this request would wait for the slow one to finish.
-    fast = status_of(request(port, fast_body, {**headers,
-                                               "Content-Length": str(len(fast_body))}))
+    fast = status_of(request(port, fast_body, {**headers, "Content-Length": str(len(fast_body))}))
     slow.sendall(slow_body[10:])
 
     assert (fast, status_of(slow)) == (204, 204)
     assert sorted(row["event_id"] for row in exported()) == ["evt_page_view_1", "evt_page_view_2"]
-

@@ -87,8 +87,9 @@ def test_every_route_the_app_serves_is_described_and_every_described_path_is_ser
 
 
 def test_docs_copy_is_what_the_code_generates(description):
-    spec = importlib.util.spec_from_file_location("build_openapi", ROOT / "scripts" /
-                                                  "build_openapi.py")
+    spec = importlib.util.spec_from_file_location(
+        "build_openapi", ROOT / "scripts" / "build_openapi.py"
+    )
     build = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(build)
 
@@ -102,11 +103,13 @@ def test_docs_copy_is_what_the_code_generates(description):
 
 @pytest.mark.parametrize("page", sorted({e.docs for e in openapi.ENDPOINTS}))
 def test_every_status_a_docs_page_lists_is_declared_for_its_endpoints(description, page):
-    documented = set(re.findall(r"^\| ([1-5]\d\d) \|", (DOCS / page).read_text(encoding="utf-8"),
-                                re.MULTILINE))
+    documented = set(
+        re.findall(r"^\| ([1-5]\d\d) \|", (DOCS / page).read_text(encoding="utf-8"), re.MULTILINE)
+    )
     declared = {
         status
-        for e in openapi.ENDPOINTS if e.docs == page
+        for e in openapi.ENDPOINTS
+        if e.docs == page
         for status in operation_of(description, e.method, e.path)["responses"]
     }
 
@@ -128,9 +131,18 @@ def test_only_mounted_formats_are_described(make_app):
 
 
 def _event(**extra: Any) -> dict[str, Any]:
-    return {"_tag": "page_view", "schemaVersion": 1, "id": "evt_1", "ts": "2024-01-15T10:30:00Z",
-            "orgKey": ORG, "journeyKey": JOURNEY, "sessionId": "s", "clientId": "c",
-            "url": f"{ORIGIN}/apply", **extra}
+    return {
+        "_tag": "page_view",
+        "schemaVersion": 1,
+        "id": "evt_1",
+        "ts": "2024-01-15T10:30:00Z",
+        "orgKey": ORG,
+        "journeyKey": JOURNEY,
+        "sessionId": "s",
+        "clientId": "c",
+        "url": f"{ORIGIN}/apply",
+        **extra,
+    }
 
 
 def requests_of(shown: dict[str, Any], key: str) -> dict[str, tuple[str, str, Any, dict]]:
@@ -138,24 +150,50 @@ def requests_of(shown: dict[str, Any], key: str) -> dict[str, tuple[str, str, An
     auth = {"Authorization": f"Bearer {key}"}
     ids = f"{shown['accountId']}/{shown['trackerId']}"
     return {
-        "/api/ingest": ("/api/ingest", "/api/ingest", {
-            "schemaVersion": 1, "context": {"orgKey": ORG, "journeyKey": JOURNEY},
-            "events": [_event()]}, {}),
+        "/api/ingest": (
+            "/api/ingest",
+            "/api/ingest",
+            {
+                "schemaVersion": 1,
+                "context": {"orgKey": ORG, "journeyKey": JOURNEY},
+                "events": [_event()],
+            },
+            {},
+        ),
         "/api/i/v1/{publicKey}/events": (
-            "/api/i/v1/{publicKey}/events", f"/api/i/v1/{shown['publicKey']}/events",
+            "/api/i/v1/{publicKey}/events",
+            f"/api/i/v1/{shown['publicKey']}/events",
             {"visitorId": "v", "events": [{"type": "pageview", "url": f"{ORIGIN}/", "path": "/"}]},
-            {}),
-        "/collect/{aid}/{tid}/event": ("/collect/{aid}/{tid}/event", f"/collect/{ids}/event", {
-            "action": "a", "object": "o", "vendor": "v", "product": "p", "instance_id": "i"}, {}),
-        "/api/v1/events/pageview": ("/api/v1/events/pageview", "/api/v1/events/pageview", {
-            "site_id": shown["publicKey"], "url": f"{ORIGIN}/"}, auth),
-        "/api/events": ("/api/events", "/api/events", {
-            "projectKey": shown["publicKey"], "event_name": "e", "url": f"{ORIGIN}/"}, {}),
+            {},
+        ),
+        "/collect/{aid}/{tid}/event": (
+            "/collect/{aid}/{tid}/event",
+            f"/collect/{ids}/event",
+            {"action": "a", "object": "o", "vendor": "v", "product": "p", "instance_id": "i"},
+            {},
+        ),
+        "/api/v1/events/pageview": (
+            "/api/v1/events/pageview",
+            "/api/v1/events/pageview",
+            {"site_id": shown["publicKey"], "url": f"{ORIGIN}/"},
+            auth,
+        ),
+        "/api/events": (
+            "/api/events",
+            "/api/events",
+            {"projectKey": shown["publicKey"], "event_name": "e", "url": f"{ORIGIN}/"},
+            {},
+        ),
     }
 
 
-FORMAT_PATHS = ["/api/ingest", "/api/i/v1/{publicKey}/events", "/collect/{aid}/{tid}/event",
-                "/api/v1/events/pageview", "/api/events"]
+FORMAT_PATHS = [
+    "/api/ingest",
+    "/api/i/v1/{publicKey}/events",
+    "/collect/{aid}/{tid}/event",
+    "/api/v1/events/pageview",
+    "/api/events",
+]
 
 
 @pytest.mark.parametrize("path", FORMAT_PATHS)
@@ -200,10 +238,22 @@ def test_management_api_answers_are_as_described(client, journey, api_key, descr
         ("POST", "/api/journeys", "/api/journeys", {"journeyKey": 1}, auth, 400),
         ("GET", "/api/journeys/{journeyKey}", f"/api/journeys/{JOURNEY}", None, auth, 200),
         ("GET", "/api/journeys/{journeyKey}", "/api/journeys/nope", None, auth, 404),
-        ("PUT", "/api/journeys/{journeyKey}", f"/api/journeys/{JOURNEY}",
-         {"allowedOrigins": [ORIGIN]}, auth, 200),
-        ("PUT", "/api/journeys/{journeyKey}", f"/api/journeys/{JOURNEY}",
-         {"allowedOrigins": ["x" * 600_000]}, auth, 413),
+        (
+            "PUT",
+            "/api/journeys/{journeyKey}",
+            f"/api/journeys/{JOURNEY}",
+            {"allowedOrigins": [ORIGIN]},
+            auth,
+            200,
+        ),
+        (
+            "PUT",
+            "/api/journeys/{journeyKey}",
+            f"/api/journeys/{JOURNEY}",
+            {"allowedOrigins": ["x" * 600_000]},
+            auth,
+            413,
+        ),
     ]
     for method, rule, url, body, headers, status in calls:
         response = client.open(url, method=method, json=body, headers=headers)

@@ -128,8 +128,9 @@ class TestRateLimits:
         assert post(client, batch(event()), headers=other_origin).status_code == 204
 
     def test_requests_without_origin_count_as_unknown_origin(self, client, journey):
-        statuses = [post(client, batch(event()), headers=from_origin(None)).status_code
-                    for _ in range(3)]
+        statuses = [
+            post(client, batch(event()), headers=from_origin(None)).status_code for _ in range(3)
+        ]
 
         assert statuses == [204, 204, 429]
 
@@ -144,7 +145,8 @@ class TestRateLimits:
     def test_rate_limit_can_be_switched_off(self, make_app, journey):
         client = make_app(JOURNEY_RATELIMIT_ENABLED=False).test_client()
 
-        statuses = {post(client, batch(event()), headers=from_origin(ORIGIN)).status_code
-                    for _ in range(5)}
+        statuses = {
+            post(client, batch(event()), headers=from_origin(ORIGIN)).status_code for _ in range(5)
+        }
 
         assert statuses == {204}

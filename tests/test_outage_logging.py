@@ -65,9 +65,11 @@ def test_a_database_outage_logs_one_traceback_a_counted_line_per_failure_and_its
     caplog.set_level(logging.INFO, logger=LOGGER)
 
     answers = [ingest(app, n) for n in range(1, 3)]
-    answers.append(app.test_client().get(
-        f"/api/journeys/{JOURNEY}", headers={"Authorization": "Bearer sk_abcdef123456_secret"}
-    ))
+    answers.append(
+        app.test_client().get(
+            f"/api/journeys/{JOURNEY}", headers={"Authorization": "Bearer sk_abcdef123456_secret"}
+        )
+    )
 
     assert [a.status_code for a in answers] == [503, 503, 503]
     assert answers[0].get_json() == {"error": "Storage unavailable: OperationalError"}
@@ -133,7 +135,8 @@ def redis_binary() -> str:
 def test_a_rate_limit_storage_outage_is_logged_the_same_way(tmp_path, redis_binary, caplog):
     port = free_port()
     app = site(
-        tmp_path, f"sqlite:///{tmp_path / 'journey.sqlite3'}",
+        tmp_path,
+        f"sqlite:///{tmp_path / 'journey.sqlite3'}",
         JOURNEY_RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{port}/0",
         JOURNEY_RATELIMIT_FAIL_OPEN=True,
     )
@@ -146,17 +149,31 @@ def test_a_rate_limit_storage_outage_is_logged_the_same_way(tmp_path, redis_bina
 
     records = outage_records(caplog)
     assert [r.exc_info is not None for r in records] == [True, False, False]
-    assert records[0].getMessage().startswith(
-        "flask-journey: rate-limit storage unavailable, request admitted"
+    assert (
+        records[0]
+        .getMessage()
+        .startswith("flask-journey: rate-limit storage unavailable, request admitted")
     )
     assert "(3 failures)" in records[2].getMessage()
 
     log = tmp_path / "redis.log"
     with open(log, "wb") as out:
         redis = subprocess.Popen(
-            [redis_binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(tmp_path)],
-            stdout=out, stderr=subprocess.STDOUT,
+            [
+                redis_binary,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(tmp_path),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     try:
         wait_until(lambda: port_answers(port), "redis-server", redis, log)

@@ -44,8 +44,10 @@ def test_properties_are_queryable_as_jsonb(app, client, journey):
     assert client.post("/api/ingest", json=body, headers={"Origin": ORIGIN}).status_code == 204
 
     with app.app_context():
-        reasons = [e.properties["reason"] for e in Event.select().where(
-            Event.properties["reason"] == "idle")]
+        reasons = [
+            e.properties["reason"]
+            for e in Event.select().where(Event.properties["reason"] == "idle")
+        ]
     assert reasons == ["idle"]
 
 
@@ -86,8 +88,7 @@ def test_a_nul_in_a_looked_up_key_finds_nothing(client, api_key):
     assert client.get(f"/api/journeys/{JOURNEY}", headers=forged).status_code == 401
 
 
-def test_each_request_returns_its_connection_to_the_pool(make_app, database_url, journey,
-                                                         exported):
+def test_each_request_returns_its_connection_to_the_pool(make_app, database_url, journey, exported):
     app = make_app(JOURNEY_DATABASE_URL=f"{database_url}?max_connections=1&timeout=1")
     client = app.test_client()
 
@@ -182,5 +183,6 @@ def test_a_transaction_aborted_to_break_a_deadlock_is_run_again(app, postgres_ur
 
     assert attempts == [1, 2]
     assert database.execute_sql("SELECT id FROM deadlock_test ORDER BY id").fetchall() == [
-        (1,), (2,)
+        (1,),
+        (2,),
     ]

@@ -9,9 +9,26 @@ from flask_journey.privacy import describe_user_agent, is_sensitive_key, scrub_u
 
 @pytest.mark.parametrize(
     "key",
-    ["password", "Password2", "credit_card", "creditCardNumber", "cardNumber", "cvv", "CardCVC",
-     "ssn", "user_ssn", "social_security_number", "api_key", "apiKey", "csrfToken", "pin",
-     "iban", "passport_no", "tax_id", "otp"],
+    [
+        "password",
+        "Password2",
+        "credit_card",
+        "creditCardNumber",
+        "cardNumber",
+        "cvv",
+        "CardCVC",
+        "ssn",
+        "user_ssn",
+        "social_security_number",
+        "api_key",
+        "apiKey",
+        "csrfToken",
+        "pin",
+        "iban",
+        "passport_no",
+        "tax_id",
+        "otp",
+    ],
 )
 def test_sensitive_keys_are_recognised(key):
     assert is_sensitive_key(key)
@@ -27,10 +44,11 @@ def test_ordinary_keys_are_not_sensitive(key):
 @pytest.mark.parametrize(
     "url, kept",
     [
-        ("https://a.example/apply?email=jane@x.com&step=2",
-         "https://a.example/apply?email=&step="),
-        ("https://a.example/?utm_source=news&utm_campaign=spring&q=jane",
-         "https://a.example/?utm_source=news&utm_campaign=spring&q="),
+        ("https://a.example/apply?email=jane@x.com&step=2", "https://a.example/apply?email=&step="),
+        (
+            "https://a.example/?utm_source=news&utm_campaign=spring&q=jane",
+            "https://a.example/?utm_source=news&utm_campaign=spring&q=",
+        ),
         ("https://user:pass@a.example/x", "https://a.example/x"),
         ("https://a.example/x?password=hunter2&plan=pro", "https://a.example/x?plan="),
         ("https://a.example/cb#access_token=abc&state=1", "https://a.example/cb#state="),
@@ -59,15 +77,27 @@ def test_origin_is_scheme_host_and_port_lowercased():
 @pytest.mark.parametrize(
     "user_agent, device_class",
     [
-        ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-         "Chrome/120.0 Safari/537.36", "desktop"),
-        ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
-         "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1", "mobile"),
-        ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
-         "Chrome/120.0 Mobile Safari/537.36", "mobile"),
+        (
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/120.0 Safari/537.36",
+            "desktop",
+        ),
+        (
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+            "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1",
+            "mobile",
+        ),
+        (
+            "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/120.0 Mobile Safari/537.36",
+            "mobile",
+        ),
         ("Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X) AppleWebKit/605.1.15", "tablet"),
-        ("Mozilla/5.0 (Linux; Android 13; SM-X700) AppleWebKit/537.36 (KHTML, like Gecko) "
-         "Chrome/120.0 Safari/537.36", "tablet"),
+        (
+            "Mozilla/5.0 (Linux; Android 13; SM-X700) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/120.0 Safari/537.36",
+            "tablet",
+        ),
         ("Googlebot/2.1 (+http://www.google.com/bot.html)", "bot"),
     ],
 )

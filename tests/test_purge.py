@@ -13,8 +13,14 @@ from .helpers import JOURNEY, ORG, ORIGIN
 
 def event(event_id: str, org: str = ORG) -> dict:
     return {
-        "_tag": "page_view", "schemaVersion": 1, "id": event_id, "ts": "2024-01-15T10:30:00Z",
-        "orgKey": org, "journeyKey": JOURNEY, "sessionId": "sess_1", "clientId": "client_1",
+        "_tag": "page_view",
+        "schemaVersion": 1,
+        "id": event_id,
+        "ts": "2024-01-15T10:30:00Z",
+        "orgKey": org,
+        "journeyKey": JOURNEY,
+        "sessionId": "sess_1",
+        "clientId": "client_1",
         "url": "https://grants.example.com/apply",
     }
 
@@ -24,8 +30,11 @@ def ingest(client):
     """Store events of ``org``'s journey, then date their arrival ``received``."""
 
     def post(org: str, ids: list[str], received: dt.datetime) -> None:
-        body = {"schemaVersion": 1, "context": {"orgKey": org, "journeyKey": JOURNEY},
-                "events": [event(i, org) for i in ids]}
+        body = {
+            "schemaVersion": 1,
+            "context": {"orgKey": org, "journeyKey": JOURNEY},
+            "events": [event(i, org) for i in ids],
+        }
         response = client.post("/api/ingest", json=body, headers={"Origin": ORIGIN})
         assert response.status_code == 204, response.get_json()
         Event.update(received_at=received).where(Event.event_id.in_(ids)).execute()
@@ -74,8 +83,9 @@ def test_purge_keeps_the_usage_that_was_metered(cli, two_orgs):
     assert '"events": 4' in cli("usage", ORG)
 
 
-def test_purge_with_retention_deletes_events_older_than_the_setting(make_app, two_orgs, ingest,
-                                                                    stored):
+def test_purge_with_retention_deletes_events_older_than_the_setting(
+    make_app, two_orgs, ingest, stored
+):
     ingest(ORG, ["recent"], utcnow() - dt.timedelta(days=29))
     ingest(ORG, ["expired"], utcnow() - dt.timedelta(days=31))
     runner = make_app(JOURNEY_RETENTION_DAYS=30).test_cli_runner()
@@ -100,8 +110,9 @@ EITHER = "give either --before YYYY-MM-DD or --retention"
         (["--before", "2024-01-01", "--org", "nobody"], "organization 'nobody' not found"),
     ],
 )
-def test_purge_refuses_unclear_requests_and_deletes_nothing(runner, two_orgs, stored, args,
-                                                            message):
+def test_purge_refuses_unclear_requests_and_deletes_nothing(
+    runner, two_orgs, stored, args, message
+):
     result = runner.invoke(args=["journey", "purge", *args])
 
     assert result.exit_code != 0

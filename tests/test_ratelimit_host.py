@@ -33,10 +33,17 @@ def typed(journey) -> str:
 
 
 def pageview(n: int) -> dict:
-    return {"visitorId": "v", "events": [
-        {"type": "pageview", "url": f"{ORIGIN}/{n}", "path": f"/{n}",
-         "timestamp": 1764547200000 + n},
-    ]}
+    return {
+        "visitorId": "v",
+        "events": [
+            {
+                "type": "pageview",
+                "url": f"{ORIGIN}/{n}",
+                "path": f"/{n}",
+                "timestamp": 1764547200000 + n,
+            },
+        ],
+    }
 
 
 def with_host_limiter(app, limit: str = "1 per minute"):
@@ -61,9 +68,12 @@ def test_switching_ours_off_leaves_the_hosts_limiter_on(make_app):
 
 
 def test_our_limits_hold_with_a_host_limiter_beside_them(make_app, cli):
-    app = make_app(JOURNEY_RATELIMIT_DEFAULT="2 per hour", RATELIMIT_ENABLED=False,
-                   RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/0",
-                   RATELIMIT_STORAGE_OPTIONS={"socket_timeout": 0.01})
+    app = make_app(
+        JOURNEY_RATELIMIT_DEFAULT="2 per hour",
+        RATELIMIT_ENABLED=False,
+        RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/0",
+        RATELIMIT_STORAGE_OPTIONS={"socket_timeout": 0.01},
+    )
     host = with_host_limiter(app)  # noqa: F841 (flask-limiter holds it weakly)
     runner = app.test_cli_runner()
     assert runner.invoke(args=["journey", "create-org", "o"]).exit_code == 0
@@ -71,8 +81,9 @@ def test_our_limits_hold_with_a_host_limiter_beside_them(make_app, cli):
     journey = json.loads(runner.invoke(args=["journey", "show", "o", "j"]).output)
     client = app.test_client()
 
-    answers = [client.post(typed(journey), json=pageview(n), headers={"Origin": ORIGIN})
-               for n in range(3)]
+    answers = [
+        client.post(typed(journey), json=pageview(n), headers={"Origin": ORIGIN}) for n in range(3)
+    ]
 
     assert [a.status_code for a in answers] == [200, 200, 429]
     assert client.get("/search").status_code == 200  # the host switched its own off
@@ -93,8 +104,14 @@ def test_memory_storage_warns_outside_testing_and_debug(make_app, caplog):
     assert any("memory://" in r.getMessage() for r in caplog.records)
 
 
-@pytest.mark.parametrize("config", [{"TESTING": True}, {"TESTING": False, "DEBUG": True},
-                                    {"TESTING": False, "JOURNEY_RATELIMIT_ENABLED": False}])
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"TESTING": True},
+        {"TESTING": False, "DEBUG": True},
+        {"TESTING": False, "JOURNEY_RATELIMIT_ENABLED": False},
+    ],
+)
 def test_memory_storage_is_quiet_when_it_is_fine(make_app, caplog, config):
     with caplog.at_level(logging.WARNING, logger="flask_journey"):
         make_app(**config)
@@ -113,8 +130,12 @@ class TestPerClient:
         return {"JOURNEY_RATELIMIT_PER_CLIENT": "2 per hour"}
 
     def post(self, client, journey, n: int, address: str):
-        return client.post(typed(journey), json=pageview(n), headers={"Origin": ORIGIN},
-                           environ_base={"REMOTE_ADDR": address})
+        return client.post(
+            typed(journey),
+            json=pageview(n),
+            headers={"Origin": ORIGIN},
+            environ_base={"REMOTE_ADDR": address},
+        )
 
     def test_one_client_past_its_limit_leaves_the_journey_to_others(
         self, client, journey, exported

@@ -18,12 +18,19 @@ def batch(event_id: str) -> dict:
     return {
         "schemaVersion": 1,
         "context": {"orgKey": ORG, "journeyKey": JOURNEY},
-        "events": [{
-            "_tag": "page_view", "schemaVersion": 1, "id": event_id,
-            "ts": "2024-01-15T10:30:00Z", "orgKey": ORG, "journeyKey": JOURNEY,
-            "sessionId": "sess_1", "clientId": "client_1",
-            "url": "https://grants.example.com/apply",
-        }],
+        "events": [
+            {
+                "_tag": "page_view",
+                "schemaVersion": 1,
+                "id": event_id,
+                "ts": "2024-01-15T10:30:00Z",
+                "orgKey": ORG,
+                "journeyKey": JOURNEY,
+                "sessionId": "sess_1",
+                "clientId": "client_1",
+                "url": "https://grants.example.com/apply",
+            }
+        ],
     }
 
 
@@ -44,11 +51,14 @@ def test_three_gunicorn_workers_admit_exactly_the_limit_between_them(
     database_url, redis_url, journey, serve, exported
 ):
     # "per hour": the fixed window starts at the first hit and cannot roll during the test.
-    served = serve({
-        "JOURNEY_DATABASE_URL": database_url,
-        "JOURNEY_RATELIMIT_STORAGE_URI": redis_url,
-        "JOURNEY_RATELIMIT_DEFAULT": "30 per hour",
-    }, workers=3)
+    served = serve(
+        {
+            "JOURNEY_DATABASE_URL": database_url,
+            "JOURNEY_RATELIMIT_STORAGE_URI": redis_url,
+            "JOURNEY_RATELIMIT_DEFAULT": "30 per hour",
+        },
+        workers=3,
+    )
 
     def send(n: int) -> tuple[int, str]:
         status, _, headers = served.post("/api/ingest", batch(f"evt_{n}"), {"Origin": ORIGIN})
@@ -78,8 +88,9 @@ def test_apps_on_two_hosts_share_one_limit_through_redis(make_app, redis_url, jo
 
 
 def test_a_limited_request_says_when_to_retry(make_app, redis_url, journey):
-    client = make_app(JOURNEY_RATELIMIT_STORAGE_URI=redis_url,
-                      JOURNEY_RATELIMIT_DEFAULT="1/hour").test_client()
+    client = make_app(
+        JOURNEY_RATELIMIT_STORAGE_URI=redis_url, JOURNEY_RATELIMIT_DEFAULT="1/hour"
+    ).test_client()
     assert post(client, "evt_1").status_code == 204
 
     response = post(client, "evt_2")
@@ -90,11 +101,13 @@ def test_a_limited_request_says_when_to_retry(make_app, redis_url, journey):
 
 
 @pytest.mark.parametrize("redis", ["dead", "silent"])
-def test_without_redis_failing_open_keeps_ingesting(make_app, journey, exported, redis,
-                                                    dead_redis_url, silent_redis_url):
+def test_without_redis_failing_open_keeps_ingesting(
+    make_app, journey, exported, redis, dead_redis_url, silent_redis_url
+):
     url = dead_redis_url if redis == "dead" else silent_redis_url
-    client = make_app(JOURNEY_RATELIMIT_STORAGE_URI=url,
-                      JOURNEY_RATELIMIT_FAIL_OPEN=True).test_client()
+    client = make_app(
+        JOURNEY_RATELIMIT_STORAGE_URI=url, JOURNEY_RATELIMIT_FAIL_OPEN=True
+    ).test_client()
 
     response = post(client, "evt_1")
 
@@ -107,8 +120,9 @@ def test_without_redis_failing_closed_answers_503_and_stores_nothing(
     make_app, journey, exported, redis, dead_redis_url, silent_redis_url
 ):
     url = dead_redis_url if redis == "dead" else silent_redis_url
-    client = make_app(JOURNEY_RATELIMIT_STORAGE_URI=url,
-                      JOURNEY_RATELIMIT_FAIL_OPEN=False).test_client()
+    client = make_app(
+        JOURNEY_RATELIMIT_STORAGE_URI=url, JOURNEY_RATELIMIT_FAIL_OPEN=False
+    ).test_client()
 
     response = post(client, "evt_1")
 

@@ -26,8 +26,13 @@ def typed(journey) -> str:
 
 
 def pageview(**fields) -> dict:
-    return {"type": "pageview", "url": f"{ORIGIN}/", "path": "/", "timestamp": 1764547200000,
-            **fields}
+    return {
+        "type": "pageview",
+        "url": f"{ORIGIN}/",
+        "path": "/",
+        "timestamp": 1764547200000,
+        **fields,
+    }
 
 
 def batch(*events) -> dict:
@@ -65,8 +70,10 @@ def test_past_the_quota_is_counted_as_quota(client, cli, journey):
 
 
 def test_a_refusal_is_logged_once_without_the_body(client, journey, caplog):
-    body = batch(pageview(), {"type": "identify", "url": "u", "path": "/",
-                              "email": "not-an-email-but-secret"})
+    body = batch(
+        pageview(),
+        {"type": "identify", "url": "u", "path": "/", "email": "not-an-email-but-secret"},
+    )
 
     with caplog.at_level(logging.INFO, logger="flask_journey"):
         response = client.post(typed(journey), json=body)

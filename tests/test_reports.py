@@ -466,11 +466,36 @@ def test_the_python_api_returns_the_same_report(app, scenario):
 
 
 HOSTILE_QUERY_VALUES = (
-    "", "%00", "a" * 5000, "9999-12-31", "0001-01-01", "2026-02-30", "-1", "NaN", "1e400",
-    "%F0%9F%92%A5", "%ED%A0%80", "%FF", "[]", "{}", "2026-11-10%0A", "../../etc/passwd",
+    "",
+    "%00",
+    "a" * 5000,
+    "9999-12-31",
+    "0001-01-01",
+    "2026-02-30",
+    "-1",
+    "NaN",
+    "1e400",
+    "%F0%9F%92%A5",
+    "%ED%A0%80",
+    "%FF",
+    "[]",
+    "{}",
+    "2026-11-10%0A",
+    "../../etc/passwd",
 )
-REPORT_PARAMETERS = ("from", "to", "compare", "breakdown", "device", "browser", "os",
-                     "language", "source", "format", "table")
+REPORT_PARAMETERS = (
+    "from",
+    "to",
+    "compare",
+    "breakdown",
+    "device",
+    "browser",
+    "os",
+    "language",
+    "source",
+    "format",
+    "table",
+)
 
 
 @pytest.mark.parametrize("parameter", REPORT_PARAMETERS)
@@ -478,8 +503,9 @@ def test_hostile_report_parameters_get_a_200_or_a_400_in_the_api_shape(
     client, api_key, scenario, parameter
 ):
     for value in HOSTILE_QUERY_VALUES:
-        response = client.get(f"/api/journeys/{JOURNEY}/report?{parameter}={value}",
-                              headers=bearer(api_key))
+        response = client.get(
+            f"/api/journeys/{JOURNEY}/report?{parameter}={value}", headers=bearer(api_key)
+        )
         assert response.status_code in (200, 400), (parameter, value, response.status_code)
         if response.status_code == 400:
             assert response.get_json()["error"].startswith(f"Invalid request: {parameter} ")

@@ -189,6 +189,7 @@ def _server_session(rng: random.Random, number: int) -> list[Event]:
 
 def _sessionless(rng: random.Random, number: int) -> list[Event]:
     """Seed 002 and 003 events: no session; they count only among the other events."""
+    event: dict[str, Any]
     if rng.random() < 0.5:
         event = {"type": "collect", "name": "view", "instance_id": f"i-{number}"}
         wire_format = "collect"
@@ -306,7 +307,7 @@ def _at(day: int, clock: str) -> dt.datetime:
 
 def _hand_written_sessions() -> list[dict[str, Any]]:
     """Four sessions on 2026-11-10 (UTC): completes, abandons, only views, stops at an error."""
-    sessions = {
+    sessions: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
         # Completes after an error on email and a return to it.
         "a": [
             ("page_view", "10:00:00", {"referrer": "https://www.bing.com/"}),
@@ -330,8 +331,11 @@ def _hand_written_sessions() -> list[dict[str, Any]]:
             ("field_focus", "11:00:35", {"field_key": "business-name"}),
             ("field_change", "11:00:38", {"field_key": "business-name"}),
             ("field_blur", "11:00:40", {"field_key": "business-name"}),
-            ("dropoff_signal", "11:01:00", {"step_key": "details",
-                                            "properties": {"reason": "leave"}}),
+            (
+                "dropoff_signal",
+                "11:01:00",
+                {"step_key": "details", "properties": {"reason": "leave"}},
+            ),
         ],
         # Only views, across midnight, and is still open when the report is computed.
         "c": [
@@ -349,8 +353,11 @@ def _hand_written_sessions() -> list[dict[str, Any]]:
         ],
     }
     context = {
-        "a": {"device_class": "desktop", "language": "en-US",
-              "url": f"{SITE}/apply?utm_source=newsletter"},
+        "a": {
+            "device_class": "desktop",
+            "language": "en-US",
+            "url": f"{SITE}/apply?utm_source=newsletter",
+        },
         "b": {"device_class": "mobile", "referrer": "https://www.google.com/"},
         "c": {"device_class": "desktop"},
         "d": {},
@@ -360,9 +367,14 @@ def _hand_written_sessions() -> list[dict[str, Any]]:
         for n, (kind, clock, extra) in enumerate(actions):
             when = _at(11, clock[1:]) if clock.startswith("T") else _at(10, clock)
             event = {
-                "event_id": f"{name}{n}", "type": kind, "occurred_at": when,
-                "session_id": f"sess-{name}", "client_id": name, "url": f"{SITE}/apply",
-                **context[name], **extra,
+                "event_id": f"{name}{n}",
+                "type": kind,
+                "occurred_at": when,
+                "session_id": f"sess-{name}",
+                "client_id": name,
+                "url": f"{SITE}/apply",
+                **context[name],
+                **extra,
             }
             if kind.startswith("field_") or kind == "validation_error":
                 event["step_key"] = "details"
@@ -381,36 +393,88 @@ def test_the_reference_gives_the_numbers_worked_out_by_hand(app):
         for batch in (events[:10], events[10:], events[10:]):
             pipeline.store(tenant, "journey", [dict(e) for e in batch])
         query = Query(
-            journey_id=tenant.journey.id, steps=("eligibility", "details"),
-            start=dt.date(2026, 11, 10), end=dt.date(2026, 11, 10), now=_at(11, "00:20:00"),
+            journey_id=tenant.journey.id,
+            steps=("eligibility", "details"),
+            start=dt.date(2026, 11, 10),
+            end=dt.date(2026, 11, 10),
+            now=_at(11, "00:20:00"),
         )
         report = reference_report(state.database, query)
         auckland = reference_report(
             state.database,
-            replace(query, start=dt.date(2026, 11, 11), end=dt.date(2026, 11, 11),
-                    timezone="Pacific/Auckland", compare=False),
+            replace(
+                query,
+                start=dt.date(2026, 11, 11),
+                end=dt.date(2026, 11, 11),
+                timezone="Pacific/Auckland",
+                compare=False,
+            ),
         )
 
     assert report["totals"] == {
-        "sessions": 4, "starters": 3, "submitters": 1, "completions": 1, "abandons": 2,
-        "active": 1, "startRate": 0.75, "completionRate": 0.3333, "conversionRate": 0.25,
+        "sessions": 4,
+        "starters": 3,
+        "submitters": 1,
+        "completions": 1,
+        "abandons": 2,
+        "active": 1,
+        "startRate": 0.75,
+        "completionRate": 0.3333,
+        "conversionRate": 0.25,
     }
     assert report["steps"] == [
-        {"stepKey": "eligibility", "position": 1, "configured": True, "sessions": 4,
-         "shareOfSessions": 1.0, "shareOfPrevious": None, "dropoffs": 0, "dropoffReasons": {},
-         "medianSeconds": 20.0},
-        {"stepKey": "details", "position": 2, "configured": True, "sessions": 3,
-         "shareOfSessions": 0.75, "shareOfPrevious": 0.75, "dropoffs": 2,
-         "dropoffReasons": {"leave": 1}, "medianSeconds": 35.0},
+        {
+            "stepKey": "eligibility",
+            "position": 1,
+            "configured": True,
+            "sessions": 4,
+            "shareOfSessions": 1.0,
+            "shareOfPrevious": None,
+            "dropoffs": 0,
+            "dropoffReasons": {},
+            "medianSeconds": 20.0,
+        },
+        {
+            "stepKey": "details",
+            "position": 2,
+            "configured": True,
+            "sessions": 3,
+            "shareOfSessions": 0.75,
+            "shareOfPrevious": 0.75,
+            "dropoffs": 2,
+            "dropoffReasons": {"leave": 1},
+            "medianSeconds": 35.0,
+        },
     ]
     assert report["fields"] == [
-        {"fieldKey": "business-name", "stepKey": "details", "sessions": 2, "starters": 2,
-         "returns": 0, "errorSessions": 0, "errors": {}, "errorRate": 0.0, "abandons": 1,
-         "abandonShare": 0.5, "medianSeconds": 5.0, "medianHesitationSeconds": 3.0},
-        {"fieldKey": "email", "stepKey": "details", "sessions": 2, "starters": 2, "returns": 1,
-         "errorSessions": 2, "errors": {"typeMismatch": 1, "valueMissing": 1}, "errorRate": 1.0,
-         "abandons": 1, "abandonShare": 0.5, "medianSeconds": 5.0,
-         "medianHesitationSeconds": 2.0},
+        {
+            "fieldKey": "business-name",
+            "stepKey": "details",
+            "sessions": 2,
+            "starters": 2,
+            "returns": 0,
+            "errorSessions": 0,
+            "errors": {},
+            "errorRate": 0.0,
+            "abandons": 1,
+            "abandonShare": 0.5,
+            "medianSeconds": 5.0,
+            "medianHesitationSeconds": 3.0,
+        },
+        {
+            "fieldKey": "email",
+            "stepKey": "details",
+            "sessions": 2,
+            "starters": 2,
+            "returns": 1,
+            "errorSessions": 2,
+            "errors": {"typeMismatch": 1, "valueMissing": 1},
+            "errorRate": 1.0,
+            "abandons": 1,
+            "abandonShare": 0.5,
+            "medianSeconds": 5.0,
+            "medianHesitationSeconds": 2.0,
+        },
     ]
     assert report["segments"] == {
         "device": {"desktop": 2, "(none)": 1, "mobile": 1},
@@ -456,7 +520,9 @@ def test_the_reference_gives_the_numbers_worked_out_by_hand(app):
     # In Auckland (UTC+13) a's 10:00 UTC is 23:00 on the 10th; b, c and d start on the 11th.
     assert auckland["totals"]["sessions"] == 3
     assert [p["period"] for p in auckland["trend"]["points"] if p["sessions"]] == [
-        "2026-11-11T00:00", "2026-11-11T01:00", "2026-11-11T12:00",
+        "2026-11-11T00:00",
+        "2026-11-11T01:00",
+        "2026-11-11T12:00",
     ]
     assert auckland["events"]["total"] == 14
     assert auckland["previous"] is None
@@ -469,26 +535,42 @@ def test_medians_half_a_millisecond_apart_agree_with_the_reference(app):
     events = []
     for k in range(24):
         for visitor in range(2):
-            focus = dt.datetime(2026, 11, 10, 9) + dt.timedelta(minutes=7 * k + visitor,
-                                                                milliseconds=37 * k)
+            focus = dt.datetime(2026, 11, 10, 9) + dt.timedelta(
+                minutes=7 * k + visitor, milliseconds=37 * k
+            )
             spent = dt.timedelta(seconds=k + 1, milliseconds=100 + 13 * k + visitor)
             for n, (kind, at) in enumerate(
-                (("field_focus", focus), ("field_change", focus + spent),
-                 ("field_blur", focus + 2 * spent))
+                (
+                    ("field_focus", focus),
+                    ("field_change", focus + spent),
+                    ("field_blur", focus + 2 * spent),
+                )
             ):
-                events.append({
-                    "event_id": f"f{k}-{visitor}-{n}", "type": kind, "occurred_at": at,
-                    "session_id": f"s{k}-{visitor}", "field_key": f"field-{k:02d}",
-                    "step_key": "details", "url": f"{SITE}/apply",
-                })
+                events.append(
+                    {
+                        "event_id": f"f{k}-{visitor}-{n}",
+                        "type": kind,
+                        "occurred_at": at,
+                        "session_id": f"s{k}-{visitor}",
+                        "field_key": f"field-{k:02d}",
+                        "step_key": "details",
+                        "url": f"{SITE}/apply",
+                    }
+                )
     with app.app_context():
         state.activate()
         tenants.create_journey(tenants.create_org(ORG), "grant", [])
         tenant = tenants.by_slugs(ORG, "grant")
         pipeline.store(tenant, "journey", events)
         refresh(state.database)
-        query = Query(journey_id=tenant.journey.id, steps=(), start=dt.date(2026, 11, 10),
-                      end=dt.date(2026, 11, 10), now=_at(11, "00:00:00"), compare=False)
+        query = Query(
+            journey_id=tenant.journey.id,
+            steps=(),
+            start=dt.date(2026, 11, 10),
+            end=dt.date(2026, 11, 10),
+            now=_at(11, "00:00:00"),
+            compare=False,
+        )
         fast = summaries_report(state.database, query)
         expected = reference_report(state.database, query)
 

@@ -39,7 +39,8 @@ from .live import browser_context, launch_chromium
 SDK = "@outlit/browser@1.4.0"
 #: The registry's ``dist.integrity`` of that tarball.
 SDK_INTEGRITY = (
-    "sha512-CIcMrRWkeVa42uof33ugoQw6RGkDRtwUxUxF0Ih6hFLhgJU3I/d+fYC+bZHmzh3WMUSPQhjulRrA3cY9GouqPg=="
+    "sha512-"
+    "CIcMrRWkeVa42uof33ugoQw6RGkDRtwUxUxF0Ih6hFLhgJU3I/d+fYC+bZHmzh3WMUSPQhjulRrA3cY9GouqPg=="
 )
 SDK_CORE = "1.1.0"
 SECRET = "sdk-test-identity-secret"
@@ -82,12 +83,12 @@ PAGE = """<!doctype html>
 """
 
 
-
 def _member(archive: tarfile.TarFile, name: str) -> bytes:
     """The bytes of one file of a tarball."""
     member = archive.extractfile(name)
     assert member is not None, f"{name} is not a file of the package"
     return member.read()
+
 
 def email_hash(value: str) -> str:
     return "eh_" + hmac.new(SECRET.encode(), value.encode(), hashlib.sha256).hexdigest()
@@ -102,7 +103,10 @@ def sdk_script(tmp_path_factory) -> bytes:
     folder = tmp_path_factory.mktemp("sdk")
     result = subprocess.run(
         [npm, "pack", SDK, "--pack-destination", str(folder), "--json"],
-        cwd=folder, capture_output=True, text=True, timeout=300,
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     [packed] = json.loads(result.stdout)
@@ -119,13 +123,12 @@ def sdk_script(tmp_path_factory) -> bytes:
 def _pages(script: bytes, page: dict[str, str]) -> Blueprint:
     """The site's page and the SDK it loads; ``page`` holds the values the page is filled with."""
     bp = Blueprint("pages", __name__)
-    bp.add_url_rule("/sdk/outlit.global.js", "sdk",
-                    lambda: Response(script, mimetype="text/javascript"))
+    bp.add_url_rule(
+        "/sdk/outlit.global.js", "sdk", lambda: Response(script, mimetype="text/javascript")
+    )
     filled = string.Template(PAGE)
     for rule in ("/", "/pricing"):
-        bp.add_url_rule(
-            rule, rule, lambda: Response(filled.substitute(page), mimetype="text/html")
-        )
+        bp.add_url_rule(rule, rule, lambda: Response(filled.substitute(page), mimetype="text/html"))
     return bp
 
 
@@ -176,8 +179,10 @@ def _stored(app: Flask, count: int) -> list[dict[str, Any]]:
 def _visit(page: Any, url: str) -> dict[str, str]:
     """The scripted visit; returns the visitor and session ids the SDK kept in the browser."""
     page.clock.install()
-    page.goto(url + "/?utm_source=newsletter&utm_campaign=spring&promo=SECRET-PROMO-77",
-              referer="https://search.example/results?q=acme+pricing")
+    page.goto(
+        url + "/?utm_source=newsletter&utm_campaign=spring&promo=SECRET-PROMO-77",
+        referer="https://search.example/results?q=acme+pricing",
+    )
     page.wait_for_function("window.outlit && window.outlit.isTrackingEnabled()")
     page.clock.run_for(1500)
     page.evaluate("history.pushState({}, '', '/pricing')")
@@ -190,12 +195,16 @@ def _visit(page: Any, url: str) -> dict[str, str]:
     for field, value in TYPED.items():
         page.fill(f"[name={field}]", value)
     page.click("button[type=submit]")
-    page.evaluate("""([email, invitee]) => {
+    page.evaluate(
+        """([email, invitee]) => {
         outlit.setUser({email, userId: "usr_42", traits: {plan: "pro"}});
         outlit.user.engaged({feature: "reports"});  // the tenth event: the SDK sends them
-    }""", [EMAIL, INVITEE])
+    }""",
+        [EMAIL, INVITEE],
+    )
     page.clock.run_for(1)
-    page.evaluate("""([email, invitee]) => {
+    page.evaluate(
+        """([email, invitee]) => {
         outlit.user.inactive();
         outlit.customer.trialing({customerId: "cus_7", domain: "quokka.example"});
         outlit.customer.paid({customerId: "cus_7", stripeCustomerId: "cus_Stripe7",
@@ -204,7 +213,9 @@ def _visit(page: Any, url: str) -> dict[str, str]:
             uid: "booking-1", title: `30 Minute Demo between Acme and ${invitee}`,
             startTime: "2026-03-15T10:00:00Z", endTime: "2026-03-15T10:30:00Z",
         }}});
-    }""", [EMAIL, INVITEE])
+    }""",
+        [EMAIL, INVITEE],
+    )
     page.clock.run_for(5000)
     ids = page.evaluate("""() => ({
         visitor: localStorage.getItem("outlit_visitor_id"),
@@ -260,7 +271,10 @@ def visit(request, sdk_script, tmp_path_factory) -> Iterator[dict[str, Any]]:
             events = _stored(site, len(STORY))
         dump = "\n".join(_sqlite_dump(folder / "journey.sqlite3"))
         yield {
-            "events": events, "ids": ids, "answers": answers, "page_origin": page_origin,
+            "events": events,
+            "ids": ids,
+            "answers": answers,
+            "page_origin": page_origin,
             "site_origin": site_origin,
             "stored_text": _cli(site, "export") + dump,
         }
@@ -316,7 +330,9 @@ def test_what_each_event_keeps(visit):
     assert first["event_id"] != second["event_id"]
     assert first["occurred_at"] == second["occurred_at"]
     assert [e["properties"] for e in by_type["stage"]] == [
-        {"flow": "onboarding"}, {"feature": "reports"}, None,
+        {"flow": "onboarding"},
+        {"feature": "reports"},
+        None,
     ]
     [form] = by_type["form"]
     assert form["properties"] == {"fields": ["email", "name", "company", "message"]}
@@ -326,12 +342,18 @@ def test_what_each_event_keeps(visit):
     trialing, paid = by_type["billing"]
     assert trialing["properties"] == {"customerId": "cus_7", "domain": "quokka.example"}
     assert paid["properties"] == {
-        "customerId": "cus_7", "stripeCustomerId": "cus_Stripe7", "plan": "pro", "seats": 3,
+        "customerId": "cus_7",
+        "stripeCustomerId": "cus_Stripe7",
+        "plan": "pro",
+        "seats": 3,
     }
     [booking] = by_type["calendar"]
     assert booking["properties"] == {
-        "provider": "cal.com", "eventType": "30 Minute Demo", "duration": 30,
-        "startTime": "2026-03-15T10:00:00+00:00", "endTime": "2026-03-15T10:30:00+00:00",
+        "provider": "cal.com",
+        "eventType": "30 Minute Demo",
+        "duration": 30,
+        "startTime": "2026-03-15T10:00:00+00:00",
+        "endTime": "2026-03-15T10:30:00+00:00",
     }
 
 

@@ -31,8 +31,13 @@ def path(journey) -> str:
 
 
 def event(kind: str = "pageview", **fields) -> dict:
-    return {"type": kind, "url": "https://acme.example/app", "path": "/app",
-            "timestamp": 1764547200000, **fields}
+    return {
+        "type": kind,
+        "url": "https://acme.example/app",
+        "path": "/app",
+        "timestamp": 1764547200000,
+        **fields,
+    }
 
 
 def batch(*events, **fields) -> dict:
@@ -40,8 +45,12 @@ def batch(*events, **fields) -> dict:
 
 
 def test_the_batch_session_and_user_reach_every_event(client, journey, exported):
-    body = batch(event(), event("custom", eventName="clicked"), sessionId=SESSION,
-                 userIdentity={"email": "Jane@Acme.example", "userId": "usr_42"})
+    body = batch(
+        event(),
+        event("custom", eventName="clicked"),
+        sessionId=SESSION,
+        userIdentity={"email": "Jane@Acme.example", "userId": "usr_42"},
+    )
 
     response = client.post(path(journey), json=body)
 
@@ -50,8 +59,9 @@ def test_the_batch_session_and_user_reach_every_event(client, journey, exported)
 
 
 def test_an_events_own_session_wins_over_the_batchs(client, journey, exported):
-    body = batch(event("engagement", sessionId="own", activeTimeMs=5, totalTimeMs=9),
-                 sessionId=SESSION)
+    body = batch(
+        event("engagement", sessionId="own", activeTimeMs=5, totalTimeMs=9), sessionId=SESSION
+    )
 
     client.post(path(journey), json=body)
 
@@ -84,8 +94,14 @@ def test_every_stage_the_sdk_sends_is_stored(client, journey, exported, stage):
 
 @pytest.mark.parametrize("status", ["trialing", "paid", "churned"])
 def test_billing_events_are_stored(client, journey, exported, status):
-    billing = event("billing", status=status, customerId="cus_7", stripeCustomerId="cus_S7",
-                    domain="acme.example", properties={"plan": "pro", "email": "x@y.example"})
+    billing = event(
+        "billing",
+        status=status,
+        customerId="cus_7",
+        stripeCustomerId="cus_S7",
+        domain="acme.example",
+        properties={"plan": "pro", "email": "x@y.example"},
+    )
 
     response = client.post(path(journey), json=batch(billing))
 
@@ -93,7 +109,9 @@ def test_billing_events_are_stored(client, journey, exported, status):
     [stored] = exported()
     assert (stored["type"], stored["name"]) == ("billing", status)
     assert stored["properties"] == {
-        "customerId": "cus_7", "stripeCustomerId": "cus_S7", "domain": "acme.example",
+        "customerId": "cus_7",
+        "stripeCustomerId": "cus_S7",
+        "domain": "acme.example",
         "plan": "pro",
     }
 
@@ -107,11 +125,14 @@ def test_a_billing_event_needs_a_known_status(client, journey, exported):
     ]
 
 
-@pytest.mark.parametrize("title, kept", [
-    ("30 Minute Demo between Acme and Jane Doe", "30 Minute Demo"),
-    ("Intro call between Jane Doe and Bob", "Intro call"),
-    ("30 Minute Demo", "30 Minute Demo"),
-])
+@pytest.mark.parametrize(
+    "title, kept",
+    [
+        ("30 Minute Demo between Acme and Jane Doe", "30 Minute Demo"),
+        ("Intro call between Jane Doe and Bob", "Intro call"),
+        ("30 Minute Demo", "30 Minute Demo"),
+    ],
+)
 def test_a_calendar_event_type_keeps_no_names(client, journey, exported, title, kept):
     booking = event("calendar", provider="cal.com", eventType=title, inviteeName="Jane Doe")
 

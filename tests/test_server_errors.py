@@ -36,15 +36,18 @@ def test_seed_000_ts_out_of_utc_range_is_400_and_the_batch_is_not_stored(
 
 def project_event(journey, **changes) -> dict:
     return {
-        "projectKey": journey["publicKey"], "event_name": "ButtonClick",
-        "url": f"{ORIGIN}/page", **changes,
+        "projectKey": journey["publicKey"],
+        "event_name": "ButtonClick",
+        "url": f"{ORIGIN}/page",
+        **changes,
     }
 
 
 @pytest.mark.parametrize("timestamp", OUT_OF_RANGE)
 def test_seed_004_timestamp_out_of_utc_range_is_400(client, journey, exported, timestamp):
     response = client.post(
-        "/api/events", json=project_event(journey, timestamp=timestamp),
+        "/api/events",
+        json=project_event(journey, timestamp=timestamp),
         headers={"Origin": ORIGIN},
     )
 
@@ -59,7 +62,8 @@ def test_seed_004_value_too_large_for_a_float_is_400(client, journey, exported):
     )
 
     response = client.post(
-        "/api/events", data=body,
+        "/api/events",
+        data=body,
         headers={"Origin": ORIGIN, "Content-Type": "application/json"},
     )
 
@@ -98,8 +102,9 @@ def test_management_api_answers_503_json_while_the_database_is_down(unreachable_
 #: Each POST/PUT endpoint, and the error shape its refusal must have.
 ENDPOINTS = {
     "/api/ingest": lambda body: list(body) == ["error"],
-    "/api/i/v1/pk_x/events": lambda body: body["success"] is False and body["errors"][0]["index"]
-    == -1,
+    "/api/i/v1/pk_x/events": lambda body: (
+        body["success"] is False and body["errors"][0]["index"] == -1
+    ),
     "/collect/1/1/event": lambda body: list(body) == ["error"],
     "/api/v1/events/pageview": lambda body: set(body["error"]) == {"code", "message", "field"},
     "/api/v1/events/custom": lambda body: set(body["error"]) == {"code", "message", "field"},
@@ -110,13 +115,14 @@ ENDPOINTS = {
 
 BROKEN_BODIES = {
     "not-a-chunk-size": b"zz\r\n",
-    "truncated-chunk": b"40\r\n{\"schemaVersion\": 1",
+    "truncated-chunk": b'40\r\n{"schemaVersion": 1',
     "chunk-without-terminator": b"2\r\n{}XX0\r\n\r\n",
 }
 
 
-def raw_request(port: int, method: str, path: str, headers: dict[str, str], body: bytes
-                ) -> tuple[int, dict[str, str], bytes]:
+def raw_request(
+    port: int, method: str, path: str, headers: dict[str, str], body: bytes
+) -> tuple[int, dict[str, str], bytes]:
     """Send bytes as they are, half-close, and read the whole answer."""
     head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
     head += "".join(f"{name}: {value}\r\n" for name, value in headers.items())
@@ -139,12 +145,19 @@ def test_malformed_or_truncated_chunked_bodies_are_4xx_in_each_formats_shape(
     problems = []
     for path, shaped in ENDPOINTS.items():
         method = "PUT" if path.startswith("/api/journeys/") else "POST"
-        headers = {"Content-Type": "application/json", "Transfer-Encoding": "chunked",
-                   "Authorization": f"Bearer {api_key}", "Origin": ORIGIN}
+        headers = {
+            "Content-Type": "application/json",
+            "Transfer-Encoding": "chunked",
+            "Authorization": f"Bearer {api_key}",
+            "Origin": ORIGIN,
+        }
         for name, body in BROKEN_BODIES.items():
             status, fields, payload = raw_request(served.port, method, path, headers, body)
-            if not (400 <= status < 500 and fields.get("Content-Type") == "application/json"
-                    and shaped(json.loads(payload))):
+            if not (
+                400 <= status < 500
+                and fields.get("Content-Type") == "application/json"
+                and shaped(json.loads(payload))
+            ):
                 problems.append(f"{method} {path} {name}: {status} {payload[:200]!r}")
     assert problems == []
     assert exported() == []

@@ -75,9 +75,7 @@ def test_zero_seconds_reads_the_journey_on_every_request(make_app, journey):
     assert post(client, batch(event(n=2)), headers=from_origin(ORIGIN)).status_code == 403
 
 
-def test_a_deleted_journey_is_not_found_once_the_cached_one_expires(
-    app, client, journey, clock
-):
+def test_a_deleted_journey_is_not_found_once_the_cached_one_expires(app, client, journey, clock):
     assert post(client, batch(event(n=1)), headers=from_origin(ORIGIN)).status_code == 204
     state = app.extensions["journey"]
     with state.database.connection_context():

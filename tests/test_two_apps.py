@@ -50,15 +50,20 @@ def exported_ids(app: Flask) -> list[str]:
 def batch(site: str, number: int) -> dict[str, Any]:
     events = [
         {
-            "_tag": "dropoff_signal", "schemaVersion": 1, "id": f"evt_{site}_{number}_{i}",
-            "ts": "2024-01-15T10:30:00Z", "orgKey": ORG, "journeyKey": JOURNEY,
-            "sessionId": f"sess_{site}_{number}", "clientId": f"client_{site}",
-            "url": f"{ORIGIN}/apply", "reason": site,
+            "_tag": "dropoff_signal",
+            "schemaVersion": 1,
+            "id": f"evt_{site}_{number}_{i}",
+            "ts": "2024-01-15T10:30:00Z",
+            "orgKey": ORG,
+            "journeyKey": JOURNEY,
+            "sessionId": f"sess_{site}_{number}",
+            "clientId": f"client_{site}",
+            "url": f"{ORIGIN}/apply",
+            "reason": site,
         }
         for i in range(EVENTS_PER_BATCH)
     ]
-    return {"schemaVersion": 1, "context": {"orgKey": ORG, "journeyKey": JOURNEY},
-            "events": events}
+    return {"schemaVersion": 1, "context": {"orgKey": ORG, "journeyKey": JOURNEY}, "events": events}
 
 
 @pytest.fixture
@@ -85,7 +90,9 @@ def served(sites) -> Iterator[Callable[[str, dict[str, Any]], int]]:
         connection = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=30)
         try:
             connection.request(
-                "POST", f"/{site}/api/ingest", json.dumps(body),
+                "POST",
+                f"/{site}/api/ingest",
+                json.dumps(body),
                 {"Content-Type": "application/json", "Origin": ORIGIN},
             )
             return connection.getresponse().status

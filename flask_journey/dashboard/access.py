@@ -144,13 +144,21 @@ class Access:
         """Whether a POST carries the token of the browser's CSRF cookie."""
         seed = request.cookies.get(CSRF_COOKIE)
         sent = request.form.get("csrf_token", "")
-        return bool(seed) and hmac.compare_digest(self.csrf_token(seed), sent)
+        if not seed:
+            return False
+        return hmac.compare_digest(self.csrf_token(seed), sent)
 
-    def set_cookie(self, response: Response, request: Request, name: str, value: str,
-                   max_age: int | None) -> None:
+    def set_cookie(
+        self, response: Response, request: Request, name: str, value: str, max_age: int | None
+    ) -> None:
         """Set one of the dashboard's cookies: HttpOnly, SameSite=Lax, Secure over HTTPS,
         scoped to the dashboard's path."""
         response.set_cookie(
-            name, value, max_age=max_age, path=self.settings.dashboard_url or "/",
-            httponly=True, samesite="Lax", secure=request.is_secure,
+            name,
+            value,
+            max_age=max_age,
+            path=self.settings.dashboard_url or "/",
+            httponly=True,
+            samesite="Lax",
+            secure=request.is_secure,
         )

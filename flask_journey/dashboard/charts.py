@@ -34,8 +34,9 @@ def change(now: float | None, before: float | None, *, rate: bool = False) -> Ch
     return Change(text, direction, f"{text} against the previous period")
 
 
-def polyline(values: Sequence[float], width: float, height: float, top: float | None = None,
-             pad: float = 2) -> str:
+def polyline(
+    values: Sequence[float], width: float, height: float, top: float | None = None, pad: float = 2
+) -> str:
     """The ``points`` of an SVG polyline drawing ``values`` left to right in the box."""
     if not values:
         return ""
@@ -60,8 +61,13 @@ class Bar:
     note: str = ""
 
 
-def bars(items: Sequence[tuple[str, float, str]], width: float, height: float,
-         gap: float = 6, top: float | None = None) -> list[Bar]:
+def bars(
+    items: Sequence[tuple[str, float, str]],
+    width: float,
+    height: float,
+    gap: float = 6,
+    top: float | None = None,
+) -> list[Bar]:
     """Horizontal bars for ``(label, value, note)`` items stacked in a box of ``width`` x
     (``height`` per bar)."""
     top = max((value for _, value, _ in items), default=0) if top is None else top

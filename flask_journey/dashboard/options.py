@@ -16,8 +16,16 @@ PRESETS = (7, 30, 90)
 DEFAULT_PRESET = 30
 #: Columns the field table can be ordered by; the default puts the worst fields first.
 FIELD_ORDERS = (
-    "worst", "fieldKey", "stepKey", "starters", "returns", "errorSessions", "errorRate",
-    "abandons", "abandonShare", "medianSeconds",
+    "worst",
+    "fieldKey",
+    "stepKey",
+    "starters",
+    "returns",
+    "errorSessions",
+    "errorRate",
+    "abandons",
+    "abandonShare",
+    "medianSeconds",
 )
 
 
@@ -37,14 +45,20 @@ class View:
     def report_options(self) -> dict[str, Any]:
         """Keyword arguments of the report this view shows."""
         return {
-            "start": self.start, "end": self.end, "compare": self.compare,
-            "filters": dict(self.filters), "breakdown": self.breakdown,
+            "start": self.start,
+            "end": self.end,
+            "compare": self.compare,
+            "filters": dict(self.filters),
+            "breakdown": self.breakdown,
         }
 
     def report_params(self) -> dict[str, str]:
         """The report API's query parameters for the same report."""
-        params = {"from": self.start.isoformat(), "to": self.end.isoformat(),
-                  "compare": "true" if self.compare else "false"}
+        params = {
+            "from": self.start.isoformat(),
+            "to": self.end.isoformat(),
+            "compare": "true" if self.compare else "false",
+        }
         params.update(self.filters)
         if self.breakdown:
             params["breakdown"] = self.breakdown
@@ -108,9 +122,14 @@ def read_view(args: Mapping[str, str], today: dt.date) -> View:
     if direction not in ("asc", "desc"):
         raise ReportError("dir", "must be asc or desc")
     return View(
-        preset, start, end, compare == "on",
+        preset,
+        start,
+        end,
+        compare == "on",
         {name: args[name] for name in SEGMENTS if args.get(name)},
-        breakdown, order, direction == "desc",
+        breakdown,
+        order,
+        direction == "desc",
     )
 
 

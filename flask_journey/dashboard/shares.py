@@ -98,8 +98,9 @@ def revoke(journey: Journey, lookup: str) -> bool:
     """Revoke a share link by its lookup; False when the journey has no such active link."""
     return bool(
         ShareLink.update(revoked_at=utcnow())
-        .where(ShareLink.journey == journey, ShareLink.lookup == lookup,
-               ShareLink.revoked_at.is_null())
+        .where(
+            ShareLink.journey == journey, ShareLink.lookup == lookup, ShareLink.revoked_at.is_null()
+        )
         .execute()
     )
 

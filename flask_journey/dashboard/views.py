@@ -43,6 +43,8 @@ SHARE_CHOICES = (("1d", "1 day"), ("7d", "7 days"), ("30d", "30 days"), ("90d", 
 class PageError(HTTPException):
     """An error page a person can act on: a title, an explanation, what to do."""
 
+    code: int
+
     def __init__(self, code: int, title: str, advice: str) -> None:
         super().__init__(title)
         self.code = code
@@ -58,11 +60,15 @@ def _csp(frame_ancestors: list[str]) -> str:
     )
 
 
-def create_dashboard_blueprint(state: JourneyState, hook: Callable[[], AccessHook | None]
-                               ) -> Blueprint:
+def create_dashboard_blueprint(
+    state: JourneyState, hook: Callable[[], AccessHook | None]
+) -> Blueprint:
     """The dashboard blueprint of one app; ``hook`` returns the registered access function."""
     bp = Blueprint(
-        "journey_dashboard", __name__, template_folder="templates", static_folder="static",
+        "journey_dashboard",
+        __name__,
+        template_folder="templates",
+        static_folder="static",
         static_url_path="/static",
     )
     access = Access(state.settings, hook)
@@ -78,7 +84,8 @@ def create_dashboard_blueprint(state: JourneyState, hook: Callable[[], AccessHoo
         g._journey_frame_ancestors = []
         if not current_app.config.get("SECRET_KEY"):
             raise PageError(
-                503, "The dashboard needs the app's SECRET_KEY",
+                503,
+                "The dashboard needs the app's SECRET_KEY",
                 "Its sign-in, forms and share links are signed with it: set SECRET_KEY in the "
                 "app's configuration (a long random value, the same on every worker).",
             )
@@ -99,16 +106,21 @@ def create_dashboard_blueprint(state: JourneyState, hook: Callable[[], AccessHoo
     @bp.errorhandler(PageError)
     def _page_error(error: PageError) -> tuple[str, int]:
         return render_template(
-            "journey_dashboard/error.html", title=error.title, advice=error.advice,
+            "journey_dashboard/error.html",
+            title=error.title,
+            advice=error.advice,
             **_common(),
         ), error.code
 
     @bp.errorhandler(ReportError)
     def _report_error(error: ReportError) -> tuple[str, int]:
-        return _page_error(PageError(
-            400, f"This view cannot be shown: {error}",
-            "Change the range or filters, or start again from the journey's page.",
-        ))
+        return _page_error(
+            PageError(
+                400,
+                f"This view cannot be shown: {error}",
+                "Change the range or filters, or start again from the journey's page.",
+            )
+        )
 
     def _common() -> dict[str, Any]:
         if "_journey_csrf_seed" not in g:  # no SECRET_KEY: nothing can be signed
@@ -120,7 +132,8 @@ def create_dashboard_blueprint(state: JourneyState, hook: Callable[[], AccessHoo
 
     def _denied() -> PageError:
         return PageError(
-            403, "You cannot see this dashboard",
+            403,
+            "You cannot see this dashboard",
             "Sign in with one of the organization's secret keys, or ask its owner for a "
             "share link.",
         )
@@ -136,7 +149,8 @@ def create_dashboard_blueprint(state: JourneyState, hook: Callable[[], AccessHoo
             journey = tenants.get_journey(org, slug)
         except tenants.TenantError:
             raise PageError(
-                404, f"No journey “{slug}” in {org.slug}",
+                404,
+                f"No journey “{slug}” in {org.slug}",
                 "Check the address, or pick a journey from the organization's list.",
             ) from None
         journey.organization = org
@@ -151,8 +165,11 @@ def create_dashboard_blueprint(state: JourneyState, hook: Callable[[], AccessHoo
             org = Organization.get_or_none(Organization.id == signed.org_id)
             if org is not None:
                 return redirect(url_for(".organization", org=org.slug))
-        allowed = [o for o in Organization.select().order_by(Organization.slug)
-                   if access.allows(request, o)]
+        allowed = [
+            o
+            for o in Organization.select().order_by(Organization.slug)
+            if access.allows(request, o)
+        ]
         if len(allowed) == 1:
             return redirect(url_for(".organization", org=allowed[0].slug))
         if allowed:
@@ -174,8 +191,13 @@ def create_dashboard_blueprint(state: JourneyState, hook: Callable[[], AccessHoo
                     error, status = "That is not an active secret key.", 401
                 else:
                     response = redirect(url_for(".organization", org=org.slug), 303)
-                    access.set_cookie(response, request, SESSION_COOKIE, cookie,
-                                      state.settings.dashboard_session_seconds)
+                    access.set_cookie(
+                        response,
+                        request,
+                        SESSION_COOKIE,
+                        cookie,
+                        state.settings.dashboard_session_seconds,
+                    )
                     return response
         page = render_template("journey_dashboard/sign_in.html", error=error, **_common())
         return page, status
@@ -203,19 +225,26 @@ def create_dashboard_blueprint(state: JourneyState, hook: Callable[[], AccessHoo
             report = report_of(journey, start=view.start, end=view.end, compare=True)
             totals, before = report["totals"], report["previous"]["totals"]
             points = [p["sessions"] for p in report["trend"]["points"]]
-            rows.append({
-                "journey": journey,
-                "totals": totals,
-                "sessions_change": charts.change(totals["sessions"], before["sessions"]),
-                "rate_change": charts.change(totals["completionRate"], before["completionRate"],
-                                             rate=True),
-                "spark": charts.polyline(points, 120, 28),
-                "trend_summary": f"{sum(points)} sessions over {len(points)} days, "
-                                 f"at most {max(points, default=0)} a day",
-            })
+            rows.append(
+                {
+                    "journey": journey,
+                    "totals": totals,
+                    "sessions_change": charts.change(totals["sessions"], before["sessions"]),
+                    "rate_change": charts.change(
+                        totals["completionRate"], before["completionRate"], rate=True
+                    ),
+                    "spark": charts.polyline(points, 120, 28),
+                    "trend_summary": f"{sum(points)} sessions over {len(points)} days, "
+                    f"at most {max(points, default=0)} a day",
+                }
+            )
         return render_template(
-            "journey_dashboard/organization.html", org=organization, rows=rows, view=view,
-            presets=PRESETS, **_common(),
+            "journey_dashboard/organization.html",
+            org=organization,
+            rows=rows,
+            view=view,
+            presets=PRESETS,
+            **_common(),
         )
 
     def _journey_page(journey: Journey, links: dict[str, Any], shared: dict | None) -> str:
@@ -257,17 +286,20 @@ def create_dashboard_blueprint(state: JourneyState, hook: Callable[[], AccessHoo
         if table not in TABLES:
             raise ReportError("table", f"must be one of {', '.join(TABLES)}")
         return Response(
-            to_csv(report, table), mimetype="text/csv",
+            to_csv(report, table),
+            mimetype="text/csv",
             headers={"Content-Disposition": f'attachment; filename="{name}-{table}.csv"'},
         )
 
     @bp.get("/<org>/<journey>/")
     def journey(org: str, journey: str):
         found = _journey(_org(org), journey)
-        links = {"page": url_for(".journey", org=org, journey=journey),
-                 "download": url_for(".download", org=org, journey=journey, fmt="csv"),
-                 "json": url_for(".download", org=org, journey=journey, fmt="json"),
-                 "share": url_for(".share", org=org, journey=journey)}
+        links = {
+            "page": url_for(".journey", org=org, journey=journey),
+            "download": url_for(".download", org=org, journey=journey, fmt="csv"),
+            "json": url_for(".download", org=org, journey=journey, fmt="json"),
+            "share": url_for(".share", org=org, journey=journey),
+        }
         return _journey_page(found, links, None)
 
     @bp.get("/<org>/<journey>/report.<any(csv, json):fmt>")
@@ -286,8 +318,12 @@ def create_dashboard_blueprint(state: JourneyState, hook: Callable[[], AccessHoo
         token = shares.create(found, current_app.config["SECRET_KEY"], expires)
         url = url_for(".shared", token=token, _external=True)
         return render_template(
-            "journey_dashboard/shared_link.html", journey=found, url=url, expires=expires,
-            back=url_for(".journey", org=org, journey=journey), **_common(),
+            "journey_dashboard/shared_link.html",
+            journey=found,
+            url=url,
+            expires=expires,
+            back=url_for(".journey", org=org, journey=journey),
+            **_common(),
         )
 
     def _shared(token: str) -> Journey:
@@ -297,22 +333,25 @@ def create_dashboard_blueprint(state: JourneyState, hook: Callable[[], AccessHoo
             if exc.reason == "expired":
                 when = exc.expired_at.strftime("%Y-%m-%d %H:%M UTC") if exc.expired_at else ""
                 raise PageError(
-                    410, "This share link has expired",
+                    410,
+                    "This share link has expired",
                     f"It expired on {when}. Ask whoever sent it for a new one.",
                 ) from None
             raise PageError(
-                404, "This share link does not work",
-                "It was revoked, or the address is incomplete. Ask whoever sent it for a new "
-                "one.",
+                404,
+                "This share link does not work",
+                "It was revoked, or the address is incomplete. Ask whoever sent it for a new one.",
             ) from None
 
     @bp.get("/share/<token>/")
     def shared(token: str):
         found = _shared(token)
-        links = {"page": url_for(".shared", token=token),
-                 "download": url_for(".shared_download", token=token, fmt="csv"),
-                 "json": url_for(".shared_download", token=token, fmt="json"),
-                 "share": None}
+        links = {
+            "page": url_for(".shared", token=token),
+            "download": url_for(".shared_download", token=token, fmt="csv"),
+            "json": url_for(".shared_download", token=token, fmt="json"),
+            "share": None,
+        }
         return _journey_page(found, links, {"token": token})
 
     @bp.get("/share/<token>/report.<any(csv, json):fmt>")
@@ -339,19 +378,27 @@ def _headline(report: dict[str, Any]) -> list[dict[str, Any]]:
     before = (report.get("previous") or {}).get("totals")
     rows = []
     for key, label, is_rate in (
-        ("sessions", "Sessions", False), ("starters", "Starters", False),
-        ("completions", "Completions", False), ("abandons", "Abandons", False),
-        ("startRate", "Start rate", True), ("completionRate", "Completion rate", True),
+        ("sessions", "Sessions", False),
+        ("starters", "Starters", False),
+        ("completions", "Completions", False),
+        ("abandons", "Abandons", False),
+        ("startRate", "Start rate", True),
+        ("completionRate", "Completion rate", True),
         ("conversionRate", "Conversion", True),
     ):
         value = totals[key]
-        rows.append({
-            "key": key, "label": label, "rate": is_rate, "value": value,
-            "previous": before[key] if before else None,
-            "change": charts.change(value, before[key], rate=is_rate) if before else None,
-            # Fewer abandons is better.
-            "good": "down" if key == "abandons" else "up",
-        })
+        rows.append(
+            {
+                "key": key,
+                "label": label,
+                "rate": is_rate,
+                "value": value,
+                "previous": before[key] if before else None,
+                "change": charts.change(value, before[key], rate=is_rate) if before else None,
+                # Fewer abandons is better.
+                "good": "down" if key == "abandons" else "up",
+            }
+        )
     return rows
 
 
@@ -359,10 +406,16 @@ def _funnel(report: dict[str, Any]) -> dict[str, Any]:
     steps = report["steps"]
     top = max((s["sessions"] for s in steps), default=0)
     width, height = 360, 26
-    bars = charts.bars([(s["stepKey"], s["sessions"], "") for s in steps], width, height,
-                       top=top or 1)
-    return {"bars": bars, "width": width, "bar_height": height, "label_width": 170,
-            "height": max(len(bars) * (height + 6), height)}
+    bars = charts.bars(
+        [(s["stepKey"], s["sessions"], "") for s in steps], width, height, top=top or 1
+    )
+    return {
+        "bars": bars,
+        "width": width,
+        "bar_height": height,
+        "label_width": 170,
+        "height": max(len(bars) * (height + 6), height),
+    }
 
 
 def _trend(report: dict[str, Any]) -> dict[str, Any]:
@@ -375,7 +428,9 @@ def _trend(report: dict[str, Any]) -> dict[str, Any]:
         "points": points,
         "sessions": charts.polyline(sessions, width, height, top=top, pad=4),
         "completions": charts.polyline(completions, width, height, top=top, pad=4),
-        "top": top, "width": width, "height": height,
+        "top": top,
+        "width": width,
+        "height": height,
         "first": points[0]["period"] if points else "",
         "last": points[-1]["period"] if points else "",
         "interval": report["trend"]["interval"],

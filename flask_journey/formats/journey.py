@@ -113,14 +113,15 @@ class BatchSchema(Schema):
         unknown = EXCLUDE
 
     schemaVersion = _schema_version()
-    context = fields.Nested(
-        ContextSchema, required=True, error_messages=_REQUIRED
-    )
+    context = fields.Nested(ContextSchema, required=True, error_messages=_REQUIRED)
     events = fields.List(
         fields.Dict(error_messages={"invalid": "must be objects"}),
         required=True,
-        error_messages={"required": "array is required", "null": "array is required",
-                        "invalid": "must be an array"},
+        error_messages={
+            "required": "array is required",
+            "null": "array is required",
+            "invalid": "must be an array",
+        },
     )
 
 

@@ -37,8 +37,13 @@ class ProjectEventSchema(Schema):
     url = text(
         2048,
         required=True,
-        validate=[validate.URL(schemes={"http", "https"}, require_tld=False,
-                               error="must be an absolute http(s) URL")],
+        validate=[
+            validate.URL(
+                schemes={"http", "https"},
+                require_tld=False,
+                error="must be an absolute http(s) URL",
+            )
+        ],
     )
     page_title = text(512)
     page_path = text(2048)

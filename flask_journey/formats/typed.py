@@ -400,8 +400,6 @@ class TypedFormat(WireFormat):
 
     def refused(self, outcome: Refusal) -> Response:
         message = INACTIVE if isinstance(outcome, TenantNotFound) else outcome.message
-        response = jsonify(
-            success=False, processed=0, errors=[{"index": -1, "message": message}]
-        )
+        response = jsonify(success=False, processed=0, errors=[{"index": -1, "message": message}])
         response.status_code = outcome.code
         return response

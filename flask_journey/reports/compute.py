@@ -250,8 +250,16 @@ def trend(query: Query, sessions: list[Session]) -> dict[str, Any]:
 class _FieldTally:
     """One field's numbers as its session rows are read."""
 
-    __slots__ = ("sessions", "starters", "returns", "error_sessions", "errors", "abandons",
-                 "seconds", "hesitation")
+    __slots__ = (
+        "sessions",
+        "starters",
+        "returns",
+        "error_sessions",
+        "errors",
+        "abandons",
+        "seconds",
+        "hesitation",
+    )
 
     def __init__(self) -> None:
         self.sessions = self.starters = self.returns = self.error_sessions = self.abandons = 0
@@ -299,7 +307,7 @@ def _fields(
             and session.last_field == field
             and session.last_step == step
         )
-        groups = [(None, step, field)]
+        groups: list[tuple[str | None, str, str]] = [(None, step, field)]
         if query.breakdown:
             groups.append((session.segment(query.breakdown), step, field))
         for key in groups:

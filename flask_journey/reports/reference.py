@@ -35,9 +35,25 @@ from .query import (
 )
 
 _COLUMNS = (
-    "id", "type", "name", "occurred_at", "session_id", "url", "path", "referrer", "step_key",
-    "field_key", "error_type", "device_class", "browser", "os", "language", "category",
-    "label", "value", "properties",
+    "id",
+    "type",
+    "name",
+    "occurred_at",
+    "session_id",
+    "url",
+    "path",
+    "referrer",
+    "step_key",
+    "field_key",
+    "error_type",
+    "device_class",
+    "browser",
+    "os",
+    "language",
+    "category",
+    "label",
+    "value",
+    "properties",
 )
 
 
@@ -130,8 +146,7 @@ def _report(events: list[_Event], query: Query) -> dict[str, Any]:
         "trend": _trend(sessions, query),
         "events": _other_events(events, query),
         "segments": {
-            name: dict(top(Counter(s.segments[name] for s in sessions)))
-            for name in SEGMENTS
+            name: dict(top(Counter(s.segments[name] for s in sessions))) for name in SEGMENTS
         },
         "breakdownValues": None,
         "previous": _report(events, query.previous()) if query.compare else None,
@@ -230,18 +245,20 @@ def _journey_order(sessions: list[_Session], configured: tuple[str, ...]) -> lis
     for session in sessions:
         reached: list[str] = []
         for view in session.step_views:
-            if view.step_key not in reached:
-                reached.append(view.step_key)
-                first_view[view.step_key] = min(
-                    first_view.get(view.step_key, view.occurred_at), view.occurred_at
-                )
+            step = view.step_key
+            assert step is not None  # a step_view names its step
+            if step not in reached:
+                reached.append(step)
+                first_view[step] = min(first_view.get(step, view.occurred_at), view.occurred_at)
         for position, step in enumerate(reached, 1):
             positions[step].append(position)
     known = [step for step in configured if step in positions]
     others = sorted(
         (step for step in positions if step not in configured),
         key=lambda step: (
-            Fraction(sum(positions[step]), len(positions[step])), first_view[step], step
+            Fraction(sum(positions[step]), len(positions[step])),
+            first_view[step],
+            step,
         ),
     )
     return known + others
@@ -249,13 +266,13 @@ def _journey_order(sessions: list[_Session], configured: tuple[str, ...]) -> lis
 
 def _steps(sessions: list[_Session], query: Query, order: list[str]) -> list[dict[str, Any]]:
     position = {step: n for n, step in enumerate(order, 1)}
-    rows = []
+    rows: list[dict[str, Any]] = []
     for step in order:
         viewers = [s for s in sessions if any(v.step_key == step for v in s.step_views)]
         dropoffs = sum(
             s.closed
             and not s.completed
-            and max(position[v.step_key] for v in s.step_views) == position[step]
+            and max(position[v.step_key or ""] for v in s.step_views) == position[step]
             for s in viewers
         )
         reasons: Counter[str] = Counter()
@@ -409,7 +426,7 @@ def _hesitation(own: list[_Event]) -> float | None:
 
 
 def _trend(sessions: list[_Session], query: Query) -> dict[str, Any]:
-    points = {
+    points: dict[str, dict[str, Any]] = {
         period: {"period": period, "sessions": 0, "starters": 0, "completions": 0}
         for period in query.periods()
     }
@@ -456,9 +473,7 @@ def _other_events(events: list[_Event], query: Query) -> dict[str, Any]:
         ],
         "trend": [{"period": period, "count": count} for period, count in periods.items()],
         "pages": [{"path": path, "count": count} for path, count in top(pages, TOP_EVENTS)],
-        "referrers": [
-            {"host": host, "count": count} for host, count in top(referrers, TOP_EVENTS)
-        ],
+        "referrers": [{"host": host, "count": count} for host, count in top(referrers, TOP_EVENTS)],
         "forms": [
             {"formId": form, "count": count}
             for form, count in sorted(forms.items(), key=lambda i: (-i[1], _nullable(i[0])))
@@ -476,4 +491,3 @@ def _other_events(events: list[_Event], query: Query) -> dict[str, Any]:
 def _nullable(value: str | None) -> tuple[bool, str]:
     """A sort key putting None first, then strings in order."""
     return (value is not None, value or "")
-
