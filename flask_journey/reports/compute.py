@@ -20,27 +20,12 @@ from peewee import Database
 from ..db import is_sqlite
 from ..models import FieldSummary, HourlyCount, SessionSummary
 from .query import NONE, SEGMENTS, TOP_EVENTS, Query, median_seconds, rate, top
+from .summary import SESSION_COLUMNS
 
 _SESSION = SessionSummary._meta.table_name
 _FIELD = FieldSummary._meta.table_name
 _HOURLY = HourlyCount._meta.table_name
-_SESSION_COLUMNS = (
-    "first_at",
-    "last_at",
-    "device_class",
-    "browser",
-    "os",
-    "language",
-    "source",
-    "started",
-    "submitted",
-    "completed",
-    "ended",
-    "steps",
-    "last_step",
-    "last_field",
-    "id",
-)
+_SESSION_COLUMNS = (*SESSION_COLUMNS, "id")
 
 
 @dataclass

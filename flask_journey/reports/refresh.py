@@ -30,7 +30,7 @@ from ..models import Event as EventModel
 from ..models import FieldSummary, HourlyCount, RefreshState, SessionSummary, utcnow
 from ..state import using
 from .query import PAGEVIEW_TYPES, url_host
-from .summary import EVENT_COLUMNS, SEGMENT_COLUMNS, Event, SessionRow, summarise
+from .summary import EVENT_COLUMNS, SEGMENT_COLUMNS, SESSION_COLUMNS, Event, SessionRow, summarise
 
 #: Events read per transaction.
 CHUNK = 20_000
@@ -150,24 +150,7 @@ def _counts(rows: list[tuple]) -> dict[tuple, list[float]]:
 
 
 _COUNT_COLUMNS = ("journey_id", "hour", "kind", "key1", "key2", "key3", "count", "value_sum")
-_SESSION_COLUMNS = (
-    "journey_id",
-    "session_id",
-    "first_at",
-    "last_at",
-    "device_class",
-    "browser",
-    "os",
-    "language",
-    "source",
-    "started",
-    "submitted",
-    "completed",
-    "ended",
-    "steps",
-    "last_step",
-    "last_field",
-)
+_SESSION_COLUMNS = ("journey_id", "session_id", *SESSION_COLUMNS)
 _FIELD_COLUMNS = (
     "session_id",
     "step_key",

@@ -31,6 +31,23 @@ EVENT_COLUMNS = (
     "referrer",
     "properties",
 )
+#: The columns of a session's summary row (``journey_session``) that :class:`SessionRow` fills.
+SESSION_COLUMNS = (
+    "first_at",
+    "last_at",
+    "device_class",
+    "browser",
+    "os",
+    "language",
+    "source",
+    "started",
+    "submitted",
+    "completed",
+    "ended",
+    "steps",
+    "last_step",
+    "last_field",
+)
 #: The segment columns a session takes from its first event that has a value.
 SEGMENT_COLUMNS = ("device_class", "browser", "os", "language")
 
