@@ -94,13 +94,20 @@ def serve_demo(folder: Path, **config: Any) -> Iterator[Live]:
         }
     )
     live = Live(app, "")
-    server = make_server("127.0.0.1", 0, _recording(live), threaded=True)
-    live.origin = f"http://127.0.0.1:{server.server_port}"
-    live.cli("set-origins", ORG, JOURNEY, live.origin)
+    with serve_wsgi(_recording(live)) as base:
+        live.origin = base
+        live.cli("set-origins", ORG, JOURNEY, live.origin)
+        yield live
+
+
+@contextlib.contextmanager
+def serve_wsgi(app: Callable) -> Iterator[str]:
+    """Serve a WSGI app on a free loopback port from a thread; yield its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield live
+        yield f"http://127.0.0.1:{server.server_port}"
     finally:
         server.shutdown()
         thread.join()

@@ -122,17 +122,13 @@ def postgres_url(postgres_server: PostgresServer, postgres_database: str) -> str
 # Redis
 
 
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory) -> Iterator[str]:
-    """One Redis server for the session, without persistence; yields its ``redis://`` URL."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server not found: apt-get install redis-server")
-    pytest.importorskip("redis", reason="the redis package is needed to reach Redis")
-    port = free_port()
-    home = tmp_path_factory.mktemp("redis")
+def start_redis(binary: str, port: int, home: Path) -> subprocess.Popen:
+    """A Redis server without persistence on a loopback port, once it answers.
+
+    It writes its data and ``server.log`` (appended to) in ``home``; stop it with ``stop``.
+    """
     log = home / "server.log"
-    with open(log, "wb") as out:
+    with open(log, "ab") as out:
         process = subprocess.Popen(
             [
                 binary,
@@ -150,8 +146,20 @@ def redis_server(tmp_path_factory) -> Iterator[str]:
             stdout=out,
             stderr=subprocess.STDOUT,
         )
+    wait_until(lambda: port_answers(port), "redis-server", process, log)
+    return process
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory) -> Iterator[str]:
+    """One Redis server for the session, without persistence; yields its ``redis://`` URL."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server not found: apt-get install redis-server")
+    pytest.importorskip("redis", reason="the redis package is needed to reach Redis")
+    port = free_port()
+    process = start_redis(binary, port, tmp_path_factory.mktemp("redis"))
     try:
-        wait_until(lambda: port_answers(port), "redis-server", process, log)
         yield f"redis://127.0.0.1:{port}/0"
     finally:
         stop(process)

@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import subprocess
-import threading
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -24,11 +23,10 @@ from typing import Any
 
 import pytest
 from flask import Flask, request
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Response
 
 from flask_journey import Journey
-from tests.live import browser_context, launch_chromium
+from tests.live import browser_context, launch_chromium, serve_wsgi
 
 ORG = "acme"
 JOURNEY = "signup"
@@ -62,20 +60,6 @@ def axe_source() -> str:
             timeout=300,
         )
     return script.read_text()
-
-
-@contextlib.contextmanager
-def serving(app: Callable) -> Iterator[str]:
-    """Serve a WSGI app on a free loopback port from a thread; yield its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join()
-        server.server_close()
 
 
 @dataclass
@@ -128,7 +112,7 @@ def site(tmp_path_factory) -> Iterator[Site]:
         # Stands in for the host's own login: a header only the test's "staff" browser sends.
         return request.headers.get("X-Test-Staff") == org.slug
 
-    with serving(_embedding_site) as embedder_base, serving(app) as base:
+    with serve_wsgi(_embedding_site) as embedder_base, serve_wsgi(app) as base:
         # The embedding site is reached as localhost: another origin than 127.0.0.1.
         embedder = embedder_base.replace("127.0.0.1", "localhost")
         site = Site(app, base, embedder, "")

@@ -35,7 +35,7 @@ from flask_journey.openapi import describe
 from scripts import servers as throwaway
 
 from .conftest import ORG
-from .servers import port_answers, wait_until
+from .servers import start_redis, wait_until
 
 JOURNEY = "faulty-journey"
 CLIENTS = 5
@@ -452,27 +452,7 @@ class StoppableRedis:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
-        with open(self.home / "server.log", "ab") as out:
-            self.process = subprocess.Popen(
-                [
-                    self.binary,
-                    "--port",
-                    str(self.port),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--dir",
-                    str(self.home),
-                ],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        wait_until(
-            lambda: port_answers(self.port), "redis-server", self.process, self.home / "server.log"
-        )
+        self.process = start_redis(self.binary, self.port, self.home)
 
     def stop(self) -> None:
         if self.process is not None:

@@ -11,7 +11,6 @@ import itertools
 import logging
 import os
 import shutil
-import subprocess
 
 import pytest
 from flask import Flask
@@ -20,7 +19,7 @@ from flask_journey import Journey
 from scripts.servers import free_port, stop
 
 from .helpers import JOURNEY, ORG, ORIGIN
-from .servers import port_answers, wait_until
+from .servers import start_redis
 from .test_ingest import batch, event
 
 LOGGER = "flask_journey.outages"
@@ -156,27 +155,8 @@ def test_a_rate_limit_storage_outage_is_logged_the_same_way(tmp_path, redis_bina
     )
     assert "(3 failures)" in records[2].getMessage()
 
-    log = tmp_path / "redis.log"
-    with open(log, "wb") as out:
-        redis = subprocess.Popen(
-            [
-                redis_binary,
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(tmp_path),
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    redis = start_redis(redis_binary, port, tmp_path)
     try:
-        wait_until(lambda: port_answers(port), "redis-server", redis, log)
         caplog.clear()
 
         assert ingest(app, 10).status_code == 204

@@ -22,7 +22,6 @@ import sqlite3
 import string
 import subprocess
 import tarfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -30,11 +29,10 @@ from typing import Any
 
 import pytest
 from flask import Blueprint, Flask, Response
-from werkzeug.serving import make_server
 
 from flask_journey import Journey
 
-from .live import browser_context, launch_chromium
+from .live import browser_context, launch_chromium, serve_wsgi
 
 SDK = "@outlit/browser@1.4.0"
 #: The registry's ``dist.integrity`` of that tarball.
@@ -146,19 +144,6 @@ def _recording(app: Flask, answers: list[tuple[str, str, dict[str, str]]]) -> Ca
     return middleware
 
 
-@contextlib.contextmanager
-def _served(app: Callable) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join()
-        server.server_close()
-
-
 def _cli(app: Flask, *args: str) -> str:
     result = app.test_cli_runner().invoke(args=["journey", *args])
     assert result.exit_code == 0, result.output
@@ -261,7 +246,10 @@ def visit(request, sdk_script, tmp_path_factory) -> Iterator[dict[str, Any]]:
     _cli(site, "init-db")
     _cli(site, "create-org", ORG)
     answers: list[tuple[str, str, dict[str, str]]] = []
-    with _served(_recording(site, answers)) as site_origin, _served(elsewhere) as other_origin:
+    with (
+        serve_wsgi(_recording(site, answers)) as site_origin,
+        serve_wsgi(elsewhere) as other_origin,
+    ):
         page_origin = other_origin if request.param == "cross-origin" else site_origin
         _cli(site, "create-journey", ORG, JOURNEY, "--allowed-origin", page_origin)
         public_key = json.loads(_cli(site, "show", ORG, JOURNEY))["publicKey"]
