@@ -158,6 +158,9 @@ def test_a_transaction_aborted_to_break_a_deadlock_is_run_again(app, postgres_ur
 
     other, watcher = psycopg2.connect(postgres_url), psycopg2.connect(postgres_url)
     watcher.autocommit = True
+    # PostgreSQL aborts the transaction whose backend looks for the deadlock first, after its
+    # deadlock_timeout: the other connection never looks, so the one aborted is always ours.
+    other.cursor().execute("SET deadlock_timeout = '1h'")
     other.cursor().execute(insert, (2,))
 
     def first_transaction_waits() -> bool:
@@ -166,8 +169,7 @@ def test_a_transaction_aborted_to_break_a_deadlock_is_run_again(app, postgres_ur
             return bool(cursor.fetchall())
 
     def insert_one_once_blocked() -> None:
-        # Once the first transaction waits for row 2, take row 1: a deadlock, which PostgreSQL
-        # breaks by aborting the transaction that has waited longest, the first one.
+        # Once the first transaction waits for row 2, take row 1: a deadlock.
         wait_until(first_transaction_waits, "the first transaction's lock wait")
         other.cursor().execute(insert, (1,))
         other.commit()
