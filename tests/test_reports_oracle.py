@@ -28,7 +28,7 @@ from flask_journey.reports.reference import compute as reference_report
 from flask_journey.reports.reference import differences
 from flask_journey.reports.refresh import refresh
 
-from .conftest import ORG
+from .helpers import ORG
 
 #: Before every generated event; the previous period of the queries starts here.
 EPOCH = dt.datetime(2026, 11, 8)
