@@ -187,7 +187,7 @@ def _period(db: Database, query: Query) -> dict[str, Any]:
 def step_order(configured: Iterable[str], sessions: list[Session]) -> list[str]:
     """The journey order: configured steps, then the others viewed, by where sessions reach them.
 
-    Only steps some session viewed are listed.
+    A configured step is listed even when no session viewed it: that nobody got there is news.
     """
     positions: dict[str, list[int]] = defaultdict(list)
     first_view: dict[str, str] = {}
@@ -197,7 +197,7 @@ def step_order(configured: Iterable[str], sessions: list[Session]) -> list[str]:
             positions[key].append(position)
             if key not in first_view or at < first_view[key]:
                 first_view[key] = at
-    listed = [key for key in configured if key in positions]
+    listed = list(configured)
     others = sorted(
         (key for key in positions if key not in listed),
         key=lambda key: (sum(positions[key]) / len(positions[key]), first_view[key], key),
