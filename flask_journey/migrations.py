@@ -20,7 +20,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from peewee import Database, DateTimeField, IntegerField, PostgresqlDatabase, SqliteDatabase, fn
+from peewee import (
+    Database,
+    DateTimeField,
+    DoubleField,
+    IntegerField,
+    PostgresqlDatabase,
+    SqliteDatabase,
+    fn,
+)
 from playhouse.cockroachdb import CockroachDatabase
 from playhouse.migrate import Operation, SchemaMigrator, make_index_name, migrate
 
@@ -107,6 +115,17 @@ def _create_tables(*models: type[BaseModel]) -> Steps:
     return steps
 
 
+def _double_precision(table: str, column: str) -> Steps:
+    """Steps that make a nullable column double precision, where it is not already."""
+
+    def steps(migrator: SchemaMigrator) -> list[Operation]:
+        if isinstance(migrator.database, SqliteDatabase):
+            return []
+        return [migrator.alter_column_type(table, column, DoubleField(null=True))]
+
+    return steps
+
+
 def _in_turn(*parts: Steps) -> Steps:
     """The steps of each of ``parts``, in order."""
 
@@ -163,6 +182,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         7,
         "read-only share links of journey dashboards (only their tokens' hashes)",
         _create_tables(ShareLink),
+    ),
+    Migration(
+        8,
+        "events' value in double precision (PostgreSQL rewrites journey_event, holding its lock "
+        "meanwhile; SQLite's REAL is double precision already)",
+        _double_precision(Event._meta.table_name, "value"),
     ),
 )
 

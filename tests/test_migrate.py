@@ -199,6 +199,8 @@ def test_migrate_upgrades_a_release_0_1_database_and_keeps_every_row(old_app, ru
         "values an installation generates once, such as its identity secret "
         "(journey_installation)",
         "Applied 7: read-only share links of journey dashboards (only their tokens' hashes)",
+        "Applied 8: events' value in double precision (PostgreSQL rewrites journey_event, "
+        "holding its lock meanwhile; SQLite's REAL is double precision already)",
         f"Schema version 1 -> {migrations.LATEST}.",
     ]
     exported = [json.loads(line) for line in run("export").output.splitlines()]
