@@ -14,7 +14,7 @@ SHARED = {"helpers", "live", "servers", "hostile", "conftest", "__init__"}
 
 def imported(path: Path) -> set[str]:
     """The modules ``path`` imports, relative ones named as ``tests.<name>``."""
-    names = set()
+    names: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
