@@ -133,11 +133,10 @@ def create_organization(
     limit, no quota.
     """
     app_state()
-    values = {"slug": _slug(slug, "organization"), "rate_limit": _rate_limit(rate_limit)}
-    values["monthly_quota"] = _quota(quota)
+    slug, rate_limit, quota = _slug(slug, "organization"), _rate_limit(rate_limit), _quota(quota)
     try:
         with database.atomic():
-            return Organization.create(**values)
+            return Organization.create(slug=slug, rate_limit=rate_limit, monthly_quota=quota)
     except IntegrityError:
         raise TenantError(f"organization {slug!r} already exists", "slug") from None
 
@@ -221,12 +220,14 @@ def create_journey(
     none: every origin); ``steps`` its steps in order, the reports' funnel.
     """
     org = _org(org)
-    values = {"slug": _slug(slug, "journey"), "allowed_origins": _origins(origins)}
-    steps = _steps(steps)
+    slug, allowed, steps = _slug(slug, "journey"), _origins(origins), _steps(steps)
     try:
         with database.atomic():
             journey = Journey.create(
-                organization=org, public_key="pk_" + secrets.token_hex(12), **values
+                organization=org,
+                slug=slug,
+                public_key="pk_" + secrets.token_hex(12),
+                allowed_origins=allowed,
             )
             if steps:
                 JourneySteps.create(journey=journey, steps=steps)
