@@ -162,10 +162,13 @@ def update_organization(
     takes them; None clears one); a setting not given stays as it is. Ingest sees the change at
     once in this process, within ``JOURNEY_TENANT_CACHE_SECONDS`` in others."""
     org = _org(org)
+    changes: dict[str, Any] = {}
     if rate_limit is not UNCHANGED:
-        org.rate_limit = _rate_limit(rate_limit)
+        changes["rate_limit"] = _rate_limit(rate_limit)
     if quota is not UNCHANGED:
-        org.monthly_quota = _quota(quota)
+        changes["monthly_quota"] = _quota(quota)
+    for name, value in changes.items():
+        setattr(org, name, value)
     org.save()
     tenants.changed()
     return org
