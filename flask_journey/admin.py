@@ -3,7 +3,7 @@ authenticates the call.
 
 ``GET /api/journeys``, ``POST /api/journeys``, ``GET`` and ``PUT /api/journeys/<journeyKey>``,
 ``GET /api/journeys/<journeyKey>/report`` (``docs/reports.md``); errors are ``{"error": "..."}``
-like the ingest endpoint's.
+like the ingest endpoint's. Each view authenticates the key, then calls :mod:`flask_journey.api`.
 """
 
 from __future__ import annotations
@@ -141,7 +141,7 @@ def create_admin_blueprint(state: JourneyState) -> Blueprint:
     @bp.put("/api/journeys/<journey_key>")
     def put_journey(journey_key: str):
         org = authenticate(request.headers.get("Authorization"))
-        _journey(org, journey_key)
+        _journey(org, journey_key)  # an unknown journey is a 404 whatever the body
         data = _load(JourneyUpdateSchema(), state.settings.max_body_bytes)
         try:
             journey = api.update_journey(

@@ -104,11 +104,12 @@ def _rate_limit(value: str | None) -> str | None:
     if value is None:
         return None
     try:
-        if isinstance(value, str) and parse_many(value):
-            return value
+        valid = isinstance(value, str) and bool(parse_many(value))
     except ValueError:
-        pass
-    raise TenantError(f"invalid rate limit {value!r} (e.g. '5000 per hour')", "rate_limit")
+        valid = False
+    if not valid:
+        raise TenantError(f"invalid rate limit {value!r} (e.g. '5000 per hour')", "rate_limit")
+    return value
 
 
 def _quota(value: int | None) -> int | None:
