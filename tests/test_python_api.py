@@ -227,7 +227,7 @@ def test_the_report_is_the_report_apis(app, client, org):
         report = api.report(ORG, JOURNEY, start=DAY, end=DAY, compare=False)
         by_device = api.report(ORG, JOURNEY, **api.report_options({"from": "2024-01-15"}))
     assert report["totals"]["sessions"] == 2
-    assert [step["stepKey"] for step in report["steps"]] == STEPS[:2]  # the ones reached
+    assert [step["stepKey"] for step in report["steps"] if step["sessions"]] == STEPS[:2]
     response = client.get(
         f"/api/journeys/{JOURNEY}/report?from={DAY}&to={DAY}&compare=false",
         headers=_bearer(secret),
