@@ -20,7 +20,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from peewee import Database, DateTimeField, IntegerField, PostgresqlDatabase, SqliteDatabase, fn
+from peewee import (
+    Database,
+    DateTimeField,
+    DoubleField,
+    IntegerField,
+    PostgresqlDatabase,
+    SqliteDatabase,
+    fn,
+)
 from playhouse.cockroachdb import CockroachDatabase
 from playhouse.migrate import Operation, SchemaMigrator, make_index_name, migrate
 
@@ -32,6 +40,7 @@ from .models import (
     FieldSummary,
     HourlyCount,
     Installation,
+    Journey,
     JourneySteps,
     RefreshState,
     RefusalCount,
@@ -39,6 +48,7 @@ from .models import (
     ShareLink,
     utcnow,
 )
+from .privacy import url_origin
 from .state import using
 
 
@@ -107,6 +117,36 @@ def _create_tables(*models: type[BaseModel]) -> Steps:
     return steps
 
 
+def _double_precision(table: str, column: str) -> Steps:
+    """Steps that make a nullable column double precision, where it is not already."""
+
+    def steps(migrator: SchemaMigrator) -> list[Operation]:
+        if isinstance(migrator.database, SqliteDatabase):
+            return []
+        return [migrator.alter_column_type(table, column, DoubleField(null=True))]
+
+    return steps
+
+
+def _exact_origins(migrator: SchemaMigrator) -> list[Operation]:
+    """Steps that write every journey's allowed origins as browsers send them.
+
+    Earlier releases kept what was given (``https://Shop.Example:443``); origins are now
+    compared exactly (``https://shop.example``). A value that is no origin is kept as it is.
+    """
+
+    def rewrite(migrator: SchemaMigrator) -> None:
+        with using(migrator.database):
+            for journey in Journey.select(Journey.id, Journey.allowed_origins):
+                exact = list(
+                    dict.fromkeys(url_origin(o) or o for o in journey.allowed_origins or [])
+                )
+                if exact != (journey.allowed_origins or []):
+                    Journey.update(allowed_origins=exact).where(Journey.id == journey.id).execute()
+
+    return [Operation(migrator, rewrite)]
+
+
 def _in_turn(*parts: Steps) -> Steps:
     """The steps of each of ``parts``, in order."""
 
@@ -163,6 +203,18 @@ MIGRATIONS: tuple[Migration, ...] = (
         7,
         "read-only share links of journey dashboards (only their tokens' hashes)",
         _create_tables(ShareLink),
+    ),
+    Migration(
+        8,
+        "events' value in double precision (PostgreSQL rewrites journey_event, holding its lock "
+        "meanwhile; SQLite's REAL is double precision already)",
+        _double_precision(Event._meta.table_name, "value"),
+    ),
+    Migration(
+        9,
+        "journeys' allowed origins written as browsers send them (lower case, no default "
+        "port), as requests' origins are now compared exactly",
+        _exact_origins,
     ),
 )
 

@@ -19,7 +19,6 @@ from peewee import (
     DatabaseProxy,
     DateTimeField,
     DoubleField,
-    FloatField,
     ForeignKeyField,
     IntegerField,
     Model,
@@ -224,7 +223,8 @@ class Event(BaseModel):
     embed_version = CharField(max_length=32, null=True)
     category = CharField(max_length=256, null=True)
     label = CharField(max_length=256, null=True)
-    value = FloatField(null=True)
+    #: Double precision since schema version 8 (PostgreSQL's REAL kept 6 significant digits).
+    value = DoubleField(null=True)
     properties = JSONField(null=True)
 
     class Meta:

@@ -17,8 +17,7 @@ import pytest
 
 from flask_journey import payload
 
-from .helpers import JOURNEY, ORG, ORIGIN
-from .test_ingest import batch, event
+from .helpers import JOURNEY, ORG, ORIGIN, batch, event
 
 LIMIT = 64 * 1024
 

@@ -14,7 +14,8 @@ from flask import Flask, request
 
 from flask_journey import Journey
 from flask_journey.models import ShareLink
-from tests.conftest import JOURNEY, ORG, ORIGIN
+
+from .helpers import JOURNEY, ORG, ORIGIN
 
 PAGE = f"/journey/{ORG}/{JOURNEY}/"
 

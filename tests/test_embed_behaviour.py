@@ -253,6 +253,8 @@ def test_idle_mid_step_signals_a_dropoff_and_inactivity_ends_the_session(visitor
     page.focus("#g")
     page.evaluate("JourneyEmbed.flush()")
     events = wait_for(live, lambda evs: types(evs).count("session_start") == 2)
+    # The batches may be stored in any order (the server is threaded): read them in time order.
+    events.sort(key=lambda e: e["occurred_at"])
     first, second = (
         [e for e in events if e["session_id"] == sid]
         for sid in dict.fromkeys(e["session_id"] for e in events)

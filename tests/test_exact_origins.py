@@ -13,8 +13,7 @@ import pytest
 from flask_journey.guard import origin_is_listed
 from flask_journey.privacy import is_origin, url_origin
 
-from .helpers import JOURNEY, ORG, ORIGIN
-from .test_ingest import batch, event, post
+from .helpers import JOURNEY, ORG, ORIGIN, batch, event, post
 
 
 @pytest.mark.parametrize(

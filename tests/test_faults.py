@@ -34,7 +34,7 @@ from flask_journey import Journey
 from flask_journey.openapi import describe
 from scripts import servers as throwaway
 
-from .conftest import ORG
+from .helpers import ORG
 from .servers import start_redis, wait_until
 
 JOURNEY = "faulty-journey"

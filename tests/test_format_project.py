@@ -130,6 +130,7 @@ class TestSeedExample:
         "event_data, columns, rest",
         [
             ({"category": "CTA", "value": "2.5"}, ("CTA", None, 2.5), None),
+            ({"value": 1234567.89}, (None, None, 1234567.89), None),
             ({"category": 7, "label": "L"}, ("7", "L", None), None),
             (
                 {"value": "lots", "category": ["x"]},

@@ -22,7 +22,7 @@ import requests
 
 from flask_journey import openapi
 
-from .conftest import ORG
+from .helpers import ORG
 
 schemathesis = pytest.importorskip("schemathesis")
 hypothesis = pytest.importorskip("hypothesis")

@@ -141,7 +141,8 @@ def old_app(make_app):
             organization=org,
             slug=JOURNEY,
             public_key="pk_old",
-            allowed_origins=[ORIGIN],
+            # Kept as given before origins were compared exactly.
+            allowed_origins=["HTTPS://Grants.Example.com:443", ORIGIN, "http://localhost:5000/"],
             created_at=CREATED,
         )
         V1Usage.create(organization=org, period="2024-01", events=2, requests=1)
@@ -199,6 +200,10 @@ def test_migrate_upgrades_a_release_0_1_database_and_keeps_every_row(old_app, ru
         "values an installation generates once, such as its identity secret "
         "(journey_installation)",
         "Applied 7: read-only share links of journey dashboards (only their tokens' hashes)",
+        "Applied 8: events' value in double precision (PostgreSQL rewrites journey_event, "
+        "holding its lock meanwhile; SQLite's REAL is double precision already)",
+        "Applied 9: journeys' allowed origins written as browsers send them (lower case, no "
+        "default port), as requests' origins are now compared exactly",
         f"Schema version 1 -> {migrations.LATEST}.",
     ]
     exported = [json.loads(line) for line in run("export").output.splitlines()]
@@ -206,7 +211,10 @@ def test_migrate_upgrades_a_release_0_1_database_and_keeps_every_row(old_app, ru
         ("evt_1", None),
         ("evt_2", {"reason": "idle"}),
     ]
-    assert json.loads(run("show", ORG, JOURNEY).output)["allowedOrigins"] == [ORIGIN]
+    assert json.loads(run("show", ORG, JOURNEY).output)["allowedOrigins"] == [
+        ORIGIN,
+        "http://localhost:5000",
+    ]
     assert json.loads(run("usage", ORG).output)["months"] == {
         "2024-01": {"events": 2, "requests": 1}
     }

@@ -19,9 +19,8 @@ import pytest
 
 from scripts.servers import free_port, stop
 
-from .helpers import ORIGIN
+from .helpers import ORIGIN, batch, event
 from .servers import ROOT, port_answers, wait_until
-from .test_ingest import batch, event
 
 
 def nginx_binary() -> str | None:

@@ -14,7 +14,7 @@ from openapi_spec_validator import validate as validate_openapi
 
 from flask_journey import openapi
 
-from .conftest import JOURNEY, ORG, ORIGIN
+from .helpers import JOURNEY, ORG, ORIGIN
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"

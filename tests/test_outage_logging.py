@@ -18,9 +18,8 @@ from flask import Flask
 from flask_journey import Journey
 from scripts.servers import free_port, stop
 
-from .helpers import JOURNEY, ORG, ORIGIN
+from .helpers import JOURNEY, ORG, ORIGIN, batch, event
 from .servers import start_redis
-from .test_ingest import batch, event
 
 LOGGER = "flask_journey.outages"
 _names = itertools.count(1)

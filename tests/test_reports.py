@@ -297,7 +297,7 @@ def test_a_segment_filter_and_a_breakdown(client, api_key, scenario):
     mobile = report_api(client, api_key, **{"from": DAY, "to": DAY, "device": "mobile"})
     assert mobile.get_json()["totals"]["sessions"] == 1
     assert mobile.get_json()["totals"]["abandons"] == 1
-    assert [s["sessions"] for s in mobile.get_json()["steps"]] == [1, 1]
+    assert [s["sessions"] for s in mobile.get_json()["steps"]] == [1, 1, 0]
 
     broken = report_api(client, api_key, **{"from": DAY, "to": DAY, "breakdown": "device"})
     values = broken.get_json()["breakdownValues"]
@@ -415,7 +415,10 @@ def test_an_empty_range_reports_zeros(client, api_key, scenario):
     report = report_api(client, api_key, **{"from": "2026-10-01", "to": "2026-10-07"}).get_json()
     assert report["totals"]["sessions"] == 0
     assert report["totals"]["startRate"] is None
-    assert report["steps"] == report["fields"] == []
+    assert [(s["stepKey"], s["sessions"], s["shareOfSessions"]) for s in report["steps"]] == [
+        (step, 0, None) for step in STEPS
+    ]
+    assert report["fields"] == []
     assert [p["sessions"] for p in report["trend"]["points"]] == [0] * 7
 
 

@@ -22,12 +22,13 @@ from flask_journey import api, pipeline, tenants
 from flask_journey.models import Organization
 from flask_journey.privacy import url_path
 from flask_journey.reports.compute import compute as summaries_report
+from flask_journey.reports.compute import compute_overview
 from flask_journey.reports.query import Query
 from flask_journey.reports.reference import compute as reference_report
 from flask_journey.reports.reference import differences
 from flask_journey.reports.refresh import refresh
 
-from .conftest import ORG
+from .helpers import ORG
 
 #: Before every generated event; the previous period of the queries starts here.
 EPOCH = dt.datetime(2026, 11, 8)
@@ -272,6 +273,12 @@ def _assert_same(db, queries: list[Query]) -> None:
     for query in queries:
         fast, slow = summaries_report(db, query), reference_report(db, query)
         assert fast == slow, "\n".join([repr(query), *differences(fast, slow)[:20]])
+        before = {key: slow["previous"][key] for key in ("from", "to", "totals")}
+        assert summaries_report(db, query, previous="totals")["previous"] == before
+        assert compute_overview(db, query) == {
+            **{key: slow[key] for key in ("from", "to", "timezone", "totals", "trend")},
+            "previous": before,
+        }
 
 
 def test_the_report_from_the_summaries_equals_the_reference(app):

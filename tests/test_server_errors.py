@@ -16,8 +16,7 @@ from flask import Flask
 from flask_journey import Journey
 from scripts.servers import free_port
 
-from .helpers import JOURNEY, ORG, ORIGIN
-from .test_ingest import batch, event, post
+from .helpers import JOURNEY, ORG, ORIGIN, batch, event, post
 
 OUT_OF_RANGE = ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00")
 TIME_MESSAGE = "must be between 0001-01-01 and 9999-12-31 in UTC"

@@ -222,7 +222,9 @@ def create_dashboard_blueprint(
         rows = []
         for journey in organization.journeys.order_by(Journey.slug):
             journey.organization = organization
-            report = report_of(journey, start=view.start, end=view.end, compare=True)
+            report = reports.overview(
+                state.database, journey, state.settings, start=view.start, end=view.end
+            )
             totals, before = report["totals"], report["previous"]["totals"]
             points = [p["sessions"] for p in report["trend"]["points"]]
             rows.append(
@@ -249,7 +251,7 @@ def create_dashboard_blueprint(
 
     def _journey_page(journey: Journey, links: dict[str, Any], shared: dict | None) -> str:
         view = read_view(request.args, today())
-        report = report_of(journey, **view.report_options())
+        report = report_of(journey, **view.report_options(), previous="totals")
         g._journey_frame_ancestors = list(journey.allowed_origins or [])
         has_events = report["totals"]["sessions"] > 0 or (
             Event.select().where(Event.journey == journey.id).exists()

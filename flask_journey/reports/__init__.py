@@ -21,11 +21,11 @@ from peewee import Database
 
 from ..config import Settings
 from ..models import Journey
-from .compute import compute
+from .compute import compute, compute_overview
 from .query import SEGMENTS, Query, default_range, utc_now
 from .refresh import refresh, refreshed_at
 
-__all__ = ["SEGMENTS", "Query", "ReportError", "parse_options", "report"]
+__all__ = ["SEGMENTS", "Query", "ReportError", "overview", "parse_options", "report"]
 
 #: The dates a report may cover: its previous period and time zones stay within datetime's.
 EARLIEST = dt.date(1970, 1, 1)
@@ -76,15 +76,51 @@ def report(
     filters: Mapping[str, str] | None = None,
     breakdown: str | None = None,
     compare: bool = True,
+    previous: str = "full",
     now: dt.datetime | None = None,
 ) -> dict[str, Any]:
     """The report of ``journey`` (see ``docs/reports.md``), as plain data.
 
     ``settings`` give the time zone, the idle minutes that close a session, and the staleness:
-    the summaries are refreshed first when they are older than that.
+    the summaries are refreshed first when they are older than that. With ``compare``, the
+    previous period is under ``"previous"``: the whole report for it, or only its range and
+    totals when ``previous`` is ``"totals"`` (all the dashboard shows of it).
     Raises :class:`ReportError` for a filter or breakdown that is no segment, or a range that
     ends before it starts.
     """
+    if previous not in ("full", "totals"):
+        raise ReportError("previous", "must be full or totals")
+    query, refreshed = _query(db, journey, settings, start, end, filters, breakdown, compare, now)
+    return _labelled(journey, compute(db, query, previous=previous), refreshed)
+
+
+def overview(
+    db: Database,
+    journey: Journey,
+    settings: Settings,
+    *,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """A journey's totals and trend, with the previous period's totals: a line of a list of
+    journeys. The same numbers as :func:`report`'s, computed from the session rows alone."""
+    query, refreshed = _query(db, journey, settings, start, end, None, None, True, now)
+    return _labelled(journey, compute_overview(db, query), refreshed)
+
+
+def _query(
+    db: Database,
+    journey: Journey,
+    settings: Settings,
+    start: dt.date | None,
+    end: dt.date | None,
+    filters: Mapping[str, str] | None,
+    breakdown: str | None,
+    compare: bool,
+    now: dt.datetime | None,
+) -> tuple[Query, dt.datetime | None]:
+    """The checked question, and when the summaries were refreshed (first, if stale)."""
     filters = dict(filters or {})
     for name in filters:
         if name not in SEGMENTS:
@@ -119,10 +155,15 @@ def report(
         dt.timedelta(minutes=settings.session_idle_minutes),
         now,
     )
-    result = compute(db, query)
+    return query, last
+
+
+def _labelled(
+    journey: Journey, result: dict[str, Any], refreshed: dt.datetime | None
+) -> dict[str, Any]:
     return {
         "orgKey": journey.organization.slug,
         "journeyKey": journey.slug,
         **result,
-        "refreshedAt": last.isoformat(timespec="seconds") + "Z" if last else None,
+        "refreshedAt": refreshed.isoformat(timespec="seconds") + "Z" if refreshed else None,
     }

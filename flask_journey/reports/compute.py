@@ -1,10 +1,10 @@
 """A report computed from the summaries: its cost follows the sessions in the range.
 
-Totals, the funnel, the trend and breakdowns come from one read of the range's session rows;
-field friction is aggregated by the database over the session-field rows (medians with window
-functions); the other events come from the hourly counts. ``docs/reports.md`` defines every
-number; :mod:`.reference` computes the same from raw events.
-"""
+Totals, the funnel, the trend and breakdowns come from one read of the range's session rows,
+field friction from one read of their session-field rows, the other events from the hourly
+counts. Where only totals are wanted (the previous period on the dashboard, the list of
+journeys), the database counts them. ``docs/reports.md`` defines every number;
+:mod:`.reference` computes the same from raw events."""
 
 from __future__ import annotations
 
@@ -82,15 +82,35 @@ class _Sql:
         return list(self.db.execute_sql(sql.format(p=self.db.param), list(params)).fetchall())
 
 
-def compute(db: Database, query: Query) -> dict[str, Any]:
-    """The report for ``query``, from the summaries (bring them up to date first)."""
+def compute(db: Database, query: Query, *, previous: str = "full") -> dict[str, Any]:
+    """The report for ``query``, from the summaries (bring them up to date first).
+
+    With ``query.compare``, the previous period's whole report, or only its range and totals
+    when ``previous`` is ``"totals"``.
+    """
     result = _period(db, query)
-    result["previous"] = _period(db, query.previous()) if query.compare else None
+    if query.compare:
+        before = query.previous()
+        result["previous"] = _period(db, before) if previous == "full" else _totals_of(db, before)
     return result
 
 
-def _period(db: Database, query: Query) -> dict[str, Any]:
+def compute_overview(db: Database, query: Query) -> dict[str, Any]:
+    """The range's totals and trend, and the previous period's range and totals."""
     sql = _Sql(db, query)
+    sessions = _sessions(sql, query)
+    return {
+        "from": query.start.isoformat(),
+        "to": query.end.isoformat(),
+        "timezone": query.timezone,
+        "totals": totals(sessions),
+        "trend": trend(query, sessions),
+        "previous": _totals_of(db, query.previous()),
+    }
+
+
+def _sessions(sql: _Sql, query: Query) -> list[Session]:
+    """The range's session rows."""
     cutoff = query.now - query.idle
     sessions = []
     for row in sql.run(
@@ -103,6 +123,32 @@ def _period(db: Database, query: Query) -> dict[str, Any]:
         session = Session(**values)
         session.closed = bool(session.ended) or session.last_at < cutoff
         sessions.append(session)
+    return sessions
+
+
+def _totals_of(db: Database, query: Query) -> dict[str, Any]:
+    """The range and totals of ``query``'s sessions, counted by the database."""
+    sql = _Sql(db, query)
+    closed = "(s.ended <> 0 OR s.last_at < {p})"
+    ((count, starters, submitters, completions, abandons, active),) = sql.run(
+        "SELECT COUNT(*), SUM(s.started), SUM(s.submitted), SUM(s.completed),"
+        f" SUM(CASE WHEN s.started <> 0 AND {closed} AND s.completed = 0 THEN 1 ELSE 0 END),"
+        f" SUM(CASE WHEN NOT {closed} AND s.completed = 0 THEN 1 ELSE 0 END)"
+        f" FROM {_SESSION} s WHERE {sql.where}",
+        [sql.cutoff, sql.cutoff, *sql.params],
+    )
+    return {
+        "from": query.start.isoformat(),
+        "to": query.end.isoformat(),
+        "totals": _totals(
+            count, starters or 0, submitters or 0, completions or 0, abandons or 0, active or 0
+        ),
+    }
+
+
+def _period(db: Database, query: Query) -> dict[str, Any]:
+    sql = _Sql(db, query)
+    sessions = _sessions(sql, query)
     order = step_order(query.steps, sessions)
     fields = _fields(sql, query, order, {session.id: session for session in sessions})
     result: dict[str, Any] = {
@@ -141,7 +187,7 @@ def _period(db: Database, query: Query) -> dict[str, Any]:
 def step_order(configured: Iterable[str], sessions: list[Session]) -> list[str]:
     """The journey order: configured steps, then the others viewed, by where sessions reach them.
 
-    Only steps some session viewed are listed.
+    A configured step is listed even when no session viewed it: that nobody got there is news.
     """
     positions: dict[str, list[int]] = defaultdict(list)
     first_view: dict[str, str] = {}
@@ -151,7 +197,7 @@ def step_order(configured: Iterable[str], sessions: list[Session]) -> list[str]:
             positions[key].append(position)
             if key not in first_view or at < first_view[key]:
                 first_view[key] = at
-    listed = [key for key in configured if key in positions]
+    listed = list(configured)
     others = sorted(
         (key for key in positions if key not in listed),
         key=lambda key: (sum(positions[key]) / len(positions[key]), first_view[key], key),
@@ -160,16 +206,26 @@ def step_order(configured: Iterable[str], sessions: list[Session]) -> list[str]:
 
 
 def totals(sessions: list[Session]) -> dict[str, Any]:
-    count = len(sessions)
-    starters = sum(s.started for s in sessions)
-    completions = sum(s.completed for s in sessions)
+    return _totals(
+        len(sessions),
+        sum(s.started for s in sessions),
+        sum(s.submitted for s in sessions),
+        sum(s.completed for s in sessions),
+        sum(1 for s in sessions if s.started and s.closed and not s.completed),
+        sum(1 for s in sessions if not s.closed and not s.completed),
+    )
+
+
+def _totals(
+    count: int, starters: int, submitters: int, completions: int, abandons: int, active: int
+) -> dict[str, Any]:
     return {
         "sessions": count,
         "starters": starters,
-        "submitters": sum(s.submitted for s in sessions),
+        "submitters": submitters,
         "completions": completions,
-        "abandons": sum(1 for s in sessions if s.started and s.closed and not s.completed),
-        "active": sum(1 for s in sessions if not s.closed and not s.completed),
+        "abandons": abandons,
+        "active": active,
         "startRate": rate(starters, count),
         "completionRate": rate(completions, starters),
         "conversionRate": rate(completions, count),

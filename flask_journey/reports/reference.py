@@ -239,7 +239,7 @@ def _totals(sessions: list[_Session]) -> dict[str, Any]:
 
 
 def _journey_order(sessions: list[_Session], configured: tuple[str, ...]) -> list[str]:
-    """The viewed steps: configured ones in their order, then the others as sessions reach them."""
+    """The configured steps in their order, then the others viewed, as sessions reach them."""
     positions: dict[str, list[int]] = defaultdict(list)
     first_view: dict[str, dt.datetime] = {}
     for session in sessions:
@@ -252,7 +252,7 @@ def _journey_order(sessions: list[_Session], configured: tuple[str, ...]) -> lis
                 first_view[step] = min(first_view.get(step, view.occurred_at), view.occurred_at)
         for position, step in enumerate(reached, 1):
             positions[step].append(position)
-    known = [step for step in configured if step in positions]
+    known = list(configured)
     others = sorted(
         (step for step in positions if step not in configured),
         key=lambda step: (
