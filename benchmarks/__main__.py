@@ -20,8 +20,8 @@ from typing import Any
 
 from peewee import Database
 
+from flask_journey import api
 from flask_journey import db as journey_db
-from flask_journey import tenants
 from scripts import servers
 
 from . import ceiling, export, load, report, workload
@@ -75,8 +75,8 @@ def prepare(url: str) -> tuple[Database, int]:
     state = app.extensions["journey"]
     with app.app_context():
         journey_db.create_tables(state.database)
-        org = tenants.create_org(workload.ORG)
-        journey = tenants.create_journey(org, workload.JOURNEY, [workload.ORIGIN])
+        org = api.create_organization(workload.ORG)
+        journey = api.create_journey(org, workload.JOURNEY, origins=[workload.ORIGIN])
     return state.database, journey.id
 
 

@@ -34,7 +34,7 @@ from typing import Any
 
 from peewee import Database
 
-from flask_journey import tenants
+from flask_journey import api
 from flask_journey.db import is_sqlite
 from flask_journey.models import Journey, utcnow
 from flask_journey.pipeline import COLUMNS, FIELDS, _insert_sql
@@ -48,6 +48,7 @@ from scripts import servers
 
 from . import report
 from .__main__ import prepare
+from .app import create_app
 
 #: The last day of the report's 30-day window; the previous period is the 30 days before it.
 END = dt.date(2026, 11, 30)
@@ -299,9 +300,10 @@ def measure(name: str, url: str, full: bool, scale: float = 1.0) -> dict[str, An
             flush=True,
         )
 
-    with using(db), db.connection_context():
+    # The app context is for the Python API; the models use ``db``, the one filled here.
+    with using(db), create_app(url).app_context(), db.connection_context():
         org = Journey.get_by_id(journey_id).organization
-        other = tenants.create_journey(org, "fresh", []).id
+        other = api.create_journey(org, "fresh").id
         # The window's events, a quarter of them in the previous period, which compare reads.
         window_events = int(WINDOW_EVENTS * scale)
         window = insert(db, journey_id, sessions("w", window_events * 3 // 4, _day(START), NOW))
@@ -318,7 +320,7 @@ def measure(name: str, url: str, full: bool, scale: float = 1.0) -> dict[str, An
             total += insert(db, journey_id, sessions("q", int(10_000_000 * scale) - total, *older))
             stage("10M", journey_id, total)
             fresh("10M", other)
-            everything = tenants.create_journey(org, "all-in-range", []).id
+            everything = api.create_journey(org, "all-in-range").id
             in_range = _day(PREVIOUS_START), NOW
             inside = insert(db, everything, sessions("a", int(1_000_000 * scale), *in_range))
             stage("1M in range", everything, inside)

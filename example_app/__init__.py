@@ -25,10 +25,8 @@ from typing import Any
 
 from flask import Flask, request
 
-from flask_journey import Journey, demo, tenants
-from flask_journey import db as journey_db
-from flask_journey.models import Event, Organization
-from flask_journey.reports.refresh import refresh
+from flask_journey import Journey, api
+from flask_journey.api import Organization
 
 from .forms import BUSINESS, DECLARATION, ELIGIBILITY
 from .views import bp
@@ -99,31 +97,30 @@ def _demo_fields() -> dict[str, list[str]]:
 def ensure_demo_journey(app: Flask) -> None:
     """Create the tables, the demo organization and its journey unless they exist; fill a
     journey without events with ``DEMO_DATA_SESSIONS`` simulated sessions."""
+    org_slug, slug = app.config["DEMO_ORG"], app.config["DEMO_JOURNEY"]
     database = app.extensions["journey"].database
-    journey_db.create_tables(database)
-    with database.connection_context():
+    with app.app_context(), database.connection_context():
+        api.create_tables()
         try:
-            org = tenants.get_org(app.config["DEMO_ORG"])
-        except tenants.TenantError:
-            org = tenants.create_org(app.config["DEMO_ORG"])
+            org = api.get_organization(org_slug)
+        except api.TenantError:
+            org = api.create_organization(org_slug)
         try:
-            journey = tenants.get_journey(org, app.config["DEMO_JOURNEY"])
-        except tenants.TenantError:
-            journey = tenants.create_journey(
+            api.get_journey(org, slug)
+        except api.TenantError:
+            api.create_journey(
                 org,
-                app.config["DEMO_JOURNEY"],
-                list(app.config["DEMO_ALLOWED_ORIGINS"]),
-                list(app.config["DEMO_STEPS"]),
+                slug,
+                origins=app.config["DEMO_ALLOWED_ORIGINS"],
+                steps=app.config["DEMO_STEPS"],
             )
         sessions = app.config["DEMO_DATA_SESSIONS"]
-        if sessions and not Event.select().where(Event.journey == journey).exists():
-            journey.organization = org
-            tenant = tenants.Tenant(org, journey)
-            demo.simulate(
-                tenant,
+        if sessions and not api.has_events(org, slug):
+            api.demo_data(
+                org,
+                slug,
                 sessions=sessions,
                 days=60,
                 fields=_demo_fields(),
                 base_url="http://127.0.0.1:5000/apply",
             )
-            refresh(database)

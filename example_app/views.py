@@ -5,11 +5,9 @@ from __future__ import annotations
 import secrets
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
-from peewee import fn
 from werkzeug.wrappers import Response
 
-from flask_journey.models import Event
-from flask_journey.tenants import by_slugs
+from flask_journey import api
 
 from .forms import BUSINESS, DECLARATION, ELIGIBILITY, validate
 
@@ -124,28 +122,11 @@ def submitted() -> str | Response:
 def stats() -> str:
     """Counts of what the embed script recorded for the demo journey."""
     config = current_app.config
-    journey = by_slugs(config["DEMO_ORG"], config["DEMO_JOURNEY"]).journey
-    events = Event.select().where(Event.journey == journey)
-    by_type = dict(events.select(Event.type, fn.COUNT(Event.id)).group_by(Event.type).tuples())
-    sessions_by_step = dict(
-        events.select(Event.step_key, fn.COUNT(Event.session_id.distinct()))
-        .where(Event.type == "step_view")
-        .group_by(Event.step_key)
-        .tuples()
-    )
-    dropoffs_by_step = dict(
-        events.select(Event.step_key, fn.COUNT(Event.id))
-        .where(Event.type == "dropoff_signal")
-        .group_by(Event.step_key)
-        .tuples()
-    )
-    sessions = events.select(fn.COUNT(Event.session_id.distinct())).scalar() or 0
+    counts = api.event_counts(config["DEMO_ORG"], config["DEMO_JOURNEY"])
+    none = {"sessions": 0, "dropoffs": 0}
     return render_template(
         "stats.html",
-        sessions=sessions,
-        by_type=sorted(by_type.items()),
-        steps=[
-            (step, sessions_by_step.get(step, 0), dropoffs_by_step.get(step, 0))
-            for step in config["DEMO_STEPS"]
-        ],
+        sessions=counts["sessions"],
+        by_type=counts["byType"].items(),
+        steps=[(step, counts["steps"].get(step, none)) for step in config["DEMO_STEPS"]],
     )

@@ -3,7 +3,7 @@ authenticates the call.
 
 ``GET /api/journeys``, ``POST /api/journeys``, ``GET`` and ``PUT /api/journeys/<journeyKey>``,
 ``GET /api/journeys/<journeyKey>/report`` (``docs/reports.md``); errors are ``{"error": "..."}``
-like the ingest endpoint's.
+like the ingest endpoint's. Each view authenticates the key, then calls :mod:`flask_journey.api`.
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from flask import Blueprint, Response, jsonify, request
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 from peewee import DatabaseError, InterfaceError
 
-from . import tenants
+from . import api
 from .formats._base import error_field, first_error
 from .models import Journey, Organization
 from .outcomes import InvalidRequest, Refusal, TenantNotFound
 from .payload import read_json
-from .reports import ReportError, parse_options, report
 from .reports.tables import DEFAULT_TABLE, TABLES, to_csv
+from .tenants import authenticate
 
 if TYPE_CHECKING:
     from .state import JourneyState
@@ -30,7 +30,7 @@ MAX_ORIGINS = 50
 
 def _origins(**kwargs: Any) -> fields.List:
     return fields.List(
-        fields.String(validate=validate.Length(max=255)),
+        fields.String(validate=validate.Length(max=api.MAX_ORIGIN_LENGTH)),
         validate=validate.Length(max=MAX_ORIGINS),
         **kwargs,
     )
@@ -38,8 +38,8 @@ def _origins(**kwargs: Any) -> fields.List:
 
 def _steps(**kwargs: Any) -> fields.List:
     return fields.List(
-        fields.String(validate=validate.Length(min=1, max=tenants.MAX_STEP_LENGTH)),
-        validate=validate.Length(max=tenants.MAX_STEPS),
+        fields.String(validate=validate.Length(min=1, max=api.MAX_STEP_LENGTH)),
+        validate=validate.Length(max=api.MAX_STEPS),
         **kwargs,
     )
 
@@ -63,7 +63,7 @@ class NewJourneySchema(Schema):
     class Meta:
         unknown = RAISE
 
-    journeyKey = fields.String(required=True, validate=validate.Regexp(tenants.SLUG))
+    journeyKey = fields.String(required=True, validate=validate.Regexp(api.SLUG))
     allowedOrigins = _origins(load_default=list)
     steps = _steps(load_default=list)
 
@@ -79,11 +79,19 @@ def _load(schema: Schema, max_bytes: int) -> dict[str, Any]:
         raise InvalidRequest(f"{error_field(path)} {message}", error_field(path)) from None
 
 
+#: The request field behind each argument a :class:`~flask_journey.api.TenantError` names.
+_FIELDS = {"slug": "journeyKey", "origins": "allowedOrigins", "steps": "steps"}
+
+
 def _journey(org: Organization, key: str) -> Journey:
     try:
-        return tenants.get_journey(org, key)
-    except tenants.TenantError:
+        return api.get_journey(org, key)
+    except api.TenantError:
         raise TenantNotFound("journey") from None
+
+
+def _invalid(exc: api.TenantError) -> InvalidRequest:
+    return InvalidRequest(str(exc), _FIELDS.get(exc.argument or "", exc.argument))
 
 
 def create_admin_blueprint(state: JourneyState) -> Blueprint:
@@ -110,51 +118,43 @@ def create_admin_blueprint(state: JourneyState) -> Blueprint:
 
     @bp.get("/api/journeys")
     def list_journeys():
-        org = tenants.authenticate(request.headers.get("Authorization"))
-        return jsonify(journeys=[j.to_dict() for j in org.journeys.order_by(Journey.slug)])
+        org = authenticate(request.headers.get("Authorization"))
+        return jsonify(journeys=[j.to_dict() for j in api.list_journeys(org)])
 
     @bp.post("/api/journeys")
     def create_journey():
-        org = tenants.authenticate(request.headers.get("Authorization"))
+        org = authenticate(request.headers.get("Authorization"))
         data = _load(NewJourneySchema(), state.settings.max_body_bytes)
         try:
-            journey = tenants.create_journey(
-                org, data["journeyKey"], data["allowedOrigins"], data["steps"]
+            journey = api.create_journey(
+                org, data["journeyKey"], origins=data["allowedOrigins"], steps=data["steps"]
             )
-        except tenants.TenantError as exc:
-            raise InvalidRequest(str(exc), "journeyKey") from None
+        except api.TenantError as exc:
+            raise _invalid(exc) from None
         return jsonify(journey.to_dict()), 201
 
     @bp.get("/api/journeys/<journey_key>")
     def get_journey(journey_key: str):
-        org = tenants.authenticate(request.headers.get("Authorization"))
+        org = authenticate(request.headers.get("Authorization"))
         return jsonify(_journey(org, journey_key).to_dict())
 
     @bp.put("/api/journeys/<journey_key>")
     def put_journey(journey_key: str):
-        org = tenants.authenticate(request.headers.get("Authorization"))
-        journey = _journey(org, journey_key)
+        org = authenticate(request.headers.get("Authorization"))
+        _journey(org, journey_key)  # an unknown journey is a 404 whatever the body
         data = _load(JourneyUpdateSchema(), state.settings.max_body_bytes)
-        changes = (
-            ("allowedOrigins", tenants.normalise_origins, tenants.set_origins),
-            ("steps", tenants.normalise_steps, tenants.set_steps),
-        )
-        for key, check, _ in changes:  # all checked before anything is changed
-            try:
-                if key in data:
-                    check(data[key])
-            except tenants.TenantError as exc:
-                raise InvalidRequest(str(exc), key) from None
-        for key, _, change in changes:
-            if key in data:
-                change(journey, data[key])
+        try:
+            journey = api.update_journey(
+                org, journey_key, origins=data.get("allowedOrigins"), steps=data.get("steps")
+            )
+        except api.TenantError as exc:
+            raise _invalid(exc) from None
         return jsonify(journey.to_dict())
 
     @bp.get("/api/journeys/<journey_key>/report")
     def journey_report(journey_key: str):
-        org = tenants.authenticate(request.headers.get("Authorization"))
-        journey = _journey(org, journey_key)
-        journey.organization = org
+        org = authenticate(request.headers.get("Authorization"))
+        _journey(org, journey_key)
         kind = request.args.get("format", "json")
         table = request.args.get("table", DEFAULT_TABLE)
         if kind not in ("json", "csv"):
@@ -162,12 +162,12 @@ def create_admin_blueprint(state: JourneyState) -> Blueprint:
         if table not in TABLES:
             raise InvalidRequest(f"table must be one of {', '.join(TABLES)}", "table")
         try:
-            result = report(state.database, journey, state.settings, **parse_options(request.args))
-        except ReportError as exc:
-            raise InvalidRequest(str(exc), exc.parameter) from None
+            result = api.report(org, journey_key, **api.report_options(request.args))
+        except api.TenantError as exc:
+            raise InvalidRequest(str(exc), exc.argument) from None
         if kind == "json":
             return jsonify(result)
-        name = f"{org.slug}-{journey.slug}-{result['from']}-{result['to']}-{table}.csv"
+        name = f"{org.slug}-{journey_key}-{result['from']}-{result['to']}-{table}.csv"
         return Response(
             to_csv(result, table),
             mimetype="text/csv",

@@ -1,6 +1,8 @@
 """The ``flask journey`` command group, available in every app that uses the extension.
 
-Every command runs in the app's context and reaches the app's state through :func:`_state`;
+Organizations, journeys, keys, reports and demo data are managed through the public Python API
+(:mod:`flask_journey.api`). Every command runs in the app's context and reaches the app's state
+through :func:`_state`;
 :class:`JourneyCommand` turns what goes wrong (an unknown tenant, a database that cannot be
 reached or whose schema is not this release's) into a message and exit status 1, never a
 traceback.
@@ -22,12 +24,11 @@ from flask.cli import AppGroup, ScriptInfo
 from limits import parse_many
 from peewee import Database, DatabaseError, InterfaceError, fn
 
-from . import db, demo, migrations, reports, tenants
+from . import api, migrations, reports
 from .dashboard import shares
 from .models import Event, Journey, Organization, RefusalCount, Usage, utcnow
 from .pipeline import FIELDS
-from .reports.refresh import Refreshed, forget_before, pending, rebuild
-from .reports.refresh import refresh as refresh_summaries
+from .reports.refresh import Refreshed, forget_before, pending
 from .reports.tables import DEFAULT_TABLE, TABLES, to_csv, to_text
 from .state import JourneyState, app_state
 
@@ -52,7 +53,7 @@ class JourneyCommand(click.Command):
                 with ctx.ensure_object(ScriptInfo).load_app().app_context():
                     migrations.create_if_empty(app_state().database)
             return super().invoke(ctx)
-        except (tenants.TenantError, migrations.SchemaError) as exc:
+        except (api.TenantError, migrations.SchemaError) as exc:
             raise click.ClickException(str(exc)) from None
         except (DatabaseError, InterfaceError) as exc:
             raise click.ClickException(f"database error ({type(exc).__name__}): {exc}") from None
@@ -74,11 +75,11 @@ def _fail(message: str) -> NoReturn:
 
 
 def _org(slug: str) -> Organization:
-    return tenants.get_org(slug)
+    return api.get_organization(slug)
 
 
 def _journey(org_slug: str, journey_slug: str) -> Journey:
-    return tenants.get_journey(tenants.get_org(org_slug), journey_slug)
+    return api.get_journey(org_slug, journey_slug)
 
 
 def _rate_limit(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -104,7 +105,7 @@ def progress(total: int, label: str) -> Iterator[Callable[[int], None]]:
 
 def _build_summaries(database: Database, again: bool = False) -> Refreshed:
     with progress(pending(database), "Summarising events") as advance:
-        return (rebuild if again else refresh_summaries)(database, progress=advance)
+        return api.refresh(rebuild=again, progress=advance)
 
 
 @click.group("journey", cls=JourneyGroup)
@@ -119,8 +120,7 @@ def _backend() -> str:
 @journey_cli.command("init-db", schema=False)
 def init_db() -> None:
     """Create the tables; on an existing database, check it needs no migration."""
-    state = _state()
-    created = db.create_tables(state.database)
+    created = api.create_tables()
     done = "Initialised" if created else "Already initialised:"
     click.echo(f"{done} {_backend()} database (schema version {migrations.LATEST}).")
 
@@ -153,7 +153,7 @@ def migrate() -> None:
 @click.option("--quota", type=click.IntRange(min=0), help="Events allowed per calendar month.")
 def create_org(slug: str, rate_limit: str | None, quota: int | None) -> None:
     """Create an organization."""
-    org = tenants.create_org(slug, rate_limit=rate_limit, quota=quota)
+    org = api.create_organization(slug, rate_limit=rate_limit, quota=quota)
     click.echo(f"Created organization {org.slug} (accountId {org.id}).")
 
 
@@ -163,12 +163,12 @@ def create_org(slug: str, rate_limit: str | None, quota: int | None) -> None:
 @click.option("--quota", type=click.IntRange(min=-1), help="Monthly events; -1 to clear.")
 def set_org(slug: str, rate_limit: str | None, quota: int | None) -> None:
     """Change an organization's rate limit or monthly quota."""
-    org = _org(slug)
+    changes: dict[str, Any] = {}
     if rate_limit is not None:
-        org.rate_limit = None if rate_limit == "default" else rate_limit
+        changes["rate_limit"] = None if rate_limit == "default" else rate_limit
     if quota is not None:
-        org.monthly_quota = None if quota < 0 else quota
-    tenants.save_org(org)
+        changes["quota"] = None if quota < 0 else quota
+    org = api.update_organization(slug, **changes)
     click.echo(
         f"{org.slug}: rate limit {org.rate_limit or 'default'}, "
         f"quota {org.monthly_quota if org.monthly_quota is not None else 'none'}."
@@ -181,7 +181,7 @@ def set_org(slug: str, rate_limit: str | None, quota: int | None) -> None:
 @click.option("--allowed-origin", "origins", multiple=True, help="May be given several times.")
 def create_journey(org_slug: str, slug: str, origins: tuple[str, ...]) -> None:
     """Create a journey in an organization."""
-    journey = tenants.create_journey(_org(org_slug), slug, list(origins))
+    journey = api.create_journey(org_slug, slug, origins=origins)
     click.echo(json.dumps(journey.to_dict()))
 
 
@@ -191,7 +191,7 @@ def create_journey(org_slug: str, slug: str, origins: tuple[str, ...]) -> None:
 @click.argument("origins", nargs=-1)
 def set_origins(org_slug: str, slug: str, origins: tuple[str, ...]) -> None:
     """Replace a journey's allowed origins (none given: accept every origin)."""
-    journey = tenants.set_origins(_journey(org_slug, slug), list(origins))
+    journey = api.update_journey(org_slug, slug, origins=origins)
     click.echo(json.dumps(journey.to_dict()))
 
 
@@ -201,7 +201,7 @@ def set_origins(org_slug: str, slug: str, origins: tuple[str, ...]) -> None:
 @click.argument("steps", nargs=-1)
 def set_steps(org_slug: str, slug: str, steps: tuple[str, ...]) -> None:
     """Set a journey's steps, in order, for the reports' funnel (none given: clear them)."""
-    journey = tenants.set_steps(_journey(org_slug, slug), list(steps))
+    journey = api.update_journey(org_slug, slug, steps=steps)
     click.echo(json.dumps(journey.to_dict()))
 
 
@@ -257,8 +257,6 @@ def report(
     source: str | None,
 ) -> None:
     """Print a journey's report: totals, the step funnel and field friction."""
-    state = _state()
-    journey = _journey(org_slug, slug)
     options = {
         "from": start,
         "to": end,
@@ -270,12 +268,7 @@ def report(
         "source": source,
         "compare": str(compare),
     }
-    try:
-        result = reports.report(
-            state.database, journey, state.settings, **reports.parse_options(options)
-        )
-    except reports.ReportError as exc:
-        _fail(str(exc))
+    result = api.report(org_slug, slug, **api.report_options(options))
     if fmt == "json":
         click.echo(json.dumps(result, indent=2))
     elif fmt == "csv":
@@ -305,7 +298,7 @@ def show(org_slug: str, slug: str) -> None:
 @click.argument("org_slug", metavar="ORG")
 def create_key(org_slug: str) -> None:
     """Create a secret API key; it is printed once, as the last word, and never again."""
-    secret = tenants.create_key(_org(org_slug))
+    secret = api.create_key(org_slug)
     click.echo(f"Created API key for {org_slug} (store it now, it is not kept): {secret}")
 
 
@@ -314,7 +307,7 @@ def create_key(org_slug: str) -> None:
 @click.argument("lookup")
 def revoke_key(org_slug: str, lookup: str) -> None:
     """Revoke a key, named by the part after ``sk_`` (``sk_<lookup>_...``)."""
-    tenants.revoke_key(_org(org_slug), lookup)
+    api.revoke_key(org_slug, lookup)
     click.echo(f"Revoked key {lookup}.")
 
 
@@ -515,14 +508,10 @@ def usage(org_slug: str) -> None:
 def demo_data(org_slug: str, slug: str, sessions: int, days: int, seed: int) -> None:
     """Store simulated visitors of a journey, through the ingest pipeline, to try the
     dashboard and reports. They follow the journey's steps and the fields its events name."""
-    state = _state()
-    journey = _journey(org_slug, slug)
-    tenant = tenants.by_slugs(org_slug, slug)
-    stored = demo.simulate(tenant, sessions=sessions, days=days, seed=seed)
-    refresh_summaries(state.database)
+    stored = api.demo_data(org_slug, slug, sessions=sessions, days=days, seed=seed)
     click.echo(
         f"Stored {stored} simulated events ({sessions} sessions over {days} days) "
-        f"for {org_slug}/{journey.slug}."
+        f"for {org_slug}/{slug}."
     )
 
 

@@ -1,4 +1,5 @@
-"""Simulated visitors for a journey, stored through the real pipeline: ``flask journey demo-data``.
+"""Simulated visitors for a journey, stored through the real pipeline: ``flask journey demo-data``
+and :func:`flask_journey.api.demo_data`.
 
 The visitors are made up (seeded, so a run is reproducible): they arrive from a few sources on
 several devices and languages, go through the journey's steps in order, focus, change and leave

@@ -1,27 +1,35 @@
-"""Organizations, journeys and secret keys: creating them and finding them from a credential."""
+"""Finding organizations and journeys: from a request's credential (the ingest hot path, cached
+in :class:`TenantCache`), from a secret key (:func:`authenticate`), and by slug for the
+management callers (:func:`get_org`, :func:`get_journey`).
+
+Creating and changing them is :mod:`flask_journey.api`'s job; it calls :func:`changed` so that
+no cached tenant outlives a change.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import re
-import secrets
 import time
 from dataclasses import dataclass
 from functools import lru_cache
 
-from peewee import Database, IntegrityError, Model
+from peewee import Database, Model
 
-from .models import ApiKey, Journey, JourneySteps, Organization, database, utcnow
+from .models import ApiKey, Journey, Organization
 from .outcomes import TenantNotFound, Unauthenticated
-from .privacy import url_origin
 from .state import current_database
-
-SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
 class TenantError(ValueError):
-    """A management operation that cannot be done, with a message for the operator."""
+    """What a management call cannot do, with a message for the operator.
+
+    ``argument`` names the argument at fault (``"slug"``, ``"origins"``, ...), or is None.
+    """
+
+    def __init__(self, message: str, argument: str | None = None) -> None:
+        super().__init__(message)
+        self.argument = argument
 
 
 @dataclass(frozen=True)
@@ -81,7 +89,7 @@ def changed() -> None:
 class TenantCache:
     """The tenants ingest lookups found in ``database``, kept ``max_age`` seconds in this process.
 
-    A change made in this process (management API, CLI, the functions below) empties it at
+    A change made in this process (through :mod:`flask_journey.api`) empties it at
     once; a change made by another process is seen within ``max_age`` seconds. Only tenants
     that were found are kept, so a journey is usable as soon as it is created. ``max_age`` 0
     reads every lookup from the database. Without a ``database``, lookups read the current
@@ -151,7 +159,8 @@ def by_ids(account_id: int, tracker_id: int, cache: TenantCache = _UNCACHED) -> 
     return tenant
 
 
-def _hash(secret: str) -> str:
+def hash_secret(secret: str) -> str:
+    """The hash a secret key is kept as."""
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
@@ -171,124 +180,23 @@ def authenticate(authorization: str | None) -> Organization:
         .where(ApiKey.lookup == parts[1], ApiKey.revoked_at.is_null())
         .first()
     )
-    expected = key.secret_hash if key else _hash("")
-    if not hmac.compare_digest(expected, _hash(secret)) or key is None:
+    expected = key.secret_hash if key else hash_secret("")
+    if not hmac.compare_digest(expected, hash_secret(secret)) or key is None:
         raise Unauthenticated("Invalid API key")
     return key.organization
 
 
-def normalise_origins(origins: list[str]) -> list[str]:
-    """Validate allowed origins and bring them to ``scheme://host[:port]`` form."""
-    result = []
-    for origin in origins:
-        if not isinstance(origin, str) or len(origin) > 255:
-            raise TenantError(f"invalid origin: {origin!r}")
-        normal = url_origin(origin)
-        if normal is None or not normal.startswith(("http://", "https://")):
-            raise TenantError(f"invalid origin: {origin!r} (expected https://host[:port])")
-        if normal not in result:
-            result.append(normal)
-    return result
-
-
 def get_org(slug: str) -> Organization:
+    """The organization ``slug`` names; :class:`TenantError` if there is none."""
     org = Organization.get_or_none(Organization.slug == slug)
     if org is None:
-        raise TenantError(f"organization {slug!r} not found")
+        raise TenantError(f"organization {slug!r} not found", "org")
     return org
 
 
 def get_journey(org: Organization, slug: str) -> Journey:
+    """The journey ``slug`` names in ``org``; :class:`TenantError` if there is none."""
     journey = Journey.get_or_none(Journey.organization == org, Journey.slug == slug)
     if journey is None:
-        raise TenantError(f"journey {slug!r} not found in organization {org.slug!r}")
+        raise TenantError(f"journey {slug!r} not found in organization {org.slug!r}", "journey")
     return journey
-
-
-def create_org(slug: str, *, rate_limit: str | None = None, quota: int | None = None):
-    if not SLUG.match(slug):
-        raise TenantError(f"invalid organization slug {slug!r} (a-z, 0-9, - and _)")
-    try:
-        with database.atomic():
-            return Organization.create(slug=slug, rate_limit=rate_limit, monthly_quota=quota)
-    except IntegrityError:
-        raise TenantError(f"organization {slug!r} already exists") from None
-
-
-#: The most steps a journey may configure, and the longest step key (as events carry them).
-MAX_STEPS = 100
-MAX_STEP_LENGTH = 128
-
-
-def normalise_steps(steps: list[str]) -> list[str]:
-    """Validate a journey's configured steps: distinct keys of 1 to 128 characters, in order."""
-    if len(steps) > MAX_STEPS:
-        raise TenantError(f"at most {MAX_STEPS} steps")
-    for step in steps:
-        if not isinstance(step, str) or not 0 < len(step) <= MAX_STEP_LENGTH:
-            raise TenantError(f"invalid step {step!r} (1 to {MAX_STEP_LENGTH} characters)")
-    if len(set(steps)) != len(steps):
-        raise TenantError("steps must not repeat")
-    return list(steps)
-
-
-def create_journey(
-    org: Organization, slug: str, origins: list[str], steps: list[str] | None = None
-) -> Journey:
-    if not SLUG.match(slug):
-        raise TenantError(f"invalid journey slug {slug!r} (a-z, 0-9, - and _)")
-    try:
-        with database.atomic():
-            journey = Journey.create(
-                organization=org,
-                slug=slug,
-                public_key="pk_" + secrets.token_hex(12),
-                allowed_origins=normalise_origins(origins),
-            )
-            if steps:
-                JourneySteps.create(journey=journey, steps=normalise_steps(steps))
-            return journey
-    except IntegrityError:
-        raise TenantError(f"journey {slug!r} already exists in {org.slug!r}") from None
-
-
-def set_origins(journey: Journey, origins: list[str]) -> Journey:
-    journey.allowed_origins = normalise_origins(origins)
-    journey.save()
-    changed()
-    return journey
-
-
-def set_steps(journey: Journey, steps: list[str]) -> Journey:
-    """Replace a journey's configured steps (the funnel's order in reports)."""
-    steps = normalise_steps(steps)
-    with database.atomic():
-        JourneySteps.delete().where(JourneySteps.journey == journey.id).execute()
-        if steps:
-            JourneySteps.create(journey=journey, steps=steps)
-    return journey
-
-
-def save_org(org: Organization) -> Organization:
-    """Save an organization's changed rate limit or quota."""
-    org.save()
-    changed()
-    return org
-
-
-def create_key(org: Organization) -> str:
-    """Create a secret key for ``org`` and return it; only its hash is kept."""
-    lookup = secrets.token_hex(6)
-    secret = f"sk_{lookup}_{secrets.token_urlsafe(24).replace('_', '-')}"
-    ApiKey.create(organization=org, lookup=lookup, secret_hash=_hash(secret))
-    return secret
-
-
-def revoke_key(org: Organization, lookup: str) -> None:
-    updated = (
-        ApiKey.update(revoked_at=utcnow())
-        .where(ApiKey.organization == org, ApiKey.lookup == lookup, ApiKey.revoked_at.is_null())
-        .execute()
-    )
-    if not updated:
-        raise TenantError(f"no active key {lookup!r} in organization {org.slug!r}")

@@ -18,7 +18,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
-from flask_journey import pipeline, tenants
+from flask_journey import api, pipeline, tenants
 from flask_journey.models import Organization
 from flask_journey.privacy import url_path
 from flask_journey.reports.compute import compute as summaries_report
@@ -292,9 +292,9 @@ def test_the_report_from_the_summaries_equals_the_reference(app):
         with app.app_context():
             state.activate()
             if Organization.get_or_none(Organization.slug == ORG) is None:
-                tenants.create_org(ORG)
+                api.create_organization(ORG)
             slug = f"journey-{next(_journeys)}"
-            tenants.create_journey(tenants.get_org(ORG), slug, [])
+            api.create_journey(ORG, slug)
             tenant = tenants.by_slugs(ORG, slug)
             queries = _queries(tenant.journey.id, scenario)
             for batch, refresh_now in _batches(scenario["seed"]):
@@ -393,7 +393,7 @@ def test_the_reference_gives_the_numbers_worked_out_by_hand(app):
     state = app.extensions["journey"]
     with app.app_context():
         state.activate()
-        tenants.create_journey(tenants.create_org(ORG), "grant", [])
+        api.create_journey(api.create_organization(ORG), "grant")
         tenant = tenants.by_slugs(ORG, "grant")
         # Stored newest first, in two batches, the second sent twice.
         events = _hand_written_sessions()[::-1]
@@ -566,7 +566,7 @@ def test_medians_half_a_millisecond_apart_agree_with_the_reference(app):
                 )
     with app.app_context():
         state.activate()
-        tenants.create_journey(tenants.create_org(ORG), "grant", [])
+        api.create_journey(api.create_organization(ORG), "grant")
         tenant = tenants.by_slugs(ORG, "grant")
         pipeline.store(tenant, "journey", events)
         refresh(state.database)

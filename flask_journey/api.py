@@ -1,0 +1,466 @@
+"""The public Python API: what a site does with flask-journey from its own code.
+
+``from flask_journey import api``, then, inside an app context of an app using the extension
+(a request, a ``flask`` command, ``with app.app_context():``), as with flask-sqlalchemy's
+``db.session``::
+
+    api.create_organization("example-org")
+    api.create_journey("example-org", "grant", origins=["https://grants.example.com"],
+                       steps=["eligibility", "details", "submitted"])
+    secret = api.create_key("example-org")
+    report = api.report("example-org", "grant")
+
+Every function works on the current app's database and settings; outside an app context it
+raises :class:`RuntimeError`. What it cannot do (an unknown organization or journey, an
+invalid slug, origin, step, rate limit, quota or report option) raises :class:`TenantError`, a
+:class:`ValueError` whose message is meant for the operator. The ``flask journey`` commands and
+the management API (``/api/journeys``) are built on these functions.
+
+- Organizations: :func:`create_organization`, :func:`get_organization`,
+  :func:`update_organization`. Functions that take an ``org`` accept an
+  :class:`Organization` or its slug.
+- Journeys: :func:`create_journey`, :func:`get_journey`, :func:`list_journeys`,
+  :func:`update_journey` (allowed origins, steps). A journey is named by its slug within its
+  organization; the functions return the journey model (``.slug``, ``.public_key``,
+  ``.allowed_origins``, ``.configured_steps()``, ``.to_dict()`` as ``flask journey show``
+  prints it).
+- Secret keys: :func:`create_key` (the secret, returned once), :func:`list_keys`,
+  :func:`revoke_key`.
+- Events: ``store_events`` (store canonical events from Python through the ingest flow: coming
+  with :mod:`flask_journey.ingest`), :func:`has_events`, :func:`event_counts`,
+  :func:`demo_data` (simulated visitors).
+- Reports: :func:`report`, :func:`report_options`, :func:`refresh`.
+- The schema: :func:`create_tables`.
+
+``docs/python-api.md`` is the user guide to this module.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import re
+import secrets
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from limits import parse_many
+from peewee import IntegrityError, fn
+
+from . import db as _db
+from . import demo, reports, tenants
+from .models import ApiKey, Event, Journey, JourneySteps, Organization, database, utcnow
+from .privacy import url_origin
+from .reports.refresh import Refreshed
+from .reports.refresh import rebuild as _rebuild
+from .reports.refresh import refresh as _refresh
+from .state import app_state
+from .tenants import Tenant, TenantError
+
+__all__ = [
+    "UNCHANGED",
+    "Organization",
+    "TenantError",
+    "create_journey",
+    "create_key",
+    "create_organization",
+    "create_tables",
+    "demo_data",
+    "event_counts",
+    "get_journey",
+    "get_organization",
+    "has_events",
+    "list_journeys",
+    "list_keys",
+    "refresh",
+    "report",
+    "report_options",
+    "revoke_key",
+    "update_journey",
+    "update_organization",
+]
+
+#: What an organization or journey slug may be: lower-case letters, digits, ``-`` and ``_``.
+SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+#: The most steps a journey may configure, and the longest step key (as events carry them).
+MAX_STEPS = 100
+MAX_STEP_LENGTH = 128
+#: The longest allowed origin.
+MAX_ORIGIN_LENGTH = 255
+
+
+class _Unchanged(enum.Enum):
+    UNCHANGED = "unchanged"
+
+
+#: The default of :func:`update_organization`'s settings: leave the value as it is.
+UNCHANGED = _Unchanged.UNCHANGED
+
+
+# -- organizations ---------------------------------------------------------------------------
+
+
+def _rate_limit(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        valid = isinstance(value, str) and bool(parse_many(value))
+    except ValueError:
+        valid = False
+    if not valid:
+        raise TenantError(f"invalid rate limit {value!r} (e.g. '5000 per hour')", "rate_limit")
+    return value
+
+
+def _quota(value: int | None) -> int | None:
+    if value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+        return value
+    raise TenantError(f"invalid quota {value!r} (a number of events, 0 or more)", "quota")
+
+
+def _slug(value: str, what: str) -> str:
+    if not isinstance(value, str) or not SLUG.match(value):
+        raise TenantError(f"invalid {what} slug {value!r} (a-z, 0-9, - and _)", "slug")
+    return value
+
+
+def create_organization(
+    slug: str, *, rate_limit: str | None = None, quota: int | None = None
+) -> Organization:
+    """Create an organization.
+
+    ``rate_limit`` (such as ``"5000 per hour"``) replaces ``JOURNEY_RATELIMIT_DEFAULT`` for its
+    journeys; ``quota`` is the events it may store per calendar month (UTC). None: the default
+    limit, no quota.
+    """
+    app_state()
+    slug, rate_limit, quota = _slug(slug, "organization"), _rate_limit(rate_limit), _quota(quota)
+    try:
+        with database.atomic():
+            return Organization.create(slug=slug, rate_limit=rate_limit, monthly_quota=quota)
+    except IntegrityError:
+        raise TenantError(f"organization {slug!r} already exists", "slug") from None
+
+
+def get_organization(slug: str) -> Organization:
+    """The organization ``slug`` names."""
+    app_state()
+    return tenants.get_org(slug)
+
+
+def _org(org: Organization | str) -> Organization:
+    app_state()
+    return org if isinstance(org, Organization) else tenants.get_org(org)
+
+
+def update_organization(
+    org: Organization | str,
+    *,
+    rate_limit: str | None | _Unchanged = UNCHANGED,
+    quota: int | None | _Unchanged = UNCHANGED,
+) -> Organization:
+    """Change an organization's rate limit or monthly quota (as :func:`create_organization`
+    takes them; None clears one); a setting not given stays as it is. Ingest sees the change at
+    once in this process, within ``JOURNEY_TENANT_CACHE_SECONDS`` in others."""
+    org = _org(org)
+    changes: dict[str, Any] = {}
+    if rate_limit is not UNCHANGED:
+        changes["rate_limit"] = _rate_limit(rate_limit)
+    if quota is not UNCHANGED:
+        changes["monthly_quota"] = _quota(quota)
+    for name, value in changes.items():
+        setattr(org, name, value)
+    org.save()
+    tenants.changed()
+    return org
+
+
+# -- journeys --------------------------------------------------------------------------------
+
+
+def _origins(origins: Iterable[str]) -> list[str]:
+    """Allowed origins checked and brought to ``scheme://host[:port]`` form, without repeats."""
+    if isinstance(origins, str):
+        raise TenantError("origins must be a list of origins, not one string", "origins")
+    result: list[str] = []
+    for origin in origins:
+        if not isinstance(origin, str) or len(origin) > MAX_ORIGIN_LENGTH:
+            raise TenantError(f"invalid origin: {origin!r}", "origins")
+        normal = url_origin(origin)
+        if normal is None or not normal.startswith(("http://", "https://")):
+            raise TenantError(
+                f"invalid origin: {origin!r} (expected https://host[:port])", "origins"
+            )
+        if normal not in result:
+            result.append(normal)
+    return result
+
+
+def _steps(steps: Iterable[str]) -> list[str]:
+    """A journey's steps checked: distinct keys of 1 to 128 characters, in order."""
+    if isinstance(steps, str):
+        raise TenantError("steps must be a list of step keys, not one string", "steps")
+    steps = list(steps)
+    if len(steps) > MAX_STEPS:
+        raise TenantError(f"at most {MAX_STEPS} steps", "steps")
+    for step in steps:
+        if not isinstance(step, str) or not 0 < len(step) <= MAX_STEP_LENGTH:
+            raise TenantError(f"invalid step {step!r} (1 to {MAX_STEP_LENGTH} characters)", "steps")
+    if len(set(steps)) != len(steps):
+        raise TenantError("steps must not repeat", "steps")
+    return steps
+
+
+def create_journey(
+    org: Organization | str,
+    slug: str,
+    *,
+    origins: Iterable[str] = (),
+    steps: Iterable[str] = (),
+) -> Journey:
+    """Create a journey in ``org``, with a new public key (``pk_...``).
+
+    ``origins`` are the pages' origins allowed to send its events (``https://host[:port]``;
+    none: every origin); ``steps`` its steps in order, the reports' funnel.
+    """
+    org = _org(org)
+    slug, allowed, steps = _slug(slug, "journey"), _origins(origins), _steps(steps)
+    try:
+        with database.atomic():
+            journey = Journey.create(
+                organization=org,
+                slug=slug,
+                public_key="pk_" + secrets.token_hex(12),
+                allowed_origins=allowed,
+            )
+            if steps:
+                JourneySteps.create(journey=journey, steps=steps)
+    except IntegrityError:
+        raise TenantError(f"journey {slug!r} already exists in {org.slug!r}", "slug") from None
+    journey.organization = org
+    return journey
+
+
+def get_journey(org: Organization | str, slug: str) -> Journey:
+    """The journey ``slug`` names in ``org``."""
+    org = _org(org)
+    journey = tenants.get_journey(org, slug)
+    journey.organization = org
+    return journey
+
+
+def list_journeys(org: Organization | str) -> list[Journey]:
+    """The journeys of ``org``, by slug."""
+    org = _org(org)
+    journeys = list(Journey.select().where(Journey.organization == org).order_by(Journey.slug))
+    for journey in journeys:
+        journey.organization = org
+    return journeys
+
+
+def update_journey(
+    org: Organization | str,
+    slug: str,
+    *,
+    origins: Iterable[str] | None = None,
+    steps: Iterable[str] | None = None,
+) -> Journey:
+    """Replace a journey's allowed origins, its steps, or both (as :func:`create_journey` takes
+    them; an empty list clears them); None leaves one as it is. Both are checked before either
+    is changed."""
+    journey = get_journey(org, slug)
+    new_origins = None if origins is None else _origins(origins)
+    new_steps = None if steps is None else _steps(steps)
+    with database.atomic():
+        if new_origins is not None:
+            journey.allowed_origins = new_origins
+            journey.save()
+        if new_steps is not None:
+            JourneySteps.delete().where(JourneySteps.journey == journey.id).execute()
+            if new_steps:
+                JourneySteps.create(journey=journey, steps=new_steps)
+    tenants.changed()
+    return journey
+
+
+# -- secret keys -----------------------------------------------------------------------------
+
+
+def create_key(org: Organization | str) -> str:
+    """Create a secret key for ``org`` and return it (``sk_<lookup>_<secret>``).
+
+    This is the only time it is seen: only its hash is kept.
+    """
+    org = _org(org)
+    lookup = secrets.token_hex(6)
+    secret = f"sk_{lookup}_{secrets.token_urlsafe(24).replace('_', '-')}"
+    ApiKey.create(organization=org, lookup=lookup, secret_hash=tenants.hash_secret(secret))
+    return secret
+
+
+def list_keys(org: Organization | str) -> list[ApiKey]:
+    """The secret keys of ``org``, oldest first, revoked ones included: each with its
+    ``lookup`` (the part after ``sk_``), ``created_at`` and ``revoked_at`` (None while active)."""
+    org = _org(org)
+    return list(
+        ApiKey.select().where(ApiKey.organization == org).order_by(ApiKey.created_at, ApiKey.id)
+    )
+
+
+def revoke_key(org: Organization | str, lookup: str) -> None:
+    """Revoke the active key of ``org`` whose lookup (``sk_<lookup>_...``) is ``lookup``."""
+    org = _org(org)
+    revoked = (
+        ApiKey.update(revoked_at=utcnow())
+        .where(ApiKey.organization == org, ApiKey.lookup == lookup, ApiKey.revoked_at.is_null())
+        .execute()
+    )
+    if not revoked:
+        raise TenantError(f"no active key {lookup!r} in organization {org.slug!r}", "lookup")
+
+
+# -- events ----------------------------------------------------------------------------------
+# store_events(org, journey, events): storing events from Python through the shared ingest
+# flow belongs here, built on flask_journey.ingest.
+
+
+def has_events(org: Organization | str, journey: str) -> bool:
+    """Whether the journey has stored any event."""
+    found = get_journey(org, journey)
+    return Event.select().where(Event.journey == found).exists()
+
+
+def event_counts(org: Organization | str, journey: str) -> dict[str, Any]:
+    """What the journey has stored, counted from its raw events, over all time.
+
+    ``{"events": n, "sessions": n, "byType": {type: events}, "steps": {step: {"sessions":
+    sessions with a step_view of it, "dropoffs": its dropoff_signal events}}}``. For rates,
+    funnels and date ranges use :func:`report`.
+    """
+    found = get_journey(org, journey)
+    events = Event.select().where(Event.journey == found)
+    by_type = dict(events.select(Event.type, fn.COUNT(Event.id)).group_by(Event.type).tuples())
+    reached = (
+        events.select(Event.step_key, fn.COUNT(Event.session_id.distinct()))
+        .where(Event.type == "step_view", Event.step_key.is_null(False))
+        .group_by(Event.step_key)
+        .tuples()
+    )
+    dropoffs = (
+        events.select(Event.step_key, fn.COUNT(Event.id))
+        .where(Event.type == "dropoff_signal", Event.step_key.is_null(False))
+        .group_by(Event.step_key)
+        .tuples()
+    )
+    steps: dict[str, dict[str, int]] = {}
+    for key, rows in (("sessions", reached), ("dropoffs", dropoffs)):
+        for step, count in rows:
+            steps.setdefault(step, {"sessions": 0, "dropoffs": 0})[key] = count
+    return {
+        "events": sum(by_type.values()),
+        "sessions": events.select(fn.COUNT(Event.session_id.distinct())).scalar() or 0,
+        "byType": dict(sorted(by_type.items())),
+        "steps": steps,
+    }
+
+
+def demo_data(
+    org: Organization | str,
+    journey: str,
+    *,
+    sessions: int = 500,
+    days: int = 60,
+    seed: int = 12,
+    fields: Mapping[str, Sequence[str]] | None = None,
+    base_url: str = "https://demo.invalid",
+) -> int:
+    """Store ``sessions`` simulated visitors of the journey, spread over the last ``days`` days,
+    through the ingest pipeline, then :func:`refresh` the reports; return the events stored.
+
+    They follow the journey's steps; ``fields`` maps a step to its field keys (default: those
+    its stored events name, else made-up ones); step pages are at ``base_url/<step>``. The same
+    ``seed`` stores the same sessions, once.
+    """
+    found = get_journey(org, journey)
+    stored = demo.simulate(
+        Tenant(found.organization, found),
+        sessions=sessions,
+        days=days,
+        seed=seed,
+        fields=fields,
+        base_url=base_url,
+    )
+    refresh()
+    return stored
+
+
+# -- reports ---------------------------------------------------------------------------------
+
+
+def report(
+    org: Organization | str,
+    journey: str,
+    *,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    filters: Mapping[str, str] | None = None,
+    breakdown: str | None = None,
+    compare: bool = True,
+) -> dict[str, Any]:
+    """The journey's report as plain data: totals, the step funnel, field friction, segments,
+    the trend (``docs/reports.md`` defines every number).
+
+    ``start`` and ``end`` are days, both included, in ``JOURNEY_REPORT_TIMEZONE`` (default:
+    the 30 days that end today); ``filters`` maps segments (``device``, ``browser``, ``os``,
+    ``language``, ``source``) to the value a session must have; ``breakdown`` names a segment
+    to break the numbers down by; ``compare`` adds the previous period under ``"previous"``.
+    The summaries are refreshed first when they are older than
+    ``JOURNEY_REPORT_MAX_STALENESS``.
+    """
+    state = app_state()
+    found = get_journey(org, journey)
+    try:
+        return reports.report(
+            state.database,
+            found,
+            state.settings,
+            start=start,
+            end=end,
+            filters=filters,
+            breakdown=breakdown,
+            compare=compare,
+        )
+    except reports.ReportError as exc:
+        raise TenantError(str(exc), exc.parameter) from None
+
+
+def report_options(args: Mapping[str, str | None]) -> dict[str, Any]:
+    """:func:`report`'s keyword arguments from text parameters as a query string or a command
+    line gives them: ``from``, ``to`` (``YYYY-MM-DD``), ``compare`` (``true``/``false``),
+    ``breakdown`` and the segment filters by name."""
+    try:
+        return reports.parse_options(args)
+    except reports.ReportError as exc:
+        raise TenantError(str(exc), exc.parameter) from None
+
+
+def refresh(*, rebuild: bool = False, progress: Callable[[int], None] | None = None) -> Refreshed:
+    """Bring the report summaries up to date with the stored events (``flask journey
+    refresh``); with ``rebuild``, forget them and build them again.
+
+    ``progress`` is called with the number of events read after each chunk. Returns the events
+    read and the sessions summarised (``.events``, ``.sessions``).
+    """
+    db = app_state().database
+    return (_rebuild if rebuild else _refresh)(db, progress=progress)
+
+
+# -- the schema ------------------------------------------------------------------------------
+
+
+def create_tables() -> bool:
+    """Create flask-journey's tables in the app's database if it has none (True); on one that
+    has them, check that it needs no migration (False). Raises
+    :class:`flask_journey.migrations.SchemaOutdated` for one an earlier release created
+    (``flask journey migrate`` upgrades it)."""
+    return _db.create_tables(app_state().database)
