@@ -1,12 +1,12 @@
 """The ingest flow every wire format shares, from a request (or a Python batch) to stored events.
 
-A request is read once into an :class:`~flask_journey.formats._base.Incoming` (:func:`read_request`:
-its JSON body, path arguments and the headers that matter), then :func:`respond` runs it through
-its format's adapter: envelope (the outer shape), locate (the tenant), admit (origins and rate
-limits, :mod:`flask_journey.guard`), parse (canonical events), quota, store
-(:mod:`flask_journey.pipeline`), and the adapter's reply. Every refusal, of the request or of some
-of its events, is logged and counted (:mod:`flask_journey.refusals`); a storage outage is logged
-by the app's outage log (:mod:`flask_journey.outages`) and answered 503.
+A request is read once into an :class:`~flask_journey.formats._base.Incoming` (its JSON body,
+path arguments and the headers that matter; :func:`read_request`), then :func:`respond` runs it
+through its format's adapter: envelope (the outer shape), locate (the tenant), admit (origins
+and rate limits, :mod:`flask_journey.guard`), parse (canonical events), quota, store
+(:mod:`flask_journey.pipeline`), and the adapter's reply. Every refusal, of the request or of
+some of its events, is logged and counted (:mod:`flask_journey.refusals`); a storage outage is
+logged by the app's outage log (:mod:`flask_journey.outages`) and answered 503.
 
 :func:`store_batch` runs a seed-000 batch built by the site's own Python code through the same
 flow, without the origin and rate-limit checks.
@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from flask import Blueprint, Request, Response, current_app, request
+from flask import Blueprint, Request, Response, jsonify, request
 from flask_cors import CORS
 from marshmallow import ValidationError
 from peewee import DatabaseError, InterfaceError
@@ -289,7 +289,7 @@ def render(reply: Reply, origin: str | None) -> Response:
     if reply.body is None:
         response = Response(status=reply.status)
     else:
-        response = current_app.json.response(reply.body)
+        response = jsonify(reply.body)
         response.status_code = reply.status
     for name, value in reply.headers:
         response.headers[name] = value
