@@ -28,9 +28,9 @@ from peewee import DatabaseError, InterfaceError
 
 from . import migrations, pipeline, refusals, tenants
 from .formats._base import Incoming, Parsed, Reply, WireFormat
-from .formats.journey import JourneyFormat, load_event
+from .formats.journey import TrustedJourneyFormat
 from .models import Organization
-from .outcomes import InvalidRequest, Refusal, Unavailable
+from .outcomes import Refusal, Unavailable
 from .payload import read_json
 from .privacy import IdentityNotConfigured
 from .refusals import INVALID_EVENT, reason_of
@@ -209,26 +209,6 @@ class Stored(NamedTuple):
     rejected: list[tuple[int, str]]
 
 
-class _TrustedJourneyFormat(JourneyFormat):
-    """Seed 000 for the site's own code: an invalid event is set aside, not the whole batch."""
-
-    def parse(self, batch: dict[str, Any], tenant: Tenant, incoming: Incoming) -> Parsed:
-        context = batch["context"]
-        valid, rejected = [], []
-        for index, raw in enumerate(batch["events"]):
-            try:
-                load_event(raw, context)
-            except ValidationError as err:
-                rejected.append((index, self.invalid(err).message))
-            except InvalidRequest as err:
-                rejected.append((index, err.message))
-            else:
-                valid.append(raw)
-        parsed = super().parse({**batch, "events": valid}, tenant, incoming)
-        parsed.rejected = rejected
-        return parsed
-
-
 def store_batch(state: JourneyState, batch: Mapping[str, Any]) -> Stored:
     """Store a seed-000 batch (``docs/formats/journey.md``) from the site's own Python code.
 
@@ -247,7 +227,7 @@ def store_batch(state: JourneyState, batch: Mapping[str, Any]) -> Stored:
     :class:`~flask_journey.outcomes.RateLimited` past the monthly quota,
     :class:`~flask_journey.outcomes.Unavailable` when storage is; then nothing is stored.
     """
-    wire_format = adapter(state, _TrustedJourneyFormat)
+    wire_format = adapter(state, TrustedJourneyFormat)
     parsed = _run(state, wire_format, Incoming(batch, path="store_batch"), trusted=True)
     return Stored(parsed.stored, parsed.rejected)
 

@@ -19,7 +19,7 @@ from flask_journey.formats import FORMATS, WireFormat
 from flask_journey.formats._base import Incoming, Parsed, Reply, event_id
 from flask_journey.formats.collect import CollectFormat
 from flask_journey.formats.events_api import EventsApiFormat
-from flask_journey.formats.journey import JourneyFormat
+from flask_journey.formats.journey import JourneyFormat, TrustedJourneyFormat
 from flask_journey.formats.project import ProjectFormat
 from flask_journey.formats.typed import INACTIVE, TypedFormat
 from flask_journey.models import Journey, Organization
@@ -277,6 +277,18 @@ def test_journey_refuses_a_batch_over_its_limit_and_a_body_that_is_no_object():
     assert wire_format.refused(not_an_object).body == {
         "error": "Invalid request: body must be a JSON object"
     }
+
+
+def test_journey_from_python_sets_invalid_events_aside():
+    batch = seed_batch()
+    batch["events"][1]["ts"] = "yesterday"
+    batch["events"][2]["journeyKey"] = "other"
+    _, parsed = parse(adapter(TrustedJourneyFormat), Incoming(batch))
+    assert [e["event_id"] for e in parsed.events] == ["evt_abc123"]
+    assert parsed.rejected == [
+        (1, "ts must be a valid ISO 8601 timestamp"),
+        (2, "journeyKey must match context.journeyKey"),
+    ]
 
 
 def test_a_refusal_with_retry_after_keeps_its_status_in_every_format():

@@ -209,3 +209,26 @@ class JourneyFormat(WireFormat):
         else:
             message = outcome.message
         return Reply(outcome.code, {"error": message})
+
+
+class TrustedJourneyFormat(JourneyFormat):
+    """Seed 000 for the site's own Python code (:func:`flask_journey.ingest.store_batch`).
+
+    An invalid event is set aside in ``Parsed.rejected``; the endpoint refuses the whole batch.
+    """
+
+    def parse(self, batch: dict[str, Any], tenant: Tenant, incoming: Incoming) -> Parsed:
+        context = batch["context"]
+        valid, rejected = [], []
+        for index, raw in enumerate(batch["events"]):
+            try:
+                load_event(raw, context)
+            except ValidationError as err:
+                rejected.append((index, self.invalid(err).message))
+            except InvalidRequest as err:
+                rejected.append((index, err.message))
+            else:
+                valid.append(raw)
+        parsed = super().parse({**batch, "events": valid}, tenant, incoming)
+        parsed.rejected = rejected
+        return parsed
