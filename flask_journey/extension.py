@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import config, db, reports, tenants
+from . import config, db, ingest, reports, tenants
 from .admin import create_admin_blueprint
 from .cli import journey_cli
 from .dashboard import create_dashboard_blueprint
@@ -60,9 +60,9 @@ class Journey:
         if unknown:
             raise ValueError(f"JOURNEY_FORMATS: unknown formats {unknown}; known: {list(FORMATS)}")
         for name in names:
-            wire_format = FORMATS[name](state)
+            wire_format = ingest.adapter(state, FORMATS[name])
             state.formats[name] = wire_format
-            app.register_blueprint(wire_format.blueprint())
+            app.register_blueprint(ingest.blueprint(state, wire_format))
         app.register_blueprint(create_admin_blueprint(state))
         app.register_blueprint(create_embed_blueprint(state))
         app.register_blueprint(create_openapi_blueprint(state))

@@ -1,4 +1,9 @@
-"""One module per wire format; each a thin :class:`~._base.WireFormat` over the shared pipeline."""
+"""One pure adapter per wire format, each a :class:`~._base.WireFormat` subclass in its module.
+
+Adapters map an :class:`~._base.Incoming` request to canonical events and word their replies;
+they touch no Flask global. The flow that runs them, and their Flask routes, are
+:mod:`flask_journey.ingest`; storage is :mod:`flask_journey.pipeline`.
+"""
 
 from __future__ import annotations
 

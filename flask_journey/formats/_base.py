@@ -1,4 +1,12 @@
-"""What every wire format shares: the request flow from body to stored events.
+"""What every wire-format adapter is given and gives back, and the base class they share.
+
+An adapter is pure: it is handed an :class:`Incoming` (the request, read once by
+:func:`flask_journey.ingest.read_request`), finds its tenant through a :class:`Lookup` it was built
+with, and returns canonical events (:class:`Parsed`) and plain :class:`Reply` values. It touches
+no Flask global, no response class and no database of its own, so each can be called, and is
+tested (``tests/test_adapters.py``), without an app. The flow that runs an adapter
+(read, envelope, locate, admit, parse, quota, store, render) is :mod:`flask_journey.ingest`;
+the Flask view, blueprint and CORS glue are there too.
 
 A format subclasses :class:`WireFormat` and says only what is its own: its routes, how its request
 names a tenant, how its events map to canonical events, and how it words success and refusal.
@@ -9,24 +17,67 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
-from flask import Blueprint, Response, request
-from flask_cors import CORS
 from marshmallow import ValidationError
-from peewee import DatabaseError, InterfaceError
 
-from .. import migrations, pipeline, refusals
-from ..outcomes import InvalidRequest, Refusal, Unavailable
-from ..payload import read_json
+from ..models import Organization
+from ..outcomes import InvalidRequest, Refusal
 from ..pipeline import TRANSIENT
-from ..privacy import IdentityNotConfigured
-from ..refusals import INVALID_EVENT, reason_of
+from ..privacy import IdentityPolicy
 from ..tenants import Tenant
 
-if TYPE_CHECKING:
-    from ..state import JourneyState
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """What an ingest request carries that matters, read once from it.
+
+    ``body`` is the decoded JSON body (``None`` when ``unreadable``: the refusal saying why the
+    body could not be read, raised by the flow where it would have used the body). Headers are
+    ``None`` when not sent; ``client`` is the address the request came from.
+    """
+
+    body: Any
+    view_args: Mapping[str, Any] = field(default_factory=dict)
+    origin: str | None = None
+    user_agent: str | None = None
+    authorization: str | None = None
+    idempotency_key: str | None = None
+    client: str | None = None
+    path: str = ""
+    unreadable: Refusal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """An adapter's answer: a status, a JSON-serialisable body (``None``: empty) and headers."""
+
+    status: int
+    body: Any = None
+    headers: tuple[tuple[str, str], ...] = ()
+
+    def with_header(self, name: str, value: str) -> Reply:
+        """This reply with one more header."""
+        return Reply(self.status, self.body, (*self.headers, (name, value)))
+
+
+class Lookup(Protocol):
+    """How an adapter finds the tenant its request names; each raises an outcome if none.
+
+    :class:`flask_journey.ingest.TenantLookup` reads the app's database (through its cache).
+    """
+
+    def by_slugs(self, org_slug: str, journey_slug: str) -> Tenant: ...
+
+    def by_public_key(self, public_key: str) -> Tenant: ...
+
+    def by_ids(self, account_id: int, tracker_id: int) -> Tenant: ...
+
+    def authenticate(self, authorization: str | None) -> Organization:
+        """The organization whose secret key an ``Authorization`` header value carries."""
+        ...
 
 
 @dataclass
@@ -61,8 +112,40 @@ def error_field(path: tuple) -> str:
     return names[-1] if names else "body"
 
 
+def event_id(
+    tenant: Tenant,
+    event: dict[str, Any],
+    idempotency_key: str | None,
+    *,
+    client_time: bool,
+    index: int = 0,
+) -> str:
+    """An ``evt_...`` id for a canonical event whose wire format carries no id.
+
+    Derived from the request's ``Idempotency-Key`` header and the event's ``index`` in the
+    request when the header is sent; else, when the client said when the event happened
+    (``client_time``), from the event's content and ``index``; else random. A retried
+    request thus gets the ids it got the first time, and stores nothing twice, while two
+    identical events of one request (two clicks in one millisecond) are both stored.
+    """
+    if idempotency_key:
+        content: Any = ["idempotency-key", idempotency_key, index]
+    elif client_time:
+        kept = {k: v for k, v in event.items() if k not in TRANSIENT}
+        # The first event keeps the id earlier releases gave it.
+        content = ["event", kept] if index == 0 else ["event", kept, index]
+    else:
+        return f"evt_{uuid.uuid4().hex}"
+    raw = json.dumps([tenant.journey.id, content], sort_keys=True, default=str)
+    return f"evt_{hashlib.sha256(raw.encode()).hexdigest()[:32]}"
+
+
 class WireFormat:
-    """One wire format mounted on an app; a subclass per format, an instance per app."""
+    """One wire format's adapter; a subclass per format, an instance per app.
+
+    ``lookup`` finds tenants; ``max_batch_events`` (``JOURNEY_MAX_BATCH_EVENTS``) bounds a
+    batch and ``identity`` (``JOURNEY_IDENTITY``) says how a user's id or email is kept.
+    """
 
     #: The name used in ``JOURNEY_FORMATS`` and stored in ``Event.wire_format``.
     name: ClassVar[str]
@@ -74,170 +157,44 @@ class WireFormat:
     #: requests are not held to the stricter limit for unknown origins.
     authenticated: ClassVar[bool] = False
 
-    def __init__(self, state: JourneyState) -> None:
-        self.state = state
+    def __init__(self, lookup: Lookup, *, max_batch_events: int, identity: IdentityPolicy) -> None:
+        self.lookup = lookup
+        self.max_batch_events = max_batch_events
+        self.identity = identity
 
-    # What a format says for itself.
-
-    def envelope(self, body: Any, view_args: dict[str, Any]) -> Any:
+    def envelope(self, incoming: Incoming) -> Any:
         """Check the request's outer shape; return what ``locate`` and ``parse`` need.
 
-        May raise ``InvalidRequest`` or marshmallow's ``ValidationError``.
+        May raise an outcome or marshmallow's ``ValidationError`` (see :meth:`invalid`).
         """
         raise NotImplementedError
 
     def locate(self, envelope: Any) -> Tenant:
-        """Find the tenant the request names, or raise an outcome."""
+        """Find the tenant the request names (through ``self.lookup``), or raise an outcome."""
         raise NotImplementedError
 
-    def parse(self, envelope: Any, tenant: Tenant) -> Parsed:
+    def parse(self, envelope: Any, tenant: Tenant, incoming: Incoming) -> Parsed:
         """Map the request to canonical events; may raise like ``envelope``."""
         raise NotImplementedError
 
-    def accepted(self, parsed: Parsed) -> Response:
-        """The response once ``parsed.events`` are committed."""
+    def accepted(self, parsed: Parsed) -> Reply:
+        """The reply once ``parsed.events`` are committed."""
         raise NotImplementedError
 
-    def refused(self, outcome: Refusal) -> Response:
-        """The response for an outcome, in the format's own error shape."""
+    def refused(self, outcome: Refusal) -> Reply:
+        """The reply for an outcome, in the format's own error shape and status."""
         raise NotImplementedError
 
-    def origins(self, envelope: Any) -> tuple[str | None, ...]:
+    def origins(self, envelope: Any, incoming: Incoming) -> tuple[str | None, ...]:
         """The origins the request comes from, each checked against the journey's allowed origins.
 
         The ``Origin`` header first (only it makes a request count as from a known origin); a
         format whose events name their page URL may add its origin after it.
         """
-        return (request.headers.get("Origin"),)
+        return (incoming.origin,)
 
     def invalid(self, error: ValidationError) -> InvalidRequest:
         """The outcome for a body its schemas refused: ``"<field> <message>"`` by default."""
         path, message = first_error(error.messages)
         name = error_field(path)
         return InvalidRequest(f"{name} {message}", name)
-
-    # Helpers for formats.
-
-    def event_id(
-        self, tenant: Tenant, event: dict[str, Any], *, client_time: bool, index: int = 0
-    ) -> str:
-        """An ``evt_...`` id for a canonical event whose wire format carries no id.
-
-        Derived from the request's ``Idempotency-Key`` header and the event's ``index`` in the
-        request when the header is sent; else, when the client said when the event happened
-        (``client_time``), from the event's content and ``index``; else random. A retried
-        request thus gets the ids it got the first time, and stores nothing twice, while two
-        identical events of one request (two clicks in one millisecond) are both stored.
-        """
-        key = request.headers.get("Idempotency-Key")
-        if key:
-            content: Any = ["idempotency-key", key, index]
-        elif client_time:
-            kept = {k: v for k, v in event.items() if k not in TRANSIENT}
-            # The first event keeps the id earlier releases gave it.
-            content = ["event", kept] if index == 0 else ["event", kept, index]
-        else:
-            return f"evt_{uuid.uuid4().hex}"
-        raw = json.dumps([tenant.journey.id, content], sort_keys=True, default=str)
-        return f"evt_{hashlib.sha256(raw.encode()).hexdigest()[:32]}"
-
-    # The flow, the same for every format.
-
-    def blueprint(self) -> Blueprint:
-        """The format's routes, answering browsers of any origin, credentialed requests too.
-
-        flask-cors answers their preflights (``OPTIONS``) and adds its headers to responses
-        :meth:`handle` did not write (a server error, say). The request's ``Origin`` is echoed,
-        never ``*``, with ``Access-Control-Allow-Credentials: true``: the SDKs send with
-        ``navigator.sendBeacon``, which always includes credentials, and a browser drops the
-        answer to such a request without that header. Cookies are never read; which origins
-        may store events is the journey's allowed origins, checked on the ``POST`` and answered
-        with a 403 the page can read.
-        """
-        bp = Blueprint(f"journey_{self.name}", __name__)
-        for rule, endpoint in self.routes:
-            bp.add_url_rule(rule, endpoint, self.handle, methods=["POST"])
-        CORS(
-            bp,
-            origins="*",
-            send_wildcard=False,
-            supports_credentials=True,
-            methods=["POST", "OPTIONS"],
-            allow_headers=list(self.cors_headers),
-            max_age=self.state.settings.cors_max_age,
-        )
-        return bp
-
-    def handle(self, **view_args: Any) -> Response:
-        response = self.respond(view_args)
-        origin = request.headers.get("Origin")
-        if origin:
-            # What flask-cors adds to an answer for a browser. It leaves alone a response that
-            # has Access-Control-Allow-Origin; working these headers out in its generic
-            # after_request cost about 25 us a request, a fifth of this view.
-            response.headers["Access-Control-Allow-Origin"] = origin
-            response.headers["Access-Control-Allow-Credentials"] = "true"
-            response.headers.add("Vary", "Origin")
-        return response
-
-    def respond(self, view_args: dict[str, Any]) -> Response:
-        """The response to the request: events stored and accepted, or refused.
-
-        Every refusal, of the request or of some of its events, is logged and counted
-        (:mod:`flask_journey.refusals`).
-        """
-        settings = self.state.settings
-        tenant: Tenant | None = None
-        try:
-            migrations.ensure_current(self.state.database)
-            try:
-                envelope = self.envelope(read_json(request, settings.max_body_bytes), view_args)
-                tenant = self.locate(envelope)
-                self.state.guard.admit(
-                    tenant,
-                    *self.origins(envelope),
-                    authenticated=self.authenticated,
-                    client=request.remote_addr,
-                )
-                parsed = self.parse(envelope, tenant)
-            except ValidationError as err:
-                raise self.invalid(err) from None
-            if parsed.events:
-                self.state.guard.check_quota(tenant, len(parsed.events))
-                parsed.stored = pipeline.store(
-                    tenant,
-                    self.name,
-                    parsed.events,
-                    keep_query_values=settings.keep_query_values,
-                    group_commit=settings.group_commit,
-                    database=self.state.database,
-                )
-                self.state.database_outage.succeeded()
-            if parsed.rejected:
-                index, message = parsed.rejected[0]
-                self._refused(
-                    tenant, INVALID_EVENT, f"event {index}: {message}", count=len(parsed.rejected)
-                )
-            return self.accepted(parsed)
-        except Refusal as outcome:
-            self._refused(tenant, reason_of(outcome), outcome.message)
-            response = self.refused(outcome)
-            retry_after = getattr(outcome, "retry_after", None)
-            if retry_after is not None:
-                response.headers["Retry-After"] = str(retry_after)
-            return response
-        except (DatabaseError, InterfaceError) as exc:
-            # Logged by the outage log (one traceback, then a line per failure), not per refusal.
-            self.state.database_outage.failed(exc, f"to {request.path} answered 503")
-            return self.refused(Unavailable(f"Storage unavailable: {type(exc).__name__}"))
-        except migrations.SchemaError as exc:
-            unavailable = Unavailable("Storage unavailable: the database schema is not current")
-            self._refused(tenant, "unavailable", f"{unavailable.message}: {exc}")
-            return self.refused(unavailable)
-        except IdentityNotConfigured as exc:
-            unavailable = Unavailable("Identity hashing is not configured on this site")
-            self._refused(tenant, "unavailable", str(exc))
-            return self.refused(unavailable)
-
-    def _refused(self, tenant: Tenant | None, reason: str, message: str, **kwargs: Any) -> None:
-        refusals.record(self.state.database, tenant, self.name, reason, message, **kwargs)

@@ -10,14 +10,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Response, jsonify, request
 from marshmallow import EXCLUDE, Schema
 
 from ..models import utcnow
 from ..outcomes import Refusal, TenantNotFound
 from ..privacy import strip_personal
-from ..tenants import Tenant, by_ids
-from ._base import Parsed, WireFormat, json_object
+from ..tenants import Tenant
+from ._base import Incoming, Parsed, Reply, WireFormat, event_id, json_object
 from ._fields import JsonObject, text
 
 #: A path id this site can have issued: a positive integer that fits a 64-bit column.
@@ -53,20 +52,21 @@ class CollectFormat(WireFormat):
     routes = (("/collect/<aid>/<tid>/event", "event"),)
     cors_headers = ("Content-Type", "Idempotency-Key")
 
-    def envelope(self, body: Any, view_args: dict[str, Any]) -> dict[str, Any]:
-        event = _event.load(json_object(body))
+    def envelope(self, incoming: Incoming) -> dict[str, Any]:
+        body = json_object(incoming.body)
+        event = _event.load(body)
         extras = {key: value for key, value in body.items() if key not in _event.fields}
         event["properties"] = _extras.deserialize(extras)
-        event["ids"] = (view_args["aid"], view_args["tid"])
+        event["ids"] = (incoming.view_args["aid"], incoming.view_args["tid"])
         return event
 
     def locate(self, event: dict[str, Any]) -> Tenant:
         aid, tid = event["ids"]
-        return by_ids(path_id(aid, "organization"), path_id(tid, "journey"), self.state.tenants)
+        return self.lookup.by_ids(path_id(aid, "organization"), path_id(tid, "journey"))
 
-    def parse(self, event: dict[str, Any], tenant: Tenant) -> Parsed:
+    def parse(self, event: dict[str, Any], tenant: Tenant, incoming: Incoming) -> Parsed:
         # A browser sends an Origin header with its POST; a server does not.
-        from_browser = request.headers.get("Origin") is not None
+        from_browser = incoming.origin is not None
         properties = strip_personal(
             {
                 "object": event["object"],
@@ -83,14 +83,14 @@ class CollectFormat(WireFormat):
             "source": "browser" if from_browser else "server",
             "properties": properties,
         }
-        canonical["event_id"] = self.event_id(tenant, canonical, client_time=False)
-        canonical["user_agent"] = request.headers.get("User-Agent") if from_browser else None
+        canonical["event_id"] = event_id(
+            tenant, canonical, incoming.idempotency_key, client_time=False
+        )
+        canonical["user_agent"] = incoming.user_agent if from_browser else None
         return Parsed([canonical])
 
-    def accepted(self, parsed: Parsed) -> Response:
-        return Response(status=204)
+    def accepted(self, parsed: Parsed) -> Reply:
+        return Reply(204)
 
-    def refused(self, outcome: Refusal) -> Response:
-        response = jsonify(error=outcome.message)
-        response.status_code = outcome.code
-        return response
+    def refused(self, outcome: Refusal) -> Reply:
+        return Reply(outcome.code, {"error": outcome.message})

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, jsonify, request
 from marshmallow import EXCLUDE, Schema, ValidationError
 
 from ..models import utcnow
@@ -23,8 +22,17 @@ from ..outcomes import (
     Unauthenticated,
 )
 from ..privacy import strip_personal
-from ..tenants import Tenant, authenticate, by_public_key
-from ._base import Parsed, WireFormat, error_field, first_error, json_object
+from ..tenants import Tenant
+from ._base import (
+    Incoming,
+    Parsed,
+    Reply,
+    WireFormat,
+    error_field,
+    event_id,
+    first_error,
+    json_object,
+)
 from ._fields import REQUIRED, Properties, text
 
 #: The documented limits of ``props``.
@@ -69,14 +77,15 @@ class EventsApiFormat(WireFormat):
     cors_headers = ("Content-Type", "Authorization", "Idempotency-Key")
     authenticated = True
 
-    def envelope(self, body: Any, view_args: dict[str, Any]) -> dict[str, Any]:
-        org = authenticate(request.headers.get("Authorization"))
-        event = SCHEMAS[view_args["kind"]].load(json_object(body))
-        event.update(kind=view_args["kind"], org=org)
+    def envelope(self, incoming: Incoming) -> dict[str, Any]:
+        org = self.lookup.authenticate(incoming.authorization)
+        kind = incoming.view_args["kind"]
+        event = SCHEMAS[kind].load(json_object(incoming.body))
+        event.update(kind=kind, org=org)
         return event
 
     def locate(self, event: dict[str, Any]) -> Tenant:
-        tenant = by_public_key(event["site_id"], self.state.tenants)
+        tenant = self.lookup.by_public_key(event["site_id"])
         if tenant.org.id != event["org"].id:
             raise TenantNotFound("journey")
         return tenant
@@ -88,7 +97,7 @@ class EventsApiFormat(WireFormat):
             return InvalidRequest(f"Missing required field: {name}", name)
         return InvalidRequest(f"Invalid field {name}: {message}", name)
 
-    def parse(self, event: dict[str, Any], tenant: Tenant) -> Parsed:
+    def parse(self, event: dict[str, Any], tenant: Tenant, incoming: Incoming) -> Parsed:
         canonical = {
             "type": event["kind"],
             "name": event.get("event_name"),
@@ -97,16 +106,16 @@ class EventsApiFormat(WireFormat):
             "referrer": event.get("referrer"),
             "properties": strip_personal(event.get("props") or {}) or None,
         }
-        canonical["event_id"] = self.event_id(tenant, canonical, client_time=False)
+        canonical["event_id"] = event_id(
+            tenant, canonical, incoming.idempotency_key, client_time=False
+        )
         canonical["user_agent"] = event.get("user_agent")
         return Parsed([canonical])
 
-    def accepted(self, parsed: Parsed) -> Response:
-        response = jsonify(success=True, event_id=parsed.events[0]["event_id"])
-        response.status_code = 201
-        return response
+    def accepted(self, parsed: Parsed) -> Reply:
+        return Reply(201, {"success": True, "event_id": parsed.events[0]["event_id"]})
 
-    def refused(self, outcome: Refusal) -> Response:
+    def refused(self, outcome: Refusal) -> Reply:
         code = next((c for cls, c in CODES if isinstance(outcome, cls)), "service_unavailable")
         field = getattr(outcome, "field", None)
         message = outcome.message
@@ -114,6 +123,4 @@ class EventsApiFormat(WireFormat):
             code = "invalid_props"
         elif isinstance(outcome, TenantNotFound):
             message, field = "Site ID not found or access denied", "site_id"
-        response = jsonify(error={"code": code, "message": message, "field": field})
-        response.status_code = outcome.code
-        return response
+        return Reply(outcome.code, {"error": {"code": code, "message": message, "field": field}})

@@ -1,6 +1,9 @@
 """Seed 000, journey events: ``POST /api/ingest`` with a batch of tagged events.
 
 Success is ``204`` with no body; every refusal is ``{"error": "..."}`` with the seed's wording.
+A pure adapter (:mod:`flask_journey.formats._base`); the flow running it is
+:mod:`flask_journey.ingest`, which also stores Python-built batches of this format
+(:func:`flask_journey.ingest.store_batch`).
 """
 
 from __future__ import annotations
@@ -8,12 +11,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Response, jsonify, request
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from ..outcomes import InvalidRequest, Refusal
-from ..tenants import Tenant, by_slugs
-from ._base import Parsed, WireFormat
+from ..tenants import Tenant
+from ._base import Incoming, Parsed, Reply, WireFormat
 from ._fastload import fast_loader
 from ._fields import InUtcRange, text
 
@@ -129,37 +131,47 @@ _load_batch = fast_loader(BatchSchema())
 _load_event = fast_loader(EventSchema())
 
 
+def load_event(raw: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
+    """One event of a batch, validated; it must name the batch's organization and journey.
+
+    Raises marshmallow's ``ValidationError`` or ``InvalidRequest``.
+    """
+    event = _load_event(raw)
+    if event["orgKey"] != context["orgKey"]:
+        raise InvalidRequest("orgKey must match context.orgKey", "orgKey")
+    if event["journeyKey"] != context["journeyKey"]:
+        raise InvalidRequest("journeyKey must match context.journeyKey", "journeyKey")
+    return event
+
+
 class JourneyFormat(WireFormat):
     name = "journey"
     routes = (("/api/ingest", "ingest"),)
     cors_headers = ("Content-Type", "Authorization")
 
-    def envelope(self, body: Any, view_args: dict[str, Any]) -> dict[str, Any]:
+    def envelope(self, incoming: Incoming) -> dict[str, Any]:
+        body = incoming.body
         if not isinstance(body, dict):
             raise InvalidRequest("body must be a JSON object", "body")
         batch = _load_batch(body)
-        limit = self.state.settings.max_batch_events
+        limit = self.max_batch_events
         if len(batch["events"]) > limit:
             raise InvalidRequest(f"events must contain at most {limit} events", "events")
         return batch
 
     def locate(self, batch: dict[str, Any]) -> Tenant:
         context = batch["context"]
-        return by_slugs(context["orgKey"], context["journeyKey"], self.state.tenants)
+        return self.lookup.by_slugs(context["orgKey"], context["journeyKey"])
 
-    def parse(self, batch: dict[str, Any], tenant: Tenant) -> Parsed:
+    def parse(self, batch: dict[str, Any], tenant: Tenant, incoming: Incoming) -> Parsed:
         context = batch["context"]
         device_class = context.get("deviceClass")
         language = context.get("language")
-        user_agent = request.headers.get("User-Agent")
+        user_agent = incoming.user_agent
         seen: set[str] = set()
         events = []
         for raw in batch["events"]:
-            event = _load_event(raw)
-            if event["orgKey"] != context["orgKey"]:
-                raise InvalidRequest("orgKey must match context.orgKey", "orgKey")
-            if event["journeyKey"] != context["journeyKey"]:
-                raise InvalidRequest("journeyKey must match context.journeyKey", "journeyKey")
+            event = load_event(raw, context)
             if event["id"] in seen:
                 continue
             seen.add(event["id"])
@@ -188,14 +200,35 @@ class JourneyFormat(WireFormat):
             )
         return Parsed(events)
 
-    def accepted(self, parsed: Parsed) -> Response:
-        return Response(status=204)
+    def accepted(self, parsed: Parsed) -> Reply:
+        return Reply(204)
 
-    def refused(self, outcome: Refusal) -> Response:
+    def refused(self, outcome: Refusal) -> Reply:
         if isinstance(outcome, InvalidRequest):
             message = f"Invalid request: {outcome.message}"
         else:
             message = outcome.message
-        response = jsonify(error=message)
-        response.status_code = outcome.code
-        return response
+        return Reply(outcome.code, {"error": message})
+
+
+class TrustedJourneyFormat(JourneyFormat):
+    """Seed 000 for the site's own Python code (:func:`flask_journey.ingest.store_batch`).
+
+    An invalid event is set aside in ``Parsed.rejected``; the endpoint refuses the whole batch.
+    """
+
+    def parse(self, batch: dict[str, Any], tenant: Tenant, incoming: Incoming) -> Parsed:
+        context = batch["context"]
+        valid, rejected = [], []
+        for index, raw in enumerate(batch["events"]):
+            try:
+                load_event(raw, context)
+            except ValidationError as err:
+                rejected.append((index, self.invalid(err).message))
+            except InvalidRequest as err:
+                rejected.append((index, err.message))
+            else:
+                valid.append(raw)
+        parsed = super().parse({**batch, "events": valid}, tenant, incoming)
+        parsed.rejected = rejected
+        return parsed

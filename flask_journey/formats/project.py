@@ -10,14 +10,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import Response, jsonify, request
 from marshmallow import EXCLUDE, Schema, validate
 
 from ..models import utcnow
 from ..outcomes import Refusal, TenantNotFound
 from ..privacy import strip_personal, url_origin
-from ..tenants import Tenant, by_public_key
-from ._base import Parsed, WireFormat, json_object
+from ..tenants import Tenant
+from ._base import Incoming, Parsed, Reply, WireFormat, event_id, json_object
 from ._fields import JsonObject, iso_time, naive_utc, text
 
 #: Longest category or label kept in its own column.
@@ -99,16 +98,16 @@ class ProjectFormat(WireFormat):
     routes = (("/api/events", "event"),)
     cors_headers = ("Content-Type", "Idempotency-Key")
 
-    def envelope(self, body: Any, view_args: dict[str, Any]) -> dict[str, Any]:
-        return _event.load(json_object(body))
+    def envelope(self, incoming: Incoming) -> dict[str, Any]:
+        return _event.load(json_object(incoming.body))
 
     def locate(self, event: dict[str, Any]) -> Tenant:
-        return by_public_key(event["projectKey"], self.state.tenants)
+        return self.lookup.by_public_key(event["projectKey"])
 
-    def origins(self, event: dict[str, Any]) -> tuple[str | None, ...]:
-        return (*super().origins(event), url_origin(event["url"]))
+    def origins(self, event: dict[str, Any], incoming: Incoming) -> tuple[str | None, ...]:
+        return (*super().origins(event, incoming), url_origin(event["url"]))
 
-    def parse(self, event: dict[str, Any], tenant: Tenant) -> Parsed:
+    def parse(self, event: dict[str, Any], tenant: Tenant, incoming: Incoming) -> Parsed:
         category, label, value, rest = extract(event.get("event_data") or {})
         when = event.get("timestamp")
         canonical = {
@@ -116,7 +115,7 @@ class ProjectFormat(WireFormat):
             "name": event["event_name"],
             "occurred_at": naive_utc(when) if when else utcnow(),
             "session_id": event.get("sessionId"),
-            "user_id": self.state.settings.identity.user_id(event.get("userId")),
+            "user_id": self.identity.user_id(event.get("userId")),
             "url": event["url"],
             "path": event.get("page_path"),
             "referrer": event.get("referrer"),
@@ -126,20 +125,21 @@ class ProjectFormat(WireFormat):
             "value": value,
             "properties": strip_personal(rest) or None,
         }
-        canonical["event_id"] = self.event_id(tenant, canonical, client_time=when is not None)
+        canonical["event_id"] = event_id(
+            tenant, canonical, incoming.idempotency_key, client_time=when is not None
+        )
         # Generated from the event id, so that a retried request is answered the same session.
         canonical["session_id"] = canonical["session_id"] or str(
             uuid.uuid5(uuid.NAMESPACE_URL, canonical["event_id"])
         )
-        canonical["user_agent"] = event.get("userAgent") or request.headers.get("User-Agent")
+        canonical["user_agent"] = event.get("userAgent") or incoming.user_agent
         return Parsed([canonical])
 
-    def accepted(self, parsed: Parsed) -> Response:
+    def accepted(self, parsed: Parsed) -> Reply:
         event = parsed.events[0]
-        return jsonify(success=True, eventId=event["event_id"], sessionId=event["session_id"])
+        body = {"success": True, "eventId": event["event_id"], "sessionId": event["session_id"]}
+        return Reply(200, body)
 
-    def refused(self, outcome: Refusal) -> Response:
+    def refused(self, outcome: Refusal) -> Reply:
         message = "Invalid project key" if isinstance(outcome, TenantNotFound) else outcome.message
-        response = jsonify(success=False, error=message)
-        response.status_code = outcome.code
-        return response
+        return Reply(outcome.code, {"success": False, "error": message})

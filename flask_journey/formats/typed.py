@@ -10,14 +10,22 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Response, jsonify, request
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from ..models import utcnow
 from ..outcomes import InvalidRequest, Refusal, TenantNotFound
 from ..privacy import IdentityPolicy, is_sensitive_key, looks_like_email, strip_personal
-from ..tenants import Tenant, by_public_key
-from ._base import Parsed, WireFormat, error_field, first_error, json_object
+from ..tenants import Tenant
+from ._base import (
+    Incoming,
+    Parsed,
+    Reply,
+    WireFormat,
+    error_field,
+    event_id,
+    first_error,
+    json_object,
+)
 from ._fields import (
     MAX_KEY_LENGTH,
     REQUIRED,
@@ -319,9 +327,9 @@ class TypedFormat(WireFormat):
     routes = (("/api/i/v1/<public_key>/events", "events"),)
     cors_headers = ("Content-Type", "Idempotency-Key")
 
-    def envelope(self, body: Any, view_args: dict[str, Any]) -> dict[str, Any]:
-        batch = _batch.load(json_object(body))
-        limit = min(MAX_EVENTS, self.state.settings.max_batch_events)
+    def envelope(self, incoming: Incoming) -> dict[str, Any]:
+        batch = _batch.load(json_object(incoming.body))
+        limit = min(MAX_EVENTS, self.max_batch_events)
         if len(batch["events"]) > limit:
             raise InvalidRequest(f"Too many events: at most {limit} per request", "events")
         if batch["source"] == "client" and not batch.get("visitorId"):
@@ -334,13 +342,13 @@ class TypedFormat(WireFormat):
             batch["user"] = load_keeping_user_id(_user, user) if user else None
         except ValidationError as err:
             raise ValidationError({key: err.messages}) from None
-        batch["publicKey"] = view_args["public_key"]
+        batch["publicKey"] = incoming.view_args["public_key"]
         return batch
 
     def locate(self, batch: dict[str, Any]) -> Tenant:
-        return by_public_key(batch["publicKey"], self.state.tenants)
+        return self.lookup.by_public_key(batch["publicKey"])
 
-    def parse(self, batch: dict[str, Any], tenant: Tenant) -> Parsed:
+    def parse(self, batch: dict[str, Any], tenant: Tenant, incoming: Incoming) -> Parsed:
         loaded: list[tuple[int, dict[str, Any]]] = []
         rejected: list[tuple[int, str]] = []
         for index, raw in enumerate(batch["events"]):
@@ -358,8 +366,8 @@ class TypedFormat(WireFormat):
                 "in an event's properties",
                 "events",
             )
-        policy = self.state.settings.identity
-        user_agent = request.headers.get("User-Agent") if batch["source"] == "client" else None
+        policy = self.identity
+        user_agent = incoming.user_agent if batch["source"] == "client" else None
         events = []
         for index, event in loaded:
             own = identity_of(event)
@@ -382,24 +390,26 @@ class TypedFormat(WireFormat):
                 "source": batch["source"],
                 "properties": props or None,
             }
-            canonical["event_id"] = self.event_id(
-                tenant, canonical, client_time=when is not None, index=index
+            canonical["event_id"] = event_id(
+                tenant,
+                canonical,
+                incoming.idempotency_key,
+                client_time=when is not None,
+                index=index,
             )
             canonical["user_agent"] = user_agent
             events.append(canonical)
         return Parsed(events, rejected)
 
-    def accepted(self, parsed: Parsed) -> Response:
+    def accepted(self, parsed: Parsed) -> Reply:
         processed = len(parsed.events)
         if not parsed.rejected:
-            return jsonify(success=True, processed=processed)
+            return Reply(200, {"success": True, "processed": processed})
         errors = [{"index": index, "message": message} for index, message in parsed.rejected]
-        response = jsonify(success=False, processed=processed, errors=errors)
-        response.status_code = 207 if processed else 400
-        return response
+        body = {"success": False, "processed": processed, "errors": errors}
+        return Reply(207 if processed else 400, body)
 
-    def refused(self, outcome: Refusal) -> Response:
+    def refused(self, outcome: Refusal) -> Reply:
         message = INACTIVE if isinstance(outcome, TenantNotFound) else outcome.message
-        response = jsonify(success=False, processed=0, errors=[{"index": -1, "message": message}])
-        response.status_code = outcome.code
-        return response
+        errors = [{"index": -1, "message": message}]
+        return Reply(outcome.code, {"success": False, "processed": 0, "errors": errors})
