@@ -26,9 +26,8 @@ the management API (``/api/journeys``) are built on these functions.
   prints it).
 - Secret keys: :func:`create_key` (the secret, returned once), :func:`list_keys`,
   :func:`revoke_key`.
-- Events: ``store_events`` (store canonical events from Python through the ingest flow: coming
-  with :mod:`flask_journey.ingest`), :func:`has_events`, :func:`event_counts`,
-  :func:`demo_data` (simulated visitors).
+- Events: :func:`store_events` (seed-000 events from Python, through the ingest flow),
+  :func:`has_events`, :func:`event_counts`, :func:`demo_data` (simulated visitors).
 - Reports: :func:`report`, :func:`report_options`, :func:`refresh`.
 - The schema: :func:`create_tables`.
 
@@ -49,6 +48,7 @@ from peewee import IntegrityError, fn
 
 from . import db as _db
 from . import demo, reports, tenants
+from .ingest import Stored, store_batch
 from .models import ApiKey, Event, Journey, JourneySteps, Organization, database, utcnow
 from .privacy import url_origin
 from .reports.refresh import Refreshed
@@ -320,8 +320,37 @@ def revoke_key(org: Organization | str, lookup: str) -> None:
 
 
 # -- events ----------------------------------------------------------------------------------
-# store_events(org, journey, events): storing events from Python through the shared ingest
-# flow belongs here, built on flask_journey.ingest.
+
+
+def store_events(
+    org: Organization | str,
+    journey: str,
+    events: Iterable[Mapping[str, Any]],
+    *,
+    context: Mapping[str, Any] | None = None,
+) -> Stored:
+    """Store events of the journey from the site's own code, as ``POST /api/ingest`` would.
+
+    ``events`` are seed-000 events (``docs/formats/journey.md``: ``_tag``, ``id``, ``ts``,
+    ``sessionId``, ``clientId``, ``url`` and the tag's own keys); ``schemaVersion``,
+    ``orgKey`` and ``journeyKey`` are filled in when missing. ``context`` is the batch's
+    context (``language``, ``deviceClass``, ...). They go through the ingest flow (validation,
+    privacy, the quota, one transaction) without its origin and rate-limit checks.
+
+    Returns :class:`flask_journey.ingest.Stored`: events written (a retry writes none) and the
+    ``(index, message)`` of each invalid event, which is not stored while the valid ones are.
+    Raises :class:`TenantError` for an unknown organization or journey, and the
+    :class:`flask_journey.outcomes.Refusal` of a batch refused whole (malformed, past the
+    quota, storage unavailable), having stored nothing.
+    """
+    found = get_journey(org, journey)
+    keys = {"orgKey": found.organization.slug, "journeyKey": found.slug}
+    batch = {
+        "schemaVersion": 1,
+        "context": {**(context or {}), **keys},
+        "events": [{"schemaVersion": 1, **keys, **event} for event in events],
+    }
+    return store_batch(app_state(), batch)
 
 
 def has_events(org: Organization | str, journey: str) -> bool:

@@ -1,7 +1,8 @@
 """Per-app state, and which app's database the models use in the running context.
 
 :class:`JourneyState` is built by ``Journey.init_app`` and kept in ``app.extensions["journey"]``;
-leaf modules (formats, admin, embed, cli) import it from here without importing the extension.
+the modules it serves (ingest, admin, embed, cli, the public API) import it from here without
+importing the extension; the wire-format adapters need none of it.
 
 The models reach their database through :func:`current_database`, never through a handle that
 requests re-point: inside an app context it is that app's database (so two apps served by the

@@ -197,6 +197,52 @@ def test_a_key_is_returned_once_kept_as_a_hash_listed_and_revoked(app, client, o
 # -- events and reports ----------------------------------------------------------------------
 
 
+def _python_event(tag: str, n: int, **props: Any) -> dict[str, Any]:
+    """A seed-000 event as site code writes it: no schemaVersion, orgKey or journeyKey."""
+    return {
+        "_tag": tag,
+        "id": f"py_{n}",
+        "ts": "2024-01-15T10:30:00.000Z",
+        "sessionId": "sess_py",
+        "clientId": "client_py",
+        "url": f"{ORIGIN}/apply?email=jane@example.com",
+        **props,
+    }
+
+
+def test_events_stored_from_python_are_exported_and_a_retry_stores_none(app, cli, org):
+    events = [
+        _python_event("session_start", 1),
+        _python_event("step_view", 2, stepKey="eligibility"),
+        _python_event("field_change", 3, stepKey="eligibility", fieldKey="email", value="j@x.io"),
+    ]
+    with app.app_context():
+        first = api.store_events(ORG, JOURNEY, events, context={"deviceClass": "mobile"})
+        again = api.store_events(ORG, JOURNEY, events)
+
+    assert (first.stored, first.rejected, again.stored, again.rejected) == (3, [], 0, [])
+    exported = [json.loads(line) for line in cli("export").splitlines()]
+    assert [(e["event_id"], e["type"], e["device_class"]) for e in exported] == [
+        ("py_1", "session_start", "mobile"),
+        ("py_2", "step_view", "mobile"),
+        ("py_3", "field_change", "mobile"),
+    ]
+    assert "j@x.io" not in cli("export") and "jane@example.com" not in cli("export")
+
+
+def test_an_invalid_event_from_python_is_returned_and_the_valid_ones_stored(app, cli, org):
+    with app.app_context():
+        result = api.store_events(
+            ORG, JOURNEY, [_python_event("page_view", 1), _python_event("step_view", 2)]
+        )
+        with pytest.raises(api.TenantError):
+            api.store_events(ORG, "no-such-journey", [_python_event("page_view", 3)])
+
+    assert result.stored == 1
+    assert result.rejected == [(1, "stepKey is required for step_view")]
+    assert [json.loads(line)["event_id"] for line in cli("export").splitlines()] == ["py_1"]
+
+
 def test_event_counts_are_the_journeys_raw_counts(app, client, org):
     _visit(client, "sess_1")
     _visit(client, "sess_2")
