@@ -491,10 +491,7 @@ def _breakdown(report: dict[str, Any]) -> dict[str, Any] | None:
         table.append((key, cells))
     height = 26
     bars = charts.bars(
-        [
-            (group["value"], group["totals"]["completionRate"] or 0, "")
-            for group in groups
-        ],
+        [(group["value"], group["totals"]["completionRate"] or 0, "") for group in groups],
         BAR_WIDTH,
         height,
         top=1,
