@@ -424,9 +424,7 @@ def test_a_share_links_viewer_cannot_list_or_revoke_links(client, cli, filled):
     lookup = path.split("/")[3].split(".")[0]
     shared = client.get(path).get_data(as_text=True)
     assert f"{PAGE}shares/" not in shared and "share links" not in shared
-    token = _match(
-        r'name="csrf_token" value="([^"]+)"', client.get("/journey/sign-in").get_data(as_text=True)
-    ).group(1)
+    token = _csrf(client)
     assert client.get(PAGE + "shares/").status_code == 403
     refused = client.post(f"{PAGE}shares/{lookup}/revoke", data={"csrf_token": token})
     assert refused.status_code == 403

@@ -522,6 +522,7 @@ def test_no_column_is_cut_off_at_1280_px_and_a_phone_sees_where_tables_scroll(ch
                 ".filter(s => s.scrollWidth > s.clientWidth + 1).length"
             )
             assert scrolled == 0, path
+        assert page.locator(".scroll-hint").first.is_hidden()
         _shot(page, "journey-1280")
         page.goto(f"{_journey_url(site)}?breakdown=source")
         assert _serious_axe_violations(page, source) == []
@@ -536,4 +537,6 @@ def test_no_column_is_cut_off_at_1280_px_and_a_phone_sees_where_tables_scroll(ch
         # The field table has ten columns: on a phone it scrolls sideways, with a shadow cue.
         assert "Field friction table" in [label for label, _ in cues]
         assert all(image.count("gradient(") == 4 for _, image in cues), cues
+        hint = page.locator("section[aria-labelledby=fields-title] .scroll-hint")
+        assert hint.is_visible() and "sideways" in hint.text_content()
         _shot(page, "journey-phone-tables")
