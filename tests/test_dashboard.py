@@ -417,6 +417,9 @@ def test_signed_in_users_list_and_revoke_share_links_on_a_page(client, cli, fill
     assert "No active share link" in again.get_data(as_text=True)
     unknown = client.post(f"{PAGE}shares/000000000000/revoke", data={"csrf_token": token})
     assert unknown.status_code == 404
+    # The confirmation is for a revoked link only, whatever the address says.
+    active = client.get(f"{PAGE}shares/?revoked={kept_lookup}").get_data(as_text=True)
+    assert "revoked-notice" not in active
 
 
 def test_a_share_links_viewer_cannot_list_or_revoke_links(client, cli, filled):

@@ -340,12 +340,14 @@ def create_dashboard_blueprint(
     def share_links(org: str, journey: str):
         found = _journey(_org(org), journey)
         listed = [(link, shares.status(link)) for link in shares.links(found)]
+        # The page a revoke redirects to confirms it, for a link that is revoked indeed.
         revoked = request.args.get("revoked")
+        confirmed = (revoked, "revoked") in {(link.lookup, status) for link, status in listed}
         return render_template(
             "journey_dashboard/shares.html",
             journey=found,
             links=listed,
-            revoked=revoked if any(link.lookup == revoked for link, _ in listed) else None,
+            revoked=revoked if confirmed else None,
             share=url_for(".share", org=org, journey=journey),
             back=url_for(".journey", org=org, journey=journey),
             share_choices=SHARE_CHOICES,
