@@ -392,8 +392,10 @@ def test_signed_in_users_list_and_revoke_share_links_on_a_page(client, cli, fill
         "Revoke share link " + kept_lookup,
     ]
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", rows[gone_lookup][3])
-    # The list never shows a link itself, only its lookup.
-    assert gone_path.split("/")[3] not in listing.get_data(as_text=True)
+    # The list never shows a link itself, only its lookup; like every page, no inline code.
+    text = listing.get_data(as_text=True)
+    assert gone_path.split("/")[3] not in text
+    assert "<script" not in text and "<style" not in text and not re.search(r"\sstyle=", text)
 
     revoke = f"{PAGE}shares/{gone_lookup}/revoke"
     assert client.post(revoke).status_code == 400  # no CSRF token
