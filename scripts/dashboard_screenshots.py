@@ -52,6 +52,10 @@ def take(folder: Path) -> None:
     cli("demo-data", ORG, JOURNEY, "--sessions", "900", "--days", "60")
     cli("demo-data", ORG, "newsletter", "--sessions", "300", "--days", "60", "--seed", "3")
     key = cli("create-key", ORG).split()[-1]
+    cli("share", ORG, JOURNEY, "--expires", "30d")
+    old = cli("share", ORG, JOURNEY, "--expires", "7d").strip()
+    cli("share", ORG, JOURNEY, "--expires", "never")
+    cli("revoke-share", ORG, JOURNEY, old.rstrip("/").rsplit("/", 1)[1].split(".")[0])
 
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -77,9 +81,14 @@ def take(folder: Path) -> None:
         page.locator("section[aria-labelledby=breakdown-title]").screenshot(
             path=str(OUT / "dashboard-breakdown.png")
         )
+        page.goto(f"{base}/{ORG}/{JOURNEY}/shares/")
+        page.screenshot(path=str(OUT / "dashboard-share-links.png"))
         page.set_viewport_size({"width": 390, "height": 844})
         page.goto(f"{base}/{ORG}/{JOURNEY}/")
         page.screenshot(path=str(OUT / "dashboard-phone.png"))
+        page.locator("section[aria-labelledby=fields-title]").screenshot(
+            path=str(OUT / "dashboard-phone-fields.png")
+        )
         browser.close()
     server.shutdown()
     for path in sorted(OUT.glob("dashboard-*.png")):

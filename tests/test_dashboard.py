@@ -357,3 +357,109 @@ def test_without_a_secret_key_the_dashboard_says_what_to_set(make_app, key):
 def test_the_dashboard_url_is_checked(make_app):
     with pytest.raises(ValueError, match="JOURNEY_DASHBOARD_URL"):
         make_app(JOURNEY_DASHBOARD_URL="journey")
+
+
+def _share_rows(page: str) -> dict[str, list[str]]:
+    table = _match(r'<table class="data" id="shares-table">.*?</table>', page, re.S).group(0)
+    rows = {}
+    for lookup, row in re.findall(r'<tr id="share-([0-9a-f]+)">(.*?)</tr>', table, re.S):
+        rows[lookup] = [
+            re.sub(r"<[^>]+>", "", cell).strip()
+            for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)
+        ]
+    return rows
+
+
+def test_signed_in_users_list_and_revoke_share_links_on_a_page(client, cli, filled):
+    kept = cli("share", ORG, JOURNEY, "--expires", "never").strip()
+    gone = cli("share", ORG, JOURNEY, "--expires", "1d").strip()
+    kept_path, gone_path = (u.removeprefix("http://localhost:5000") for u in (kept, gone))
+    kept_lookup, gone_lookup = (p.split("/")[3].split(".")[0] for p in (kept_path, gone_path))
+    assert client.get(PAGE + "shares/").status_code == 403
+    _sign_in(client, filled)
+    journey_page = client.get(PAGE).get_data(as_text=True)
+    assert f'href="{PAGE}shares/"' in journey_page and "(2 active)" in journey_page
+
+    listing = client.get(PAGE + "shares/")
+    assert listing.status_code == 200
+    assert "frame-ancestors 'none'" in listing.headers["Content-Security-Policy"]
+    rows = _share_rows(listing.get_data(as_text=True))
+    assert list(rows) == [gone_lookup, kept_lookup]  # newest first
+    assert rows[kept_lookup][1:] == [
+        "active",
+        rows[kept_lookup][2],
+        "never",
+        "–",
+        "Revoke share link " + kept_lookup,
+    ]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", rows[gone_lookup][3])
+    # The list never shows a link itself, only its lookup; like every page, no inline code.
+    text = listing.get_data(as_text=True)
+    assert gone_path.split("/")[3] not in text
+    assert "<script" not in text and "<style" not in text and not re.search(r"\sstyle=", text)
+
+    revoke = f"{PAGE}shares/{gone_lookup}/revoke"
+    assert client.post(revoke).status_code == 400  # no CSRF token
+    assert client.post(revoke, data={"csrf_token": "0" * 64}).status_code == 400
+    assert client.get(gone_path).status_code == 200
+    token = _csrf(client, PAGE + "shares/")
+    done = client.post(revoke, data={"csrf_token": token})
+    assert done.status_code == 303
+    assert done.location == f"{PAGE}shares/?revoked={gone_lookup}"
+    after = client.get(done.location).get_data(as_text=True)
+    assert f"Share link <code>{gone_lookup}</code> is revoked" in after
+    rows = _share_rows(after)
+    assert rows[gone_lookup][1] == "revoked" and rows[gone_lookup][4] != "–"
+    assert rows[gone_lookup][5] == "–" and rows[kept_lookup][1] == "active"
+    assert client.application.test_client().get(gone_path).status_code == 404
+    assert client.application.test_client().get(kept_path).status_code == 200
+    assert re.search(rf"{gone_lookup}  revoked", cli("shares", ORG, JOURNEY))
+
+    again = client.post(revoke, data={"csrf_token": token})
+    assert again.status_code == 404
+    assert "No active share link" in again.get_data(as_text=True)
+    unknown = client.post(f"{PAGE}shares/000000000000/revoke", data={"csrf_token": token})
+    assert unknown.status_code == 404
+    # The confirmation is for a revoked link only, whatever the address says.
+    active = client.get(f"{PAGE}shares/?revoked={kept_lookup}").get_data(as_text=True)
+    assert "revoked-notice" not in active
+
+
+def test_a_share_links_viewer_cannot_list_or_revoke_links(client, cli, filled):
+    path = cli("share", ORG, JOURNEY).strip().removeprefix("http://localhost:5000")
+    lookup = path.split("/")[3].split(".")[0]
+    shared = client.get(path).get_data(as_text=True)
+    assert f"{PAGE}shares/" not in shared and "share links" not in shared
+    token = _csrf(client)
+    assert client.get(PAGE + "shares/").status_code == 403
+    refused = client.post(f"{PAGE}shares/{lookup}/revoke", data={"csrf_token": token})
+    assert refused.status_code == 403
+    assert client.get(path).status_code == 200
+
+
+def test_the_trend_table_shows_the_completion_rate_of_the_report_apis_trend(client, filled):
+    _sign_in(client, filled)
+    page = client.get(PAGE + "?range=30").get_data(as_text=True)
+    start = _match(r'id="from" name="from" type="date" value="([^"]+)"', page).group(1)
+    end = _match(r'id="to" name="to" type="date" value="([^"]+)"', page).group(1)
+    points = _api(client, filled, f"?from={start}&to={end}").json["trend"]["points"]
+    table = _match(r'<table class="data" id="trend-table">.*?</table>', page, re.S).group(0)
+    shown = re.findall(
+        r'<tr><th scope="row">([^<]+)</th><td class="num">(\d+)</td><td class="num">(\d+)</td>'
+        r'<td class="num">(\d+)</td><td class="num">([^<]+)</td></tr>',
+        table,
+    )
+    expected = [
+        (
+            p["period"],
+            str(p["sessions"]),
+            str(p["starters"]),
+            str(p["completions"]),
+            f"{p['completions'] / p['starters'] * 100:.1f}%" if p["starters"] else "–",
+        )
+        for p in points
+    ]
+    assert shown == expected
+    assert any(rate != "–" for *_, rate in shown)
+    assert '<title id="trend-svg-title">Sessions and completion rate by day</title>' in page
+    assert "completions ÷ starters" in page

@@ -10,6 +10,7 @@ from another host, and pass axe-core's checks; a screenshot of each page is kept
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import os
 import shutil
@@ -349,3 +350,193 @@ def test_pages_pass_axe_core_and_fit_a_phone(chromium, site):
         assert too_wide == []
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
         _shot(page, "journey-phone")
+
+
+def _serious_axe_violations(page: Any, source: str) -> list[Any]:
+    page.evaluate(source)
+    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [
+        (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def _percent(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:.1f}%"
+
+
+def test_the_trend_chart_draws_sessions_and_the_completion_rate(chromium, site):
+    with visitor(chromium, site, accept_downloads=True) as context:
+        page = context.new_page()
+        _sign_in(page, site)
+        page.goto(_journey_url(site) + "?range=30")
+        report = json.loads(
+            site.api(f"?from={page.input_value('#from')}&to={page.input_value('#to')}")
+        )
+        points = report["trend"]["points"]
+        chart = page.locator("#trend-chart")
+        assert chart.is_visible()
+        assert chart.locator("title").text_content() == "Sessions and completion rate by day"
+        assert "completion rate (completions ÷ starters)" in chart.locator("desc").text_content()
+        assert _percent(report["totals"]["completionRate"]) in chart.locator("desc").text_content()
+        # A column for every day's sessions, a dot for every day that has starters.
+        assert chart.locator("rect.column").count() == len(points)
+        assert chart.locator("circle.rate-dot").count() == sum(1 for p in points if p["starters"])
+        assert chart.locator("path.rate-line").get_attribute("d").startswith("M")
+        assert page.is_visible("text=Completion rate: completions ÷ starters")
+
+        page.click("text=The trend as a table")
+        rows = page.locator("#trend-table tbody tr")
+        assert rows.count() == len(points)
+        for i in (0, len(points) // 2, len(points) - 1):
+            cells = rows.nth(i).locator("th, td").all_text_contents()
+            point = points[i]
+            rate = point["completions"] / point["starters"] if point["starters"] else None
+            assert cells == [
+                point["period"],
+                str(point["sessions"]),
+                str(point["starters"]),
+                str(point["completions"]),
+                _percent(rate),
+            ]
+        link = page.locator("section[aria-labelledby=trend-title] .downloads a", has_text="CSV")
+        with page.expect_download() as download:
+            link.click()
+        got = Path(download.value.path()).read_bytes()
+        assert got == site.api(f"?format=csv&{link.get_attribute('href').split('?', 1)[1]}")
+        assert got.splitlines()[0] == b"period,sessions,starters,completions"
+
+
+def test_the_breakdown_has_a_chart_beside_its_table(chromium, site):
+    with visitor(chromium, site) as context:
+        page = context.new_page()
+        _sign_in(page, site)
+        page.goto(_journey_url(site) + "?range=90&breakdown=device")
+        report = json.loads(
+            site.api(
+                f"?from={page.input_value('#from')}&to={page.input_value('#to')}&breakdown=device"
+            )
+        )
+        groups = report["breakdownValues"]
+        assert len(groups) > 1
+        chart = page.locator("#breakdown-chart")
+        assert chart.is_visible()
+        assert chart.locator("title").text_content() == "Completion rate by device"
+        desc = chart.locator("desc").text_content()
+        for group in groups:
+            assert f"{group['value']}: {_percent(group['totals']['completionRate'])}" in desc
+        bars = chart.locator("rect.bar")
+        assert bars.count() == len(groups)
+        # Bars are drawn to scale: each bar's length is its rate of the full 0-100% track.
+        full = float(chart.locator("rect").first.get_attribute("width"))
+        for i, group in enumerate(groups):
+            drawn = float(bars.nth(i).get_attribute("width")) / full
+            assert abs(drawn - (group["totals"]["completionRate"] or 0)) < 0.001
+        table = page.locator("#breakdown-table")
+        assert table.is_visible()
+        last = table.locator("tbody tr").last.locator("th, td").all_text_contents()
+        assert last == ["Completion rate"] + [
+            _percent(g["totals"]["completionRate"]) for g in groups
+        ]
+        _shot(page, "journey-breakdown")
+
+
+def test_share_links_are_listed_and_revoked_on_the_page_without_javascript(chromium, site):
+    source = axe_source()
+    with visitor(chromium, site, java_script_enabled=False) as context:
+        page = context.new_page()
+        _sign_in(page, site)
+        page.goto(_journey_url(site))
+        page.select_option("#expires", "7d")
+        page.click("text=Create a share link")
+        url = page.input_value("#share-url")
+        lookup = url.rstrip("/").rsplit("/", 1)[1].split(".")[0]
+        assert page.is_visible(f"code:text('{lookup}')")
+        page.click("text=journey's share links")
+        page.wait_for_url(f"{_journey_url(site)}shares/")
+        row = page.locator(f"#share-{lookup}")
+        cells = row.locator("th, td").all_text_contents()
+        assert cells[:2] == [lookup, "active"]
+        created, expires = (dt.datetime.strptime(c, "%Y-%m-%d %H:%M UTC") for c in cells[2:4])
+        assert dt.timedelta(days=7) - dt.timedelta(minutes=1) <= expires - created
+        assert expires - created <= dt.timedelta(days=7, minutes=1)
+        assert cells[4] == "–"
+        with browser_context(chromium) as other:
+            assert other.new_page().goto(url).status == 200
+        listed = site.cli("shares", ORG, JOURNEY)
+        assert f"{lookup}  active" in listed
+        _shot(page, "share-links")
+
+        row.locator("button", has_text="Revoke").click()
+        page.wait_for_url(f"**/shares/?revoked={lookup}")
+        assert lookup in page.text_content("#revoked-notice")
+        row = page.locator(f"#share-{lookup}")
+        assert row.locator("td").nth(0).text_content() == "revoked"
+        assert row.locator("button").count() == 0
+        assert f"{lookup}  revoked" in site.cli("shares", ORG, JOURNEY)
+    with browser_context(chromium) as other:
+        refused = other.new_page()
+        assert refused.goto(url).status == 404
+        assert "does not work" in refused.text_content("h1")
+        # A share link's viewer is not signed in: the list is not theirs to see.
+        assert refused.goto(f"{_journey_url(site)}shares/").status == 403
+    with visitor(chromium, site) as context:
+        page = context.new_page()
+        _sign_in(page, site)
+        page.goto(f"{_journey_url(site)}shares/")
+        assert _serious_axe_violations(page, source) == []
+
+
+#: Every table cell whose right edge lies outside its scroll box or its card (its panel, or the
+#: page's main column for a table outside one).
+CUT_OFF = """() => [...document.querySelectorAll('table.data')].flatMap(table => {
+  const box = table.closest('.scroll').getBoundingClientRect();
+  const card = (table.closest('.panel') || table.closest('main')).getBoundingClientRect();
+  const right = Math.min(box.right, card.right) + 0.5;
+  return [...table.querySelectorAll('th, td')]
+    .filter(cell => cell.getBoundingClientRect().right > right)
+    .map(cell => (table.id || table.caption.textContent) + ': ' + cell.textContent.trim());
+})"""
+
+
+def test_no_column_is_cut_off_at_1280_px_and_a_phone_sees_where_tables_scroll(chromium, site):
+    source = axe_source()
+    with visitor(chromium, site, viewport={"width": 1280, "height": 900}) as context:
+        page = context.new_page()
+        _sign_in(page, site)
+        site.cli("share", ORG, JOURNEY)
+        for path in (
+            f"{ORG}/{JOURNEY}/?range=90",
+            f"{ORG}/{JOURNEY}/?range=90&breakdown=source",
+            f"{ORG}/{JOURNEY}/?range=30&sort=fieldKey&dir=asc",
+            f"{ORG}/{JOURNEY}/shares/",
+            f"{ORG}/",
+        ):
+            page.goto(f"{site.base}/journey/{path}")
+            page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+            assert page.locator("table.data").count() > 0
+            assert page.evaluate(CUT_OFF) == [], path
+            scrolled = page.evaluate(
+                "() => [...document.querySelectorAll('.scroll')]"
+                ".filter(s => s.scrollWidth > s.clientWidth + 1).length"
+            )
+            assert scrolled == 0, path
+        assert page.locator(".scroll-hint").first.is_hidden()
+        _shot(page, "journey-1280")
+        page.goto(f"{_journey_url(site)}?breakdown=source")
+        assert _serious_axe_violations(page, source) == []
+
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.goto(f"{_journey_url(site)}?breakdown=source")
+        cues = page.evaluate(
+            "() => [...document.querySelectorAll('.scroll')]"
+            ".filter(s => s.scrollWidth > s.clientWidth + 1)"
+            ".map(s => [s.getAttribute('aria-label'), getComputedStyle(s).backgroundImage])"
+        )
+        # The field table has ten columns: on a phone it scrolls sideways, with a shadow cue.
+        assert "Field friction table" in [label for label, _ in cues]
+        assert all(image.count("gradient(") == 4 for _, image in cues), cues
+        hint = page.locator("section[aria-labelledby=fields-title] .scroll-hint")
+        assert hint.is_visible() and "sideways" in hint.text_content()
+        _shot(page, "journey-phone-tables")

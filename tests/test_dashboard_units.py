@@ -93,3 +93,22 @@ def test_share_link_lifetimes():
     for bad in ("0d", "30", "1y", "-1d"):
         with pytest.raises(ValueError):
             shares.parse_duration(bad)
+
+
+def test_the_trend_draws_sessions_as_columns_and_the_completion_rate_as_a_broken_line():
+    points = [
+        {"period": "d1", "sessions": 10, "starters": 8, "completions": 6},
+        {"period": "d2", "sessions": 4, "starters": 0, "completions": 0},
+        {"period": "d3", "sessions": 20, "starters": 10, "completions": 10},
+        {"period": "d4", "sessions": 5, "starters": 4, "completions": 1},
+    ]
+    trend = charts.trend(points, 400, 100)
+    assert trend.top == 20
+    assert [p.completion_rate for p in trend.points] == [0.75, None, 1.0, 0.25]
+    assert trend.rates == [0.75, 1.0, 0.25]
+    assert [p.bar_height for p in trend.points] == [50.0, 20.0, 100.0, 25.0]
+    assert [p.x for p in trend.points] == [15.0, 115.0, 215.0, 315.0]
+    # No starters, no rate: the line lifts its pen there and starts again.
+    assert trend.rate_path == "M50.0,25.0 M250.0,0.0 L350.0,75.0"
+    assert trend.points[1].dot_y is None
+    assert charts.trend([], 400, 100).rate_path == ""

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+from ..reports.query import rate
 
 
 @dataclass(frozen=True)
@@ -89,3 +92,72 @@ def nice_top(value: float) -> int:
         if factor * power >= value:
             return factor * power
     return 10 * power
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    """One period of the trend: the report's numbers, its completion rate, and where it is drawn
+    (a column for the sessions, a dot for the rate; ``dot_y`` is None without starters)."""
+
+    period: str
+    sessions: int
+    starters: int
+    completions: int
+    completion_rate: float | None
+    x: float
+    bar_width: float
+    bar_height: float
+    dot_x: float
+    dot_y: float | None
+
+
+@dataclass(frozen=True)
+class Trend:
+    """The trend chart: sessions as columns against ``top``, the completion rate (completions
+    / starters, as the report defines it) as a line on a 0-100% axis."""
+
+    points: list[TrendPoint]
+    top: int
+    width: float
+    height: float
+    rate_path: str
+
+    @property
+    def rates(self) -> list[float]:
+        """The periods' completion rates, leaving out periods without starters."""
+        return [p.completion_rate for p in self.points if p.completion_rate is not None]
+
+
+def trend(points: Sequence[Mapping[str, Any]], width: float, height: float) -> Trend:
+    """The trend chart of the report's ``trend.points`` in a ``width`` x ``height`` plot; the
+    rate line is broken across periods without starters (they have no rate)."""
+    top = nice_top(max((p["sessions"] for p in points), default=0))
+    slot = width / max(len(points), 1)
+    bar_width = max(slot * 0.7, 1.0)
+    drawn: list[TrendPoint] = []
+    path: list[str] = []
+    pen_down = False
+    for i, point in enumerate(points):
+        completion_rate = rate(point["completions"], point["starters"])
+        dot_x = i * slot + slot / 2
+        dot_y = None if completion_rate is None else height - completion_rate * height
+        if dot_y is None:
+            pen_down = False
+        else:
+            path.append(f"{'L' if pen_down else 'M'}{dot_x:.1f},{dot_y:.1f}")
+            pen_down = True
+        drawn.append(
+            TrendPoint(
+                period=point["period"],
+                sessions=point["sessions"],
+                starters=point["starters"],
+                completions=point["completions"],
+                completion_rate=completion_rate,
+                x=i * slot + (slot - bar_width) / 2,
+                bar_width=bar_width,
+                bar_height=height * point["sessions"] / top,
+                dot_x=dot_x,
+                dot_y=dot_y,
+            )
+        )
+    return Trend(drawn, top, width, height, " ".join(path))

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 
 #: Share link lifetimes offered by the page's share button.
 SHARE_CHOICES = (("1d", "1 day"), ("7d", "7 days"), ("30d", "30 days"), ("90d", "90 days"))
+#: The bar charts' geometry (SVG units): the labels' column and the bars' full length.
+LABEL_WIDTH, BAR_WIDTH = 140, 230
 
 
 class PageError(HTTPException):
@@ -273,6 +275,11 @@ def create_dashboard_blueprint(
             links=links,
             shared=shared,
             share_choices=SHARE_CHOICES,
+            active_shares=(
+                sum(shares.status(link) == "active" for link in shares.links(journey))
+                if links["shares"]
+                else 0
+            ),
             **_common(),
         )
 
@@ -301,6 +308,7 @@ def create_dashboard_blueprint(
             "download": url_for(".download", org=org, journey=journey, fmt="csv"),
             "json": url_for(".download", org=org, journey=journey, fmt="json"),
             "share": url_for(".share", org=org, journey=journey),
+            "shares": url_for(".share_links", org=org, journey=journey),
         }
         return _journey_page(found, links, None)
 
@@ -323,10 +331,44 @@ def create_dashboard_blueprint(
             "journey_dashboard/shared_link.html",
             journey=found,
             url=url,
+            lookup=token.partition(".")[0],
             expires=expires,
             back=url_for(".journey", org=org, journey=journey),
+            manage=url_for(".share_links", org=org, journey=journey),
             **_common(),
         )
+
+    @bp.get("/<org>/<journey>/shares/")
+    def share_links(org: str, journey: str):
+        found = _journey(_org(org), journey)
+        listed = [(link, shares.status(link)) for link in shares.links(found)]
+        # The page a revoke redirects to confirms it, for a link that is revoked indeed.
+        revoked = request.args.get("revoked")
+        confirmed = (revoked, "revoked") in {(link.lookup, status) for link, status in listed}
+        return render_template(
+            "journey_dashboard/shares.html",
+            journey=found,
+            links=listed,
+            revoked=revoked if confirmed else None,
+            share=url_for(".share", org=org, journey=journey),
+            back=url_for(".journey", org=org, journey=journey),
+            share_choices=SHARE_CHOICES,
+            **_common(),
+        )
+
+    @bp.post("/<org>/<journey>/shares/<lookup>/revoke")
+    def revoke_share(org: str, journey: str, lookup: str):
+        found = _journey(_org(org), journey)
+        if not access.csrf_valid(request):
+            raise PageError(400, "The form expired", "Reload the page and try again.")
+        if not shares.revoke(found, lookup):
+            raise PageError(
+                404,
+                f"No active share link “{lookup}”",
+                "It was revoked already, or belongs to another journey: see the journey's "
+                "share links.",
+            )
+        return redirect(url_for(".share_links", org=org, journey=journey, revoked=lookup), 303)
 
     def _shared(token: str) -> Journey:
         try:
@@ -353,6 +395,7 @@ def create_dashboard_blueprint(
             "download": url_for(".shared_download", token=token, fmt="csv"),
             "json": url_for(".shared_download", token=token, fmt="json"),
             "share": None,
+            "shares": None,
         }
         return _journey_page(found, links, {"token": token})
 
@@ -363,6 +406,10 @@ def create_dashboard_blueprint(
     @bp.app_template_filter("journey_percent")
     def _percent(value: float | None, digits: int = 1) -> str:
         return "–" if value is None else f"{value * 100:.{digits}f}%"
+
+    @bp.app_template_filter("journey_utc")
+    def _utc(value: dt.datetime | None, empty: str = "–") -> str:
+        return empty if value is None else value.strftime("%Y-%m-%d %H:%M UTC")
 
     @bp.app_template_filter("journey_seconds")
     def _seconds(value: float | None) -> str:
@@ -407,7 +454,7 @@ def _headline(report: dict[str, Any]) -> list[dict[str, Any]]:
 def _funnel(report: dict[str, Any]) -> dict[str, Any]:
     steps = report["steps"]
     top = max((s["sessions"] for s in steps), default=0)
-    width, height = 360, 26
+    width, height = BAR_WIDTH, 26
     bars = charts.bars(
         [(s["stepKey"], s["sessions"], "") for s in steps], width, height, top=top or 1
     )
@@ -415,27 +462,22 @@ def _funnel(report: dict[str, Any]) -> dict[str, Any]:
         "bars": bars,
         "width": width,
         "bar_height": height,
-        "label_width": 170,
+        "label_width": LABEL_WIDTH,
         "height": max(len(bars) * (height + 6), height),
     }
 
 
 def _trend(report: dict[str, Any]) -> dict[str, Any]:
     points = report["trend"]["points"]
-    sessions = [p["sessions"] for p in points]
-    completions = [p["completions"] for p in points]
-    top = charts.nice_top(max(sessions, default=0))
-    width, height = 640, 180
+    chart = charts.trend(points, 640, 180)
     return {
-        "points": points,
-        "sessions": charts.polyline(sessions, width, height, top=top, pad=4),
-        "completions": charts.polyline(completions, width, height, top=top, pad=4),
-        "top": top,
-        "width": width,
-        "height": height,
+        "chart": chart,
         "first": points[0]["period"] if points else "",
         "last": points[-1]["period"] if points else "",
         "interval": report["trend"]["interval"],
+        "half": f"{chart.top / 2:g}",
+        "lowest": min(chart.rates, default=None),
+        "highest": max(chart.rates, default=None),
     }
 
 
@@ -451,4 +493,22 @@ def _breakdown(report: dict[str, Any]) -> dict[str, Any] | None:
             step = next((s for s in group["steps"] if s["stepKey"] == key), None)
             cells.append(step)
         table.append((key, cells))
-    return {"segment": report["breakdown"], "groups": groups, "rows": table}
+    height = 26
+    bars = charts.bars(
+        [(group["value"], group["totals"]["completionRate"] or 0, "") for group in groups],
+        BAR_WIDTH,
+        height,
+        top=1,
+    )
+    return {
+        "segment": report["breakdown"],
+        "groups": groups,
+        "rows": table,
+        "chart": {
+            "bars": list(zip(bars, groups, strict=True)),
+            "width": BAR_WIDTH,
+            "bar_height": height,
+            "label_width": LABEL_WIDTH,
+            "height": max(len(bars) * (height + 6), height),
+        },
+    }
