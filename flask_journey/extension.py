@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import config, db, ingest, reports, tenants
+from . import api, config, db, ingest
 from .admin import create_admin_blueprint
 from .cli import journey_cli
 from .dashboard import create_dashboard_blueprint
@@ -19,7 +19,7 @@ from .guard import Guard
 from .installation import client_salt_of, identity_secret_of
 from .models import Organization
 from .openapi import create_openapi_blueprint
-from .state import JourneyState, app_state
+from .state import JourneyState
 from .tenants import TenantCache
 
 
@@ -99,22 +99,10 @@ class Journey:
         breakdown: str | None = None,
         compare: bool = True,
     ) -> dict[str, Any]:
-        """The report of a journey of the current app, as plain data (``docs/reports.md``).
-
-        ``org`` and ``journey`` are slugs; ``start`` and ``end`` are dates (both included, in
-        ``JOURNEY_REPORT_TIMEZONE``; default: the 30 days that end today); ``filters`` maps
-        segments (``device``, ``browser``, ``os``, ``language``, ``source``) to the value a
-        session must have; ``breakdown`` names a segment to break the numbers down by;
-        ``compare`` adds the previous period of the same length under ``"previous"``.
-        Raises :class:`flask_journey.reports.ReportError` for a bad argument and
-        :class:`flask_journey.outcomes.TenantNotFound` for an unknown journey.
-        """
-        state = app_state()
-        tenant = tenants.by_slugs(org, journey)
-        return reports.report(
-            state.database,
-            tenant.journey,
-            state.settings,
+        """The report of a journey of the current app: :func:`flask_journey.api.report`."""
+        return api.report(
+            org,
+            journey,
             start=start,
             end=end,
             filters=filters,
