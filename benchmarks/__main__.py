@@ -21,7 +21,6 @@ from typing import Any
 from peewee import Database
 
 from flask_journey import api
-from flask_journey import db as journey_db
 from scripts import servers
 
 from . import ceiling, export, load, report, workload
@@ -74,7 +73,7 @@ def prepare(url: str) -> tuple[Database, int]:
     app = create_app(url)
     state = app.extensions["journey"]
     with app.app_context():
-        journey_db.create_tables(state.database)
+        api.create_tables()
         org = api.create_organization(workload.ORG)
         journey = api.create_journey(org, workload.JOURNEY, origins=[workload.ORIGIN])
     return state.database, journey.id

@@ -35,7 +35,7 @@ from typing import Any
 from peewee import Database
 
 from flask_journey import api
-from flask_journey.db import is_sqlite
+from flask_journey.db import is_sqlite, using
 from flask_journey.models import Journey, utcnow
 from flask_journey.pipeline import COLUMNS, FIELDS, _insert_sql
 from flask_journey.reports.compute import compute
@@ -43,7 +43,6 @@ from flask_journey.reports.query import Query
 from flask_journey.reports.reference import compute as reference
 from flask_journey.reports.reference import differences
 from flask_journey.reports.refresh import refresh
-from flask_journey.state import using
 from scripts import servers
 
 from . import report

@@ -46,8 +46,7 @@ from typing import Any
 from limits import parse_many
 from peewee import IntegrityError, fn
 
-from . import db as _db
-from . import demo, reports, tenants
+from . import demo, migrations, reports, tenants
 from .ingest import Stored, store_batch
 from .models import ApiKey, Event, Journey, JourneySteps, Organization, database, utcnow
 from .privacy import url_origin
@@ -492,4 +491,4 @@ def create_tables() -> bool:
     has them, check that it needs no migration (False). Raises
     :class:`flask_journey.migrations.SchemaOutdated` for one an earlier release created
     (``flask journey migrate`` upgrades it)."""
-    return _db.create_tables(app_state().database)
+    return migrations.initialise(app_state().database)

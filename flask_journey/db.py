@@ -1,6 +1,11 @@
-"""Each app's database: built from ``JOURNEY_DATABASE_URL``, connected per request.
+"""Each app's database: built from ``JOURNEY_DATABASE_URL``, connected per request, and
+which one the models use in the running context.
 
-The models reach it through :mod:`flask_journey.state` (the current app's, per context).
+The models reach their database through :func:`current_database`, never through a handle that
+requests re-point: inside an app context it is that app's database (so two apps served by the
+threads of one process never write into each other's), inside ``with using(db):`` it is ``db``,
+and outside both it is the database of the app activated last in this context
+(:meth:`flask_journey.state.JourneyState.activate`: a script or a shell working with one app).
 
 SQLite runs in WAL mode with a busy timeout, so several worker processes can share one file.
 PostgreSQL (and CockroachDB) URLs are served from a connection pool in each process: Peewee
@@ -9,21 +14,23 @@ connects on a request's first query and the extension hands the connection back 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
+from flask import current_app, has_app_context
 from peewee import Database, OperationalError, SqliteDatabase, __exception_wrapper__
 from playhouse.cockroachdb import PooledCockroachDatabase
 from playhouse.db_url import connect, parse
 from playhouse.pool import MaxConnectionsExceeded, PooledPostgresqlDatabase, PooledSqliteDatabase
 
 from .config import Settings
-from .migrations import initialise
 
 #: How long a SQLite writer waits for another process's write to finish, milliseconds.
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -225,14 +232,48 @@ def _is_conflict(exc: OperationalError) -> bool:
     return code is not None and code & 0xFF in _SQLITE_CONFLICTS
 
 
-def create_tables(db: Database) -> bool:
-    """Create the current schema on a new database (True); check an existing one (False).
-
-    Safe on an existing database: raises :class:`flask_journey.migrations.SchemaOutdated`,
-    changing nothing, when an earlier release created it (``flask journey migrate`` upgrades it).
-    """
-    return initialise(db)
-
-
 def is_sqlite(db: Database) -> bool:
     return isinstance(db, SqliteDatabase)
+
+
+#: The database of the innermost ``with using(db):`` block of this context, if any.
+_scoped: ContextVar[Database | None] = ContextVar("journey_scoped_database", default=None)
+#: The database of the app last activated in this context, for code outside any app context.
+_activated: ContextVar[Database | None] = ContextVar("journey_activated_database", default=None)
+
+
+def current_database() -> Database:
+    """The database the models use here and now (see the module's docstring)."""
+    database = database_or_none()
+    if database is None:
+        raise RuntimeError(
+            "no flask-journey database here: use an app context of an app using flask-journey"
+        )
+    return database
+
+
+def database_or_none() -> Database | None:
+    """:func:`current_database`, or None where there is none."""
+    database = _scoped.get()
+    if database is not None:
+        return database
+    if has_app_context():
+        state = current_app.extensions.get("journey")
+        if state is not None:
+            return state.database
+    return _activated.get()
+
+
+@contextlib.contextmanager
+def using(database: Database) -> Iterator[Database]:
+    """Point the models at ``database`` for the block, in this context only."""
+    token = _scoped.set(database)
+    try:
+        yield database
+    finally:
+        _scoped.reset(token)
+
+
+def activate(database: Database) -> None:
+    """Make ``database`` the models' one outside any app context, in this context."""
+    _activated.set(database)

@@ -14,9 +14,9 @@ from collections.abc import Callable
 
 from peewee import Database
 
+from .db import using
 from .migrations import create_if_empty
 from .models import Installation
-from .state import using
 
 IDENTITY_SECRET = "identity_secret"
 CLIENT_SALT = "ratelimit_client_salt"

@@ -32,6 +32,7 @@ from peewee import (
 from playhouse.cockroachdb import CockroachDatabase
 from playhouse.migrate import Operation, SchemaMigrator, make_index_name, migrate
 
+from .db import using
 from .models import (
     INSTANCE_ID_INDEX,
     MODELS,
@@ -49,7 +50,6 @@ from .models import (
     utcnow,
 )
 from .privacy import url_origin
-from .state import using
 
 
 class SchemaVersion(BaseModel):

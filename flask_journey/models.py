@@ -25,13 +25,13 @@ from peewee import (
     TextField,
 )
 
-from .state import current_database, database_or_none
+from .db import current_database, database_or_none
 
 
 class AppDatabase(DatabaseProxy):
     """The models' database: the current app's, looked up on each use (never re-pointed).
 
-    :func:`flask_journey.state.current_database` says which one that is.
+    :func:`flask_journey.db.current_database` says which one that is.
     """
 
     def __init__(self) -> None:

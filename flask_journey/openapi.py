@@ -35,7 +35,7 @@ from .formats._fields import (
 )
 
 if TYPE_CHECKING:
-    from .extension import JourneyState
+    from .state import JourneyState
 
 #: Where the description is served.
 URL = "/api/openapi.json"

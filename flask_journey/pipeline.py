@@ -16,10 +16,9 @@ from typing import Any
 
 from peewee import EXCLUDED, Database
 
-from .db import is_sqlite, retrying_transaction, storable_json
+from .db import current_database, is_sqlite, retrying_transaction, storable_json
 from .models import Event, Usage, utcnow
 from .privacy import describe_user_agent, scrub_url, strip_sensitive, url_path
-from .state import current_database
 from .tenants import Tenant
 
 #: Keys of a canonical event; all but ``event_id``, ``type`` and ``occurred_at`` are optional.
@@ -193,7 +192,7 @@ def store(
     nothing twice. Nothing is written unless everything is, and nothing is returned before the
     commit. With ``group_commit``, batches stored at the same time by other threads of this
     process may share the transaction (:class:`GroupCommitter`). The events go to ``database``,
-    by default the current app's (:func:`flask_journey.state.current_database`).
+    by default the current app's (:func:`flask_journey.db.current_database`).
     """
     db = database if database is not None else current_database()
     received = utcnow()

@@ -16,9 +16,9 @@ from functools import lru_cache
 
 from peewee import Database, Model
 
+from .db import current_database
 from .models import ApiKey, Journey, Organization
 from .outcomes import TenantNotFound, Unauthenticated
-from .state import current_database
 
 
 class TenantError(ValueError):
@@ -93,7 +93,7 @@ class TenantCache:
     once; a change made by another process is seen within ``max_age`` seconds. Only tenants
     that were found are kept, so a journey is usable as soon as it is created. ``max_age`` 0
     reads every lookup from the database. Without a ``database``, lookups read the current
-    app's (:func:`flask_journey.state.current_database`).
+    app's (:func:`flask_journey.db.current_database`).
     """
 
     #: Entries kept at most; past that the cache starts again empty.

@@ -34,7 +34,7 @@ from .access import CSRF_COOKIE, SESSION_COOKIE, Access, AccessHook, SignInLimit
 from .options import PRESETS, order_fields, read_view
 
 if TYPE_CHECKING:
-    from ..extension import JourneyState
+    from ..state import JourneyState
 
 #: Share link lifetimes offered by the page's share button.
 SHARE_CHOICES = (("1d", "1 day"), ("7d", "7 days"), ("30d", "30 days"), ("90d", "90 days"))

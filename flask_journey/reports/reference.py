@@ -16,8 +16,8 @@ from typing import Any
 
 from peewee import Database
 
+from ..db import using
 from ..models import Event
-from ..state import using
 from .query import (
     DIRECT,
     FIELD_TYPES,

@@ -25,10 +25,9 @@ from typing import Any
 
 from peewee import Database, PostgresqlDatabase
 
-from ..db import is_sqlite
+from ..db import is_sqlite, using
 from ..models import Event as EventModel
 from ..models import FieldSummary, HourlyCount, RefreshState, SessionSummary, utcnow
-from ..state import using
 from .query import PAGEVIEW_TYPES, url_host
 from .summary import EVENT_COLUMNS, SEGMENT_COLUMNS, SESSION_COLUMNS, Event, SessionRow, summarise
 
