@@ -75,6 +75,7 @@ __all__ = [
     "report",
     "report_options",
     "revoke_key",
+    "store_events",
     "update_journey",
     "update_organization",
 ]
