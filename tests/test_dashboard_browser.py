@@ -405,7 +405,7 @@ def test_the_trend_chart_draws_sessions_and_the_completion_rate(chromium, site):
             link.click()
         got = Path(download.value.path()).read_bytes()
         assert got == site.api(f"?format=csv&{link.get_attribute('href').split('?', 1)[1]}")
-        assert got.splitlines()[0] == b"period,sessions,starters,completions"
+        assert got.splitlines()[0] == b"period,sessions,starters,completions,completionRate"
 
 
 def test_the_breakdown_has_a_chart_beside_its_table(chromium, site):

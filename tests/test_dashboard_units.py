@@ -97,10 +97,10 @@ def test_share_link_lifetimes():
 
 def test_the_trend_draws_sessions_as_columns_and_the_completion_rate_as_a_broken_line():
     points = [
-        {"period": "d1", "sessions": 10, "starters": 8, "completions": 6},
-        {"period": "d2", "sessions": 4, "starters": 0, "completions": 0},
-        {"period": "d3", "sessions": 20, "starters": 10, "completions": 10},
-        {"period": "d4", "sessions": 5, "starters": 4, "completions": 1},
+        {"period": "d1", "sessions": 10, "starters": 8, "completions": 6, "completionRate": 0.75},
+        {"period": "d2", "sessions": 4, "starters": 0, "completions": 0, "completionRate": None},
+        {"period": "d3", "sessions": 20, "starters": 10, "completions": 10, "completionRate": 1.0},
+        {"period": "d4", "sessions": 5, "starters": 4, "completions": 1, "completionRate": 0.25},
     ]
     trend = charts.trend(points, 400, 100)
     assert trend.top == 20

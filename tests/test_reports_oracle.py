@@ -493,10 +493,34 @@ def test_the_reference_gives_the_numbers_worked_out_by_hand(app):
     assert report["trend"]["interval"] == "hour"
     assert len(report["trend"]["points"]) == 24
     assert [p for p in report["trend"]["points"] if p["sessions"]] == [
-        {"period": "2026-11-10T10:00", "sessions": 1, "starters": 1, "completions": 1},
-        {"period": "2026-11-10T11:00", "sessions": 1, "starters": 1, "completions": 0},
-        {"period": "2026-11-10T12:00", "sessions": 1, "starters": 1, "completions": 0},
-        {"period": "2026-11-10T23:00", "sessions": 1, "starters": 0, "completions": 0},
+        {
+            "period": "2026-11-10T10:00",
+            "sessions": 1,
+            "starters": 1,
+            "completions": 1,
+            "completionRate": 1.0,
+        },
+        {
+            "period": "2026-11-10T11:00",
+            "sessions": 1,
+            "starters": 1,
+            "completions": 0,
+            "completionRate": 0.0,
+        },
+        {
+            "period": "2026-11-10T12:00",
+            "sessions": 1,
+            "starters": 1,
+            "completions": 0,
+            "completionRate": 0.0,
+        },
+        {
+            "period": "2026-11-10T23:00",
+            "sessions": 1,
+            "starters": 0,
+            "completions": 0,
+            "completionRate": None,
+        },
     ]
     assert report["events"]["total"] == 26  # c's page view is on the 11th
     assert report["events"]["types"] == [

@@ -6,8 +6,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..reports.query import rate
-
 
 @dataclass(frozen=True)
 class Change:
@@ -138,7 +136,7 @@ def trend(points: Sequence[Mapping[str, Any]], width: float, height: float) -> T
     path: list[str] = []
     pen_down = False
     for i, point in enumerate(points):
-        completion_rate = rate(point["completions"], point["starters"])
+        completion_rate = point["completionRate"]
         dot_x = i * slot + slot / 2
         dot_y = None if completion_rate is None else height - completion_rate * height
         if dot_y is None:

@@ -285,6 +285,8 @@ def trend(query: Query, sessions: list[Session]) -> dict[str, Any]:
             point["sessions"] += 1
             point["starters"] += session.started
             point["completions"] += session.completed
+    for point in points.values():
+        point["completionRate"] = rate(point["completions"], point["starters"])
     return {"interval": "hour" if query.hourly else "day", "points": list(points.values())}
 
 

@@ -49,7 +49,7 @@ TABLES: dict[str, tuple[str, ...]] = {
         "medianSeconds",
         "medianHesitationSeconds",
     ),
-    "trend": ("period", "sessions", "starters", "completions"),
+    "trend": ("period", "sessions", "starters", "completions", "completionRate"),
     "breakdown": (
         "value",
         "stepKey",
