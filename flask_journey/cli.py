@@ -302,6 +302,18 @@ def create_key(org_slug: str) -> None:
     click.echo(f"Created API key for {org_slug} (store it now, it is not kept): {secret}")
 
 
+@journey_cli.command("keys")
+@click.argument("org_slug", metavar="ORG")
+def list_keys(org_slug: str) -> None:
+    """List an organization's secret keys: their lookups, never the secrets."""
+    keys = api.list_keys(org_slug)
+    if not keys:
+        click.echo("No keys.")
+    for key in keys:
+        status = f"revoked {_iso(key.revoked_at)}" if key.revoked_at else "active"
+        click.echo(f"{key.lookup}  created {_iso(key.created_at)}  {status}")
+
+
 @journey_cli.command("revoke-key")
 @click.argument("org_slug", metavar="ORG")
 @click.argument("lookup")

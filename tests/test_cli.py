@@ -34,9 +34,25 @@ def test_create_key_prints_the_secret_once_as_the_last_word(cli, journey):
     assert output.split()[-1].startswith("sk_")
 
 
+def test_keys_lists_lookups_and_status_never_the_secret(cli, journey):
+    assert cli("keys", ORG) == "No keys.\n"
+    first, second = (cli("create-key", ORG).split()[-1] for _ in range(2))
+    cli("revoke-key", ORG, first.split("_")[1])
+
+    listed = cli("keys", ORG)
+
+    lines = [line.split() for line in listed.splitlines()]
+    assert [(line[0], line[-2] if line[-2] == "revoked" else line[-1]) for line in lines] == [
+        (first.split("_")[1], "revoked"),
+        (second.split("_")[1], "active"),
+    ]
+    assert first not in listed and second not in listed
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
+        (("keys", "nobody"), "organization 'nobody' not found"),
         (("create-journey", "nobody", "x"), "organization 'nobody' not found"),
         (("show", ORG, "nothing"), "journey 'nothing' not found in organization 'example-org'"),
         (("create-key", "nobody"), "organization 'nobody' not found"),
