@@ -179,6 +179,7 @@ class ReportTrendPoint(Schema):
     sessions = _count()
     starters = _count()
     completions = _count()
+    completionRate = _fraction()
 
 
 class ReportTrend(Schema):
