@@ -25,6 +25,7 @@ from flask import (
 from werkzeug.exceptions import HTTPException
 
 from .. import reports, tenants
+from ..display import visible
 from ..models import Event, Journey, Organization
 from ..outcomes import Unauthenticated
 from ..reports import SEGMENTS, ReportError, parse_options
@@ -406,6 +407,10 @@ def create_dashboard_blueprint(
     @bp.app_template_filter("journey_percent")
     def _percent(value: float | None, digits: int = 1) -> str:
         return "–" if value is None else f"{value * 100:.{digits}f}%"
+
+    @bp.app_template_filter("journey_visible")
+    def _visible(value: Any) -> str:
+        return "–" if value is None else visible(str(value))
 
     @bp.app_template_filter("journey_utc")
     def _utc(value: dt.datetime | None, empty: str = "–") -> str:
