@@ -1,9 +1,11 @@
 """The management API and the report API: journeys of the organization whose secret key
 authenticates the call.
 
-``GET /api/journeys``, ``POST /api/journeys``, ``GET`` and ``PUT /api/journeys/<journeyKey>``,
-``GET /api/journeys/<journeyKey>/report`` (``docs/reports.md``); errors are ``{"error": "..."}``
-like the ingest endpoint's. Each view authenticates the key, then calls :mod:`flask_journey.api`.
+``GET /api/journeys``, ``POST /api/journeys``, ``GET`` and ``PUT /api/journeys/<journeyKey>``
+and ``POST /api/keys`` need a key with the ``admin`` scope; ``GET
+/api/journeys/<journeyKey>/report`` (``docs/reports.md``) one with ``read``. Errors are
+``{"error": "..."}`` like the ingest endpoint's; a key without the scope gets 403. Each view
+authenticates the key, then calls :mod:`flask_journey.api`.
 """
 
 from __future__ import annotations
@@ -57,6 +59,19 @@ class JourneyUpdateSchema(Schema):
     def _changes_something(self, data: dict[str, Any], **kwargs: Any) -> None:
         if not data:
             raise ValidationError("or steps is required", "allowedOrigins")
+
+
+class NewKeySchema(Schema):
+    """``POST /api/keys``: the new key's scopes."""
+
+    class Meta:
+        unknown = RAISE
+
+    scopes = fields.List(
+        fields.String(validate=validate.OneOf(api.SCOPES)),
+        required=True,
+        validate=validate.Length(min=1, max=len(api.SCOPES)),
+    )
 
 
 class NewJourneySchema(Schema):
@@ -118,12 +133,12 @@ def create_admin_blueprint(state: JourneyState) -> Blueprint:
 
     @bp.get("/api/journeys")
     def list_journeys():
-        org = authenticate(request.headers.get("Authorization"))
+        org = authenticate(request.headers.get("Authorization"), "admin")
         return jsonify(journeys=[j.to_dict() for j in api.list_journeys(org)])
 
     @bp.post("/api/journeys")
     def create_journey():
-        org = authenticate(request.headers.get("Authorization"))
+        org = authenticate(request.headers.get("Authorization"), "admin")
         data = _load(NewJourneySchema(), state.settings.max_body_bytes)
         try:
             journey = api.create_journey(
@@ -135,12 +150,12 @@ def create_admin_blueprint(state: JourneyState) -> Blueprint:
 
     @bp.get("/api/journeys/<journey_key>")
     def get_journey(journey_key: str):
-        org = authenticate(request.headers.get("Authorization"))
+        org = authenticate(request.headers.get("Authorization"), "admin")
         return jsonify(_journey(org, journey_key).to_dict())
 
     @bp.put("/api/journeys/<journey_key>")
     def put_journey(journey_key: str):
-        org = authenticate(request.headers.get("Authorization"))
+        org = authenticate(request.headers.get("Authorization"), "admin")
         _journey(org, journey_key)  # an unknown journey is a 404 whatever the body
         data = _load(JourneyUpdateSchema(), state.settings.max_body_bytes)
         try:
@@ -151,9 +166,22 @@ def create_admin_blueprint(state: JourneyState) -> Blueprint:
             raise _invalid(exc) from None
         return jsonify(journey.to_dict())
 
+    @bp.post("/api/keys")
+    def create_key():
+        org = authenticate(request.headers.get("Authorization"), "admin")
+        data = _load(NewKeySchema(), state.settings.max_body_bytes)
+        secret = api.create_key(org, data["scopes"])
+        key = next(k for k in api.list_keys(org) if k.lookup == secret.split("_")[1])
+        return jsonify(
+            key=secret,
+            lookup=key.lookup,
+            scopes=list(key.scope_list() or ()),
+            createdAt=key.created_at.isoformat() + "Z",
+        ), 201
+
     @bp.get("/api/journeys/<journey_key>/report")
     def journey_report(journey_key: str):
-        org = authenticate(request.headers.get("Authorization"))
+        org = authenticate(request.headers.get("Authorization"), "read")
         _journey(org, journey_key)
         kind = request.args.get("format", "json")
         table = request.args.get("table", DEFAULT_TABLE)

@@ -7,7 +7,7 @@
     api.create_organization("example-org")
     api.create_journey("example-org", "grant", origins=["https://grants.example.com"],
                        steps=["eligibility", "details", "submitted"])
-    secret = api.create_key("example-org")
+    secret = api.create_key("example-org", scopes=["read"])
     report = api.report("example-org", "grant")
 
 Every function works on the current app's database and settings; outside an app context it
@@ -24,8 +24,8 @@ the management API (``/api/journeys``) are built on these functions.
   organization; the functions return the journey model (``.slug``, ``.public_key``,
   ``.allowed_origins``, ``.configured_steps()``, ``.to_dict()`` as ``flask journey show``
   prints it).
-- Secret keys: :func:`create_key` (the secret, returned once), :func:`list_keys`,
-  :func:`revoke_key`.
+- Secret keys: :func:`create_key` (the secret, returned once, with its :data:`SCOPES`),
+  :func:`list_keys`, :func:`revoke_key` (and the share links made with it).
 - Events: :func:`store_events` (seed-000 events from Python, through the ingest flow),
   :func:`has_events`, :func:`event_counts`, :func:`demo_data` (simulated visitors).
 - Reports: :func:`report`, :func:`report_options`, :func:`refresh`.
@@ -48,7 +48,18 @@ from peewee import IntegrityError, fn
 
 from . import demo, migrations, reports, tenants
 from .ingest import Stored, store_batch
-from .models import ApiKey, Event, Journey, JourneySteps, Organization, database, utcnow
+from .models import (
+    SCOPES,
+    ApiKey,
+    DashboardSession,
+    Event,
+    Journey,
+    JourneySteps,
+    Organization,
+    ShareLink,
+    database,
+    utcnow,
+)
 from .privacy import url_origin
 from .reports.refresh import Refreshed
 from .reports.refresh import rebuild as _rebuild
@@ -57,6 +68,7 @@ from .state import app_state
 from .tenants import Tenant, TenantError
 
 __all__ = [
+    "SCOPES",
     "UNCHANGED",
     "Organization",
     "TenantError",
@@ -286,37 +298,68 @@ def update_journey(
 # -- secret keys -----------------------------------------------------------------------------
 
 
-def create_key(org: Organization | str) -> str:
+def _scopes(scopes: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(scopes, str):
+        raise TenantError("scopes must be a list of scopes, not one string", "scopes")
+    chosen = tuple(dict.fromkeys(scopes))
+    unknown = [s for s in chosen if s not in SCOPES]
+    if unknown or not chosen:
+        raise TenantError(
+            f"invalid scopes {list(chosen)!r}: choose one or more of {', '.join(SCOPES)}",
+            "scopes",
+        )
+    return tuple(s for s in SCOPES if s in chosen)
+
+
+def create_key(org: Organization | str, scopes: Iterable[str] = SCOPES) -> str:
     """Create a secret key for ``org`` and return it (``sk_<lookup>_<secret>``).
 
-    This is the only time it is seen: only its hash is kept.
+    ``scopes`` are what it may do, of :data:`SCOPES`: ``ingest`` (send events through the
+    Events API), ``read`` (the report API, the dashboard and its share links), ``admin`` (the
+    management API). Give a key only what its holder needs. This is the only time the secret
+    is seen: only its hash is kept.
     """
     org = _org(org)
+    chosen = _scopes(scopes)
     lookup = secrets.token_hex(6)
     secret = f"sk_{lookup}_{secrets.token_urlsafe(24).replace('_', '-')}"
-    ApiKey.create(organization=org, lookup=lookup, secret_hash=tenants.hash_secret(secret))
+    ApiKey.create(
+        organization=org,
+        lookup=lookup,
+        secret_hash=tenants.hash_secret(secret),
+        scopes=" ".join(chosen),
+    )
     return secret
 
 
 def list_keys(org: Organization | str) -> list[ApiKey]:
     """The secret keys of ``org``, oldest first, revoked ones included: each with its
-    ``lookup`` (the part after ``sk_``), ``created_at`` and ``revoked_at`` (None while active)."""
+    ``lookup`` (the part after ``sk_``), ``scope_list()`` (None for a key created before
+    scopes, which has them all), ``created_at`` and ``revoked_at`` (None while active)."""
     org = _org(org)
     return list(
         ApiKey.select().where(ApiKey.organization == org).order_by(ApiKey.created_at, ApiKey.id)
     )
 
 
-def revoke_key(org: Organization | str, lookup: str) -> None:
-    """Revoke the active key of ``org`` whose lookup (``sk_<lookup>_...``) is ``lookup``."""
+def revoke_key(org: Organization | str, lookup: str) -> int:
+    """Revoke the active key of ``org`` whose lookup (``sk_<lookup>_...``) is ``lookup``, its
+    dashboard sign-ins and the share links made with it; return how many links it revoked."""
     org = _org(org)
-    revoked = (
-        ApiKey.update(revoked_at=utcnow())
-        .where(ApiKey.organization == org, ApiKey.lookup == lookup, ApiKey.revoked_at.is_null())
-        .execute()
+    key = ApiKey.get_or_none(
+        ApiKey.organization == org, ApiKey.lookup == lookup, ApiKey.revoked_at.is_null()
     )
-    if not revoked:
+    if key is None:
         raise TenantError(f"no active key {lookup!r} in organization {org.slug!r}", "lookup")
+    now = utcnow()
+    with database.atomic():
+        ApiKey.update(revoked_at=now).where(ApiKey.id == key.id).execute()
+        DashboardSession.delete().where(DashboardSession.api_key == key.id).execute()
+        return (
+            ShareLink.update(revoked_at=now)
+            .where(ShareLink.api_key == key.id, ShareLink.revoked_at.is_null())
+            .execute()
+        )
 
 
 # -- events ----------------------------------------------------------------------------------

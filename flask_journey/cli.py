@@ -26,6 +26,8 @@ from peewee import Database, DatabaseError, InterfaceError, fn
 
 from . import api, migrations, reports
 from .dashboard import shares
+from .dashboard.signing import SigningKeys
+from .installation import dashboard_secret_of
 from .models import Event, Journey, Organization, RefusalCount, Usage, utcnow
 from .pipeline import FIELDS
 from .reports.refresh import Refreshed, forget_before, pending
@@ -296,10 +298,22 @@ def show(org_slug: str, slug: str) -> None:
 
 @journey_cli.command("create-key")
 @click.argument("org_slug", metavar="ORG")
-def create_key(org_slug: str) -> None:
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    type=click.Choice(api.SCOPES),
+    help="What the key may do: ingest (Events API), read (reports, dashboard, share links), "
+    "admin (management API); may be given several times. Default: all three.",
+)
+def create_key(org_slug: str, scopes: tuple[str, ...]) -> None:
     """Create a secret API key; it is printed once, as the last word, and never again."""
-    secret = api.create_key(org_slug)
+    secret = api.create_key(org_slug, scopes or api.SCOPES)
     click.echo(f"Created API key for {org_slug} (store it now, it is not kept): {secret}")
+
+
+def _scope_text(scopes: tuple[str, ...] | None) -> str:
+    return "all (created before scopes)" if scopes is None else ", ".join(scopes)
 
 
 @journey_cli.command("keys")
@@ -311,16 +325,19 @@ def list_keys(org_slug: str) -> None:
         click.echo("No keys.")
     for key in keys:
         status = f"revoked {_iso(key.revoked_at)}" if key.revoked_at else "active"
-        click.echo(f"{key.lookup}  created {_iso(key.created_at)}  {status}")
+        scopes = _scope_text(key.scope_list())
+        click.echo(f"{key.lookup}  created {_iso(key.created_at)}  scopes: {scopes}  {status}")
 
 
 @journey_cli.command("revoke-key")
 @click.argument("org_slug", metavar="ORG")
 @click.argument("lookup")
 def revoke_key(org_slug: str, lookup: str) -> None:
-    """Revoke a key, named by the part after ``sk_`` (``sk_<lookup>_...``)."""
-    api.revoke_key(org_slug, lookup)
-    click.echo(f"Revoked key {lookup}.")
+    """Revoke a key, named by the part after ``sk_`` (``sk_<lookup>_...``), and the share links
+    made with it."""
+    links = api.revoke_key(org_slug, lookup)
+    made = f" and the {links} share link{'s' if links != 1 else ''} made with it" if links else ""
+    click.echo(f"Revoked key {lookup}{made}.")
 
 
 def _events(org_slug: str | None, journey_slug: str | None):
@@ -541,7 +558,10 @@ def _share_url(token: str, base_url: str | None) -> str:
 @click.argument("org_slug", metavar="ORG")
 @click.argument("slug", metavar="JOURNEY")
 @click.option(
-    "--expires", default="30d", show_default=True, help="Lifetime: 12h, 30d, 2w, or never."
+    "--expires",
+    default="30d",
+    show_default=True,
+    help="Lifetime: 12h, 30d, 2w; at most JOURNEY_SHARE_MAX_DAYS.",
 )
 @click.option(
     "--base-url", help="The site's address (default: SERVER_NAME, else http://localhost:5000)."
@@ -552,31 +572,35 @@ def share(org_slug: str, slug: str, expires: str, base_url: str | None) -> None:
     if state.settings.dashboard_url is None:
         _fail("the dashboard is switched off (JOURNEY_DASHBOARD_URL is None)")
     try:
-        lifetime = shares.parse_duration(expires)
+        lifetime = shares.parse_duration(expires, state.settings.share_max_days)
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--expires") from None
-    if not current_app.config.get("SECRET_KEY"):
-        _fail("share links are signed with the app's SECRET_KEY, which is not set")
+        _fail(f"--expires: {exc}")
     journey = _journey(org_slug, slug)
-    token = shares.create(journey, current_app.config["SECRET_KEY"], lifetime)
+    token = shares.create(journey, _signing_keys(state).all(current_app.config), lifetime)
     click.echo(_share_url(token, base_url))
+
+
+def _signing_keys(state: JourneyState) -> SigningKeys:
+    return SigningKeys(dashboard_secret_of(state.database))
 
 
 @journey_cli.command("shares")
 @click.argument("org_slug", metavar="ORG")
 @click.argument("slug", metavar="JOURNEY")
 def list_shares(org_slug: str, slug: str) -> None:
-    """List a journey's share links (their lookups, never the links)."""
-    _state()
+    """List a journey's share links (their lookups, never the links): status, dates, and the
+    key of the sign-in that made each (none for this command and the host's own sign-in)."""
+    fingerprints = _signing_keys(_state()).fingerprints(current_app.config)
     links = shares.links(_journey(org_slug, slug))
     if not links:
         click.echo("No share links.")
         return
     for link in links:
         expires = _iso(link.expires_at) or "never"
+        made_with = f"with key {link.api_key.lookup}" if link.api_key else "without a key"
         click.echo(
-            f"{link.lookup}  {shares.status(link):<8}  created {_iso(link.created_at)}"
-            f"  expires {expires}"
+            f"{link.lookup}  {shares.status(link, fingerprints):<12}  "
+            f"created {_iso(link.created_at)}  expires {expires}  made {made_with}"
         )
 
 

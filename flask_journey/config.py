@@ -249,6 +249,9 @@ class Settings:
     dashboard_session_seconds: int = setting(
         8 * 3600, positive_int, "Lifetime of a dashboard sign-in with a secret key, seconds."
     )
+    share_max_days: int = setting(
+        90, positive_int, "The longest a dashboard share link may last, in days."
+    )
 
 
 #: The table: one :class:`Setting` per ``JOURNEY_*`` key, in declaration order.

@@ -69,7 +69,7 @@ class TenantLookup:
         return tenants.by_ids(account_id, tracker_id, self.cache)
 
     def authenticate(self, authorization: str | None) -> Organization:
-        return tenants.authenticate(authorization)
+        return tenants.authenticate(authorization, "ingest")
 
 
 def adapter(state: JourneyState, cls: type[WireFormat]) -> WireFormat:

@@ -4,6 +4,8 @@ The identity secret keys the email hash when the site sets neither ``JOURNEY_IDE
 nor ``SECRET_KEY``: emails are hashed out of the box, and the same address gives the same
 hash in every process and after a restart. It is as secret as the database that holds it. The
 client salt keys the hash of a client's address that the per-client rate limit counts under.
+The dashboard secret signs the dashboard's sign-in cookies, CSRF tokens and share links when the
+app has no ``SECRET_KEY``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from .models import Installation
 
 IDENTITY_SECRET = "identity_secret"
 CLIENT_SALT = "ratelimit_client_salt"
+DASHBOARD_SECRET = "dashboard_secret"
 
 
 def get_or_create(db: Database, name: str, make: Callable[[], str]) -> str:
@@ -57,3 +60,8 @@ def identity_secret_of(db: Database) -> Callable[[], bytes]:
 def client_salt_of(db: Database) -> Callable[[], bytes]:
     """The salt of the client-address hash the per-client rate limit counts under."""
     return kept(db, CLIENT_SALT)
+
+
+def dashboard_secret_of(db: Database) -> Callable[[], bytes]:
+    """The secret the dashboard signs with when the app has no ``SECRET_KEY``."""
+    return kept(db, DASHBOARD_SECRET)

@@ -21,9 +21,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from peewee import (
+    CharField,
     Database,
     DateTimeField,
     DoubleField,
+    Field,
+    ForeignKeyField,
     IntegerField,
     PostgresqlDatabase,
     SqliteDatabase,
@@ -36,7 +39,9 @@ from .db import using
 from .models import (
     INSTANCE_ID_INDEX,
     MODELS,
+    ApiKey,
     BaseModel,
+    DashboardSession,
     Event,
     FieldSummary,
     HourlyCount,
@@ -113,6 +118,20 @@ def _create_tables(*models: type[BaseModel]) -> Steps:
                 migrator.database.create_tables(models, safe=True)
 
         return [Operation(migrator, create)]
+
+    return steps
+
+
+def _add_columns(table: str, **columns: Field) -> Steps:
+    """Steps that add nullable columns (and their indexes), those not there already."""
+
+    def steps(migrator: SchemaMigrator) -> list[Operation]:
+        existing = {column.name for column in migrator.database.get_columns(table)}
+        return [
+            migrator.add_column(table, name, field)
+            for name, field in columns.items()
+            if name not in existing
+        ]
 
     return steps
 
@@ -215,6 +234,21 @@ MIGRATIONS: tuple[Migration, ...] = (
         "journeys' allowed origins written as browsers send them (lower case, no default "
         "port), as requests' origins are now compared exactly",
         _exact_origins,
+    ),
+    Migration(
+        11,
+        "secret keys' scopes (NULL for the keys made before: every scope); the key that made "
+        "each share link and a fingerprint of the key that signed it; dashboard sign-ins as "
+        "rows (journey_dashboard_session), so that signing out ends them",
+        _in_turn(
+            _add_columns(ApiKey._meta.table_name, scopes=CharField(max_length=64, null=True)),
+            _add_columns(
+                ShareLink._meta.table_name,
+                api_key_id=ForeignKeyField(ApiKey, null=True, on_delete="CASCADE"),
+                key_fingerprint=CharField(max_length=16, null=True),
+            ),
+            _create_tables(DashboardSession),
+        ),
     ),
 )
 

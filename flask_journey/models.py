@@ -162,6 +162,11 @@ class JourneySteps(BaseModel):
         table_name = "journey_steps"
 
 
+#: What a secret key may be used for: sending events through the Events API, reading reports
+#: (the report API, the dashboard, share links), managing journeys and keys.
+SCOPES = ("ingest", "read", "admin")
+
+
 class ApiKey(BaseModel):
     """A secret key of an organization; only its SHA-256 is stored."""
 
@@ -172,9 +177,21 @@ class ApiKey(BaseModel):
     secret_hash = CharField(max_length=64)
     created_at = DateTimeField(default=utcnow)
     revoked_at = DateTimeField(null=True)
+    #: Its :data:`SCOPES`, space-separated (schema version 11); None for a key created before
+    #: scopes existed, which may do everything.
+    scopes = CharField(max_length=64, null=True)
 
     class Meta:
         table_name = "journey_api_key"
+
+    def scope_list(self) -> tuple[str, ...] | None:
+        """The key's scopes, or None for a key created before scopes (every scope)."""
+        return None if self.scopes is None else tuple(self.scopes.split())
+
+    def allows(self, scope: str) -> bool:
+        """Whether the key may be used for ``scope``."""
+        scopes = self.scope_list()
+        return scopes is None or scope in scopes
 
 
 class Usage(BaseModel):
@@ -393,9 +410,31 @@ class ShareLink(BaseModel):
     created_at = DateTimeField(default=utcnow)
     expires_at = DateTimeField(null=True)
     revoked_at = DateTimeField(null=True)
+    #: The secret key of the sign-in that made it (schema version 11); None when made by the
+    #: command line or a user the host's access hook let in. Revoking the key revokes the link.
+    api_key = ForeignKeyField(ApiKey, null=True, backref="share_links", on_delete="CASCADE")
+    #: A fingerprint of the key that signed it (schema version 11), to tell a link the site can
+    #: no longer verify; None for links made before.
+    key_fingerprint = CharField(max_length=16, null=True)
 
     class Meta:
         table_name = "journey_share_link"
+
+
+class DashboardSession(BaseModel):
+    """A browser signed in to the dashboard with a secret key (schema version 11).
+
+    Only the SHA-256 of the session id its cookie carries is stored; signing out deletes the
+    row, so a copy of the cookie stops working too.
+    """
+
+    id = AutoField()
+    api_key = ForeignKeyField(ApiKey, backref="dashboard_sessions", on_delete="CASCADE")
+    token_hash = CharField(max_length=64, unique=True)
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "journey_dashboard_session"
 
 
 MODELS = (
@@ -412,4 +451,5 @@ MODELS = (
     HourlyCount,
     RefreshState,
     ShareLink,
+    DashboardSession,
 )

@@ -58,6 +58,15 @@ class Unauthenticated(Refusal, Unauthorized):
     """A secret key is missing, unknown or revoked."""
 
 
+class InsufficientScope(Refusal, Forbidden):
+    """A valid secret key made without the scope (``ingest``, ``read``, ``admin``) the request
+    needs."""
+
+    def __init__(self, scope: str) -> None:
+        super().__init__(f"This API key does not have the {scope!r} scope")
+        self.scope = scope
+
+
 class TenantNotFound(Refusal, NotFound):
     """The organization, journey or key the request names does not exist.
 
@@ -88,6 +97,7 @@ class Unavailable(Refusal, ServiceUnavailable):
 
 __all__ = [
     "BodyTooLarge",
+    "InsufficientScope",
     "InvalidRequest",
     "OriginRejected",
     "RateLimited",

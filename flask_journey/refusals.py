@@ -14,6 +14,7 @@ from peewee import EXCLUDED, Database, DatabaseError, InterfaceError
 from .models import RefusalCount, utcnow
 from .outcomes import (
     BodyTooLarge,
+    InsufficientScope,
     InvalidRequest,
     OriginRejected,
     RateLimited,
@@ -31,6 +32,7 @@ REASONS: tuple[tuple[type[Refusal], str], ...] = (
     (BodyTooLarge, "too_large"),
     (InvalidRequest, "invalid"),
     (Unauthenticated, "unauthenticated"),
+    (InsufficientScope, "scope"),
     (TenantNotFound, "not_found"),
     (OriginRejected, "origin"),
     (RateLimited, "rate_limit"),

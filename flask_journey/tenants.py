@@ -1,5 +1,5 @@
 """Finding organizations and journeys: from a request's credential (the ingest hot path, cached
-in :class:`TenantCache`), from a secret key (:func:`authenticate`), and by slug for the
+in :class:`TenantCache`), from a secret key with a scope (:func:`authenticate`), and by slug for the
 management callers (:func:`get_org`, :func:`get_journey`).
 
 Creating and changing them is :mod:`flask_journey.api`'s job; it calls :func:`changed` so that
@@ -18,7 +18,7 @@ from peewee import Database, Model
 
 from .db import current_database
 from .models import ApiKey, Journey, Organization
-from .outcomes import TenantNotFound, Unauthenticated
+from .outcomes import InsufficientScope, TenantNotFound, Unauthenticated
 
 
 class TenantError(ValueError):
@@ -164,10 +164,14 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def authenticate(authorization: str | None) -> Organization:
-    """The organization whose secret key is in an ``Authorization: Bearer`` header value.
+def authenticate_key(authorization: str | None, scope: str) -> ApiKey:
+    """The secret key in an ``Authorization: Bearer`` header value, with its organization.
 
-    The key's lookup part finds the row; the hashes are compared in constant time.
+    The key's lookup part finds the row; the hashes are compared in constant time. A missing,
+    unknown or revoked key raises :class:`~flask_journey.outcomes.Unauthenticated`; a key
+    without ``scope`` (one of :data:`~flask_journey.models.SCOPES`) raises
+    :class:`~flask_journey.outcomes.InsufficientScope`. Keys created before scopes existed
+    have every scope.
     """
     scheme, _, secret = (authorization or "").partition(" ")
     secret = secret.strip()
@@ -183,7 +187,15 @@ def authenticate(authorization: str | None) -> Organization:
     expected = key.secret_hash if key else hash_secret("")
     if not hmac.compare_digest(expected, hash_secret(secret)) or key is None:
         raise Unauthenticated("Invalid API key")
-    return key.organization
+    if not key.allows(scope):
+        raise InsufficientScope(scope)
+    return key
+
+
+def authenticate(authorization: str | None, scope: str) -> Organization:
+    """The organization whose secret key, with ``scope``, is in an ``Authorization`` header
+    value (see :func:`authenticate_key`)."""
+    return authenticate_key(authorization, scope).organization
 
 
 def get_org(slug: str) -> Organization:

@@ -85,14 +85,20 @@ def test_chart_geometry_stays_in_its_box():
     assert [charts.nice_top(v) for v in (0, 7, 10, 11, 180, 501)] == [1, 10, 10, 20, 200, 1000]
 
 
-def test_share_link_lifetimes():
-    assert shares.parse_duration("30d") == dt.timedelta(days=30)
-    assert shares.parse_duration("12h") == dt.timedelta(hours=12)
-    assert shares.parse_duration("2w") == dt.timedelta(weeks=2)
-    assert shares.parse_duration("never") is None
-    for bad in ("0d", "30", "1y", "-1d"):
-        with pytest.raises(ValueError):
-            shares.parse_duration(bad)
+def test_share_link_lifetimes_are_bounded_by_the_maximum():
+    assert shares.parse_duration("30d", 90) == dt.timedelta(days=30)
+    assert shares.parse_duration("12h", 90) == dt.timedelta(hours=12)
+    assert shares.parse_duration("2w", 90) == dt.timedelta(weeks=2)
+    assert shares.parse_duration("90d", 90) == dt.timedelta(days=90)
+    assert shares.parse_duration("2160h", 90) == dt.timedelta(days=90)
+    for bad in ("0d", "30", "1y", "-1d", "never"):
+        with pytest.raises(ValueError, match="is not a lifetime such as 30d"):
+            shares.parse_duration(bad, 90)
+    for too_long in ("91d", "13w", "99999w", "2161h"):
+        with pytest.raises(ValueError, match="longer than the 90 days a share link may last"):
+            shares.parse_duration(too_long, 90)
+    with pytest.raises(ValueError, match="longer than the 7 days"):
+        shares.parse_duration("8d", 7)
 
 
 def test_the_trend_draws_sessions_as_columns_and_the_completion_rate_as_a_broken_line():

@@ -204,6 +204,9 @@ def test_migrate_upgrades_a_release_0_1_database_and_keeps_every_row(old_app, ru
         "holding its lock meanwhile; SQLite's REAL is double precision already)",
         "Applied 9: journeys' allowed origins written as browsers send them (lower case, no "
         "default port), as requests' origins are now compared exactly",
+        "Applied 11: secret keys' scopes (NULL for the keys made before: every scope); the key "
+        "that made each share link and a fingerprint of the key that signed it; dashboard "
+        "sign-ins as rows (journey_dashboard_session), so that signing out ends them",
         f"Schema version 1 -> {migrations.LATEST}.",
     ]
     exported = [json.loads(line) for line in run("export").output.splitlines()]

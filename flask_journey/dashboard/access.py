@@ -1,20 +1,25 @@
 """Who may see a dashboard: the host's ``dashboard_access`` hook, or a sign-in with a secret key.
 
-A sign-in is a signed cookie (the app's ``SECRET_KEY``) naming the organization and the lookup
-part of the key used, never the key; it stops working when that key is revoked. Forms carry a
-CSRF token bound to a random cookie of the browser. Failed sign-ins are counted per client
-address (hashed) with the ``limits`` library in ``JOURNEY_RATELIMIT_STORAGE_URI``.
+A sign-in is a row (:class:`~flask_journey.models.DashboardSession`, the SHA-256 of a random
+session id) and a cookie signed with the dashboard's key (:mod:`.signing`) naming the
+organization, the lookup part of the key used (never the key) and the session id. It stops
+working when the browser signs out (the row is deleted, so a copy of the cookie stops too), when
+it is ``JOURNEY_DASHBOARD_SESSION_SECONDS`` old, or when its key is revoked. Only keys with the
+``read`` scope sign in. Forms carry a CSRF token bound to a random cookie of the browser, a new
+one at each sign-in. Failed sign-ins are counted per client address (hashed) with the
+``limits`` library in ``JOURNEY_RATELIMIT_STORAGE_URI``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import Request, Response, current_app
+from flask import Request, Response, current_app, g
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from limits import parse
 from limits.storage import storage_from_string
@@ -22,8 +27,9 @@ from limits.strategies import FixedWindowRateLimiter
 
 from .. import tenants
 from ..config import Settings
-from ..models import ApiKey, Organization
+from ..models import ApiKey, DashboardSession, Organization, utcnow
 from ..outcomes import Unauthenticated
+from .signing import SigningKeys
 
 #: Cookie names: the sign-in, and the random value CSRF tokens are bound to.
 SESSION_COOKIE = "journey_dashboard"
@@ -43,45 +49,68 @@ class SignedIn:
 
     org_id: int
     key_lookup: str
+    #: The id of the key's row (share links made in this sign-in name it).
+    key_id: int
+    session: str
 
 
-def _secret() -> str:
-    key = current_app.config.get("SECRET_KEY")
-    if not key:
-        raise RuntimeError("the journey dashboard's sign-in needs the app's SECRET_KEY")
-    return key if isinstance(key, str) else key.decode()
-
-
-def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(_secret(), salt="flask-journey-dashboard-session")
+def _hash(session: str) -> str:
+    return hashlib.sha256(session.encode()).hexdigest()
 
 
 class Access:
     """The dashboard's access rules for one app."""
 
-    def __init__(self, settings: Settings, hook: Callable[[], AccessHook | None]) -> None:
+    def __init__(
+        self, settings: Settings, hook: Callable[[], AccessHook | None], keys: SigningKeys
+    ) -> None:
         self.settings = settings
+        self.keys = keys
         self._hook = hook
         self._limit = parse(settings.dashboard_signin_limit)
         self._limiter: FixedWindowRateLimiter | None = None
 
+    def signing_keys(self) -> list[bytes]:
+        """The current app's signing keys, the one to sign with last."""
+        return self.keys.all(current_app.config)
+
+    def _serializer(self) -> URLSafeTimedSerializer:
+        return URLSafeTimedSerializer(self.signing_keys(), salt="flask-journey-dashboard-session")
+
     # -- the host's hook and the sign-in cookie --------------------------------------------
 
     def signed_in(self, request: Request) -> SignedIn | None:
-        """The sign-in the request's cookie carries, if valid and its key not revoked."""
+        """The sign-in the request's cookie carries, if valid: its session not ended, its key
+        not revoked. Read once per request."""
+        if "_journey_signed_in" not in g:
+            g._journey_signed_in = self._read_cookie(request)
+        return g._journey_signed_in
+
+    def _read_cookie(self, request: Request) -> SignedIn | None:
         value = request.cookies.get(SESSION_COOKIE)
         if not value:
             return None
+        max_age = self.settings.dashboard_session_seconds
         try:
-            org_id, lookup = _serializer().loads(
-                value, max_age=self.settings.dashboard_session_seconds
-            )
+            org_id, lookup, session = self._serializer().loads(value, max_age=max_age)
         except (BadSignature, ValueError, TypeError):
             return None
-        active = ApiKey.select().where(
-            ApiKey.organization == org_id, ApiKey.lookup == lookup, ApiKey.revoked_at.is_null()
+        if not isinstance(session, str):
+            return None
+        key = (
+            ApiKey.select(ApiKey.id, ApiKey.scopes)
+            .join(DashboardSession)
+            .where(
+                DashboardSession.token_hash == _hash(session),
+                ApiKey.organization == org_id,
+                ApiKey.lookup == lookup,
+                ApiKey.revoked_at.is_null(),
+            )
+            .first()
         )
-        return SignedIn(org_id, lookup) if active.exists() else None
+        if key is None or not key.allows("read"):
+            return None
+        return SignedIn(org_id, lookup, key.id, session)
 
     def allows(self, request: Request, org: Organization) -> bool:
         """Whether the request may see ``org``: the host's hook says so, or it signed in."""
@@ -91,7 +120,7 @@ class Access:
         signed = self.signed_in(request)
         return signed is not None and signed.org_id == org.id
 
-    # -- signing in --------------------------------------------------------------------------
+    # -- signing in and out -------------------------------------------------------------------
 
     def _rate_limiter(self) -> FixedWindowRateLimiter:
         if self._limiter is None:
@@ -101,29 +130,42 @@ class Access:
             self._limiter = FixedWindowRateLimiter(storage)
         return self._limiter
 
-    @staticmethod
-    def _client(request: Request) -> str:
+    def _client(self, request: Request) -> str:
         # The address is only a counter's key, and hashed even there.
         address = request.remote_addr or ""
-        return hmac.new(_secret().encode(), address.encode(), hashlib.sha256).hexdigest()[:32]
+        key = self.signing_keys()[-1]
+        return hmac.new(key, address.encode(), hashlib.sha256).hexdigest()[:32]
 
     def sign_in(self, request: Request, key: str) -> tuple[Organization, str]:
         """The organization of a secret key and the cookie value that signs the browser in.
 
-        Raises :class:`SignInLimited` after too many failures from the client, and
-        :class:`~flask_journey.outcomes.Unauthenticated` for a wrong key.
+        Raises :class:`SignInLimited` after too many failures from the client,
+        :class:`~flask_journey.outcomes.Unauthenticated` for a wrong key and
+        :class:`~flask_journey.outcomes.InsufficientScope` for one without the ``read`` scope.
         """
         client = self._client(request)
         limiter = self._rate_limiter()
         if not limiter.test(self._limit, "journey-dashboard-signin", client):
             raise SignInLimited()
         try:
-            org = tenants.authenticate(f"Bearer {key.strip()}")
+            found = tenants.authenticate_key(f"Bearer {key.strip()}", "read")
         except Unauthenticated:
             limiter.hit(self._limit, "journey-dashboard-signin", client)
             raise
-        lookup = key.strip().split("_")[1]
-        return org, _serializer().dumps([org.id, lookup])
+        session = secrets.token_urlsafe(32)
+        lifetime = dt.timedelta(seconds=self.settings.dashboard_session_seconds)
+        DashboardSession.delete().where(DashboardSession.created_at < utcnow() - lifetime).execute()
+        DashboardSession.create(api_key=found, token_hash=_hash(session))
+        cookie = self._serializer().dumps([found.organization.id, found.lookup, session])
+        return found.organization, cookie
+
+    def sign_out(self, request: Request) -> None:
+        """End the request's sign-in, wherever its cookie is: it is not accepted again."""
+        signed = self.signed_in(request)
+        if signed is not None:
+            DashboardSession.delete().where(
+                DashboardSession.token_hash == _hash(signed.session)
+            ).execute()
 
     # -- CSRF --------------------------------------------------------------------------------
 
@@ -133,12 +175,20 @@ class Access:
         seed = request.cookies.get(CSRF_COOKIE)
         if seed and len(seed) == 43:
             return seed, False
-        return secrets.token_urlsafe(32), True
+        return Access.new_csrf_seed(), True
 
     @staticmethod
-    def csrf_token(seed: str) -> str:
+    def new_csrf_seed() -> str:
+        """A new random CSRF cookie value (each sign-in gets one)."""
+        return secrets.token_urlsafe(32)
+
+    def csrf_token(self, seed: str) -> str:
         """The token forms carry for a CSRF cookie value."""
-        return hmac.new(_secret().encode(), f"csrf:{seed}".encode(), hashlib.sha256).hexdigest()
+        return self._csrf_token(self.signing_keys()[-1], seed)
+
+    @staticmethod
+    def _csrf_token(key: bytes, seed: str) -> str:
+        return hmac.new(key, f"csrf:{seed}".encode(), hashlib.sha256).hexdigest()
 
     def csrf_valid(self, request: Request) -> bool:
         """Whether a POST carries the token of the browser's CSRF cookie."""
@@ -146,7 +196,10 @@ class Access:
         sent = request.form.get("csrf_token", "")
         if not seed:
             return False
-        return hmac.compare_digest(self.csrf_token(seed), sent)
+        # Every key is tried, so that a form opened before a key rotation still works.
+        return any(
+            hmac.compare_digest(self._csrf_token(key, seed), sent) for key in self.signing_keys()
+        )
 
     def set_cookie(
         self, response: Response, request: Request, name: str, value: str, max_age: int | None

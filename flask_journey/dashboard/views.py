@@ -1,7 +1,9 @@
 """The dashboard's pages: an organization's journeys, a journey's report, sign-in, share links.
 
 Every response carries a strict Content-Security-Policy (``default-src 'self'``); journey pages
-may be framed by the journey's allowed origins, everything else by no one.
+may be framed by the journey's allowed origins, everything else by no one (``frame-ancestors
+'none'`` and ``X-Frame-Options: DENY``). A journey page in a frame is read-only: no share
+button, no share links.
 """
 
 from __future__ import annotations
@@ -26,19 +28,26 @@ from werkzeug.exceptions import HTTPException
 
 from .. import reports, tenants
 from ..display import visible
+from ..installation import dashboard_secret_of
 from ..models import Event, Journey, Organization
-from ..outcomes import Unauthenticated
+from ..outcomes import InsufficientScope, Unauthenticated
 from ..reports import SEGMENTS, ReportError, parse_options
 from ..reports.tables import TABLES, to_csv
 from . import charts, shares
 from .access import CSRF_COOKIE, SESSION_COOKIE, Access, AccessHook, SignInLimited
 from .options import PRESETS, order_fields, read_view
+from .signing import SigningKeys
 
 if TYPE_CHECKING:
     from ..state import JourneyState
 
-#: Share link lifetimes offered by the page's share button.
-SHARE_CHOICES = (("1d", "1 day"), ("7d", "7 days"), ("30d", "30 days"), ("90d", "90 days"))
+#: Share link lifetimes offered by the page's share button (those within JOURNEY_SHARE_MAX_DAYS).
+SHARE_CHOICES = (
+    (1, "1d", "1 day"),
+    (7, "7d", "7 days"),
+    (30, "30d", "30 days"),
+    (90, "90d", "90 days"),
+)
 #: The bar charts' geometry (SVG units): the labels' column and the bars' full length.
 LABEL_WIDTH, BAR_WIDTH = 140, 230
 
@@ -74,7 +83,12 @@ def create_dashboard_blueprint(
         static_folder="static",
         static_url_path="/static",
     )
-    access = Access(state.settings, hook)
+    access = Access(state.settings, hook, SigningKeys(dashboard_secret_of(state.database)))
+    share_choices = [
+        (value, label)
+        for days, value, label in SHARE_CHOICES
+        if days <= state.settings.share_max_days
+    ]
 
     def report_of(journey: Journey, **options: Any) -> dict[str, Any]:
         return reports.report(state.database, journey, state.settings, **options)
@@ -85,18 +99,17 @@ def create_dashboard_blueprint(
     @bp.before_request
     def _csrf_cookie() -> None:
         g._journey_frame_ancestors = []
-        if not current_app.config.get("SECRET_KEY"):
-            raise PageError(
-                503,
-                "The dashboard needs the app's SECRET_KEY",
-                "Its sign-in, forms and share links are signed with it: set SECRET_KEY in the "
-                "app's configuration (a long random value, the same on every worker).",
-            )
         g._journey_csrf_seed, g._journey_csrf_new = access.csrf_seed(request)
 
     @bp.after_request
     def _headers(response: Response) -> Response:
-        response.headers["Content-Security-Policy"] = _csp(g.get("_journey_frame_ancestors", []))
+        csp = _csp(g.get("_journey_frame_ancestors", []))
+        response.headers["Content-Security-Policy"] = csp
+        # For browsers that predate frame-ancestors; a page framable by some origins has no
+        # X-Frame-Options equivalent (ALLOW-FROM is gone), and every current browser obeys
+        # frame-ancestors, which takes precedence.
+        if "frame-ancestors 'none'" in csp:
+            response.headers["X-Frame-Options"] = "DENY"
         response.headers["X-Content-Type-Options"] = "nosniff"
         # Share links carry their token in the URL: never send it on as a Referer.
         response.headers["Referrer-Policy"] = "no-referrer"
@@ -126,7 +139,7 @@ def create_dashboard_blueprint(
         )
 
     def _common() -> dict[str, Any]:
-        if "_journey_csrf_seed" not in g:  # no SECRET_KEY: nothing can be signed
+        if "_journey_csrf_seed" not in g:  # an error before the request was read
             return {"csrf_token": "", "signed_in": None}
         return {
             "csrf_token": access.csrf_token(g._journey_csrf_seed),
@@ -192,6 +205,11 @@ def create_dashboard_blueprint(
                     error, status = "Too many failed attempts. Wait a minute and try again.", 429
                 except Unauthenticated:
                     error, status = "That is not an active secret key.", 401
+                except InsufficientScope:
+                    error = (
+                        "That key cannot read reports: sign in with a key that has the read scope."
+                    )
+                    status = 403
                 else:
                     response = redirect(url_for(".organization", org=org.slug), 303)
                     access.set_cookie(
@@ -201,6 +219,8 @@ def create_dashboard_blueprint(
                         cookie,
                         state.settings.dashboard_session_seconds,
                     )
+                    # A CSRF seed planted before the sign-in is not the session's.
+                    g._journey_csrf_seed, g._journey_csrf_new = access.new_csrf_seed(), True
                     return response
         page = render_template("journey_dashboard/sign_in.html", error=error, **_common())
         return page, status
@@ -209,6 +229,7 @@ def create_dashboard_blueprint(
     def sign_out():
         if not access.csrf_valid(request):
             raise PageError(400, "The form expired", "Reload the page and try again.")
+        access.sign_out(request)
         response = redirect(url_for(".sign_in"), 303)
         response.delete_cookie(SESSION_COOKIE, path=state.settings.dashboard_url or "/")
         return response
@@ -254,6 +275,7 @@ def create_dashboard_blueprint(
 
     def _journey_page(journey: Journey, links: dict[str, Any], shared: dict | None) -> str:
         view = read_view(request.args, today())
+        fingerprints = access.keys.fingerprints(current_app.config)
         report = report_of(journey, **view.report_options(), previous="totals")
         g._journey_frame_ancestors = list(journey.allowed_origins or [])
         has_events = report["totals"]["sessions"] > 0 or (
@@ -275,9 +297,9 @@ def create_dashboard_blueprint(
             has_events=has_events,
             links=links,
             shared=shared,
-            share_choices=SHARE_CHOICES,
+            share_choices=share_choices,
             active_shares=(
-                sum(shares.status(link) == "active" for link in shares.links(journey))
+                sum(shares.status(link, fingerprints) == "active" for link in shares.links(journey))
                 if links["shares"]
                 else 0
             ),
@@ -301,15 +323,20 @@ def create_dashboard_blueprint(
             headers={"Content-Disposition": f'attachment; filename="{name}-{table}.csv"'},
         )
 
+    def _framed() -> bool:
+        # Sent by every current browser; a page in a frame offers no way to share it.
+        return request.headers.get("Sec-Fetch-Dest") == "iframe"
+
     @bp.get("/<org>/<journey>/")
     def journey(org: str, journey: str):
         found = _journey(_org(org), journey)
+        framed = _framed()
         links = {
             "page": url_for(".journey", org=org, journey=journey),
             "download": url_for(".download", org=org, journey=journey, fmt="csv"),
             "json": url_for(".download", org=org, journey=journey, fmt="json"),
-            "share": url_for(".share", org=org, journey=journey),
-            "shares": url_for(".share_links", org=org, journey=journey),
+            "share": None if framed else url_for(".share", org=org, journey=journey),
+            "shares": None if framed else url_for(".share_links", org=org, journey=journey),
         }
         return _journey_page(found, links, None)
 
@@ -322,11 +349,21 @@ def create_dashboard_blueprint(
         found = _journey(_org(org), journey)
         if not access.csrf_valid(request):
             raise PageError(400, "The form expired", "Reload the page and try again.")
+        if _framed():
+            raise _read_only()
         try:
-            expires = shares.parse_duration(request.form.get("expires", "30d"))
+            expires = shares.parse_duration(
+                request.form.get("expires", "30d"), state.settings.share_max_days
+            )
         except ValueError as exc:
             raise PageError(400, "This link cannot be made", str(exc)) from None
-        token = shares.create(found, current_app.config["SECRET_KEY"], expires)
+        signed = access.signed_in(request)
+        token = shares.create(
+            found,
+            access.signing_keys(),
+            expires,
+            made_with=signed.key_id if signed is not None else None,
+        )
         url = url_for(".shared", token=token, _external=True)
         return render_template(
             "journey_dashboard/shared_link.html",
@@ -339,10 +376,21 @@ def create_dashboard_blueprint(
             **_common(),
         )
 
+    def _read_only() -> PageError:
+        return PageError(
+            403,
+            "A framed dashboard is read-only",
+            "Share links are made and managed on the dashboard itself, not inside a frame: "
+            "open it in its own tab.",
+        )
+
     @bp.get("/<org>/<journey>/shares/")
     def share_links(org: str, journey: str):
         found = _journey(_org(org), journey)
-        listed = [(link, shares.status(link)) for link in shares.links(found)]
+        if _framed():
+            raise _read_only()
+        fingerprints = access.keys.fingerprints(current_app.config)
+        listed = [(link, shares.status(link, fingerprints)) for link in shares.links(found)]
         # The page a revoke redirects to confirms it, for a link that is revoked indeed.
         revoked = request.args.get("revoked")
         confirmed = (revoked, "revoked") in {(link.lookup, status) for link, status in listed}
@@ -353,7 +401,7 @@ def create_dashboard_blueprint(
             revoked=revoked if confirmed else None,
             share=url_for(".share", org=org, journey=journey),
             back=url_for(".journey", org=org, journey=journey),
-            share_choices=SHARE_CHOICES,
+            share_choices=share_choices,
             **_common(),
         )
 
@@ -362,6 +410,8 @@ def create_dashboard_blueprint(
         found = _journey(_org(org), journey)
         if not access.csrf_valid(request):
             raise PageError(400, "The form expired", "Reload the page and try again.")
+        if _framed():
+            raise _read_only()
         if not shares.revoke(found, lookup):
             raise PageError(
                 404,
@@ -373,7 +423,7 @@ def create_dashboard_blueprint(
 
     def _shared(token: str) -> Journey:
         try:
-            return shares.resolve(token, current_app.config["SECRET_KEY"])
+            return shares.resolve(token, access.signing_keys())
         except shares.ShareError as exc:
             if exc.reason == "expired":
                 when = exc.expired_at.strftime("%Y-%m-%d %H:%M UTC") if exc.expired_at else ""
@@ -382,10 +432,15 @@ def create_dashboard_blueprint(
                     "This share link has expired",
                     f"It expired on {when}. Ask whoever sent it for a new one.",
                 ) from None
+            why = {
+                "revoked": "It was revoked.",
+                "unverifiable": "The site's signing key has changed since it was made, so it "
+                "can no longer be verified.",
+            }.get(exc.reason, "The address is incomplete or wrong.")
             raise PageError(
                 404,
                 "This share link does not work",
-                "It was revoked, or the address is incomplete. Ask whoever sent it for a new one.",
+                f"{why} Ask whoever sent it for a new one.",
             ) from None
 
     @bp.get("/share/<token>/")

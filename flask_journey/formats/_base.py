@@ -76,7 +76,8 @@ class Lookup(Protocol):
     def by_ids(self, account_id: int, tracker_id: int) -> Tenant: ...
 
     def authenticate(self, authorization: str | None) -> Organization:
-        """The organization whose secret key an ``Authorization`` header value carries."""
+        """The organization whose secret key, with the ``ingest`` scope, an ``Authorization``
+        header value carries."""
         ...
 
 

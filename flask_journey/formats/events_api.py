@@ -14,6 +14,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError
 from ..models import utcnow
 from ..outcomes import (
     BodyTooLarge,
+    InsufficientScope,
     InvalidRequest,
     OriginRejected,
     RateLimited,
@@ -45,6 +46,7 @@ CODES: tuple[tuple[type[Refusal], str], ...] = (
     (InvalidRequest, "invalid_request"),
     (BodyTooLarge, "invalid_request"),
     (Unauthenticated, "unauthorized"),
+    (InsufficientScope, "insufficient_scope"),
     (TenantNotFound, "invalid_site_id"),
     (OriginRejected, "invalid_site_id"),
     (RateLimited, "rate_limit_exceeded"),
