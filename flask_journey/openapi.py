@@ -33,6 +33,7 @@ from .formats._fields import (
     Properties,
     UnixMillis,
 )
+from .models import SCOPES
 
 if TYPE_CHECKING:
     from .state import JourneyState
@@ -118,6 +119,15 @@ class JourneyResource(Schema):
 
 class JourneyList(Schema):
     journeys = fields.List(fields.Nested(JourneyResource), required=True)
+
+
+class NewKey(Schema):
+    """A secret key as ``POST /api/keys`` returns it: the only time ``key`` is seen."""
+
+    key = fields.String(required=True, metadata={"description": "sk_<lookup>_<secret>"})
+    lookup = fields.String(required=True)
+    scopes = fields.List(fields.String(validate=validate.OneOf(SCOPES)), required=True)
+    createdAt = fields.String(required=True, metadata={"format": "date-time"})
 
 
 # The report (docs/reports.md): numbers, rates (fractions or null) and medians (seconds or null).
@@ -285,8 +295,9 @@ class Endpoint:
 
     ``replies`` maps each success status to its body schema (``None``: no body); ``error`` is
     the schema of every refusal, with the statuses in ``refusals``. ``wire_format`` names the
-    ``JOURNEY_FORMATS`` entry that mounts it (``None``: always mounted). ``secret_key``: it
-    needs ``Authorization: Bearer sk_...``. ``media_types`` are those of the success bodies.
+    ``JOURNEY_FORMATS`` entry that mounts it (``None``: always mounted). ``scope``: it needs
+    ``Authorization: Bearer sk_...`` of a key with that scope (403 otherwise). ``media_types``
+    are those of the success bodies.
     """
 
     method: str
@@ -297,7 +308,7 @@ class Endpoint:
     refusals: tuple[int, ...] = ()
     body: type[Schema] | None = None
     wire_format: str | None = None
-    secret_key: bool = False
+    scope: str | None = None
     media_types: tuple[str, ...] = ("application/json",)
     docs: str = ""
     parameters: tuple[dict[str, Any], ...] = field(default=())
@@ -346,7 +357,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         (401, *STANDARD_REFUSALS),
         body=events_api.PageviewSchema,
         wire_format="events_api",
-        secret_key=True,
+        scope="ingest",
         docs="formats/events_api.md",
     ),
     Endpoint(
@@ -358,7 +369,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         (401, *STANDARD_REFUSALS),
         body=events_api.CustomSchema,
         wire_format="events_api",
-        secret_key=True,
+        scope="ingest",
         docs="formats/events_api.md",
     ),
     Endpoint(
@@ -378,8 +389,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "The organization's journeys",
         {200: JourneyList},
         Error,
-        (401, 503),
-        secret_key=True,
+        (401, 403, 503),
+        scope="admin",
         docs="management-api.md",
     ),
     Endpoint(
@@ -388,9 +399,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Create a journey",
         {201: JourneyResource},
         Error,
-        (400, 401, 413, 415, 503),
+        (400, 401, 403, 413, 415, 503),
         body=admin.NewJourneySchema,
-        secret_key=True,
+        scope="admin",
         docs="management-api.md",
     ),
     Endpoint(
@@ -399,8 +410,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "One journey",
         {200: JourneyResource},
         Error,
-        (401, 404, 503),
-        secret_key=True,
+        (401, 403, 404, 503),
+        scope="admin",
         docs="management-api.md",
     ),
     Endpoint(
@@ -409,9 +420,20 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Replace a journey's allowed origins or steps",
         {200: JourneyResource},
         Error,
-        (400, 401, 404, 413, 415, 503),
+        (400, 401, 403, 404, 413, 415, 503),
         body=admin.JourneyUpdateSchema,
-        secret_key=True,
+        scope="admin",
+        docs="management-api.md",
+    ),
+    Endpoint(
+        "post",
+        "/api/keys",
+        "Create a secret key with the given scopes",
+        {201: NewKey},
+        Error,
+        (400, 401, 403, 413, 415, 503),
+        body=admin.NewKeySchema,
+        scope="admin",
         docs="management-api.md",
     ),
     Endpoint(
@@ -420,8 +442,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "A journey's report",
         {200: Report},
         Error,
-        (400, 401, 404, 503),
-        secret_key=True,
+        (400, 401, 403, 404, 503),
+        scope="read",
         media_types=("application/json", "text/csv"),
         docs="reports.md",
         parameters=REPORT_PARAMETERS,
@@ -504,8 +526,11 @@ def _responses(endpoint: Endpoint) -> dict[str, Any]:
             reply["content"] = {media: {} for media in endpoint.media_types}
         responses[str(status)] = reply
     for status in endpoint.refusals:
+        description = http.HTTPStatus(status).phrase
+        if status == 403 and endpoint.scope is not None:
+            description += f", e.g. a key without the {endpoint.scope} scope"
         refusal: dict[str, Any] = {
-            "description": http.HTTPStatus(status).phrase,
+            "description": description,
             "content": {"application/json": {"schema": endpoint.error}},
         }
         if status == 429:
@@ -522,6 +547,9 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
     }
     if endpoint.docs:
         operation["description"] = f"See docs/{endpoint.docs}."
+    if endpoint.scope is not None:
+        needs = f"Needs a secret key with the {endpoint.scope} scope."
+        operation["description"] = f"{needs} {operation.get('description', '')}".strip()
     parameters = [
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
         for name in _PARAMETER.findall(endpoint.path)
@@ -538,7 +566,7 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
             "description": "JSON, sent as application/json, text/plain or */*+json.",
             "content": {"application/json": {"schema": endpoint.body}},
         }
-    if endpoint.secret_key:
+    if endpoint.scope is not None:
         operation["security"] = [{"secretKey": []}]
     return operation
 
@@ -606,7 +634,8 @@ def describe(state: JourneyState) -> dict[str, Any]:
         {
             "type": "http",
             "scheme": "bearer",
-            "description": "A secret key of the organization (flask journey create-key ORG).",
+            "description": "A secret key of the organization (flask journey create-key ORG "
+            "--scope ...), with the scope each operation names: ingest, read or admin.",
         },
     )
     mounted = set(state.formats)
