@@ -103,9 +103,11 @@ def resolve(signed: str, keys: Sequence[bytes]) -> Journey:
     try:
         token = _signer(keys).unsign(signed).decode()
     except BadSignature:
-        # A genuine token under a signature no key of the site verifies: the key changed.
-        genuine = _find(signed.rpartition(".")[0]) is not None
-        raise ShareError("unverifiable" if genuine else "invalid") from None
+        # A genuine token, signed with a key the site no longer has: the key changed.
+        link = _find(signed.rpartition(".")[0])
+        current = {fingerprint(key) for key in keys}
+        changed = link is not None and link.key_fingerprint not in (None, *current)
+        raise ShareError("unverifiable" if changed else "invalid") from None
     link = _find(token)
     if link is None:
         raise ShareError("invalid")
