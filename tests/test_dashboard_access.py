@@ -16,6 +16,12 @@ PAGE = f"/journey/{ORG}/{JOURNEY}/"
 FRAMED = {"Sec-Fetch-Dest": "iframe"}
 
 
+def _found(pattern: str, text: str, flags: int = 0) -> str:
+    match = re.search(pattern, text, flags)
+    assert match is not None, f"{pattern!r} is not on the page"
+    return match.group(1)
+
+
 @pytest.fixture
 def config() -> dict[str, Any]:
     # What the Quickstart gives: no SECRET_KEY.
@@ -31,7 +37,7 @@ def key(cli) -> str:
 
 def _csrf(client, path: str = "/journey/sign-in") -> str:
     page = client.get(path).get_data(as_text=True)
-    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    return _found(r'name="csrf_token" value="([^"]+)"', page)
 
 
 def _cookie(client, name: str) -> str:
@@ -51,7 +57,7 @@ def _share(client, expires: str = "7d", **headers: str):
 
 
 def _share_path(made) -> str:
-    url = re.search(r'id="share-url"[^>]*value="([^"]+)"', made.get_data(as_text=True)).group(1)
+    url = _found(r'id="share-url"[^>]*value="([^"]+)"', made.get_data(as_text=True))
     return url.removeprefix("http://localhost")
 
 
@@ -89,18 +95,18 @@ def test_share_links_open_in_a_new_process(app, cli, key, serve, database_url):
     browser = requests.Session()
     base = f"http://127.0.0.1:{first.port}"
     form = browser.get(base + "/journey/sign-in", timeout=30).text
-    token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+    token = _found(r'name="csrf_token" value="([^"]+)"', form)
     signed = browser.post(
         base + "/journey/sign-in", data={"csrf_token": token, "key": key}, timeout=30
     )
     assert signed.status_code == 200 and signed.url == f"{base}/journey/{ORG}/"
     page = browser.get(base + PAGE, timeout=30).text
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    token = _found(r'name="csrf_token" value="([^"]+)"', page)
     made = browser.post(
         base + PAGE + "share", data={"csrf_token": token, "expires": "1d"}, timeout=30
     )
     assert made.status_code == 200
-    from_button = re.search(r'id="share-url"[^>]*value="([^"]+)"', made.text).group(1)
+    from_button = _found(r'id="share-url"[^>]*value="([^"]+)"', made.text)
     from_cli = _cli_share(cli)
 
     second = serve({"JOURNEY_DATABASE_URL": database_url}, workers=1)
@@ -229,7 +235,7 @@ def test_the_maximum_is_a_setting_and_the_form_offers_only_what_it_allows(make_a
     client = app.test_client()
     _sign_in(client, key)
     page = client.get(PAGE).get_data(as_text=True)
-    form = re.search(r'<select id="expires".*?</select>', page, re.S).group(0)
+    form = _found(r'(<select id="expires".*?</select>)', page, re.S)
     assert re.findall(r'<option value="(\w+)"', form) == ["1d", "7d"]
     assert _share(client, "30d").status_code == 400
     assert _share(client, "7d").status_code == 200

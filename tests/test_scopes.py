@@ -41,6 +41,12 @@ KEYS: dict[str, tuple[str, ...] | None] = {
 }
 
 
+def _found(pattern: str, text: str, flags: int = 0) -> str:
+    match = re.search(pattern, text, flags)
+    assert match is not None, f"{pattern!r} is not on the page"
+    return match.group(1)
+
+
 @pytest.fixture
 def keys(app, journey) -> dict[str, str]:
     made = {}
@@ -66,7 +72,7 @@ def _call(client, endpoint: str, key: str, public_key: str, n: int):
 
 def _sign_in(client, key: str):
     page = client.get("/journey/sign-in").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    token = _found(r'name="csrf_token" value="([^"]+)"', page)
     return client.post("/journey/sign-in", data={"csrf_token": token, "key": key})
 
 
