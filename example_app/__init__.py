@@ -11,6 +11,10 @@ field friction. On start the app creates its tables and its organization and jou
 steps) if they are missing, and fills a journey without events with simulated visitors
 (``flask journey demo-data``), so that the dashboard has something to show.
 
+Its ``SECRET_KEY`` is ``FLASK_SECRET_KEY``, else one kept in ``instance/secret_key`` (made on the
+first run), so that a link ``flask --app example_app journey share demo-org
+small-business-grant`` prints, or the dashboard's Share button makes, opens in every run.
+
 The dashboard is open to requests from the loopback address (127.0.0.1, ::1) only: see
 :func:`local_requests_only`. Behind a reverse proxy on the same machine every request comes from
 the loopback address, so a deployed copy must replace that rule with real authentication.
@@ -18,6 +22,7 @@ the loopback address, so a deployed copy must replace that rule with real authen
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 from collections.abc import Mapping
@@ -55,13 +60,15 @@ DEFAULTS: dict[str, Any] = {
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the demo app; ``test_config`` replaces settings from ``FLASK_*`` variables."""
     app = Flask(__name__, instance_relative_config=True)
-    # Sessions only carry the form between steps; set FLASK_SECRET_KEY to keep them across
-    # restarts.
-    app.config.from_mapping(DEFAULTS, SECRET_KEY=secrets.token_hex(32))
+    app.config.from_mapping(DEFAULTS)
     if test_config is None:
         app.config.from_prefixed_env()
     else:
         app.config.update(test_config)
+    # It signs the form's session and the dashboard's sign-ins and share links: kept, so that
+    # share links (`flask journey share`, the dashboard's button) work in every run.
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = instance_secret_key(app.instance_path)
 
     if app.config["DEMO_DATA_SESSIONS"] is None:
         app.config["DEMO_DATA_SESSIONS"] = 0 if test_config is not None else 400
@@ -73,6 +80,26 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     ensure_demo_journey(app)
     app.register_blueprint(bp)
     return app
+
+
+def instance_secret_key(instance_path: str) -> str:
+    """The app's secret key kept in ``secret_key`` in its instance folder (owner-only), made
+    on the first run; processes that start together all get the one the first made."""
+    path = os.path.join(instance_path, "secret_key")
+    os.makedirs(instance_path, exist_ok=True)
+    if not os.path.exists(path):
+        made = f"{path}.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(made, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(secrets.token_hex(32))
+        try:
+            os.link(made, path)  # never replaces a key another process kept first
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(made)
+    with open(path) as file:
+        return file.read().strip()
 
 
 def local_requests_only(org: Organization) -> bool:

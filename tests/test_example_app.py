@@ -11,7 +11,7 @@ from flask import Flask
 from flask.cli import ScriptInfo
 from flask.testing import FlaskClient
 
-from example_app import create_app
+from example_app import create_app, instance_secret_key
 
 ELIGIBLE = {
     "business_type": "partnership",
@@ -73,6 +73,22 @@ def test_origins_set_by_an_operator_survive_a_restart(demo_config):
     )
     shown = json.loads(_cli(create_app(demo_config), "show", "demo-org", "small-business-grant"))
     assert shown["allowedOrigins"] == ["https://grants.example.com"]
+
+
+def test_a_share_link_printed_by_the_command_opens_after_a_restart(monkeypatch, tmp_path):
+    # No SECRET_KEY given: the app keeps one in its instance folder.
+    instance = tmp_path / "instance"
+    monkeypatch.setattr(Flask, "auto_find_instance_path", lambda self: str(instance))
+    config = {"JOURNEY_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}"}
+    url = _cli(create_app(config), "share", "demo-org", "small-business-grant").strip()
+    assert url.startswith("http://localhost:5000/journey/share/")
+    restarted = create_app(config).test_client()
+    shown = restarted.get(url.removeprefix("http://localhost:5000"))
+    assert shown.status_code == 200
+    assert "read-only shared view" in shown.get_data(as_text=True)
+    kept = instance / "secret_key"
+    assert kept.stat().st_mode & 0o777 == 0o600
+    assert instance_secret_key(str(instance)) == kept.read_text().strip()
 
 
 def test_flask_app_option_finds_the_factory(monkeypatch, tmp_path):
