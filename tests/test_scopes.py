@@ -160,3 +160,17 @@ def test_keys_are_made_with_scopes_and_listed_with_them(app, cli, journey):
     assert all(secret not in "\n".join(listed) for secret in (narrow, both, full, old))
     refused = app.test_cli_runner().invoke(args=["journey", "create-key", ORG, "--scope", "x"])
     assert refused.exit_code == 2 and "'x' is not one of" in refused.output
+
+
+def test_the_openapi_description_names_each_operations_scope_and_its_403(client):
+    description = client.get("/api/openapi.json").get_json()
+    paths = description["paths"]
+    for _, path, _, scope, _ in ENDPOINTS.values():
+        described = path.replace(JOURNEY, "{journeyKey}")
+        for method, operation in paths[described].items():
+            if "security" not in operation:
+                continue
+            assert f"with the {scope} scope" in operation["description"], (method, path)
+            assert f"without the {scope} scope" in operation["responses"]["403"]["description"]
+    codes = description["components"]["schemas"]["EventsApiErrorDetail"]["properties"]["code"]
+    assert "insufficient_scope" in codes["enum"]

@@ -3,6 +3,7 @@
 - :mod:`.views`: the blueprint and its pages;
 - :mod:`.access`: who may see an organization (the host's hook, a sign-in with a secret key);
 - :mod:`.shares`: read-only share links;
+- :mod:`.signing`: the keys its cookies, forms and share links are signed with;
 - :mod:`.options`: what a page shows, read from its URL;
 - :mod:`.charts`: the inline SVG charts' geometry.
 
