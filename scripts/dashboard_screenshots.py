@@ -54,7 +54,7 @@ def take(folder: Path) -> None:
     key = cli("create-key", ORG).split()[-1]
     cli("share", ORG, JOURNEY, "--expires", "30d")
     old = cli("share", ORG, JOURNEY, "--expires", "7d").strip()
-    cli("share", ORG, JOURNEY, "--expires", "never")
+    cli("share", ORG, JOURNEY, "--expires", "90d")
     cli("revoke-share", ORG, JOURNEY, old.rstrip("/").rsplit("/", 1)[1].split(".")[0])
 
     server = make_server("127.0.0.1", 0, app, threaded=True)

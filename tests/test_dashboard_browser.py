@@ -320,6 +320,28 @@ def test_only_the_journeys_origins_may_frame_it(chromium, site):
         assert any("frame-ancestors" in text for text in refused), refused
 
 
+def test_a_signed_in_page_framed_by_an_allowed_origin_is_read_only(chromium, site):
+    # The embedder on 127.0.0.1 is the same site as the dashboard (ports do not make sites),
+    # so the SameSite=Lax sign-in cookie reaches the frame: allowed, it shows the read-only view.
+    same_site = site.embedder.replace("localhost", "127.0.0.1")
+    site.cli("set-origins", ORG, JOURNEY, site.embedder, same_site)
+    try:
+        with browser_context(chromium) as context:
+            page = context.new_page()
+            _sign_in(page, site)
+            page.goto(_journey_url(site))
+            assert page.locator("text=Create a share link").count() == 1
+            src = urllib.parse.quote(_journey_url(site), safe="")
+            page.goto(f"{same_site}/?src={src}")
+            framed = page.frame_locator("iframe")
+            assert framed.locator("h1").first.text_content().startswith(JOURNEY)
+            assert framed.locator("text=Create a share link").count() == 0
+            assert framed.locator("#share-links").count() == 0
+            _shot(page, "embedded-signed-in")
+    finally:
+        site.cli("set-origins", ORG, JOURNEY, site.embedder)
+
+
 def test_pages_pass_axe_core_and_fit_a_phone(chromium, site):
     source = axe_source()
     with visitor(chromium, site) as context:
