@@ -275,7 +275,6 @@ def create_dashboard_blueprint(
 
     def _journey_page(journey: Journey, links: dict[str, Any], shared: dict | None) -> str:
         view = read_view(request.args, today())
-        fingerprints = access.keys.fingerprints(current_app.config)
         report = report_of(journey, **view.report_options(), previous="totals")
         g._journey_frame_ancestors = list(journey.allowed_origins or [])
         has_events = report["totals"]["sessions"] > 0 or (
@@ -298,13 +297,13 @@ def create_dashboard_blueprint(
             links=links,
             shared=shared,
             share_choices=share_choices,
-            active_shares=(
-                sum(shares.status(link, fingerprints) == "active" for link in shares.links(journey))
-                if links["shares"]
-                else 0
-            ),
+            active_shares=_active_shares(journey) if links["shares"] else 0,
             **_common(),
         )
+
+    def _active_shares(journey: Journey) -> int:
+        fingerprints = access.keys.fingerprints(current_app.config)
+        return sum(shares.status(link, fingerprints) == "active" for link in shares.links(journey))
 
     def _download(journey: Journey, fmt: str, table: str | None) -> Response:
         # The report API's parameters and output, so a download is exactly that API's answer.
