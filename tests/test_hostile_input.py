@@ -22,7 +22,7 @@ import pytest
 from flask import Flask
 
 from flask_journey import Journey
-from flask_journey.admin import JourneyUpdateSchema, NewJourneySchema
+from flask_journey.admin import JourneyUpdateSchema, NewJourneySchema, NewKeySchema
 from flask_journey.formats import collect, events_api, journey, project, typed
 from flask_journey.models import Event
 from flask_journey.models import Journey as JourneyRow
@@ -410,6 +410,17 @@ ENDPOINTS = [
         headers=("Authorization",),
         segments=("journey_key",),
         schemas=(((), JourneyUpdateSchema),),
+    ),
+    Endpoint(
+        "admin-keys",
+        "POST",
+        "/api/keys",
+        lambda site, n: {"scopes": ["ingest", "read"]},
+        journey_refusal,
+        None,
+        status=201,
+        headers=("Authorization",),
+        schemas=(((), NewKeySchema),),
     ),
     *(
         Endpoint(
