@@ -11,7 +11,6 @@ traceback.
 from __future__ import annotations
 
 import contextlib
-import csv
 import datetime as dt
 import json
 import sys
@@ -30,6 +29,7 @@ from .models import Event, Journey, Organization, RefusalCount, Usage, utcnow
 from .pipeline import FIELDS
 from .reports.refresh import Refreshed, forget_before, pending
 from .reports.tables import DEFAULT_TABLE, TABLES, to_csv, to_text
+from .spreadsheet import CsvWriter
 from .state import JourneyState, app_state
 
 EXPORT_CHUNK = 1000
@@ -374,12 +374,10 @@ def export(org_slug: str | None, journey_slug: str | None, fmt: str) -> None:
                 out.write(json.dumps(row, separators=(",", ":")) + "\n")
                 advance(1)
         else:
-            writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS)
-            writer.writeheader()
+            writer = CsvWriter(out, EXPORT_FIELDS)
+            writer.header()
             for row in export_rows(query):
-                if row["properties"] is not None:
-                    row["properties"] = json.dumps(row["properties"], separators=(",", ":"))
-                writer.writerow(row)
+                writer.row(row)
                 advance(1)
     out.flush()
 
