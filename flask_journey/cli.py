@@ -1,8 +1,10 @@
 """The ``flask journey`` command group, available in every app that uses the extension.
 
 Organizations, journeys, keys, reports and demo data are managed through the public Python API
-(:mod:`flask_journey.api`). Every command runs in the app's context and reaches the app's state
-through :func:`_state`;
+(:mod:`flask_journey.api`). What a command prints for a person goes through
+:func:`flask_journey.display.visible` (or is JSON, whose strings escape control characters): a
+sender's text never reaches the terminal as an escape sequence or a forged line. Every command
+runs in the app's context and reaches the app's state through :func:`_state`;
 :class:`JourneyCommand` turns what goes wrong (an unknown tenant, a database that cannot be
 reached or whose schema is not this release's) into a message and exit status 1, never a
 traceback.
@@ -25,6 +27,7 @@ from peewee import Database, DatabaseError, InterfaceError, fn
 
 from . import api, migrations, reports
 from .dashboard import shares
+from .display import visible
 from .models import Event, Journey, Organization, RefusalCount, Usage, utcnow
 from .pipeline import FIELDS
 from .reports.refresh import Refreshed, forget_before, pending
@@ -54,9 +57,10 @@ class JourneyCommand(click.Command):
                     migrations.create_if_empty(app_state().database)
             return super().invoke(ctx)
         except (api.TenantError, migrations.SchemaError) as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(visible(str(exc))) from None
         except (DatabaseError, InterfaceError) as exc:
-            raise click.ClickException(f"database error ({type(exc).__name__}): {exc}") from None
+            message = f"database error ({type(exc).__name__}): {exc}"
+            raise click.ClickException(visible(message)) from None
 
 
 class JourneyGroup(AppGroup):
@@ -311,7 +315,7 @@ def list_keys(org_slug: str) -> None:
         click.echo("No keys.")
     for key in keys:
         status = f"revoked {_iso(key.revoked_at)}" if key.revoked_at else "active"
-        click.echo(f"{key.lookup}  created {_iso(key.created_at)}  {status}")
+        click.echo(visible(f"{key.lookup}  created {_iso(key.created_at)}  {status}"))
 
 
 @journey_cli.command("revoke-key")
@@ -573,8 +577,10 @@ def list_shares(org_slug: str, slug: str) -> None:
     for link in links:
         expires = _iso(link.expires_at) or "never"
         click.echo(
-            f"{link.lookup}  {shares.status(link):<8}  created {_iso(link.created_at)}"
-            f"  expires {expires}"
+            visible(
+                f"{link.lookup}  {shares.status(link):<8}  created {_iso(link.created_at)}"
+                f"  expires {expires}"
+            )
         )
 
 
