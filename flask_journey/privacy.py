@@ -188,8 +188,14 @@ def is_origin(value: str) -> bool:
     return url_origin(value) == value
 
 
+#: What an IP address can be made of, checked before asking :mod:`ipaddress`.
+_IP_LIKE = re.compile(r"\s*\[?[0-9A-Fa-f:.]+(%[\w.-]+)?\]?(:[0-9]+)?\s*")
+
+
 def is_ip_address(value: str) -> bool:
     """True for an IPv4 or IPv6 address, bracketed or with a port too (``[::1]:80``)."""
+    if not (value.count(".") >= 3 or value.count(":") >= 2) or not _IP_LIKE.fullmatch(value):
+        return False
     text = value.strip()
     host, colon, port = text.rpartition(":")
     candidates = [text, text.strip("[]")]
@@ -210,7 +216,7 @@ _USER_AGENT = re.compile(r"Mozilla/\d|[A-Za-z][\w.!+-]*/[\w.+-]+ \(")
 def looks_like_user_agent(value: str) -> bool:
     """True for a browser's or an HTTP client's user-agent string: it begins ``Mozilla/5.0``
     or with ``product/version (comment)`` (``Dalvik/2.1.0 (Linux; U; Android 11)``)."""
-    return bool(_USER_AGENT.match(value.strip()))
+    return "/" in value and bool(_USER_AGENT.match(value.strip()))
 
 
 def is_user_agent_key(key: str) -> bool:
@@ -219,7 +225,14 @@ def is_user_agent_key(key: str) -> bool:
     return folded == "ua" or "useragent" in folded
 
 
+@lru_cache(maxsize=4096)
+def _dropped_key(key: str) -> bool:
+    return is_sensitive_key(key) or is_user_agent_key(key)
+
+
 def _is_url(value: str) -> bool:
+    if "://" not in value:
+        return False
     try:
         parts = urlsplit(value.strip())
     except ValueError:
@@ -237,13 +250,13 @@ def _scrub_value(value: Any, keep_query_values: bool) -> Any:
         if _is_url(value):  # before the email test: user info looks like one
             scrubbed = scrub_url(value.strip(), keep_query_values)
             return _DROPPED if scrubbed is None else scrubbed
-        if looks_like_email(value.strip()) or looks_like_user_agent(value):
+        if ("@" in value and looks_like_email(value.strip())) or looks_like_user_agent(value):
             return _DROPPED
         return value
     if isinstance(value, dict):
         kept = {}
         for key, item in value.items():
-            if is_sensitive_key(key) or is_user_agent_key(key):
+            if _dropped_key(key):
                 continue
             item = _scrub_value(item, keep_query_values)
             if item is not _DROPPED:
