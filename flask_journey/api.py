@@ -60,7 +60,7 @@ from .models import (
     database,
     utcnow,
 )
-from .privacy import url_origin
+from .origins import allowed_origin
 from .reports.refresh import Refreshed
 from .reports.refresh import rebuild as _rebuild
 from .reports.refresh import refresh as _refresh
@@ -191,18 +191,20 @@ def update_organization(
 
 
 def _origins(origins: Iterable[str]) -> list[str]:
-    """Allowed origins checked and brought to ``scheme://host[:port]`` form, without repeats."""
+    """Allowed origins checked and brought to ``scheme://host[:port]`` form, without repeats
+    (:func:`flask_journey.origins.allowed_origin`)."""
     if isinstance(origins, str):
         raise TenantError("origins must be a list of origins, not one string", "origins")
     result: list[str] = []
     for origin in origins:
-        if not isinstance(origin, str) or len(origin) > MAX_ORIGIN_LENGTH:
-            raise TenantError(f"invalid origin: {origin!r}", "origins")
-        normal = url_origin(origin)
-        if normal is None or not normal.startswith(("http://", "https://")):
+        if isinstance(origin, str) and len(origin) > MAX_ORIGIN_LENGTH:
+            raise TenantError(f"invalid origin: {origin[:40]!r}... (too long)", "origins")
+        try:
+            normal = allowed_origin(origin)
+        except ValueError as why:
             raise TenantError(
-                f"invalid origin: {origin!r} (expected https://host[:port])", "origins"
-            )
+                f"invalid origin: {origin!r}: {why} (expected https://host[:port])", "origins"
+            ) from None
         if normal not in result:
             result.append(normal)
     return result

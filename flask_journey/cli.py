@@ -1,8 +1,10 @@
 """The ``flask journey`` command group, available in every app that uses the extension.
 
 Organizations, journeys, keys, reports and demo data are managed through the public Python API
-(:mod:`flask_journey.api`). Every command runs in the app's context and reaches the app's state
-through :func:`_state`;
+(:mod:`flask_journey.api`). What a command prints for a person goes through
+:func:`flask_journey.display.visible` (or is JSON, whose strings escape control characters): a
+sender's text never reaches the terminal as an escape sequence or a forged line. Every command
+runs in the app's context and reaches the app's state through :func:`_state`;
 :class:`JourneyCommand` turns what goes wrong (an unknown tenant, a database that cannot be
 reached or whose schema is not this release's) into a message and exit status 1, never a
 traceback.
@@ -11,7 +13,6 @@ traceback.
 from __future__ import annotations
 
 import contextlib
-import csv
 import datetime as dt
 import json
 import sys
@@ -27,11 +28,13 @@ from peewee import Database, DatabaseError, InterfaceError, fn
 from . import api, migrations, reports
 from .dashboard import shares
 from .dashboard.signing import SigningKeys
+from .display import visible
 from .installation import dashboard_secret_of
 from .models import Event, Journey, Organization, RefusalCount, Usage, utcnow
 from .pipeline import FIELDS
 from .reports.refresh import Refreshed, forget_before, pending
 from .reports.tables import DEFAULT_TABLE, TABLES, to_csv, to_text
+from .spreadsheet import CsvWriter
 from .state import JourneyState, app_state
 
 EXPORT_CHUNK = 1000
@@ -56,9 +59,10 @@ class JourneyCommand(click.Command):
                     migrations.create_if_empty(app_state().database)
             return super().invoke(ctx)
         except (api.TenantError, migrations.SchemaError) as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(visible(str(exc))) from None
         except (DatabaseError, InterfaceError) as exc:
-            raise click.ClickException(f"database error ({type(exc).__name__}): {exc}") from None
+            message = f"database error ({type(exc).__name__}): {exc}"
+            raise click.ClickException(visible(message)) from None
 
 
 class JourneyGroup(AppGroup):
@@ -326,7 +330,9 @@ def list_keys(org_slug: str) -> None:
     for key in keys:
         status = f"revoked {_iso(key.revoked_at)}" if key.revoked_at else "active"
         scopes = _scope_text(key.scope_list())
-        click.echo(f"{key.lookup}  created {_iso(key.created_at)}  scopes: {scopes}  {status}")
+        click.echo(
+            visible(f"{key.lookup}  created {_iso(key.created_at)}  scopes: {scopes}  {status}")
+        )
 
 
 @journey_cli.command("revoke-key")
@@ -391,12 +397,10 @@ def export(org_slug: str | None, journey_slug: str | None, fmt: str) -> None:
                 out.write(json.dumps(row, separators=(",", ":")) + "\n")
                 advance(1)
         else:
-            writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS)
-            writer.writeheader()
+            writer = CsvWriter(out, EXPORT_FIELDS)
+            writer.header()
             for row in export_rows(query):
-                if row["properties"] is not None:
-                    row["properties"] = json.dumps(row["properties"], separators=(",", ":"))
-                writer.writerow(row)
+                writer.row(row)
                 advance(1)
     out.flush()
 
@@ -599,8 +603,10 @@ def list_shares(org_slug: str, slug: str) -> None:
         expires = _iso(link.expires_at) or "never"
         made_with = f"with key {link.api_key.lookup}" if link.api_key else "without a key"
         click.echo(
-            f"{link.lookup}  {shares.status(link, fingerprints):<12}  "
-            f"created {_iso(link.created_at)}  expires {expires}  made {made_with}"
+            visible(
+                f"{link.lookup}  {shares.status(link, fingerprints):<12}  "
+                f"created {_iso(link.created_at)}  expires {expires}  made {made_with}"
+            )
         )
 
 

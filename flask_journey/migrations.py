@@ -54,6 +54,7 @@ from .models import (
     ShareLink,
     utcnow,
 )
+from .origins import valid_origins
 from .privacy import url_origin
 
 
@@ -147,23 +148,28 @@ def _double_precision(table: str, column: str) -> Steps:
     return steps
 
 
-def _exact_origins(migrator: SchemaMigrator) -> list[Operation]:
-    """Steps that write every journey's allowed origins as browsers send them.
+def _rewrite_origins(rewrite: Callable[[list[Any]], list[str]]) -> Steps:
+    """Steps that replace every journey's allowed origins with ``rewrite`` of them."""
 
-    Earlier releases kept what was given (``https://Shop.Example:443``); origins are now
-    compared exactly (``https://shop.example``). A value that is no origin is kept as it is.
-    """
+    def steps(migrator: SchemaMigrator) -> list[Operation]:
+        def run(migrator: SchemaMigrator) -> None:
+            with using(migrator.database):
+                for journey in Journey.select(Journey.id, Journey.allowed_origins):
+                    stored = journey.allowed_origins
+                    new = rewrite(stored if isinstance(stored, list) else [])
+                    if new != stored:
+                        changed = Journey.update(allowed_origins=new)
+                        changed.where(Journey.id == journey.id).execute()
 
-    def rewrite(migrator: SchemaMigrator) -> None:
-        with using(migrator.database):
-            for journey in Journey.select(Journey.id, Journey.allowed_origins):
-                exact = list(
-                    dict.fromkeys(url_origin(o) or o for o in journey.allowed_origins or [])
-                )
-                if exact != (journey.allowed_origins or []):
-                    Journey.update(allowed_origins=exact).where(Journey.id == journey.id).execute()
+        return [Operation(migrator, run)]
 
-    return [Operation(migrator, rewrite)]
+    return steps
+
+
+def _exact(origins: list[Any]) -> list[str]:
+    """Origins as browsers send them (``https://Shop.Example:443`` is ``https://shop.example``);
+    a value that is no origin kept as it is."""
+    return list(dict.fromkeys(url_origin(o) or o for o in origins))
 
 
 def _in_turn(*parts: Steps) -> Steps:
@@ -233,7 +239,13 @@ MIGRATIONS: tuple[Migration, ...] = (
         9,
         "journeys' allowed origins written as browsers send them (lower case, no default "
         "port), as requests' origins are now compared exactly",
-        _exact_origins,
+        _rewrite_origins(_exact),
+    ),
+    Migration(
+        10,
+        "journeys' allowed origins that are not scheme://host[:port] with a valid host (such as "
+        "'https://a.example;script-src *' or 'http://*') dropped; IDNA hosts in ASCII",
+        _rewrite_origins(valid_origins),
     ),
     Migration(
         11,

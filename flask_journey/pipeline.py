@@ -18,7 +18,7 @@ from peewee import EXCLUDED, Database
 
 from .db import current_database, is_sqlite, retrying_transaction, storable_json
 from .models import Event, Usage, utcnow
-from .privacy import describe_user_agent, scrub_url, strip_sensitive, url_path
+from .privacy import describe_user_agent, scrub_properties, scrub_url, url_path
 from .tenants import Tenant
 
 #: Keys of a canonical event; all but ``event_id``, ``type`` and ``occurred_at`` are optional.
@@ -130,8 +130,7 @@ def _prepare(event: dict[str, Any], keep_query_values: bool) -> dict[str, Any]:
         event["path"] = event.get("path") or path
     if event.get("referrer"):
         event["referrer"] = _scrub(event["referrer"], keep_query_values)[0]
-    props = event.get("properties")
-    event["properties"] = strip_sensitive(props) if props else None
+    event["properties"] = scrub_properties(event.get("properties"), keep_query_values)
     return event
 
 

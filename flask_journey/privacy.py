@@ -1,4 +1,4 @@
-"""What may be kept of a request: URL scrubbing, sensitive keys, user-agent reduction.
+"""What may be kept of a request: URL scrubbing, sensitive keys and values, user-agent reduction.
 
 Pure functions without Flask globals; ``docs/privacy.md`` describes the same rules.
 """
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -50,11 +51,6 @@ def is_sensitive_key(key: str) -> bool:
     return any(part in folded for part in SENSITIVE_KEY_PARTS) or any(
         w in SENSITIVE_KEY_WORDS for w in words
     )
-
-
-def strip_sensitive(mapping: dict[str, Any]) -> dict[str, Any]:
-    """A copy of ``mapping`` without sensitive keys."""
-    return {k: v for k, v in mapping.items() if not is_sensitive_key(k)}
 
 
 #: Substrings of a folded key name that mark it as naming or locating a person.
@@ -190,6 +186,101 @@ def is_origin(value: str) -> bool:
     case or a default port make a value that is no origin.
     """
     return url_origin(value) == value
+
+
+#: What an IP address can be made of, checked before asking :mod:`ipaddress`.
+_IP_LIKE = re.compile(r"\s*\[?[0-9A-Fa-f:.]+(%[\w.-]+)?\]?(:[0-9]+)?\s*")
+
+
+def is_ip_address(value: str) -> bool:
+    """True for an IPv4 or IPv6 address, bracketed or with a port too (``[::1]:80``)."""
+    if not (value.count(".") >= 3 or value.count(":") >= 2) or not _IP_LIKE.fullmatch(value):
+        return False
+    text = value.strip()
+    host, colon, port = text.rpartition(":")
+    candidates = [text, text.strip("[]")]
+    if colon and port.isdigit():
+        candidates.append(host.strip("[]"))
+    for candidate in candidates:
+        try:
+            ipaddress.ip_address(candidate)
+        except ValueError:
+            continue
+        return True
+    return False
+
+
+_USER_AGENT = re.compile(r"Mozilla/\d|[A-Za-z][\w.!+-]*/[\w.+-]+ \(")
+
+
+def looks_like_user_agent(value: str) -> bool:
+    """True for a browser's or an HTTP client's user-agent string: it begins ``Mozilla/5.0``
+    or with ``product/version (comment)`` (``Dalvik/2.1.0 (Linux; U; Android 11)``)."""
+    return "/" in value and bool(_USER_AGENT.match(value.strip()))
+
+
+def is_user_agent_key(key: str) -> bool:
+    """True for ``userAgent``, ``user_agent``, ``http_user_agent`` or ``ua``."""
+    folded = "".join(w.lower() for w in _WORDS.findall(key))
+    return folded == "ua" or "useragent" in folded
+
+
+@lru_cache(maxsize=4096)
+def _dropped_key(key: str) -> bool:
+    return is_sensitive_key(key) or is_user_agent_key(key)
+
+
+def _is_url(value: str) -> bool:
+    if "://" not in value:
+        return False
+    try:
+        parts = urlsplit(value.strip())
+    except ValueError:
+        return False
+    return bool(parts.scheme and parts.netloc)
+
+
+_DROPPED = object()
+
+
+def _scrub_value(value: Any, keep_query_values: bool) -> Any:
+    if isinstance(value, str):
+        if is_ip_address(value):
+            return _DROPPED
+        if _is_url(value):  # before the email test: user info looks like one
+            scrubbed = scrub_url(value.strip(), keep_query_values)
+            return _DROPPED if scrubbed is None else scrubbed
+        if ("@" in value and looks_like_email(value.strip())) or looks_like_user_agent(value):
+            return _DROPPED
+        return value
+    if isinstance(value, dict):
+        kept = {}
+        for key, item in value.items():
+            if _dropped_key(key):
+                continue
+            item = _scrub_value(item, keep_query_values)
+            if item is not _DROPPED:
+                kept[key] = item
+        return kept
+    if isinstance(value, list):
+        items = (_scrub_value(item, keep_query_values) for item in value)
+        return [item for item in items if item is not _DROPPED]
+    return value
+
+
+def scrub_properties(
+    properties: dict[str, Any] | None, keep_query_values: bool = False
+) -> dict[str, Any] | None:
+    """What is kept of an event's free-form properties, at any depth: None if nothing.
+
+    Keys that are sensitive (:func:`is_sensitive_key`) or name a user agent are removed with
+    their values; of the other values, whatever their key, an IP address, an email address and
+    a user-agent string are removed, and a URL is scrubbed as :func:`scrub_url` does
+    (``keep_query_values`` as there).
+    """
+    if not properties:
+        return None
+    return _scrub_value(properties, keep_query_values) or None
 
 
 @dataclass(frozen=True)

@@ -106,7 +106,7 @@ def test_the_exact_origin_is_accepted(client, journey, exported):
 
 
 def test_allowed_origins_are_stored_as_origins(cli, journey):
-    cli("set-origins", ORG, JOURNEY, "HTTPS://Grants.Example.com:443/apply", "http://x.test:80")
+    cli("set-origins", ORG, JOURNEY, "HTTPS://Grants.Example.com:443/", "http://x.test:80")
 
     assert json.loads(cli("show", ORG, JOURNEY))["allowedOrigins"] == [
         "https://grants.example.com",

@@ -141,8 +141,14 @@ def old_app(make_app):
             organization=org,
             slug=JOURNEY,
             public_key="pk_old",
-            # Kept as given before origins were compared exactly.
-            allowed_origins=["HTTPS://Grants.Example.com:443", ORIGIN, "http://localhost:5000/"],
+            # Kept as given before origins were compared exactly, or checked strictly.
+            allowed_origins=[
+                "HTTPS://Grants.Example.com:443",
+                ORIGIN,
+                "http://localhost:5000/",
+                "https://a.example;script-src *",
+                "http://*",
+            ],
             created_at=CREATED,
         )
         V1Usage.create(organization=org, period="2024-01", events=2, requests=1)
@@ -204,6 +210,9 @@ def test_migrate_upgrades_a_release_0_1_database_and_keeps_every_row(old_app, ru
         "holding its lock meanwhile; SQLite's REAL is double precision already)",
         "Applied 9: journeys' allowed origins written as browsers send them (lower case, no "
         "default port), as requests' origins are now compared exactly",
+        "Applied 10: journeys' allowed origins that are not scheme://host[:port] with a valid "
+        "host (such as 'https://a.example;script-src *' or 'http://*') dropped; IDNA hosts in "
+        "ASCII",
         "Applied 11: secret keys' scopes (NULL for the keys made before: every scope); the key "
         "that made each share link and a fingerprint of the key that signed it; dashboard "
         "sign-ins as rows (journey_dashboard_session), so that signing out ends them",

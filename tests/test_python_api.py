@@ -56,7 +56,7 @@ def test_an_organization_and_journey_made_in_python_are_what_the_cli_shows(app, 
         journey = api.create_journey(
             org,
             JOURNEY,
-            origins=["https://Grants.Example.com/apply", ORIGIN, "http://localhost:5000"],
+            origins=["https://Grants.Example.com:443/", ORIGIN, "http://localhost:5000"],
             steps=STEPS,
         )
 

@@ -30,6 +30,7 @@ from .. import reports, tenants
 from ..display import visible
 from ..installation import dashboard_secret_of
 from ..models import Event, Journey, Organization
+from ..origins import valid_origins
 from ..outcomes import InsufficientScope, Unauthenticated
 from ..reports import SEGMENTS, ReportError, parse_options
 from ..reports.tables import TABLES, to_csv
@@ -65,7 +66,8 @@ class PageError(HTTPException):
 
 
 def _csp(frame_ancestors: list[str]) -> str:
-    ancestors = " ".join(frame_ancestors) if frame_ancestors else "'none'"
+    # Validated again here: a value an earlier release stored must not add to the header.
+    ancestors = " ".join(valid_origins(frame_ancestors)) or "'none'"
     return (
         "default-src 'self'; base-uri 'none'; form-action 'self'; object-src 'none'; "
         f"frame-ancestors {ancestors}"

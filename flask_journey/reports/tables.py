@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from collections.abc import Callable
 from typing import Any
+
+from .. import spreadsheet
+from ..display import visible
 
 #: The tables a report can be written as, and the columns of each.
 TABLES: dict[str, tuple[str, ...]] = {
@@ -88,22 +88,10 @@ def rows(report: dict[str, Any], table: str) -> list[dict[str, Any]]:
     return list(report[table])
 
 
-def _cell(value: Any) -> Any:
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, separators=(",", ":"), sort_keys=True)
-    if value is None:
-        return ""
-    return value
-
-
 def to_csv(report: dict[str, Any], table: str = DEFAULT_TABLE) -> str:
-    """One table of a report as CSV text with a header row."""
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=TABLES[table], extrasaction="ignore")
-    writer.writeheader()
-    for row in rows(report, table):
-        writer.writerow({key: _cell(value) for key, value in row.items()})
-    return out.getvalue()
+    """One table of a report as CSV text with a header row (:mod:`flask_journey.spreadsheet`:
+    no cell a spreadsheet would run as a formula)."""
+    return spreadsheet.to_csv(TABLES[table], rows(report, table))
 
 
 def _percent(value: float | None) -> str:
@@ -156,9 +144,10 @@ _FIELD_COLUMNS: list[Column] = [
 
 
 def _table(title: str, columns: list[Column], items: list[dict[str, Any]]) -> list[str]:
+    title = visible(title)
     if not items:
         return [title, "  (none)"]
-    body = [[render(item[key]) for _, key, render in columns] for item in items]
+    body = [[visible(render(item[key])) for _, key, render in columns] for item in items]
     return [title, *_aligned([header for header, _, _ in columns], body)]
 
 
@@ -171,13 +160,20 @@ def _change(now: int, before: int | None) -> str:
 
 
 def to_text(report: dict[str, Any]) -> str:
-    """A report as a person reads it in a terminal: totals, the funnel, the fields."""
+    """A report as a person reads it in a terminal: totals, the funnel, the fields.
+
+    What a sender wrote (step and field keys, drop-off reasons, error types, segment values)
+    is shown through :func:`flask_journey.display.visible`: no escape sequence reaches the
+    terminal and no newline forges a row.
+    """
     totals = report["totals"]
     before = (report.get("previous") or {}).get("totals") or {}
     filters = ", ".join(f"{k}={v}" for k, v in report["filters"].items())
     lines = [
-        f"{report['orgKey']}/{report['journeyKey']}  {report['from']} to {report['to']} "
-        f"({report['timezone']}){'  ' + filters if filters else ''}",
+        visible(
+            f"{report['orgKey']}/{report['journeyKey']}  {report['from']} to {report['to']} "
+            f"({report['timezone']}){'  ' + filters if filters else ''}"
+        ),
         "",
     ]
     for label, key in (
