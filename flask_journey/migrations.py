@@ -47,6 +47,7 @@ from .models import (
     RefusalCount,
     SessionSummary,
     ShareLink,
+    VocabularyValue,
     utcnow,
 )
 from .privacy import url_origin
@@ -147,6 +148,18 @@ def _exact_origins(migrator: SchemaMigrator) -> list[Operation]:
     return [Operation(migrator, rewrite)]
 
 
+def _forget_summaries(migrator: SchemaMigrator) -> list[Operation]:
+    """Steps that delete the report summaries, which ``flask journey migrate`` then builds
+    again from the events."""
+
+    def forget(migrator: SchemaMigrator) -> None:
+        with using(migrator.database):
+            for table in (FieldSummary, SessionSummary, HourlyCount, RefreshState):
+                table.delete().execute()
+
+    return [Operation(migrator, forget)]
+
+
 def _in_turn(*parts: Steps) -> Steps:
     """The steps of each of ``parts``, in order."""
 
@@ -215,6 +228,13 @@ MIGRATIONS: tuple[Migration, ...] = (
         "journeys' allowed origins written as browsers send them (lower case, no default "
         "port), as requests' origins are now compared exactly",
         _exact_origins,
+    ),
+    Migration(
+        15,
+        "a journey's bounded vocabulary (journey_vocabulary): the step keys, fields, event "
+        "names, error types and drop-off reasons its reports show on their own; the report "
+        "summaries are built again, folding the values beyond the JOURNEY_MAX_* limits",
+        _in_turn(_create_tables(VocabularyValue), _forget_summaries),
     ),
 )
 

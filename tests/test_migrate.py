@@ -204,6 +204,10 @@ def test_migrate_upgrades_a_release_0_1_database_and_keeps_every_row(old_app, ru
         "holding its lock meanwhile; SQLite's REAL is double precision already)",
         "Applied 9: journeys' allowed origins written as browsers send them (lower case, no "
         "default port), as requests' origins are now compared exactly",
+        "Applied 15: a journey's bounded vocabulary (journey_vocabulary): the step keys, "
+        "fields, event names, error types and drop-off reasons its reports show on their own; "
+        "the report summaries are built again, folding the values beyond the JOURNEY_MAX_* "
+        "limits",
         f"Schema version 1 -> {migrations.LATEST}.",
     ]
     exported = [json.loads(line) for line in run("export").output.splitlines()]
