@@ -176,3 +176,50 @@ def test_junk_keys_through_http_leave_the_report_and_pages_bounded(host, junk):
     fields_csv = client.get(f"{PAGE}report.csv?table=fields")
     assert fields_csv.status_code == 200
     assert len(list(csv.DictReader(io.StringIO(fields_csv.get_data(as_text=True))))) == 501
+
+
+def test_raising_a_limit_and_rebuilding_brings_the_folded_values_back(make_app):
+    small = make_app(JOURNEY_MAX_STEPS=4, JOURNEY_MAX_REASONS=1, JOURNEY_REPORT_MAX_STALENESS=0)
+    runner = small.test_cli_runner()
+    assert runner.invoke(args=["journey", "init-db"]).exit_code == 0
+    with small.app_context():
+        api.create_journey(api.create_organization(ORG), JOURNEY, steps=STEPS)
+    client = small.test_client()
+    views = [
+        event("step_view", n, stepKey=key, sessionId=f"s{n}", ts=_at(n))
+        for n, key in enumerate(("made-up-1", *STEPS, "made-up-2", "made-up-3"))
+    ]
+    drops = [
+        event("dropoff_signal", n, stepKey="review", reason=reason, ts=_at(10 + n))
+        for n, reason in enumerate(("idle", "leave", "idle"))
+    ]
+    for body in (batch(*views), batch(*drops)):
+        assert post(client, body, {"Content-Type": "application/json"}).status_code == 204
+
+    def steps(app) -> dict[str, Any]:
+        with app.app_context():
+            return {s["stepKey"]: s for s in api.report(ORG, JOURNEY)["steps"]}
+
+    # The configured steps, then the first step key stored: four; the rest are (other).
+    assert {key: s["sessions"] for key, s in steps(small).items()} == {
+        "eligibility": 1,
+        "details": 1,
+        "review": 1,
+        "made-up-1": 1,
+        OTHER: 2,
+    }
+    assert steps(small)["review"]["dropoffReasons"] == {"idle": 1, OTHER: 1}
+
+    large = make_app(JOURNEY_MAX_STEPS=10, JOURNEY_MAX_REASONS=5, JOURNEY_REPORT_MAX_STALENESS=0)
+    result = large.test_cli_runner().invoke(args=["journey", "refresh", "--rebuild"])
+
+    assert result.exit_code == 0, result.output
+    assert {key: s["sessions"] for key, s in steps(large).items()} == {
+        "eligibility": 1,
+        "details": 1,
+        "review": 1,
+        "made-up-1": 1,
+        "made-up-2": 1,
+        "made-up-3": 1,
+    }
+    assert steps(large)["review"]["dropoffReasons"] == {"idle": 1, "leave": 1}
