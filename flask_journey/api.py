@@ -64,6 +64,7 @@ from .origins import allowed_origin
 from .reports.refresh import Refreshed
 from .reports.refresh import rebuild as _rebuild
 from .reports.refresh import refresh as _refresh
+from .reports.vocabulary import Limits
 from .state import app_state
 from .tenants import Tenant, TenantError
 
@@ -525,8 +526,9 @@ def refresh(*, rebuild: bool = False, progress: Callable[[int], None] | None = N
     ``progress`` is called with the number of events read after each chunk. Returns the events
     read and the sessions summarised (``.events``, ``.sessions``).
     """
-    db = app_state().database
-    return (_rebuild if rebuild else _refresh)(db, progress=progress)
+    state = app_state()
+    limits = Limits.of(state.settings)
+    return (_rebuild if rebuild else _refresh)(state.database, limits=limits, progress=progress)
 
 
 # -- the schema ------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from .display import visible
 from .installation import dashboard_secret_of
 from .models import Event, Journey, Organization, RefusalCount, Usage, utcnow
 from .pipeline import FIELDS
-from .reports.refresh import Refreshed, forget_before, pending
+from .reports.refresh import Refreshed, folded, forget_before, pending
 from .reports.tables import DEFAULT_TABLE, TABLES, to_csv, to_text
 from .spreadsheet import CsvWriter
 from .state import JourneyState, app_state
@@ -409,19 +409,22 @@ def export(org_slug: str | None, journey_slug: str | None, fmt: str) -> None:
 @click.option("--org", "org_slug")
 @click.option("--journey", "journey_slug")
 def stats(org_slug: str | None, journey_slug: str | None) -> None:
-    """Print event counts by journey and type, session counts and refusals by reason, as JSON."""
+    """Print event counts by journey and type, session counts, the values its reports fold into
+    (other) by kind, and refusals by reason, as JSON."""
     query = (
         _events(org_slug, journey_slug)
-        .select(Organization.slug, Journey.slug, Event.type, fn.COUNT(Event.id))
-        .group_by(Organization.slug, Journey.slug, Event.type)
+        .select(Organization.slug, Journey.slug, Journey.id, Event.type, fn.COUNT(Event.id))
+        .group_by(Organization.slug, Journey.slug, Journey.id, Event.type)
         .order_by(Organization.slug, Journey.slug, Event.type)
         .tuples()
     )
     result: dict[str, Any] = {}
-    for org, journey, type_, count in query:
+    ids: dict[str, int] = {}
+    for org, journey, journey_id, type_, count in query:
         entry = result.setdefault(f"{org}/{journey}", {"events": 0, "byType": {}})
         entry["events"] += count
         entry["byType"][type_] = count
+        ids[f"{org}/{journey}"] = journey_id
     sessions = (
         _events(org_slug, journey_slug)
         .select(Organization.slug, Journey.slug, fn.COUNT(Event.session_id.distinct()))
@@ -430,6 +433,8 @@ def stats(org_slug: str | None, journey_slug: str | None) -> None:
     )
     for org, journey, count in sessions:
         result[f"{org}/{journey}"]["sessions"] = count
+    for name, journey_id in ids.items():
+        result[name]["folded"] = folded(_state().database, journey_id)
     refused = (
         _refusals(org_slug, journey_slug)
         .select(Organization.slug, Journey.slug, RefusalCount.reason, fn.SUM(RefusalCount.count))

@@ -240,6 +240,21 @@ class Settings:
     report_max_staleness: float = setting(
         10, seconds, "Seconds a report may lag behind the events before it refreshes first."
     )
+    max_steps: int = setting(
+        100, positive_int, "Step keys a journey's reports show on their own; others: (other)."
+    )
+    max_fields: int = setting(
+        500, positive_int, "Fields (with their step) a journey's reports show on their own."
+    )
+    max_event_names: int = setting(
+        500, positive_int, "Event names (by type) and custom names with category and label shown."
+    )
+    max_error_types: int = setting(
+        50, positive_int, "Validation error types a journey's reports show on their own."
+    )
+    max_reasons: int = setting(
+        50, positive_int, "Drop-off reasons a journey's reports show on their own."
+    )
     dashboard_url: str | None = setting(
         "/journey", optional(url_path), "Where the dashboard is mounted; None leaves it out."
     )

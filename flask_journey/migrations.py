@@ -52,6 +52,7 @@ from .models import (
     RefusalCount,
     SessionSummary,
     ShareLink,
+    VocabularyValue,
     utcnow,
 )
 from .origins import valid_origins
@@ -172,6 +173,18 @@ def _exact(origins: list[Any]) -> list[str]:
     return list(dict.fromkeys(url_origin(o) or o for o in origins))
 
 
+def _forget_summaries(migrator: SchemaMigrator) -> list[Operation]:
+    """Steps that delete the report summaries, which ``flask journey migrate`` then builds
+    again from the events."""
+
+    def forget(migrator: SchemaMigrator) -> None:
+        with using(migrator.database):
+            for table in (FieldSummary, SessionSummary, HourlyCount, RefreshState):
+                table.delete().execute()
+
+    return [Operation(migrator, forget)]
+
+
 def _in_turn(*parts: Steps) -> Steps:
     """The steps of each of ``parts``, in order."""
 
@@ -261,6 +274,13 @@ MIGRATIONS: tuple[Migration, ...] = (
             ),
             _create_tables(DashboardSession),
         ),
+    ),
+    Migration(
+        15,
+        "a journey's bounded vocabulary (journey_vocabulary): the step keys, fields, event "
+        "names, error types and drop-off reasons its reports show on their own; the report "
+        "summaries are built again, folding the values beyond the JOURNEY_MAX_* limits",
+        _in_turn(_create_tables(VocabularyValue), _forget_summaries),
     ),
 )
 

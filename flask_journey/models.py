@@ -364,6 +364,25 @@ class RefreshState(BaseModel):
         table_name = "journey_refresh"
 
 
+class VocabularyValue(BaseModel):
+    """A value a journey's reports show on their own (schema version 15): a step key, a field
+    with its step, an event name with its type, a custom event's name, category and label, an
+    error type or a drop-off reason, admitted by the refresh up to its ``JOURNEY_MAX_*`` limit
+    (:mod:`flask_journey.reports.vocabulary`). Holds only keys the events already hold.
+    """
+
+    id = AutoField()
+    journey = ForeignKeyField(Journey, on_delete="CASCADE", index=False)
+    #: One of :data:`flask_journey.reports.vocabulary.KINDS`.
+    kind = CharField(max_length=16)
+    #: The value; a kind of several parts stores them as a JSON array.
+    value = TextField()
+
+    class Meta:
+        table_name = "journey_vocabulary"
+        indexes = ((("journey", "kind"), False),)
+
+
 class RefusalCount(BaseModel):
     """How many requests or events of a journey were refused, by day, wire format and reason.
 
@@ -450,6 +469,7 @@ MODELS = (
     FieldSummary,
     HourlyCount,
     RefreshState,
+    VocabularyValue,
     ShareLink,
     DashboardSession,
 )

@@ -105,6 +105,14 @@ def test_stats_counts_events_by_type_and_sessions(client, cli, journey):
             "events": 3,
             "byType": {"page_view": 2, "step_view": 1},
             "sessions": 2,
+            "folded": {
+                "steps": 0,
+                "fields": 0,
+                "eventNames": 0,
+                "customEvents": 0,
+                "errorTypes": 0,
+                "reasons": 0,
+            },
         }
     }
 

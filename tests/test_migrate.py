@@ -216,6 +216,10 @@ def test_migrate_upgrades_a_release_0_1_database_and_keeps_every_row(old_app, ru
         "Applied 11: secret keys' scopes (NULL for the keys made before: every scope); the key "
         "that made each share link and a fingerprint of the key that signed it; dashboard "
         "sign-ins as rows (journey_dashboard_session), so that signing out ends them",
+        "Applied 15: a journey's bounded vocabulary (journey_vocabulary): the step keys, "
+        "fields, event names, error types and drop-off reasons its reports show on their own; "
+        "the report summaries are built again, folding the values beyond the JOURNEY_MAX_* "
+        "limits",
         f"Schema version 1 -> {migrations.LATEST}.",
     ]
     exported = [json.loads(line) for line in run("export").output.splitlines()]

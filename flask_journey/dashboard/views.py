@@ -546,14 +546,8 @@ def _breakdown(report: dict[str, Any]) -> dict[str, Any] | None:
     groups = report.get("breakdownValues")
     if not report.get("breakdown") or groups is None:
         return None
-    keys = [s["stepKey"] for s in report["steps"]]
-    table = []
-    for key in keys:
-        cells = []
-        for group in groups:
-            step = next((s for s in group["steps"] if s["stepKey"] == key), None)
-            cells.append(step)
-        table.append((key, cells))
+    steps = [{s["stepKey"]: s for s in group["steps"]} for group in groups]
+    table = [(s["stepKey"], [found.get(s["stepKey"]) for found in steps]) for s in report["steps"]]
     height = 26
     bars = charts.bars(
         [(group["value"], group["totals"]["completionRate"] or 0, "") for group in groups],

@@ -24,6 +24,7 @@ from ..models import Journey
 from .compute import compute, compute_overview
 from .query import SEGMENTS, Query, default_range, utc_now
 from .refresh import refresh, refreshed_at
+from .vocabulary import Limits
 
 __all__ = ["SEGMENTS", "Query", "ReportError", "overview", "parse_options", "report"]
 
@@ -141,7 +142,7 @@ def _query(
         raise ReportError("from", f"must be at most {MAX_DAYS} days before to")
     last = refreshed_at(db)
     if last is None or (now - last).total_seconds() >= settings.report_max_staleness:
-        refresh(db)
+        refresh(db, limits=Limits.of(settings))
         last = refreshed_at(db)
     query = Query(
         journey.id,

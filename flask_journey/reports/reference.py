@@ -2,7 +2,9 @@
 
 Slow and obvious on purpose: all of a journey's events are read, grouped by session in
 Python, and each definition of ``docs/reports.md`` is applied as written. It shares nothing
-with the summaries, so the tests hold the fast computation (:mod:`.compute`) against it.
+with the summaries, so the tests hold the fast computation (:mod:`.compute`) against it. The
+journey's bounded vocabulary (:mod:`.vocabulary`) is admitted from all its events in id order,
+its configured steps first, and every event folded to it before anything is counted.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any
 
@@ -33,6 +35,7 @@ from .query import (
     url_host,
     utm_source,
 )
+from .vocabulary import Limits, Vocabulary
 
 _COLUMNS = (
     "id",
@@ -87,9 +90,41 @@ class _Event:
         return None
 
 
-def compute(db: Database, query: Query) -> dict[str, Any]:
-    """The report ``query`` asks for, computed from the raw events of its journey."""
-    return _report(_events(db, query.journey_id), query)
+def compute(db: Database, query: Query, limits: Limits | None = None) -> dict[str, Any]:
+    """The report ``query`` asks for, computed from the raw events of its journey, with its
+    values beyond ``limits`` (default: the ``JOURNEY_MAX_*`` defaults) folded."""
+    events = _events(db, query.journey_id)
+    return _report(_folded(events, query.steps, limits or Limits.default()), query)
+
+
+def _folded(events: list[_Event], configured: Iterable[str], limits: Limits) -> list[_Event]:
+    """The events (in id order) with their values folded to the journey's vocabulary."""
+    vocabulary = Vocabulary(limits, configured)
+    for e in events:
+        vocabulary.admit(
+            e.type, e.step_key, e.field_key, e.error_type, e.properties, e.name, e.category, e.label
+        )
+    folded = []
+    for e in events:
+        f = vocabulary.fold(
+            e.type, e.step_key, e.field_key, e.error_type, e.properties, e.name, e.category, e.label
+        )
+        properties = (
+            e.properties if f.reason is None else {**(e.properties or {}), "reason": f.reason}
+        )
+        folded.append(
+            replace(
+                e,
+                step_key=f.step_key,
+                field_key=f.field_key,
+                error_type=f.error_type,
+                name=f.name,
+                category=f.category,
+                label=f.label,
+                properties=properties,
+            )
+        )
+    return folded
 
 
 def differences(report: Any, expected: Any, path: str = "") -> list[str]:

@@ -10,10 +10,16 @@ Concurrent writers on PostgreSQL commit out of order: ids below the watermark th
 when it moved past them are kept as gaps and looked for again by each refresh for
 :data:`GAP_SECONDS`, so an event whose transaction committed after one with a later id is still
 read, exactly once.
+
+Each journey's values are admitted to its vocabulary (:mod:`.vocabulary`) as the refresh reads
+its events, in id order, and the summaries and counts hold them folded: a journey's reports show
+at most ``JOURNEY_MAX_*`` distinct step keys, fields, event names, error types and reasons, the
+rest as ``(other)``. A rebuild admits them again, under the limits then in force.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import time
@@ -27,9 +33,18 @@ from peewee import Database, PostgresqlDatabase
 
 from ..db import is_sqlite, using
 from ..models import Event as EventModel
-from ..models import FieldSummary, HourlyCount, RefreshState, SessionSummary, utcnow
-from .query import PAGEVIEW_TYPES, url_host
+from ..models import (
+    FieldSummary,
+    HourlyCount,
+    JourneySteps,
+    RefreshState,
+    SessionSummary,
+    VocabularyValue,
+    utcnow,
+)
+from .query import FIELD_TYPES, PAGEVIEW_TYPES, url_host
 from .summary import EVENT_COLUMNS, SEGMENT_COLUMNS, SESSION_COLUMNS, Event, SessionRow, summarise
+from .vocabulary import KINDS, STEP_TYPES, Limits, Vocabulary, pair
 
 #: Events read per transaction.
 CHUNK = 20_000
@@ -129,11 +144,63 @@ def _missing(low: int, high: int, found: set[int]) -> Iterator[tuple[int, int]]:
         yield start, high
 
 
-def _counts(rows: list[tuple]) -> dict[tuple, list[float]]:
+def _properties(value: Any) -> dict[str, Any] | None:
+    """An event's stored properties as a dict (JSON text on SQLite)."""
+    if isinstance(value, str):
+        value = json.loads(value)
+    return value if isinstance(value, dict) else None
+
+
+def _vocabularies(db: Database, rows: list[tuple], limits: Limits) -> dict[int, Vocabulary]:
+    """The vocabulary of each journey of a chunk: what earlier refreshes admitted and the
+    journey's configured steps, then the chunk's values, read in id order."""
+    found: dict[int, Vocabulary] = {}
+    table = VocabularyValue._meta.table_name
+    for journey_id in sorted({row[0] for row in rows}):
+        known = db.execute_sql(
+            f"SELECT kind, value FROM {table} WHERE journey_id = {db.param}", (journey_id,)
+        ).fetchall()
+        steps = JourneySteps.get_or_none(JourneySteps.journey == journey_id)
+        found[journey_id] = Vocabulary(limits, steps.steps if steps else (), known)
+    for row in sorted(rows, key=lambda row: row[_SUMMARY_START]):
+        kind, step_key, field_key, error_type, properties = _keys(row)
+        found[row[0]].admit(
+            kind, step_key, field_key, error_type, properties, row[2], row[4], row[5]
+        )
+    return found
+
+
+def _keys(row: tuple) -> tuple[str, str | None, str | None, str | None, dict[str, Any] | None]:
+    """A chunk row's type, step key, field key, error type and (of a drop-off) properties."""
+    kind = row[_SUMMARY_START + 2]
+    properties = _properties(row[-1]) if kind == "dropoff_signal" else None
+    return (
+        kind,
+        row[_SUMMARY_START + 3],
+        row[_SUMMARY_START + 4],
+        row[_SUMMARY_START + 5],
+        properties,
+    )
+
+
+def _store_vocabularies(db: Database, vocabularies: dict[int, Vocabulary]) -> None:
+    rows = [
+        (journey_id, kind, value)
+        for journey_id, vocabulary in vocabularies.items()
+        for kind, value in vocabulary.added
+    ]
+    _insert(db, VocabularyValue._meta.table_name, ("journey_id", "kind", "value"), rows)
+
+
+def _counts(rows: list[tuple], vocabularies: dict[int, Vocabulary]) -> dict[tuple, list[float]]:
     """The hourly counts a chunk of events adds, ``{(journey, hour, kind, keys...): [n, sum]}``."""
     added: dict[tuple, list[float]] = defaultdict(lambda: [0, 0.0])
-    for journey, _, name, path, category, label, value, _, occurred, kind, *rest in rows:
+    for row in rows:
+        journey, _, name, path, category, label, value, _, occurred, kind, *rest = row
         url, referrer = rest[-3], rest[-2]
+        if name is not None:
+            folded = vocabularies[journey].fold(*_keys(row), name, category, label)
+            name, category, label = folded.name, folded.category, folded.label
         hour = _time(occurred).replace(minute=0, second=0, microsecond=0)
         added[(journey, hour, "type", kind, (name or "")[:256], "")][0] += 1
         if kind in PAGEVIEW_TYPES:
@@ -231,8 +298,30 @@ def _event(values: list[Any]) -> Event:
     return Event(*values)
 
 
-def _summaries(db: Database, journey_id: int, chunk: list[tuple]) -> dict[str, SessionRow]:
-    """The summaries of the sessions a chunk's events of one journey belong to.
+def _folded(vocabulary: Vocabulary, event: Event) -> Event:
+    """The event with its step key, field key, error type and drop-off reason folded."""
+    if event.type not in STEP_TYPES:
+        return event
+    properties = event.props() if event.type == "dropoff_signal" else None
+    folded = vocabulary.fold(
+        event.type, event.step_key, event.field_key, event.error_type, properties, None, None, None
+    )
+    return dataclasses.replace(
+        event,
+        step_key=folded.step_key,
+        field_key=folded.field_key,
+        error_type=folded.error_type,
+        properties={**(properties or {}), "reason": folded.reason}
+        if folded.reason is not None
+        else event.properties,
+    )
+
+
+def _summaries(
+    db: Database, journey_id: int, chunk: list[tuple], vocabulary: Vocabulary
+) -> dict[str, SessionRow]:
+    """The summaries of the sessions a chunk's events of one journey belong to, with the
+    journey's values folded.
 
     A session summarised before is summarised again from all its stored events; a session new
     in this chunk, from the chunk's own events: any others are read by a later refresh.
@@ -255,7 +344,10 @@ def _summaries(db: Database, journey_id: int, chunk: list[tuple]) -> dict[str, S
     for events in new.values():
         events.sort(key=lambda e: (e.occurred_at, e.id))
     new.update(session_events(db, journey_id, sorted(known)))
-    return {session_id: summarise(events) for session_id, events in new.items()}
+    return {
+        session_id: summarise([_folded(vocabulary, event) for event in events])
+        for session_id, events in new.items()
+    }
 
 
 def _store_sessions(db: Database, journey_id: int, summaries: dict[str, SessionRow]) -> None:
@@ -321,7 +413,7 @@ def _write_transaction(db: Database) -> Any:
     return db.atomic(lock_type="IMMEDIATE") if is_sqlite(db) else db.atomic()
 
 
-def _refresh_chunk(db: Database) -> tuple[int, int, bool]:
+def _refresh_chunk(db: Database, limits: Limits) -> tuple[int, int, bool]:
     """Read one chunk; return (events read, sessions summarised, whether more may follow).
 
     Everything is read and summarised first, outside any transaction, so that writers wait
@@ -339,15 +431,17 @@ def _refresh_chunk(db: Database) -> tuple[int, int, bool]:
         for row in rows:
             if row[1] is not None:
                 by_journey[row[0]].append(row)
+        vocabularies = _vocabularies(db, rows, limits)
         summaries = {
-            journey_id: _summaries(db, journey_id, chunk)
+            journey_id: _summaries(db, journey_id, chunk, vocabularies[journey_id])
             for journey_id, chunk in by_journey.items()
         }
         with _write_transaction(db):
             _lock(db)
             if _read_state(db) != seen:
                 continue  # another refresh stored this chunk meanwhile
-            _add_counts(db, _counts(rows))
+            _store_vocabularies(db, vocabularies)
+            _add_counts(db, _counts(rows, vocabularies))
             for journey_id, sessions in summaries.items():
                 _store_sessions(db, journey_id, sessions)
             values = {
@@ -362,15 +456,19 @@ def _refresh_chunk(db: Database) -> tuple[int, int, bool]:
         return len(rows), sessions_done, len(ids) >= CHUNK
 
 
-def refresh(db: Database, *, progress: Progress | None = None) -> Refreshed:
+def refresh(
+    db: Database, *, limits: Limits | None = None, progress: Progress | None = None
+) -> Refreshed:
     """Bring the summaries up to date with every event committed so far.
 
+    ``limits`` bound each journey's vocabulary (default: the ``JOURNEY_MAX_*`` defaults);
     ``progress`` is called with the number of events read after each chunk.
     """
+    limits = limits or Limits.default()
     done = Refreshed()
     with using(db):
         while True:
-            events, sessions, more = _refresh_chunk(db)
+            events, sessions, more = _refresh_chunk(db, limits)
             done.events += events
             done.sessions += sessions
             if progress is not None and events:
@@ -379,13 +477,15 @@ def refresh(db: Database, *, progress: Progress | None = None) -> Refreshed:
                 return done
 
 
-def rebuild(db: Database, *, progress: Progress | None = None) -> Refreshed:
-    """Forget every summary and build them again from the stored events."""
+def rebuild(
+    db: Database, *, limits: Limits | None = None, progress: Progress | None = None
+) -> Refreshed:
+    """Forget every summary and vocabulary and build them again from the stored events."""
     with using(db), _write_transaction(db):
         _lock(db)
-        for table in (FieldSummary, SessionSummary, HourlyCount, RefreshState):
+        for table in (FieldSummary, SessionSummary, HourlyCount, VocabularyValue, RefreshState):
             table.delete().execute()
-    return refresh(db, progress=progress)
+    return refresh(db, limits=limits, progress=progress)
 
 
 def forget_before(db: Database, before: dt.datetime, journeys: Any = None) -> None:
@@ -400,6 +500,64 @@ def forget_before(db: Database, before: dt.datetime, journeys: Any = None) -> No
         FieldSummary.delete().where(FieldSummary.session.in_(old)).execute()
         SessionSummary.delete().where(SessionSummary.id.in_(old)).execute()
         hours.execute()
+
+
+#: The names ``folded`` counts each kind under, as ``flask journey stats`` prints them.
+FOLDED_NAMES = {
+    "step": "steps",
+    "field": "fields",
+    "name": "eventNames",
+    "custom": "customEvents",
+    "error": "errorTypes",
+    "reason": "reasons",
+}
+
+
+def folded(db: Database, journey_id: int) -> dict[str, int]:
+    """How many distinct values of each kind (:data:`FOLDED_NAMES`) the journey's events read
+    by the refreshes so far hold beyond its vocabulary: its reports count them as ``(other)``."""
+    with using(db):
+        state = RefreshState.get_or_none(RefreshState.id == 1)
+        known = VocabularyValue.select(VocabularyValue.kind, VocabularyValue.value).where(
+            VocabularyValue.journey == journey_id
+        )
+        vocabulary = Vocabulary(Limits.default(), (), known.tuples())
+    events = EventModel._meta.table_name
+    where = f"journey_id = {db.param} AND id <= {db.param}"
+    params = (journey_id, state.watermark if state else 0)
+
+    def distinct(columns: str, condition: str) -> list[tuple]:
+        return db.execute_sql(
+            f"SELECT DISTINCT {columns} FROM {events} WHERE {where} AND {condition}", params
+        ).fetchall()
+
+    def types(names: Iterable[str]) -> str:
+        return "type IN (" + ", ".join(f"'{name}'" for name in names) + ")"
+
+    found: dict[str, set[Any]] = {kind: set() for kind in KINDS}
+    for (step_key,) in distinct("step_key", f"step_key <> '' AND {types(STEP_TYPES)}"):
+        found["step"].add(step_key)
+    for step_key, field_key in distinct(
+        "step_key, field_key", f"field_key <> '' AND {types(FIELD_TYPES)}"
+    ):
+        step = vocabulary.fold("step_view", step_key, None, None, None, None, None, None).step_key
+        found["field"].add(pair(step, field_key))
+    for (error_type,) in distinct("error_type", "type = 'validation_error'"):
+        found["error"].add(error_type or "unknown")
+    for (properties,) in distinct("CAST(properties AS TEXT)", "type = 'dropoff_signal'"):
+        found["reason"].add(str((_properties(properties) or {}).get("reason") or "unknown"))
+    for kind, name in distinct("type, name", "name IS NOT NULL"):
+        found["name"].add(pair(kind, name))
+    for name, category, label in distinct("name, category, label", "type = 'custom'"):
+        if name is not None:
+            found["custom"].add(
+                pair(
+                    vocabulary.fold("custom", None, None, None, None, name, None, None).name,
+                    category,
+                    label,
+                )
+            )
+    return {FOLDED_NAMES[kind]: len(found[kind] - vocabulary.known[kind]) for kind in KINDS}
 
 
 def pending(db: Database) -> int:

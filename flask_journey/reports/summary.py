@@ -137,22 +137,32 @@ def _steps(events: list[Event]) -> list[list[Any]]:
     come last, ``viewed`` 0. ``first view`` is an ISO time (comparable as text).
     """
     steps: dict[str, list[Any]] = {}
+    spent: dict[str, dt.timedelta] = {}
     reasons: dict[str, set[str]] = {}
+    # When the next step view or success after each event occurs, found walking back once.
+    following: list[dt.datetime | None] = [None] * len(events)
+    upcoming = None
+    for index in range(len(events) - 1, -1, -1):
+        following[index] = upcoming
+        if events[index].type in ("step_view", "submit_success"):
+            upcoming = events[index].occurred_at
     for index, event in enumerate(events):
         if event.type == "step_view" and event.step_key:
-            entry = steps.setdefault(
+            steps.setdefault(
                 event.step_key,
                 [event.step_key, 1, None, [], event.occurred_at.isoformat(timespec="microseconds")],
             )
-            after = next(
-                (e for e in events[index + 1 :] if e.type in ("step_view", "submit_success")),
-                None,
-            )
+            after = following[index]
             if after is not None:
-                entry[2] = (entry[2] or 0.0) + _seconds(event.occurred_at, after.occurred_at)
+                # Summed exactly, turned into seconds once: a sum of floats may round otherwise.
+                spent[event.step_key] = spent.get(event.step_key, dt.timedelta()) + (
+                    after - event.occurred_at
+                )
         elif event.type == "dropoff_signal" and event.step_key:
             reason = event.props().get("reason") or "unknown"
             reasons.setdefault(event.step_key, set()).add(str(reason))
+    for key, total in spent.items():
+        steps[key][2] = total.total_seconds()
     for key in reasons:
         steps.setdefault(key, [key, 0, None, [], None])
     for key, entry in steps.items():
@@ -163,6 +173,7 @@ def _steps(events: list[Event]) -> list[list[Any]]:
 def _fields(events: list[Event]) -> list[FieldRow]:
     rows: dict[tuple[str, str], FieldRow] = {}
     focused_at: dict[tuple[str, str], dt.datetime] = {}
+    spent: dict[tuple[str, str], dt.timedelta] = {}
     first_focus: dict[tuple[str, str], dt.datetime] = {}
     runs: list[tuple[str, str]] = []
     for event in events:
@@ -182,13 +193,15 @@ def _fields(events: list[Event]) -> list[FieldRow]:
         elif event.type == "field_blur":
             since = focused_at.pop(key, None)
             if since is not None:
-                row.seconds = (row.seconds or 0.0) + _seconds(since, event.occurred_at)
+                spent[key] = spent.get(key, dt.timedelta()) + (event.occurred_at - since)
         elif event.type == "field_change":
             if row.hesitation is None and key in first_focus:
                 row.hesitation = _seconds(first_focus[key], event.occurred_at)
         else:
             row.errors += 1
             row.error_types[event.error_type or "unknown"] += 1
+    for key, total in spent.items():
+        rows[key].seconds = total.total_seconds()
     for key, occurrences in Counter(runs).items():
         if occurrences > 1:
             rows[key].returned = 1
