@@ -248,6 +248,8 @@ class SchemaMissing(SchemaError):
 #: The databases this process has found (or made) current, so that it checks each once.
 _READY: weakref.WeakSet[Database] = weakref.WeakSet()
 _READY_LOCK = threading.Lock()
+#: The databases this process has found with tables (or given them): :func:`create_once`.
+_CREATED: weakref.WeakSet[Database] = weakref.WeakSet()
 
 
 def ensure_current(db: Database) -> None:
@@ -271,6 +273,14 @@ def ensure_current(db: Database) -> None:
                 raise SchemaMissing()
             _check_current(current)
         _READY.add(db)
+
+
+def create_once(db: Database) -> None:
+    """:func:`create_if_empty`, the first time this process uses ``db``."""
+    if db in _CREATED:
+        return
+    create_if_empty(db)
+    _CREATED.add(db)
 
 
 def create_if_empty(db: Database) -> None:
