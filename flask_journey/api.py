@@ -450,8 +450,9 @@ def report(
 
     ``start`` and ``end`` are days, both included, in ``JOURNEY_REPORT_TIMEZONE`` (default:
     the 30 days that end today); ``filters`` maps segments (``device``, ``browser``, ``os``,
-    ``language``, ``source``) to the value a session must have; ``breakdown`` names a segment
-    to break the numbers down by; ``compare`` adds the previous period under ``"previous"``.
+    ``language``, ``country``, ``source``) to the value a session must have; ``breakdown``
+    names a segment to break the numbers down by; ``compare`` adds the previous period under
+    ``"previous"``.
     The summaries are refreshed first when they are older than
     ``JOURNEY_REPORT_MAX_STALENESS``.
     """

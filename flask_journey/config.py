@@ -216,6 +216,14 @@ class Settings:
     keep_query_values: bool = setting(
         False, boolean, "Keep query-string values in stored URLs (utm_* values always are)."
     )
+    geoip: bool = setting(
+        True, boolean, "Keep each event's country (ISO code), looked up from the visitor's address."
+    )
+    geoip_database: str | None = setting(
+        None,
+        optional(text),
+        "Path of a country MMDB file (DB-IP Lite, GeoLite2); None: the built-in iptocc data.",
+    )
     cors_max_age: int = setting(86400, positive_int, "CORS preflight cache lifetime, seconds.")
     embed_max_age: int = setting(3600, positive_int, "Cache lifetime of /embed/v1.js, seconds.")
     template_helper: bool = setting(True, boolean, "Register the journey_embed Jinja global.")

@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import api, config, db, ingest
+from . import api, config, db, geo, ingest
 from .admin import create_admin_blueprint
 from .cli import journey_cli
 from .dashboard import create_dashboard_blueprint
@@ -45,11 +45,16 @@ class Journey:
         if settings.identity.mode == "hash" and not settings.identity.secret:
             identity = replace(settings.identity, secret_source=identity_secret_of(database))
             settings = replace(settings, identity=identity)
+        try:
+            countries = geo.geo(settings.geoip, settings.geoip_database)
+        except ValueError as exc:
+            raise ValueError(f"JOURNEY_GEOIP_DATABASE {exc}") from None
         state = JourneyState(
             settings,
             database,
             Guard(app, settings, database, client_salt_of(database)),
             TenantCache(settings.tenant_cache_seconds, database),
+            geo=countries,
         )
         app.extensions["journey"] = state
         # Code outside any app context (a script, a shell) reaches the app created last here.

@@ -21,9 +21,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from peewee import (
+    CharField,
     Database,
     DateTimeField,
     DoubleField,
+    Field,
     IntegerField,
     PostgresqlDatabase,
     SqliteDatabase,
@@ -113,6 +115,17 @@ def _create_tables(*models: type[BaseModel]) -> Steps:
                 migrator.database.create_tables(models, safe=True)
 
         return [Operation(migrator, create)]
+
+    return steps
+
+
+def _add_column(table: str, column: str, field: Field) -> Steps:
+    """Steps that add a nullable column, where it is not there already."""
+
+    def steps(migrator: SchemaMigrator) -> list[Operation]:
+        if column in {c.name for c in migrator.database.get_columns(table)}:
+            return []
+        return [migrator.add_column(table, column, field)]
 
     return steps
 
@@ -215,6 +228,17 @@ MIGRATIONS: tuple[Migration, ...] = (
         "journeys' allowed origins written as browsers send them (lower case, no default "
         "port), as requests' origins are now compared exactly",
         _exact_origins,
+    ),
+    Migration(
+        12,
+        "the country of events and sessions (an ISO 3166 code, looked up at ingest; the "
+        "address is not kept): a column of journey_event and of journey_session",
+        _in_turn(
+            _add_column(Event._meta.table_name, "country", CharField(max_length=2, null=True)),
+            _add_column(
+                SessionSummary._meta.table_name, "country", CharField(max_length=2, null=True)
+            ),
+        ),
     ),
 )
 

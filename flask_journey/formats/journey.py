@@ -175,6 +175,7 @@ class JourneyFormat(WireFormat):
         device_class = device_class_of(context.get("deviceClass"))
         language = context.get("language")
         user_agent = incoming.user_agent
+        country = self.country(incoming)
         seen: set[str] = set()
         events = []
         for raw in batch["events"]:
@@ -198,6 +199,7 @@ class JourneyFormat(WireFormat):
                     "error_type": event.get("errorType"),
                     "device_class": device_class,
                     "language": language,
+                    "country": country,
                     "source": event.get("source"),
                     "schema_version": event["schemaVersion"],
                     "embed_version": event.get("embedVersion"),

@@ -367,7 +367,9 @@ class TypedFormat(WireFormat):
                 "events",
             )
         policy = self.identity
-        user_agent = incoming.user_agent if batch["source"] == "client" else None
+        client = batch["source"] == "client"
+        user_agent = incoming.user_agent if client else None
+        country = self.country(incoming) if client else None
         events = []
         for index, event in loaded:
             own = identity_of(event)
@@ -398,6 +400,7 @@ class TypedFormat(WireFormat):
                 index=index,
             )
             canonical["user_agent"] = user_agent
+            canonical["country"] = country
             events.append(canonical)
         return Parsed(events, rejected)
 

@@ -50,6 +50,7 @@ _COLUMNS = (
     "browser",
     "os",
     "language",
+    "country",
     "category",
     "label",
     "value",
@@ -74,6 +75,7 @@ class _Event:
     browser: str | None
     os: str | None
     language: str | None
+    country: str | None
     category: str | None
     label: str | None
     value: float | None
