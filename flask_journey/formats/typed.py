@@ -31,6 +31,7 @@ from ._fields import (
     REQUIRED,
     JsonObject,
     Properties,
+    StrictBoolean,
     UnixMillis,
     iso_time,
     naive_utc,
@@ -184,7 +185,7 @@ class CalendarSchema(EventSchema):
     startTime = iso_time()
     endTime = iso_time()
     duration = number()
-    isRecurring = fields.Boolean(allow_none=True, error_messages={"invalid": "must be a boolean"})
+    isRecurring = StrictBoolean(allow_none=True, error_messages={"invalid": "must be a boolean"})
     inviteeEmail = email()
     inviteeName = text(256)
 
