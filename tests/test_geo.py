@@ -13,6 +13,7 @@ import pytest
 from flask import Flask
 from mmdb_writer import MMDBWriter
 from netaddr import IPSet
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from flask_journey import Journey, api
 from flask_journey.geo import MmdbLookup, country, registry_lookup
@@ -217,6 +218,20 @@ def test_each_browser_format_takes_the_country_of_the_clients_address(client, jo
         ("project", None, None),
         ("typed", "server", None),
     ]
+
+
+@pytest.mark.parametrize("trusted, country", [(True, "JP"), (False, None)])
+def test_behind_a_trusted_proxy_the_forwarded_address_gives_the_country(
+    app, client, journey, exported, trusted, country
+):
+    # docs/deployment.md: ProxyFix with one hop; without it X-Forwarded-For is anyone's to forge.
+    if trusted:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1)
+    headers = {**SEED_HEADERS, "X-Forwarded-For": IN_JAPAN}
+
+    _seed_000(client, 1, "127.0.0.1", headers=headers)
+
+    assert [e["country"] for e in exported()] == [country]
 
 
 def test_the_country_is_a_segment_of_the_report_and_the_address_is_kept_nowhere(
