@@ -11,7 +11,9 @@
     report = api.report("example-org", "grant")
 
 Every function works on the current app's database and settings; outside an app context it
-raises :class:`RuntimeError`. What it cannot do (an unknown organization or journey, an
+raises :class:`RuntimeError`. On an empty SQLite database the first call creates the tables, as
+the ``flask journey`` commands and ingest do (any other database gets them from ``flask journey
+migrate``). What it cannot do (an unknown organization or journey, an
 invalid slug, origin, step, rate limit, quota or report option) raises :class:`TenantError`, a
 :class:`ValueError` whose message is meant for the operator. The ``flask journey`` commands and
 the management API (``/api/journeys``) are built on these functions.
@@ -65,7 +67,7 @@ from .reports.refresh import Refreshed
 from .reports.refresh import rebuild as _rebuild
 from .reports.refresh import refresh as _refresh
 from .reports.vocabulary import Limits
-from .state import app_state
+from .state import JourneyState, app_state
 from .tenants import Tenant, TenantError
 
 __all__ = [
@@ -110,6 +112,13 @@ class _Unchanged(enum.Enum):
 UNCHANGED = _Unchanged.UNCHANGED
 
 
+def _state() -> JourneyState:
+    """The current app's state, its database given the tables first if it is an empty SQLite."""
+    state = app_state()
+    migrations.create_once(state.database)
+    return state
+
+
 # -- organizations ---------------------------------------------------------------------------
 
 
@@ -146,7 +155,7 @@ def create_organization(
     journeys; ``quota`` is the events it may store per calendar month (UTC). None: the default
     limit, no quota.
     """
-    app_state()
+    _state()
     slug, rate_limit, quota = _slug(slug, "organization"), _rate_limit(rate_limit), _quota(quota)
     try:
         with database.atomic():
@@ -157,12 +166,12 @@ def create_organization(
 
 def get_organization(slug: str) -> Organization:
     """The organization ``slug`` names."""
-    app_state()
+    _state()
     return tenants.get_org(slug)
 
 
 def _org(org: Organization | str) -> Organization:
-    app_state()
+    _state()
     return org if isinstance(org, Organization) else tenants.get_org(org)
 
 
@@ -396,7 +405,7 @@ def store_events(
         "context": {**(context or {}), **keys},
         "events": [{"schemaVersion": 1, **keys, **event} for event in events],
     }
-    return store_batch(app_state(), batch)
+    return store_batch(_state(), batch)
 
 
 def has_events(org: Organization | str, journey: str) -> bool:
@@ -487,12 +496,13 @@ def report(
 
     ``start`` and ``end`` are days, both included, in ``JOURNEY_REPORT_TIMEZONE`` (default:
     the 30 days that end today); ``filters`` maps segments (``device``, ``browser``, ``os``,
-    ``language``, ``source``) to the value a session must have; ``breakdown`` names a segment
-    to break the numbers down by; ``compare`` adds the previous period under ``"previous"``.
+    ``language``, ``country``, ``source``) to the value a session must have; ``breakdown``
+    names a segment to break the numbers down by; ``compare`` adds the previous period under
+    ``"previous"``.
     The summaries are refreshed first when they are older than
     ``JOURNEY_REPORT_MAX_STALENESS``.
     """
-    state = app_state()
+    state = _state()
     found = get_journey(org, journey)
     try:
         return reports.report(
@@ -526,7 +536,7 @@ def refresh(*, rebuild: bool = False, progress: Callable[[int], None] | None = N
     ``progress`` is called with the number of events read after each chunk. Returns the events
     read and the sessions summarised (``.events``, ``.sessions``).
     """
-    state = app_state()
+    state = _state()
     limits = Limits.of(state.settings)
     return (_rebuild if rebuild else _refresh)(state.database, limits=limits, progress=progress)
 

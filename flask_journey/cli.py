@@ -246,6 +246,7 @@ def set_steps(org_slug: str, slug: str, steps: tuple[str, ...]) -> None:
 @click.option("--browser", help="Only sessions of this browser.")
 @click.option("--os", "os_", help="Only sessions of this operating system.")
 @click.option("--language", help="Only sessions of this language.")
+@click.option("--country", help="Only sessions from this country (an ISO code such as US).")
 @click.option("--source", help="Only sessions of this traffic source.")
 def report(
     org_slug: str,
@@ -260,6 +261,7 @@ def report(
     browser: str | None,
     os_: str | None,
     language: str | None,
+    country: str | None,
     source: str | None,
 ) -> None:
     """Print a journey's report: totals, the step funnel and field friction."""
@@ -271,6 +273,7 @@ def report(
         "browser": browser,
         "os": os_,
         "language": language,
+        "country": country,
         "source": source,
         "compare": str(compare),
     }

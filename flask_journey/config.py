@@ -197,7 +197,10 @@ class Settings:
         "Requests per journey from one client address (a salted hash of it); None: none.",
     )
     ratelimit_storage_uri: str = setting(
-        "memory://", storage_uri, "Where limit counters live, as a limits storage URI."
+        None,
+        optional(storage_uri),
+        "Where limit counters live, as a limits storage URI; None: the host's "
+        "RATELIMIT_STORAGE_URI, else memory://.",
     )
     ratelimit_strategy: str = setting(
         "fixed-window", one_of(*STRATEGIES), "The limits strategy that counts requests."
@@ -206,7 +209,9 @@ class Settings:
         True, boolean, "Keep ingesting when the limit storage is unreachable."
     )
     ratelimit_storage_options: dict[str, Any] = setting(
-        None, optional(keywords), "Keyword arguments for the limit storage's client."
+        None,
+        optional(keywords),
+        "Keyword arguments for the limit storage's client; None: the host's with its URI.",
     )
     max_body_bytes: int = setting(512 * 1024, positive_int, "Largest request body, bytes.")
     max_batch_events: int = setting(500, positive_int, "Most events in one batch.")
@@ -215,6 +220,14 @@ class Settings:
     )
     keep_query_values: bool = setting(
         False, boolean, "Keep query-string values in stored URLs (utm_* values always are)."
+    )
+    geoip: bool = setting(
+        True, boolean, "Keep each event's country (ISO code), looked up from the visitor's address."
+    )
+    geoip_database: str | None = setting(
+        None,
+        optional(text),
+        "Path of a country MMDB file (DB-IP Lite, GeoLite2); None: the built-in iptocc data.",
     )
     cors_max_age: int = setting(86400, positive_int, "CORS preflight cache lifetime, seconds.")
     embed_max_age: int = setting(3600, positive_int, "Cache lifetime of /embed/v1.js, seconds.")
@@ -292,6 +305,9 @@ def load(app: Flask) -> Settings:
     if values["database_url"] is None:
         path = os.path.join(app.instance_path, "journey.sqlite3")
         values["database_url"] = f"sqlite:///{path}"
+    if values["ratelimit_storage_uri"] is None:
+        values["ratelimit_storage_uri"], host_options = host_storage(app)
+        values["ratelimit_storage_options"] = values["ratelimit_storage_options"] or host_options
     scheme = values["ratelimit_storage_uri"].partition("://")[0]
     defaults = REDIS_STORAGE_OPTIONS if scheme in ("redis", "rediss", "redis+unix") else {}
     options = values["ratelimit_storage_options"] or {}
@@ -299,6 +315,23 @@ def load(app: Flask) -> Settings:
     key = values["identity_secret"] or secret_key(app)
     values["identity"] = IdentityPolicy(values["identity"], key)
     return Settings(**values)
+
+
+def host_storage(app: Flask) -> tuple[str, dict[str, Any] | None]:
+    """The limit storage of the host's flask-limiter (``RATELIMIT_STORAGE_URI`` and
+    ``RATELIMIT_STORAGE_OPTIONS``), so that one Redis serves both; else ``memory://``."""
+    uri = app.config.get("RATELIMIT_STORAGE_URI")
+    if uri is None:
+        return "memory://", None
+    try:
+        storage_uri(uri)
+    except ValueError as exc:
+        raise ValueError(
+            f"RATELIMIT_STORAGE_URI (the host's, used as JOURNEY_RATELIMIT_STORAGE_URI is not "
+            f"set) {exc}"
+        ) from None
+    options = app.config.get("RATELIMIT_STORAGE_OPTIONS")
+    return uri, options if isinstance(options, dict) else None
 
 
 def secret_key(app: Flask) -> bytes | None:

@@ -2,9 +2,9 @@
 and :func:`flask_journey.api.demo_data`.
 
 The visitors are made up (seeded, so a run is reproducible): they arrive from a few sources on
-several devices and languages, go through the journey's steps in order, focus, change and leave
-its fields, hit validation errors on some, come back to fields, and drop off at each step with a
-falling probability. Nothing here is a real person's data.
+several devices, in several languages and countries, go through the journey's steps in order,
+focus, change and leave its fields, hit validation errors on some, come back to fields, and drop
+off at each step with a falling probability. Nothing here is a real person's data.
 """
 
 from __future__ import annotations
@@ -101,6 +101,8 @@ def _visit(
         "user_agent": _pick(rng, USER_AGENTS),
         "language": _pick(rng, LANGUAGES),
     }
+    # The country the language's region names: no draw of its own, so a seed's sessions stay.
+    common["country"] = str(common["language"]).rpartition("-")[2]
     events: list[dict[str, object]] = []
     clock = start
 

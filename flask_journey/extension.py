@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import api, config, db, ingest
+from . import api, config, db, geo, host_limiter, ingest
 from .admin import create_admin_blueprint
 from .cli import journey_cli
 from .dashboard import create_dashboard_blueprint
@@ -45,11 +45,16 @@ class Journey:
         if settings.identity.mode == "hash" and not settings.identity.secret:
             identity = replace(settings.identity, secret_source=identity_secret_of(database))
             settings = replace(settings, identity=identity)
+        try:
+            countries = geo.geo(settings.geoip, settings.geoip_database)
+        except ValueError as exc:
+            raise ValueError(f"JOURNEY_GEOIP_DATABASE {exc}") from None
         state = JourneyState(
             settings,
             database,
             Guard(app, settings, database, client_salt_of(database)),
             TenantCache(settings.tenant_cache_seconds, database),
+            geo=countries,
         )
         app.extensions["journey"] = state
         # Code outside any app context (a script, a shell) reaches the app created last here.
@@ -59,16 +64,22 @@ class Journey:
         unknown = sorted(set(names) - set(FORMATS))
         if unknown:
             raise ValueError(f"JOURNEY_FORMATS: unknown formats {unknown}; known: {list(FORMATS)}")
+        blueprints = []
         for name in names:
             wire_format = ingest.adapter(state, FORMATS[name])
             state.formats[name] = wire_format
-            app.register_blueprint(ingest.blueprint(state, wire_format))
-        app.register_blueprint(create_admin_blueprint(state))
-        app.register_blueprint(create_embed_blueprint(state))
-        app.register_blueprint(create_openapi_blueprint(state))
+            blueprints.append(ingest.blueprint(state, wire_format))
+        blueprints.append(create_admin_blueprint(state))
+        blueprints.append(create_embed_blueprint(state))
+        blueprints.append(create_openapi_blueprint(state))
+        for blueprint in blueprints:
+            app.register_blueprint(blueprint)
         if settings.dashboard_url is not None:
             dashboard = create_dashboard_blueprint(state, lambda: self._dashboard_access)
             app.register_blueprint(dashboard, url_prefix=settings.dashboard_url)
+            blueprints.append(dashboard)
+        # Our limits are our own: a host's flask-limiter must not count these routes again.
+        host_limiter.exempt_blueprints(app, blueprints)
         app.cli.add_command(journey_cli)
         if settings.template_helper:
             app.add_template_global(journey_embed)

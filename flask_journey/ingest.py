@@ -79,6 +79,7 @@ def adapter(state: JourneyState, cls: type[WireFormat]) -> WireFormat:
         TenantLookup(state.tenants),
         max_batch_events=settings.max_batch_events,
         identity=settings.identity,
+        geo=state.geo,
     )
 
 

@@ -276,6 +276,17 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
     Migration(
+        12,
+        "the country of events and sessions (an ISO 3166 code, looked up at ingest; the "
+        "address is not kept): a column of journey_event and of journey_session",
+        _in_turn(
+            _add_columns(Event._meta.table_name, country=CharField(max_length=2, null=True)),
+            _add_columns(
+                SessionSummary._meta.table_name, country=CharField(max_length=2, null=True)
+            ),
+        ),
+    ),
+    Migration(
         15,
         "a journey's bounded vocabulary (journey_vocabulary): the step keys, fields, event "
         "names, error types and drop-off reasons its reports show on their own; the report "
@@ -314,6 +325,8 @@ class SchemaMissing(SchemaError):
 #: The databases this process has found (or made) current, so that it checks each once.
 _READY: weakref.WeakSet[Database] = weakref.WeakSet()
 _READY_LOCK = threading.Lock()
+#: The databases this process has found with tables (or given them): :func:`create_once`.
+_CREATED: weakref.WeakSet[Database] = weakref.WeakSet()
 
 
 def ensure_current(db: Database) -> None:
@@ -337,6 +350,14 @@ def ensure_current(db: Database) -> None:
                 raise SchemaMissing()
             _check_current(current)
         _READY.add(db)
+
+
+def create_once(db: Database) -> None:
+    """:func:`create_if_empty`, the first time this process uses ``db``."""
+    if db in _CREATED:
+        return
+    create_if_empty(db)
+    _CREATED.add(db)
 
 
 def create_if_empty(db: Database) -> None:

@@ -235,6 +235,8 @@ class Event(BaseModel):
     browser = CharField(max_length=64, null=True)
     os = CharField(max_length=64, null=True)
     language = CharField(max_length=35, null=True)
+    #: ISO 3166-1 alpha-2 code of the visitor's country (schema version 12); never the address.
+    country = CharField(max_length=2, null=True)
     source = CharField(max_length=64, null=True)
     schema_version = IntegerField(null=True)
     embed_version = CharField(max_length=32, null=True)
@@ -282,6 +284,7 @@ class SessionSummary(BaseModel):
     browser = CharField(max_length=64, null=True)
     os = CharField(max_length=64, null=True)
     language = CharField(max_length=35, null=True)
+    country = CharField(max_length=2, null=True)
     source = CharField(max_length=256, null=True)
     #: 1 when the session has a field event / submit_attempt / submit_success /
     #: session_end or dropoff_signal, else 0 (integers: summed by the report queries).

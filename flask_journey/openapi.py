@@ -34,6 +34,7 @@ from .formats._fields import (
     UnixMillis,
 )
 from .models import SCOPES
+from .reports import SEGMENTS
 
 if TYPE_CHECKING:
     from .state import JourneyState
@@ -260,12 +261,9 @@ REPORT_PARAMETERS: tuple[dict[str, Any], ...] = (
     _query(
         "breakdown",
         "Break the numbers down by a segment",
-        enum=["device", "browser", "os", "language", "source"],
+        enum=list(SEGMENTS),
     ),
-    *(
-        _query(segment, f"Only sessions whose {segment} is this value")
-        for segment in ("device", "browser", "os", "language", "source")
-    ),
+    *(_query(segment, f"Only sessions whose {segment} is this value") for segment in SEGMENTS),
     _query("format", "json (default) or csv", enum=["json", "csv"]),
     _query(
         "table",

@@ -42,6 +42,7 @@ FIELDS = (
     "browser",
     "os",
     "language",
+    "country",
     "source",
     "schema_version",
     "embed_version",

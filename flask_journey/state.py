@@ -15,6 +15,7 @@ from flask import current_app
 from peewee import Database
 
 from .db import activate
+from .geo import Geo
 from .outages import OutageLog
 
 if TYPE_CHECKING:
@@ -34,6 +35,8 @@ class JourneyState:
     tenants: TenantCache
     formats: dict[str, WireFormat] = field(default_factory=dict)
     database_outage: OutageLog = field(default_factory=lambda: OutageLog("database"))
+    #: The country lookup (``JOURNEY_GEOIP``, ``JOURNEY_GEOIP_DATABASE``).
+    geo: Geo = field(default_factory=Geo)
 
     def activate(self) -> None:
         """Make this app's database the models' one outside any app context, in this context.

@@ -22,6 +22,7 @@ from flask_journey.formats.events_api import EventsApiFormat
 from flask_journey.formats.journey import JourneyFormat, TrustedJourneyFormat
 from flask_journey.formats.project import ProjectFormat
 from flask_journey.formats.typed import INACTIVE, TypedFormat
+from flask_journey.geo import Geo
 from flask_journey.models import Journey, Organization
 from flask_journey.outcomes import (
     InvalidRequest,
@@ -177,6 +178,7 @@ def journey_event(**values: Any) -> dict[str, Any]:
         "error_type": None,
         "device_class": "desktop",
         "language": "en-US",
+        "country": None,
         "source": None,
         "schema_version": 1,
         "embed_version": "1.0.0",
@@ -346,6 +348,7 @@ def test_typed_maps_the_seed_pageview_to_a_canonical_event():
         "source": "client",
         "properties": {"utm": {"source": "google", "medium": "cpc", "campaign": "spring_2024"}},
         "user_agent": UA,
+        "country": None,
     }
     # The client said when: a retry of the same request gets the same id.
     _, again = parse(wire_format, typed_request(pageview()))
@@ -469,6 +472,7 @@ def test_collect_maps_a_server_event_with_its_extra_fields():
         },
         "event_id": event["event_id"],
         "user_agent": None,
+        "country": None,
     }
     assert wire_format.accepted(parsed) == Reply(204)
 
@@ -530,6 +534,7 @@ def test_events_api_maps_the_seed_pageview_and_forgets_the_address():
         "properties": None,
         "event_id": event["event_id"],
         "user_agent": UA,
+        "country": None,  # a documentation address has no country
     }
     assert "203.0.113.42" not in repr(parsed)
     assert wire_format.accepted(parsed) == Reply(
@@ -643,6 +648,7 @@ def test_project_maps_the_seed_example_to_a_canonical_event():
         "value": 1.0,
         "properties": {"custom_field": "custom value"},
         "user_agent": UA,
+        "country": None,
     }
     # Both the Origin header and the event's page must be allowed origins.
     assert wire_format.origins(wire_format.envelope(incoming), incoming) == (
@@ -682,3 +688,64 @@ def test_an_invalid_request_outcome_names_its_field():
     outcome = refusal(adapter(ProjectFormat), Incoming(project_event(url=None)))
     assert isinstance(outcome, InvalidRequest)
     assert outcome.field == "url"
+
+
+# The visitor's country, by format.
+
+
+def located(cls: type[WireFormat], incoming: Incoming) -> str | None:
+    """The country the adapter gives the request's first event, with a stub lookup."""
+    countries = {"1.0.16.1": "JP", "8.8.8.8": "US"}
+    wire_format = cls(
+        Lookup(),
+        max_batch_events=500,
+        identity=IdentityPolicy("keep", b"secret"),
+        geo=Geo(countries.get),
+    )
+    return parse(wire_format, incoming)[1].events[0]["country"]
+
+
+BROWSER = {"origin": "https://grants.example.com", "client": "1.0.16.1"}
+SERVER = {"client": "8.8.8.8"}
+
+
+@pytest.mark.parametrize(
+    "cls, body, view_args, client, country",
+    [
+        (JourneyFormat, seed_batch(), {}, BROWSER, "JP"),
+        (JourneyFormat, seed_batch(), {}, SERVER, None),
+        (
+            TypedFormat,
+            {"visitorId": "v", "events": [pageview()]},
+            {"public_key": "pk_grant"},
+            BROWSER,
+            "JP",
+        ),
+        (
+            TypedFormat,
+            {
+                "source": "server",
+                "events": [pageview(type="custom", eventName="lead", properties={"__userId": "u"})],
+            },
+            {"public_key": "pk_grant"},
+            BROWSER,
+            None,
+        ),
+        (CollectFormat, COLLECTED, {"aid": "7", "tid": "11"}, BROWSER, "JP"),
+        (CollectFormat, COLLECTED, {"aid": "7", "tid": "11"}, SERVER, None),
+        (ProjectFormat, project_event(), {}, BROWSER, "JP"),
+        (ProjectFormat, project_event(), {}, SERVER, None),
+    ],
+)
+def test_a_browsers_address_gives_the_country_a_servers_does_not(
+    cls, body, view_args, client, country
+):
+    assert located(cls, Incoming(body, view_args, **client)) == country
+
+
+def test_the_events_api_looks_up_the_ip_address_it_is_sent_not_the_servers():
+    body = {"site_id": "pk_grant", "url": "https://example.com/", "ip_address": "1.0.16.1"}
+
+    assert located(EventsApiFormat, events_api_request("pageview", body, client="8.8.8.8")) == "JP"
+    del body["ip_address"]
+    assert located(EventsApiFormat, events_api_request("pageview", body, client="8.8.8.8")) is None

@@ -7,6 +7,7 @@ script, the ingest endpoint and the database are the real ones.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -33,6 +34,7 @@ FORM = """
 <section data-journey-step="two" hidden><input id="h" name="h"></section>
 <p id="done" data-journey-success hidden>Thanks</p>
 """
+UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 COUNT_SENDS = """
 window.__sent = 0;
 const realFetch = window.fetch;
@@ -126,6 +128,20 @@ def test_without_storage_the_script_still_records_one_session(visitor, live):
     assert types(events) == ["session_start", "page_view", "step_view", "field_focus"]
     assert len({(e["session_id"], e["client_id"]) for e in events}) == 1
     assert all(e["session_id"] and e["client_id"] for e in events)
+
+
+def test_ids_are_random_uuids_on_a_page_without_a_secure_context(visitor, live):
+    # A plain-http page (not localhost) has no crypto.randomUUID.
+    visitor.add_init_script("delete Crypto.prototype.randomUUID;")
+    page = open_page(visitor, live)
+    assert page.evaluate("typeof crypto.randomUUID") == "undefined"
+    page.focus("#f")
+    page.evaluate("JourneyEmbed.flush()")
+    events = wait_for(live, lambda evs: "field_focus" in types(evs))
+    ids = {e["session_id"] for e in events} | {e["client_id"] for e in events}
+    ids |= {e["event_id"] for e in events}
+    assert len(ids) == len(events) + 2
+    assert all(UUID4.match(value) for value in ids), ids
 
 
 def test_a_new_tab_starts_a_new_session_for_the_same_client(visitor, live):

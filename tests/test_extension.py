@@ -46,7 +46,8 @@ def test_defaults_are_set_in_app_config(tmp_path):
 
     assert app.config["JOURNEY_RATELIMIT_DEFAULT"] == "20000 per hour"  # issue 13: fits a site
     assert app.config["JOURNEY_RATELIMIT_UNKNOWN_ORIGIN"] == "20 per minute"
-    assert app.config["JOURNEY_RATELIMIT_STORAGE_URI"] == "memory://"
+    assert app.config["JOURNEY_RATELIMIT_STORAGE_URI"] is None  # the host's, else memory://
+    assert app.extensions["journey"].settings.ratelimit_storage_uri == "memory://"
     assert app.config["JOURNEY_MAX_BATCH_EVENTS"] == 500
     assert app.config["JOURNEY_MAX_BODY_BYTES"] == 512 * 1024
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +20,11 @@ SEED_EVENT = {
     "product": "Product 1",
     "instance_id": "abc123",
 }
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+IPHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"
+)
 REQUIRED = ("action", "object", "vendor", "product", "instance_id")
 
 
@@ -268,3 +275,30 @@ class TestSharedBehaviour:
         assert response.headers["Access-Control-Allow-Origin"] == ORIGIN
         allowed = response.headers["Access-Control-Allow-Headers"].lower()
         assert "idempotency-key" in allowed
+
+
+class TestTheDocumentedJoin:
+    def test_the_join_query_of_the_docs_returns_every_column_it_selects(self, app, client, journey):
+        # docs/formats/collect.md: "Joining server events to web sessions", as written there.
+        text = (DOCS / "formats" / "collect.md").read_text(encoding="utf-8")
+        sql = re.search(r"```sql\n(.*?)```", text, re.DOTALL)
+        assert sql is not None
+        headers = {"Origin": ORIGIN, "User-Agent": IPHONE}
+        assert client.post(path(journey), json=SEED_EVENT, headers=headers).status_code == 204
+        lead = {**SEED_EVENT, "action": "lead"}
+        assert client.post(path(journey), json=lead).status_code == 204
+
+        cursor = app.extensions["journey"].database.execute_sql(sql.group(1))
+        rows = cursor.fetchall()
+
+        columns = [d[0] for d in cursor.description]
+        assert len(rows) == 1
+        assert dict(zip(columns, rows[0], strict=True)) == {
+            "server_action": "lead",
+            "occurred_at": rows[0][1],
+            "web_action": "view",
+            "web_at": rows[0][3],
+            "device_class": "mobile",
+            "browser": "Mobile Safari",
+        }
+        assert all(value is not None for value in rows[0])

@@ -414,6 +414,14 @@ class TestLimitsAndErrors:
                 {**pageview(), "type": "calendar", "startTime": "tomorrow"},
                 "startTime must be an ISO 8601 timestamp",
             ),
+            # Documented as a boolean: "no" is not read as false, nor 1 as true.
+            *(
+                (
+                    {**pageview(), "type": "calendar", "isRecurring": value},
+                    "isRecurring must be a boolean",
+                )
+                for value in ("no", "false", "yes", 0, 1)
+            ),
             (
                 {**pageview(), "type": "engagement", "activeTimeMs": -5},
                 "activeTimeMs must not be negative",

@@ -111,6 +111,23 @@ def test_seed_server_side_example_is_accepted_without_origin(client, journey, ex
 
 
 @pytest.mark.parametrize(
+    "sent, stored",
+    [("mobile", "mobile"), ("laptop", "other"), ("Desktop", "other"), (None, "desktop")],
+)
+def test_a_device_class_the_seed_does_not_name_is_stored_as_other(
+    client, journey, exported, sent, stored
+):
+    # The seed lists no values for context.deviceClass: an unknown one is no reason to lose
+    # the batch. None: derived from the browser's User-Agent.
+    headers = {**SEED_HEADERS, "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0"}
+
+    response = post(client, batch(event(), deviceClass=sent), headers=headers)
+
+    assert response.status_code == 204
+    assert [e["device_class"] for e in exported()] == [stored]
+
+
+@pytest.mark.parametrize(
     "tag, props, column, value",
     [
         ("session_start", {}, "type", "session_start"),

@@ -348,6 +348,31 @@ def test_create_tables_makes_an_empty_database_ready_once(make_app, tmp_path):
         assert api.create_organization(ORG).slug == ORG
 
 
+def test_the_first_call_on_a_new_sqlite_file_creates_the_tables(make_app, tmp_path, cli):
+    # No init-db: as the README says, the tables are made on first use.
+    path = tmp_path / "new.sqlite3"
+    app = make_app(JOURNEY_DATABASE_URL=f"sqlite:///{path}")
+    with app.app_context():
+        org = api.create_organization(ORG)
+        api.create_journey(org, JOURNEY, origins=[ORIGIN])
+
+    assert post(app.test_client(), batch(event())).status_code == 204
+    with app.app_context():
+        assert api.event_counts(ORG, JOURNEY)["events"] == 1
+        assert api.create_tables() is False
+
+
+def test_the_first_call_on_an_empty_database_makes_or_asks_for_the_tables(make_app, database_url):
+    # SQLite gets them; a server database is left to `flask journey migrate`, and says so.
+    app = make_app()
+    with app.app_context():
+        if database_url.startswith("sqlite"):
+            assert api.create_organization(ORG).slug == ORG
+        else:
+            with pytest.raises(RuntimeError, match="run `flask journey migrate`"):
+                api.create_organization(ORG)
+
+
 def test_every_function_needs_an_app_context(app):
     with pytest.raises(RuntimeError, match="application context"):
         api.create_organization(ORG)

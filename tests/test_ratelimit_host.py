@@ -1,8 +1,10 @@
 """flask-journey's rate limits next to a host app's own flask-limiter, and the per-client limit.
 
-Our limits are counted by the ``limits`` library directly and configured only by ``JOURNEY_*``
-keys: nothing of ours reaches the host's flask-limiter or its ``RATELIMIT_*`` config, and
-nothing of the host's reaches ours.
+Our limits are counted by the ``limits`` library directly and configured by ``JOURNEY_*`` keys;
+nothing of ours reaches the host's flask-limiter. Two things of the host's do reach us: its
+limits that apply to every route leave our routes alone (they have their own), and while
+``JOURNEY_RATELIMIT_STORAGE_URI`` is not set we count in the host's ``RATELIMIT_STORAGE_URI``,
+so one Redis serves both.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from flask import Flask
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
+from flask_journey import Journey
 from flask_journey.guard import KEY_PREFIX
 
 from .helpers import ORIGIN
@@ -68,7 +71,9 @@ def test_switching_ours_off_leaves_the_hosts_limiter_on(make_app):
 
 
 def test_our_limits_hold_with_a_host_limiter_beside_them(make_app, cli):
+    # Our own storage set: the host's (a Redis nobody answers on) is not used.
     app = make_app(
+        JOURNEY_RATELIMIT_STORAGE_URI="memory://",
         JOURNEY_RATELIMIT_DEFAULT="2 per hour",
         RATELIMIT_ENABLED=False,
         RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/0",
@@ -87,6 +92,115 @@ def test_our_limits_hold_with_a_host_limiter_beside_them(make_app, cli):
 
     assert [a.status_code for a in answers] == [200, 200, 429]
     assert client.get("/search").status_code == 200  # the host switched its own off
+
+
+def host_app(tmp_path, database_url: str, limiter_first: bool, **config) -> Flask:
+    """A host app with a flask-limiter of its own, made before or after ``Journey(app)``.
+
+    Its limiter's default limit, 2 a minute for each route, would count every route.
+    """
+    app = Flask("host", instance_path=str(tmp_path / "instance"))
+    app.config.update(TESTING=True, SECRET_KEY="host-secret", JOURNEY_DATABASE_URL=database_url)
+    app.config.update(config)
+
+    def limiter() -> Limiter:
+        host = Limiter(get_remote_address, app=app, default_limits=["2 per minute"])
+
+        @app.get("/hello")
+        def hello():
+            return "hello"
+
+        return host
+
+    if limiter_first:
+        app.extensions["test_limiter"] = limiter()
+        Journey(app)
+    else:
+        Journey(app)
+        app.extensions["test_limiter"] = limiter()
+    return app
+
+
+def status(response) -> int:
+    response.close()  # a file it sends is closed
+    return response.status_code
+
+
+def make_journey(app) -> dict:
+    runner = app.test_cli_runner()
+    for args in (
+        ["create-org", "o"],
+        ["create-journey", "o", "j", "--allowed-origin", ORIGIN],
+        ["set-org", "o", "--rate-limit", "3 per hour"],
+    ):
+        result = runner.invoke(args=["journey", *args])
+        assert result.exit_code == 0, result.output
+    return json.loads(runner.invoke(args=["journey", "show", "o", "j"]).output)
+
+
+@pytest.mark.parametrize("limiter_first", [True, False], ids=["limiter-first", "journey-first"])
+def test_a_host_limiters_default_limits_leave_the_journeys_routes_to_ours(
+    tmp_path, database_url, redis_url, limiter_first
+):
+    app = host_app(tmp_path, database_url, limiter_first, RATELIMIT_STORAGE_URI=redis_url)
+    journey = make_journey(app)
+    client = app.test_client()
+
+    beacons = [
+        client.post(typed(journey), json=pageview(n), headers={"Origin": ORIGIN}).status_code
+        for n in range(4)
+    ]
+    scripts = [status(client.get("/embed/v1.js")) for _ in range(3)]
+    spec = [status(client.get("/api/openapi.json")) for _ in range(3)]
+    sign_in = [status(client.get("/journey/sign-in")) for _ in range(3)]
+    hello = [status(client.get("/hello")) for _ in range(3)]
+
+    # Ours (the organization's 3 an hour) counts the beacons; the host's 2 a minute does not.
+    assert beacons == [200, 200, 200, 429]
+    assert scripts == spec == sign_in == [200, 200, 200]
+    assert hello == [200, 200, 429]  # the host's own routes keep its limits
+
+
+def test_our_limits_count_in_the_hosts_redis_shared_by_every_worker(
+    tmp_path, database_url, redis_url
+):
+    import redis
+
+    config = {"RATELIMIT_STORAGE_URI": redis_url, "JOURNEY_RATELIMIT_DEFAULT": "3 per hour"}
+    first = host_app(tmp_path, database_url, True, **config)
+    journey = make_journey(first)
+    # Another worker: its own app and memory, the same Redis.
+    second = host_app(tmp_path, database_url, False, **config)
+
+    answers = [
+        app.test_client()
+        .post(typed(journey), json=pageview(n), headers={"Origin": ORIGIN})
+        .status_code
+        for n, app in enumerate((first, second, first, second))
+    ]
+
+    assert first.extensions["journey"].settings.ratelimit_storage_uri == redis_url
+    assert answers == [200, 200, 200, 429]
+    keys = [key.decode() for key in redis.from_url(redis_url).keys("*")]
+    # limits 3.x writes LIMITER/..., newer releases LIMITS:LIMITER/...
+    assert any(f"LIMITER/{KEY_PREFIX}/" in key for key in keys)
+
+
+def test_our_own_storage_setting_wins_over_the_hosts(tmp_path, database_url, redis_url):
+    app = host_app(
+        tmp_path,
+        database_url,
+        True,
+        RATELIMIT_STORAGE_URI=redis_url,
+        JOURNEY_RATELIMIT_STORAGE_URI="memory://",
+    )
+
+    assert app.extensions["journey"].settings.ratelimit_storage_uri == "memory://"
+
+
+def test_a_host_storage_uri_we_cannot_use_stops_the_app_naming_it(tmp_path, database_url):
+    with pytest.raises(ValueError, match="^RATELIMIT_STORAGE_URI .* must be a storage URI"):
+        host_app(tmp_path, database_url, False, RATELIMIT_STORAGE_URI="carrier-pigeon://loft")
 
 
 def test_init_app_writes_only_journey_keys(make_app):

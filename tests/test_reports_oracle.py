@@ -102,6 +102,7 @@ def _embed_session(rng: random.Random, number: int) -> list[Event]:
     at = _start(rng)
     device = rng.choice((None, "desktop", "mobile"))
     language = rng.choice((None, "en-US", "fr-FR"))
+    country = rng.choice((None, "US", "JP"))
     user_agent = rng.choice(USER_AGENTS)
     step = rng.choice((None, STEPS[0]))
     events = []
@@ -118,6 +119,7 @@ def _embed_session(rng: random.Random, number: int) -> list[Event]:
             "referrer": rng.choice(REFERRERS),
             "device_class": device if context else None,
             "language": language if context else None,
+            "country": country if context else None,
             "user_agent": user_agent if context else None,
             "source": "client",
             "schema_version": 1,
@@ -226,13 +228,15 @@ def _batches(seed: int) -> list[tuple[list[Event], bool]]:
     return [(stored[a:b], rng.random() < 0.5) for a, b in itertools.pairwise(bounds) if b > a]
 
 
-SEGMENTS_TO_BREAK_DOWN = ("device", "browser", "os", "language", "source")
+SEGMENTS_TO_BREAK_DOWN = ("device", "browser", "os", "language", "country", "source")
 scenarios = st.fixed_dictionaries(
     {
         "seed": st.integers(0, 2**32 - 1),
         "steps": st.sampled_from(CONFIGURED),
         "zone": st.sampled_from(ZONES),
-        "filter": st.sampled_from(({}, {}, {"device": "mobile"}, {"source": "(direct)"})),
+        "filter": st.sampled_from(
+            ({}, {}, {"device": "mobile"}, {"source": "(direct)"}, {"country": "JP"})
+        ),
         "breakdown": st.sampled_from(SEGMENTS_TO_BREAK_DOWN),
     }
 )
@@ -400,9 +404,10 @@ def _hand_written_sessions() -> list[dict[str, Any]]:
         "a": {
             "device_class": "desktop",
             "language": "en-US",
+            "country": "US",
             "url": f"{SITE}/apply?utm_source=newsletter",
         },
-        "b": {"device_class": "mobile", "referrer": "https://www.google.com/"},
+        "b": {"device_class": "mobile", "referrer": "https://www.google.com/", "country": "JP"},
         "c": {"device_class": "desktop"},
         "d": {},
     }
@@ -525,6 +530,7 @@ def test_the_reference_gives_the_numbers_worked_out_by_hand(app):
         "browser": {"(none)": 4},
         "os": {"(none)": 4},
         "language": {"(none)": 3, "en-US": 1},
+        "country": {"(none)": 2, "JP": 1, "US": 1},
         "source": {"(direct)": 2, "newsletter": 1, "www.google.com": 1},
     }
     assert report["trend"]["interval"] == "hour"

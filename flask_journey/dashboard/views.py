@@ -27,12 +27,14 @@ from flask import (
 from werkzeug.exceptions import HTTPException
 
 from .. import reports, tenants
+from ..countries import country_name
 from ..display import visible
 from ..installation import dashboard_secret_of
 from ..models import Event, Journey, Organization
 from ..origins import valid_origins
 from ..outcomes import InsufficientScope, Unauthenticated
 from ..reports import SEGMENTS, ReportError, parse_options
+from ..reports.query import NONE
 from ..reports.tables import TABLES, to_csv
 from . import charts, shares
 from .access import CSRF_COOKIE, SESSION_COOKIE, Access, AccessHook, SignInLimited
@@ -296,6 +298,7 @@ def create_dashboard_blueprint(
             trend=_trend(report),
             breakdown=_breakdown(report),
             has_events=has_events,
+            attribution=state.geo.attribution,
             links=links,
             shared=shared,
             share_choices=share_choices,
@@ -472,6 +475,8 @@ def create_dashboard_blueprint(
     def _utc(value: dt.datetime | None, empty: str = "–") -> str:
         return empty if value is None else value.strftime("%Y-%m-%d %H:%M UTC")
 
+    bp.add_app_template_filter(segment_label, "journey_segment_value")
+
     @bp.app_template_filter("journey_seconds")
     def _seconds(value: float | None) -> str:
         if value is None:
@@ -481,6 +486,13 @@ def create_dashboard_blueprint(
         return f"{value:.1f} s"
 
     return bp
+
+
+def segment_label(value: str, segment: str | None) -> str:
+    """A segment's value as the dashboard shows it: a country code with its name."""
+    if segment == "country" and value != NONE:
+        return f"{country_name(value)} ({value})"
+    return value
 
 
 def _headline(report: dict[str, Any]) -> list[dict[str, Any]]:
@@ -550,7 +562,14 @@ def _breakdown(report: dict[str, Any]) -> dict[str, Any] | None:
     table = [(s["stepKey"], [found.get(s["stepKey"]) for found in steps]) for s in report["steps"]]
     height = 26
     bars = charts.bars(
-        [(group["value"], group["totals"]["completionRate"] or 0, "") for group in groups],
+        [
+            (
+                segment_label(group["value"], report["breakdown"]),
+                group["totals"]["completionRate"] or 0,
+                "",
+            )
+            for group in groups
+        ],
         BAR_WIDTH,
         height,
         top=1,

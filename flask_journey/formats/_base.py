@@ -23,6 +23,7 @@ from typing import Any, ClassVar, Protocol
 
 from marshmallow import ValidationError
 
+from ..geo import NOWHERE, Geo
 from ..models import Organization
 from ..outcomes import InvalidRequest, Refusal
 from ..pipeline import TRANSIENT
@@ -145,7 +146,9 @@ class WireFormat:
     """One wire format's adapter; a subclass per format, an instance per app.
 
     ``lookup`` finds tenants; ``max_batch_events`` (``JOURNEY_MAX_BATCH_EVENTS``) bounds a
-    batch and ``identity`` (``JOURNEY_IDENTITY``) says how a user's id or email is kept.
+    batch, ``identity`` (``JOURNEY_IDENTITY``) says how a user's id or email is kept and
+    ``geo`` (``JOURNEY_GEOIP``) gives the country of the visitor's address, if the format has
+    it (:meth:`country`); by default no country is looked up.
     """
 
     #: The name used in ``JOURNEY_FORMATS`` and stored in ``Event.wire_format``.
@@ -158,10 +161,25 @@ class WireFormat:
     #: requests are not held to the stricter limit for unknown origins.
     authenticated: ClassVar[bool] = False
 
-    def __init__(self, lookup: Lookup, *, max_batch_events: int, identity: IdentityPolicy) -> None:
+    def __init__(
+        self,
+        lookup: Lookup,
+        *,
+        max_batch_events: int,
+        identity: IdentityPolicy,
+        geo: Geo = NOWHERE,
+    ) -> None:
         self.lookup = lookup
         self.max_batch_events = max_batch_events
         self.identity = identity
+        self.geo = geo
+
+    def country(self, incoming: Incoming) -> str | None:
+        """The country of the visitor of a request from a browser (its ``Origin`` says so).
+
+        A request from a server carries the server's address, not the visitor's: it has none.
+        """
+        return self.geo.country(incoming.client) if incoming.origin is not None else None
 
     def envelope(self, incoming: Incoming) -> Any:
         """Check the request's outer shape; return what ``locate`` and ``parse`` need.

@@ -110,6 +110,15 @@ def is_scalar(value: Any) -> bool:
     return value is None or isinstance(value, (str, bool))
 
 
+class StrictBoolean(fields.Boolean):
+    """JSON's ``true`` or ``false`` only: marshmallow's Boolean also takes ``"no"``, ``0``, ..."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
 class UnixMillis(fields.Field):
     """A Unix time in milliseconds (a number), loaded as an aware UTC datetime."""
 

@@ -87,6 +87,7 @@ class CollectFormat(WireFormat):
             tenant, canonical, incoming.idempotency_key, client_time=False
         )
         canonical["user_agent"] = incoming.user_agent if from_browser else None
+        canonical["country"] = self.country(incoming)
         return Parsed([canonical])
 
     def accepted(self, parsed: Parsed) -> Reply:

@@ -61,7 +61,7 @@ class PageviewSchema(Schema):
     url = text(2048, required=True)
     referrer = text(2048)
     user_agent = text(1024)
-    # Accepted as documented, then discarded: no address is looked up or stored.
+    # The visitor's address: its country is kept (JOURNEY_GEOIP), the address never is.
     ip_address = text(64)
 
 
@@ -112,6 +112,8 @@ class EventsApiFormat(WireFormat):
             tenant, canonical, incoming.idempotency_key, client_time=False
         )
         canonical["user_agent"] = event.get("user_agent")
+        # A server sends these: its own address is not the visitor's, only ip_address is.
+        canonical["country"] = self.geo.country(event.get("ip_address"))
         return Parsed([canonical])
 
     def accepted(self, parsed: Parsed) -> Reply:

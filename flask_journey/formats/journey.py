@@ -33,6 +33,8 @@ TAGS = (
     "dropoff_signal",
 )
 DEVICE_CLASSES = ("desktop", "mobile", "tablet", "bot", "other")
+#: What a device class the seed does not name (``"laptop"``) is stored as.
+OTHER_DEVICE = "other"
 
 _REQUIRED: dict[str, Any] = {"required": "is required", "null": "is required"}
 
@@ -55,11 +57,9 @@ class ContextSchema(Schema):
     orgKey = text(64, required=True)
     journeyKey = text(64, required=True)
     language = text(35)
-    deviceClass = fields.String(
-        allow_none=True,
-        validate=validate.OneOf(DEVICE_CLASSES, error="must be one of: {choices}"),
-        error_messages={"invalid": "must be a string"},
-    )
+    #: Any string: the seed lists no values, so one not in :data:`DEVICE_CLASSES` is kept as
+    #: :data:`OTHER_DEVICE` rather than refusing the batch.
+    deviceClass = fields.String(allow_none=True, error_messages={"invalid": "must be a string"})
 
 
 class EventSchema(Schema):
@@ -131,6 +131,13 @@ _load_batch = fast_loader(BatchSchema())
 _load_event = fast_loader(EventSchema())
 
 
+def device_class_of(value: str | None) -> str | None:
+    """A batch's ``context.deviceClass`` as stored: one of :data:`DEVICE_CLASSES`, or None."""
+    if not value:
+        return None
+    return value if value in DEVICE_CLASSES else OTHER_DEVICE
+
+
 def load_event(raw: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
     """One event of a batch, validated; it must name the batch's organization and journey.
 
@@ -165,9 +172,10 @@ class JourneyFormat(WireFormat):
 
     def parse(self, batch: dict[str, Any], tenant: Tenant, incoming: Incoming) -> Parsed:
         context = batch["context"]
-        device_class = context.get("deviceClass")
+        device_class = device_class_of(context.get("deviceClass"))
         language = context.get("language")
         user_agent = incoming.user_agent
+        country = self.country(incoming)
         seen: set[str] = set()
         events = []
         for raw in batch["events"]:
@@ -191,6 +199,7 @@ class JourneyFormat(WireFormat):
                     "error_type": event.get("errorType"),
                     "device_class": device_class,
                     "language": language,
+                    "country": country,
                     "source": event.get("source"),
                     "schema_version": event["schemaVersion"],
                     "embed_version": event.get("embedVersion"),

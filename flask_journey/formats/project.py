@@ -133,6 +133,7 @@ class ProjectFormat(WireFormat):
             uuid.uuid5(uuid.NAMESPACE_URL, canonical["event_id"])
         )
         canonical["user_agent"] = event.get("userAgent") or incoming.user_agent
+        canonical["country"] = self.country(incoming)
         return Parsed([canonical])
 
     def accepted(self, parsed: Parsed) -> Reply:

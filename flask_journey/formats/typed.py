@@ -31,6 +31,7 @@ from ._fields import (
     REQUIRED,
     JsonObject,
     Properties,
+    StrictBoolean,
     UnixMillis,
     iso_time,
     naive_utc,
@@ -184,7 +185,7 @@ class CalendarSchema(EventSchema):
     startTime = iso_time()
     endTime = iso_time()
     duration = number()
-    isRecurring = fields.Boolean(allow_none=True, error_messages={"invalid": "must be a boolean"})
+    isRecurring = StrictBoolean(allow_none=True, error_messages={"invalid": "must be a boolean"})
     inviteeEmail = email()
     inviteeName = text(256)
 
@@ -367,7 +368,9 @@ class TypedFormat(WireFormat):
                 "events",
             )
         policy = self.identity
-        user_agent = incoming.user_agent if batch["source"] == "client" else None
+        client = batch["source"] == "client"
+        user_agent = incoming.user_agent if client else None
+        country = self.country(incoming) if client else None
         events = []
         for index, event in loaded:
             own = identity_of(event)
@@ -398,6 +401,7 @@ class TypedFormat(WireFormat):
                 index=index,
             )
             canonical["user_agent"] = user_agent
+            canonical["country"] = country
             events.append(canonical)
         return Parsed(events, rejected)
 

@@ -38,6 +38,7 @@ class Session:
     browser: str | None
     os: str | None
     language: str | None
+    country: str | None
     source: str | None
     started: int
     submitted: int

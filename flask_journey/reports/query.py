@@ -21,6 +21,7 @@ SEGMENTS: dict[str, str] = {
     "browser": "browser",
     "os": "os",
     "language": "language",
+    "country": "country",
     "source": "source",
 }
 #: The value of a segment for a session that has none.

@@ -53,6 +53,7 @@ _COLUMNS = (
     "browser",
     "os",
     "language",
+    "country",
     "category",
     "label",
     "value",
@@ -77,6 +78,7 @@ class _Event:
     browser: str | None
     os: str | None
     language: str | None
+    country: str | None
     category: str | None
     label: str | None
     value: float | None

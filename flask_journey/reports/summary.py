@@ -27,6 +27,7 @@ EVENT_COLUMNS = (
     "browser",
     "os",
     "language",
+    "country",
     "url",
     "referrer",
     "properties",
@@ -39,6 +40,7 @@ SESSION_COLUMNS = (
     "browser",
     "os",
     "language",
+    "country",
     "source",
     "started",
     "submitted",
@@ -49,7 +51,7 @@ SESSION_COLUMNS = (
     "last_field",
 )
 #: The segment columns a session takes from its first event that has a value.
-SEGMENT_COLUMNS = ("device_class", "browser", "os", "language")
+SEGMENT_COLUMNS = ("device_class", "browser", "os", "language", "country")
 
 
 @dataclass
@@ -66,6 +68,7 @@ class Event:
     browser: str | None
     os: str | None
     language: str | None
+    country: str | None
     url: str | None
     referrer: str | None
     properties: Any

@@ -62,10 +62,12 @@
     }
   }
 
+  // A random (version 4) UUID; not crypto.randomUUID, which a plain-http page does not have.
+  // Each 0 and 1 becomes a random hex digit, the 8 one of 8, 9, a, b.
   function uuid() {
-    // randomUUID needs a secure context; elsewhere a time-and-random id is unique enough.
-    return crypto.randomUUID ? crypto.randomUUID()
-      : Date.now().toString(36) + Math.random().toString(36).slice(2);
+    return "10000000-1000-4000-8000-100000000000".replace(/[018]/g, function (c) {
+      return (c ^ crypto.getRandomValues(new Uint8Array(1))[0] & 15 >> c / 4).toString(16);
+    });
   }
 
   // Query-string (and key=value fragment) values are dropped unless the site opts in.
