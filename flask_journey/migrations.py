@@ -36,13 +36,16 @@ from .db import using
 from .models import (
     INSTANCE_ID_INDEX,
     MODELS,
+    PERSON_EVENT_INDEX,
     BaseModel,
     Event,
     FieldSummary,
     HourlyCount,
+    IdentityLink,
     Installation,
     Journey,
     JourneySteps,
+    JourneyUsage,
     RefreshState,
     RefusalCount,
     SessionSummary,
@@ -215,6 +218,21 @@ MIGRATIONS: tuple[Migration, ...] = (
         "journeys' allowed origins written as browsers send them (lower case, no default "
         "port), as requests' origins are now compared exactly",
         _exact_origins,
+    ),
+    Migration(
+        13,
+        "one person, one identity: the identities identify events link (journey_identity) and "
+        "an index of identify and stage events; usage metered per journey too "
+        "(journey_usage_journey, from this version on)",
+        _in_turn(
+            _create_tables(IdentityLink, JourneyUsage),
+            _add_index(
+                Event._meta.table_name,
+                ("journey_id", "occurred_at"),
+                name=PERSON_EVENT_INDEX._name,
+                where=PERSON_EVENT_INDEX._where,
+            ),
+        ),
     ),
 )
 

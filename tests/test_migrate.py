@@ -204,6 +204,9 @@ def test_migrate_upgrades_a_release_0_1_database_and_keeps_every_row(old_app, ru
         "holding its lock meanwhile; SQLite's REAL is double precision already)",
         "Applied 9: journeys' allowed origins written as browsers send them (lower case, no "
         "default port), as requests' origins are now compared exactly",
+        "Applied 13: one person, one identity: the identities identify events link "
+        "(journey_identity) and an index of identify and stage events; usage metered per "
+        "journey too (journey_usage_journey, from this version on)",
         f"Schema version 1 -> {migrations.LATEST}.",
     ]
     exported = [json.loads(line) for line in run("export").output.splitlines()]
