@@ -10,7 +10,8 @@ from flask import render_template_string
 
 ROOT = Path(__file__).resolve().parent.parent
 EMBED_DIR = ROOT / "flask_journey" / "static" / "embed"
-BUDGET_GZIPPED = 2500
+#: 2.5 KiB, as docs/embed.md promises (2,534 bytes with the instance id of issue 22).
+BUDGET_GZIPPED = 2560
 
 
 @pytest.fixture

@@ -55,6 +55,8 @@ class ContextSchema(Schema):
     orgKey = text(64, required=True)
     journeyKey = text(64, required=True)
     language = text(35)
+    #: Seed 002's instance id, for every event of the batch that names none of its own.
+    instanceId = text(128)
     deviceClass = fields.String(
         allow_none=True,
         validate=validate.OneOf(DEVICE_CLASSES, error="must be one of: {choices}"),
@@ -103,6 +105,7 @@ class EventSchema(Schema):
     fieldKey = text(128)
     errorType = text(64)
     reason = text(64)
+    instanceId = text(128)
 
     @validates_schema
     def _step_view_names_its_step(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -167,6 +170,7 @@ class JourneyFormat(WireFormat):
         context = batch["context"]
         device_class = context.get("deviceClass")
         language = context.get("language")
+        instance_id = context.get("instanceId")
         user_agent = incoming.user_agent
         seen: set[str] = set()
         events = []
@@ -183,6 +187,7 @@ class JourneyFormat(WireFormat):
                     "occurred_at": event["ts"].astimezone(dt.timezone.utc).replace(tzinfo=None),
                     "session_id": event["sessionId"],
                     "client_id": event["clientId"],
+                    "instance_id": event.get("instanceId") or instance_id or None,
                     "url": event["url"],
                     "referrer": event.get("referrer"),
                     "title": event.get("title"),
