@@ -2,7 +2,7 @@
 authenticates the call.
 
 ``GET /api/journeys``, ``POST /api/journeys``, ``GET`` and ``PUT /api/journeys/<journeyKey>``,
-``GET /api/journeys/<journeyKey>/report`` (``docs/reports.md``); errors are ``{"error": "..."}``
+``GET /api/journeys/<journeyKey>/report`` (``docs/reports.md``), ``GET /api/usage``; errors are ``{"error": "..."}``
 like the ingest endpoint's. Each view authenticates the key, then calls :mod:`flask_journey.api`.
 """
 
@@ -150,6 +150,11 @@ def create_admin_blueprint(state: JourneyState) -> Blueprint:
         except api.TenantError as exc:
             raise _invalid(exc) from None
         return jsonify(journey.to_dict())
+
+    @bp.get("/api/usage")
+    def usage():
+        org = authenticate(request.headers.get("Authorization"))
+        return jsonify(api.usage(org))
 
     @bp.get("/api/journeys/<journey_key>/report")
     def journey_report(journey_key: str):

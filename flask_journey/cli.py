@@ -26,7 +26,7 @@ from peewee import Database, DatabaseError, InterfaceError, fn
 
 from . import api, migrations, reports
 from .dashboard import shares
-from .models import Event, Journey, Organization, RefusalCount, Usage, utcnow
+from .models import Event, Journey, Organization, RefusalCount, utcnow
 from .pipeline import FIELDS
 from .reports.refresh import Refreshed, forget_before, pending
 from .reports.tables import DEFAULT_TABLE, TABLES, to_csv, to_text
@@ -484,13 +484,9 @@ def purge(before: dt.datetime | None, retention: bool, org_slug: str | None, chu
 @journey_cli.command("usage")
 @click.argument("org_slug", metavar="ORG")
 def usage(org_slug: str) -> None:
-    """Print an organization's metered events and requests per month, as JSON."""
-    org = _org(org_slug)
-    months = {
-        u.period: {"events": u.events, "requests": u.requests}
-        for u in Usage.select().where(Usage.organization == org).order_by(Usage.period)
-    }
-    click.echo(json.dumps({"org": org.slug, "monthlyQuota": org.monthly_quota, "months": months}))
+    """Print an organization's metered events and requests per month, and this month's against
+    its quota by journey, as JSON."""
+    click.echo(json.dumps(api.usage(_org(org_slug))))
 
 
 @journey_cli.command("demo-data")
