@@ -2,8 +2,9 @@
 authenticates the call.
 
 ``GET /api/journeys``, ``POST /api/journeys``, ``GET`` and ``PUT /api/journeys/<journeyKey>``,
-``GET /api/journeys/<journeyKey>/report`` (``docs/reports.md``), ``GET /api/usage``; errors are ``{"error": "..."}``
-like the ingest endpoint's. Each view authenticates the key, then calls :mod:`flask_journey.api`.
+``GET /api/journeys/<journeyKey>/report`` (``docs/reports.md``), ``GET /api/usage``; errors are
+``{"error": "..."}`` like the ingest endpoint's. Each view authenticates the key, then calls
+:mod:`flask_journey.api`.
 """
 
 from __future__ import annotations
