@@ -24,7 +24,7 @@ from flask import (
 )
 from werkzeug.exceptions import HTTPException
 
-from .. import reports, tenants
+from .. import api, reports, tenants
 from ..display import visible
 from ..models import Event, Journey, Organization
 from ..outcomes import Unauthenticated
@@ -249,6 +249,7 @@ def create_dashboard_blueprint(
             rows=rows,
             view=view,
             presets=PRESETS,
+            usage=api.usage(organization)["thisMonth"],
             **_common(),
         )
 
