@@ -24,7 +24,7 @@ from flask.cli import AppGroup, ScriptInfo
 from limits import parse_many
 from peewee import Database, DatabaseError, InterfaceError, fn
 
-from . import api, migrations, reports
+from . import api, identities, migrations, reports
 from .dashboard import shares
 from .models import Event, Journey, Organization, RefusalCount, utcnow
 from .pipeline import FIELDS
@@ -478,6 +478,7 @@ def purge(before: dt.datetime | None, retention: bool, org_slug: str | None, chu
                 break
     assert before is not None  # one of --before and --retention was given
     forget_before(state.database, before, journeys)
+    identities.forget_before(state.database, before, journeys)
     click.echo(f"Deleted {deleted} events received before {_iso(before)}.")
 
 

@@ -29,7 +29,7 @@ from typing import Any
 from peewee import Database
 
 from .db import using
-from .models import IdentityLink
+from .models import IdentityLink, utcnow
 
 #: The kinds of identity a link holds.
 USER, EMAIL, VISITOR = "user", "email", "visitor"
@@ -80,6 +80,7 @@ def identify_of(event: dict[str, Any]) -> Identify | None:
 
 def link(db: Database, journey_id: int, identify: Identify) -> None:
     """Record what ``identify`` links in ``journey_id``, in the caller's transaction."""
+    now = utcnow()
     with using(db):
         known = {
             (row.kind, row.alias): row
@@ -97,13 +98,28 @@ def link(db: Database, journey_id: int, identify: Identify) -> None:
         for kind, alias in identify.names:
             row = known.get((kind, alias))
             if row is None:
-                _insert(journey_id, kind, alias, user_key, identify.occurred_at)
+                _insert(journey_id, kind, alias, user_key, identify.occurred_at, now)
             elif identify.occurred_at < row.linked_at:
                 IdentityLink.update(linked_at=identify.occurred_at).where(
                     IdentityLink.id == row.id
                 ).execute()
+        names = identify.names
         if identify.visitor:
-            _insert(journey_id, VISITOR, identify.visitor, user_key, identify.occurred_at)
+            _insert(journey_id, VISITOR, identify.visitor, user_key, identify.occurred_at, now)
+            names += ((VISITOR, identify.visitor),)
+        IdentityLink.update(seen_at=now).where(
+            IdentityLink.journey == journey_id, _names_clause(names)
+        ).execute()
+
+
+def forget_before(db: Database, before: dt.datetime, journeys: Any = None) -> int:
+    """Delete the links no identify stored since ``before`` names (of ``journeys``, a query of
+    journey ids, when given); return how many."""
+    with using(db):
+        old = IdentityLink.delete().where(IdentityLink.seen_at < before)
+        if journeys is not None:
+            old = old.where(IdentityLink.journey.in_(journeys))
+        return old.execute()
 
 
 def _names_clause(names: tuple[tuple[str, str], ...]) -> Any:
@@ -114,10 +130,12 @@ def _names_clause(names: tuple[tuple[str, str], ...]) -> Any:
     return clause
 
 
-def _insert(journey_id: int, kind: str, alias: str, user_key: str, at: dt.datetime) -> None:
+def _insert(
+    journey_id: int, kind: str, alias: str, user_key: str, at: dt.datetime, now: dt.datetime
+) -> None:
     """Link ``alias`` unless it is linked already (a visitor's first person stays)."""
     IdentityLink.insert(
-        journey=journey_id, kind=kind, alias=alias, user_key=user_key, linked_at=at
+        journey=journey_id, kind=kind, alias=alias, user_key=user_key, linked_at=at, seen_at=now
     ).on_conflict_ignore().execute()
 
 

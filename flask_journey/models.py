@@ -289,6 +289,8 @@ class IdentityLink(BaseModel):
     user_key = CharField(max_length=128)
     #: When the earliest identify naming it occurred (for a visitor: the one that linked it).
     linked_at = DateTimeField()
+    #: When an identify naming it was last stored: ``flask journey purge`` forgets it after.
+    seen_at = DateTimeField()
 
     class Meta:
         table_name = "journey_identity"

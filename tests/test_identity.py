@@ -148,3 +148,14 @@ def test_the_links_hold_identities_as_they_are_stored_never_an_address(app, clie
         ("user", "usr_1", "usr_1"),
         ("visitor", "v", "usr_1"),
     ]
+
+
+def test_purge_forgets_the_links_no_later_identify_renewed(app, client, cli, journey):
+    send(client, journey, identify(9, email="jane@acme.com", userId="usr_1"), visitor="v")
+    tomorrow = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)).date().isoformat()
+
+    cli("purge", "--before", tomorrow)
+
+    with app.app_context():
+        app.extensions["journey"].activate()
+        assert IdentityLink.select().count() == 0
