@@ -4,6 +4,8 @@ the report counts people and their stages, however each event named them."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 from typing import Any
 
 import pytest
@@ -11,7 +13,36 @@ import pytest
 from flask_journey.models import IdentityLink
 
 from .helpers import JOURNEY
-from .test_format_typed import CURL_SERVER, SECRET, email_hash
+
+SECRET = "test-secret-key"
+# The seed's "cURL - Server Events" body: one person, named two ways.
+CURL_SERVER = """{
+"source": "server",
+"events": [
+{
+"type": "identify",
+"url": "server://jane@acme.com",
+"path": "/",
+"email": "jane@acme.com",
+"userId": "usr_123",
+"traits": {
+"name": "Jane Doe",
+"plan": "pro"
+}
+},
+{
+"type": "custom",
+"url": "server://jane@acme.com",
+"path": "/",
+"eventName": "subscription_created",
+"properties": {
+"__email": "jane@acme.com",
+"plan": "pro",
+"amount": 99
+}
+}
+]
+}"""
 
 DAY = "2026-11-10"
 NOBODY = {"discovered": 0, "signed_up": 0, "activated": 0, "engaged": 0, "paid": 0}
@@ -20,6 +51,11 @@ NOBODY = {"discovered": 0, "signed_up": 0, "activated": 0, "engaged": 0, "paid":
 @pytest.fixture
 def config() -> dict[str, Any]:
     return {"SECRET_KEY": SECRET, "JOURNEY_REPORT_MAX_STALENESS": 0}
+
+
+def email_hash(email: str) -> str:
+    """What JOURNEY_IDENTITY = "hash" (the default) stores of an email, under SECRET."""
+    return "eh_" + hmac.new(SECRET.encode(), email.encode(), hashlib.sha256).hexdigest()
 
 
 def at(hour: int | None) -> dict[str, int]:
