@@ -45,7 +45,7 @@ def _batches(journey_id: int, prefix: str, count: int, org_id: int) -> list[pipe
             for event in json.loads(body)["events"]
         ]
         rows = pipeline._rows(journey_id, "journey", received, events, False, True)
-        batches.append(pipeline._Batch(org_id, "2024-01", rows))
+        batches.append(pipeline._Batch(org_id, journey_id, "2024-01", rows))
     return batches
 
 

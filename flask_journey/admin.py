@@ -2,7 +2,7 @@
 authenticates the call.
 
 ``GET /api/journeys``, ``POST /api/journeys``, ``GET`` and ``PUT /api/journeys/<journeyKey>``
-and ``POST /api/keys`` need a key with the ``admin`` scope; ``GET
+``POST /api/keys`` and ``GET /api/usage`` need a key with the ``admin`` scope; ``GET
 /api/journeys/<journeyKey>/report`` (``docs/reports.md``) one with ``read``. Errors are
 ``{"error": "..."}`` like the ingest endpoint's; a key without the scope gets 403. Each view
 authenticates the key, then calls :mod:`flask_journey.api`.
@@ -178,6 +178,11 @@ def create_admin_blueprint(state: JourneyState) -> Blueprint:
             scopes=list(key.scope_list() or ()),
             createdAt=key.created_at.isoformat() + "Z",
         ), 201
+
+    @bp.get("/api/usage")
+    def usage():
+        org = authenticate(request.headers.get("Authorization"), "admin")
+        return jsonify(api.usage(org))
 
     @bp.get("/api/journeys/<journey_key>/report")
     def journey_report(journey_key: str):

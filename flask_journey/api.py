@@ -28,6 +28,7 @@ the management API (``/api/journeys``) are built on these functions.
   prints it).
 - Secret keys: :func:`create_key` (the secret, returned once, with its :data:`SCOPES`),
   :func:`list_keys`, :func:`revoke_key` (and the share links made with it).
+- Usage: :func:`usage` (events and requests per month against the quota, by journey).
 - Events: :func:`store_events` (seed-000 events from Python, through the ingest flow),
   :func:`has_events`, :func:`event_counts`, :func:`demo_data` (simulated visitors).
 - Reports: :func:`report`, :func:`report_options`, :func:`refresh`.
@@ -57,8 +58,10 @@ from .models import (
     Event,
     Journey,
     JourneySteps,
+    JourneyUsage,
     Organization,
     ShareLink,
+    Usage,
     database,
     utcnow,
 )
@@ -372,6 +375,60 @@ def revoke_key(org: Organization | str, lookup: str) -> int:
             .where(ShareLink.api_key == key.id, ShareLink.revoked_at.is_null())
             .execute()
         )
+
+
+# -- usage -----------------------------------------------------------------------------------
+
+
+def usage(org: Organization | str) -> dict[str, Any]:
+    """What ``org`` has used, as metered for its quota: events and requests accepted per
+    calendar month (UTC), and this month's against the quota, by journey.
+
+    ``{"org": slug, "monthlyQuota": n or None, "months": {"YYYY-MM": {"events": n,
+    "requests": n}, ...} (oldest first), "thisMonth": {"period": "YYYY-MM", "events": n,
+    "requests": n, "quota": n or None, "remaining": n or None (never below 0), "journeys":
+    [{"journeyKey": slug, "events": n, "requests": n}, ...]}}``: every journey of the
+    organization, most events first. Journeys are metered since schema version 13: in the month
+    of that upgrade their events add up to less than the organization's.
+    """
+    org = _org(org)
+    period = utcnow().strftime("%Y-%m")
+    months = {
+        row.period: {"events": row.events, "requests": row.requests}
+        for row in Usage.select().where(Usage.organization == org).order_by(Usage.period)
+    }
+    metered = {
+        journey_id: (events, requests)
+        for journey_id, events, requests in JourneyUsage.select(
+            JourneyUsage.journey, JourneyUsage.events, JourneyUsage.requests
+        )
+        .join(Journey)
+        .where(Journey.organization == org, JourneyUsage.period == period)
+        .tuples()
+    }
+    journeys = [
+        {
+            "journeyKey": journey.slug,
+            "events": metered.get(journey.id, (0, 0))[0],
+            "requests": metered.get(journey.id, (0, 0))[1],
+        }
+        for journey in list_journeys(org)
+    ]
+    journeys.sort(key=lambda row: (-row["events"], row["journeyKey"]))
+    current = months.get(period, {"events": 0, "requests": 0})
+    quota = org.monthly_quota
+    return {
+        "org": org.slug,
+        "monthlyQuota": quota,
+        "months": months,
+        "thisMonth": {
+            "period": period,
+            **current,
+            "quota": quota,
+            "remaining": None if quota is None else max(quota - current["events"], 0),
+            "journeys": journeys,
+        },
+    }
 
 
 # -- events ----------------------------------------------------------------------------------

@@ -25,12 +25,12 @@ from flask.cli import AppGroup, ScriptInfo
 from limits import parse_many
 from peewee import Database, DatabaseError, InterfaceError, fn
 
-from . import api, migrations, reports
+from . import api, identities, migrations, reports
 from .dashboard import shares
 from .dashboard.signing import SigningKeys
 from .display import visible
 from .installation import dashboard_secret_of
-from .models import Event, Journey, Organization, RefusalCount, Usage, utcnow
+from .models import Event, Journey, Organization, RefusalCount, utcnow
 from .pipeline import FIELDS
 from .reports.refresh import Refreshed, folded, forget_before, pending
 from .reports.tables import DEFAULT_TABLE, TABLES, to_csv, to_text
@@ -507,19 +507,16 @@ def purge(before: dt.datetime | None, retention: bool, org_slug: str | None, chu
                 break
     assert before is not None  # one of --before and --retention was given
     forget_before(state.database, before, journeys)
+    identities.forget_before(state.database, before, journeys)
     click.echo(f"Deleted {deleted} events received before {_iso(before)}.")
 
 
 @journey_cli.command("usage")
 @click.argument("org_slug", metavar="ORG")
 def usage(org_slug: str) -> None:
-    """Print an organization's metered events and requests per month, as JSON."""
-    org = _org(org_slug)
-    months = {
-        u.period: {"events": u.events, "requests": u.requests}
-        for u in Usage.select().where(Usage.organization == org).order_by(Usage.period)
-    }
-    click.echo(json.dumps({"org": org.slug, "monthlyQuota": org.monthly_quota, "months": months}))
+    """Print an organization's metered events and requests per month, and this month's against
+    its quota by journey, as JSON."""
+    click.echo(json.dumps(api.usage(_org(org_slug))))
 
 
 @journey_cli.command("demo-data")

@@ -43,13 +43,15 @@ def journey_embed(
     respect_dnt: bool = False,
     keep_query: bool = False,
     flush_interval: int | None = None,
+    instance: str | None = None,
 ) -> Markup:
     """The ``<script>`` tag that loads the embed script for one journey, every attribute escaped.
 
     ``endpoint`` defaults to this site's ``/api/ingest``; ``nonce`` sets a CSP nonce;
     ``respect_dnt`` makes the script send nothing when the browser asks not to be tracked
     (Do Not Track or Global Privacy Control); ``keep_query`` sends query-string values;
-    ``flush_interval`` is how often, in milliseconds, buffered events are sent (default 5000).
+    ``flush_interval`` is how often, in milliseconds, buffered events are sent (default 5000);
+    ``instance`` is an instance id every event carries (seed 002's, ``data-journey-instance``).
     ``docs/embed.md`` describes the attributes and the page conventions the script reads.
     """
     attrs = {
@@ -69,5 +71,7 @@ def journey_embed(
         if type(flush_interval) is not int or flush_interval <= 0:
             raise ValueError("flush_interval must be a positive number of milliseconds")
         attrs["data-flush-interval"] = str(flush_interval)
+    if instance:
+        attrs["data-journey-instance"] = instance
     rendered = " ".join(f'{name}="{escape(value)}"' for name, value in attrs.items())
     return Markup(f"<script {rendered} async></script>")

@@ -36,18 +36,22 @@ from playhouse.cockroachdb import CockroachDatabase
 from playhouse.migrate import Operation, SchemaMigrator, make_index_name, migrate
 
 from .db import using
+from .identities import identify_of, link
 from .models import (
     INSTANCE_ID_INDEX,
     MODELS,
+    PERSON_EVENT_INDEX,
     ApiKey,
     BaseModel,
     DashboardSession,
     Event,
     FieldSummary,
     HourlyCount,
+    IdentityLink,
     Installation,
     Journey,
     JourneySteps,
+    JourneyUsage,
     RefreshState,
     RefusalCount,
     SessionSummary,
@@ -185,6 +189,34 @@ def _forget_summaries(migrator: SchemaMigrator) -> list[Operation]:
     return [Operation(migrator, forget)]
 
 
+def _link_identifies(migrator: SchemaMigrator) -> list[Operation]:
+    """Steps that link what the identify events already stored name, in the order they were
+    stored, as ingest links those stored from now on."""
+
+    def replay(migrator: SchemaMigrator) -> None:
+        db = migrator.database
+        with using(db):
+            identifies = (
+                Event.select(
+                    Event.journey,
+                    Event.type,
+                    Event.occurred_at,
+                    Event.client_id,
+                    Event.user_id,
+                    Event.properties,
+                )
+                .where(Event.type == "identify")
+                .order_by(Event.id)
+                .dicts()
+            )
+            for event in identifies:
+                found = identify_of(event)
+                if found is not None:
+                    link(db, event["journey"], found)
+
+    return [Operation(migrator, replay)]
+
+
 def _in_turn(*parts: Steps) -> Steps:
     """The steps of each of ``parts``, in order."""
 
@@ -284,6 +316,22 @@ MIGRATIONS: tuple[Migration, ...] = (
             _add_columns(
                 SessionSummary._meta.table_name, country=CharField(max_length=2, null=True)
             ),
+        ),
+    ),
+    Migration(
+        13,
+        "one person, one identity: the identities identify events link (journey_identity, "
+        "filled from the identify events stored) and an index of identify and stage events; "
+        "usage metered per journey too (journey_usage_journey, from this version on)",
+        _in_turn(
+            _create_tables(IdentityLink, JourneyUsage),
+            _add_index(
+                Event._meta.table_name,
+                ("journey_id", "occurred_at"),
+                name=PERSON_EVENT_INDEX._name,
+                where=PERSON_EVENT_INDEX._where,
+            ),
+            _link_identifies,
         ),
     ),
     Migration(

@@ -208,6 +208,21 @@ class Usage(BaseModel):
         indexes = ((("organization", "period"), True),)
 
 
+class JourneyUsage(BaseModel):
+    """Events and requests accepted per journey and calendar month (UTC), metered with
+    :class:`Usage` since schema version 13: an organization's usage by journey."""
+
+    id = AutoField()
+    journey = ForeignKeyField(Journey, backref="usage", on_delete="CASCADE", index=False)
+    period = CharField(max_length=7)  # YYYY-MM
+    events = BigIntegerField(default=0)
+    requests = BigIntegerField(default=0)
+
+    class Meta:
+        table_name = "journey_usage_journey"
+        indexes = ((("journey", "period"), True),)
+
+
 class Event(BaseModel):
     """One behavioural event, whatever wire format it arrived in."""
 
@@ -264,6 +279,44 @@ INSTANCE_ID_INDEX = Event.index(
     where=Event.instance_id.is_null(False),
 )
 Event.add_index(INSTANCE_ID_INDEX)
+
+#: Schema version 13: a journey's identify and stage events by time, the only events the report's
+#: users are counted from.
+PERSON_EVENT_INDEX = Event.index(
+    Event.journey,
+    Event.occurred_at,
+    name="journey_event_person",
+    where=Event.type.in_(("identify", "stage")),
+)
+Event.add_index(PERSON_EVENT_INDEX)
+
+
+class IdentityLink(BaseModel):
+    """One identity a person is known by in a journey, and the person's user key (schema
+    version 13).
+
+    An identify event links its user id, its email (both in their stored form, hashed as
+    ``JOURNEY_IDENTITY`` says) and its visitor (client id) to one user key; events naming any
+    of them are that person's (:mod:`flask_journey.identities`).
+    """
+
+    id = AutoField()
+    journey = ForeignKeyField(Journey, on_delete="CASCADE", index=False)
+    #: ``user`` (a site's user id), ``email`` (an email's stored form) or ``visitor``.
+    kind = CharField(max_length=16)
+    alias = CharField(max_length=128)
+    user_key = CharField(max_length=128)
+    #: When the earliest identify naming it occurred (for a visitor: the one that linked it).
+    linked_at = DateTimeField()
+    #: When an identify naming it was last stored: ``flask journey purge`` forgets it after.
+    seen_at = DateTimeField()
+
+    class Meta:
+        table_name = "journey_identity"
+        indexes = (
+            (("journey", "kind", "alias"), True),
+            (("journey", "user_key"), False),
+        )
 
 
 class SessionSummary(BaseModel):
@@ -465,7 +518,9 @@ MODELS = (
     JourneySteps,
     ApiKey,
     Usage,
+    JourneyUsage,
     Event,
+    IdentityLink,
     RefusalCount,
     Installation,
     SessionSummary,

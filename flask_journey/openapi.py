@@ -131,6 +131,31 @@ class NewKey(Schema):
     createdAt = fields.String(required=True, metadata={"format": "date-time"})
 
 
+class UsageCounts(Schema):
+    events = fields.Integer(required=True)
+    requests = fields.Integer(required=True)
+
+
+class JourneyUsage(UsageCounts):
+    journeyKey = fields.String(required=True)
+
+
+class UsageThisMonth(UsageCounts):
+    period = fields.String(required=True, metadata={"description": "YYYY-MM, UTC"})
+    quota = fields.Integer(required=True, allow_none=True)
+    remaining = fields.Integer(required=True, allow_none=True)
+    journeys = fields.List(fields.Nested(JourneyUsage), required=True)
+
+
+class Usage(Schema):
+    """An organization's usage (docs/management-api.md)."""
+
+    org = fields.String(required=True)
+    monthlyQuota = fields.Integer(required=True, allow_none=True)
+    months = fields.Dict(keys=fields.String(), values=fields.Nested(UsageCounts), required=True)
+    thisMonth = fields.Nested(UsageThisMonth, required=True)
+
+
 # The report (docs/reports.md): numbers, rates (fractions or null) and medians (seconds or null).
 
 
@@ -198,6 +223,17 @@ class ReportTrend(Schema):
     points = fields.List(fields.Nested(ReportTrendPoint), required=True)
 
 
+class ReportUsers(Schema):
+    identified = _count()
+    stages = _counts()
+
+
+class ReportOutcome(Schema):
+    action = fields.String(required=True)
+    sessions = _count()
+    completedSessions = _count()
+
+
 class ReportEvents(Schema):
     total = _count()
     types = fields.List(fields.Dict(), required=True)
@@ -206,6 +242,7 @@ class ReportEvents(Schema):
     referrers = fields.List(fields.Dict(), required=True)
     forms = fields.List(fields.Dict(), required=True)
     custom = fields.List(fields.Dict(), required=True)
+    users = fields.Nested(ReportUsers, required=True)
 
 
 class ReportBreakdownValue(Schema):
@@ -228,6 +265,7 @@ class ReportPeriod(Schema):
     fields_ = fields.List(fields.Nested(ReportField), required=True, data_key="fields")
     trend = fields.Nested(ReportTrend, required=True)
     events = fields.Nested(ReportEvents, required=True)
+    outcomes = fields.List(fields.Nested(ReportOutcome), required=True)
     segments = fields.Dict(keys=fields.String(), values=_counts(), required=True)
     breakdownValues = fields.List(
         fields.Nested(ReportBreakdownValue), required=True, allow_none=True
@@ -431,6 +469,16 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         Error,
         (400, 401, 403, 413, 415, 503),
         body=admin.NewKeySchema,
+        scope="admin",
+        docs="management-api.md",
+    ),
+    Endpoint(
+        "get",
+        "/api/usage",
+        "The organization's usage against its quota",
+        {200: Usage},
+        Error,
+        (401, 403, 503),
         scope="admin",
         docs="management-api.md",
     ),

@@ -17,7 +17,8 @@ from typing import Any
 from peewee import EXCLUDED, Database
 
 from .db import current_database, is_sqlite, retrying_transaction, storable_json
-from .models import Event, Usage, utcnow
+from .identities import Identify, identify_of, link
+from .models import Event, JourneyUsage, Usage, utcnow
 from .privacy import describe_user_agent, scrub_properties, scrub_url, url_path
 from .tenants import Tenant
 
@@ -169,8 +170,11 @@ class _Batch:
     """One request's rows on their way to the database, and what became of them."""
 
     org_id: int
+    journey_id: int
     period: str
     rows: list[list[Any]]
+    #: What its identify events link (:mod:`flask_journey.identities`).
+    identifies: list[Identify] = field(default_factory=list)
     inserted: int = 0
     #: queued, then lead (write the waiting batches), stored, or alone (write yourself).
     state: str = "queued"
@@ -197,7 +201,8 @@ def store(
     db = database if database is not None else current_database()
     received = utcnow()
     rows = _rows(tenant.journey.id, wire_format, received, events, keep_query_values, is_sqlite(db))
-    batch = _Batch(tenant.org.id, received.strftime("%Y-%m"), rows)
+    identifies = [found for event in events if (found := identify_of(event)) is not None]
+    batch = _Batch(tenant.org.id, tenant.journey.id, received.strftime("%Y-%m"), rows, identifies)
     if group_commit:
         _committer(db).store(batch)
     else:
@@ -211,7 +216,8 @@ class _SharedDuplicates(Exception):
 
 @retrying_transaction
 def _write(db: Database, batches: list[_Batch]) -> None:
-    """Insert and meter ``batches`` in one transaction, setting each one's ``inserted``.
+    """Insert and meter ``batches`` in one transaction, setting each one's ``inserted``, and
+    record what their identify events link.
 
     Their rows go in together, in as few statements as the parameter limit allows. When some
     were already stored, the count does not say which batch they came from: the transaction is
@@ -228,12 +234,21 @@ def _write(db: Database, batches: list[_Batch]) -> None:
     else:
         raise _SharedDuplicates
     usage: dict[tuple[int, str], list[int]] = {}
+    by_journey: dict[tuple[int, str], list[int]] = {}
     for batch in batches:
-        metered = usage.setdefault((batch.org_id, batch.period), [0, 0])
-        metered[0] += batch.inserted
-        metered[1] += 1
+        for metered in (
+            usage.setdefault((batch.org_id, batch.period), [0, 0]),
+            by_journey.setdefault((batch.journey_id, batch.period), [0, 0]),
+        ):
+            metered[0] += batch.inserted
+            metered[1] += 1
     for (org_id, period), (events, requests) in usage.items():
         cursor.execute(_meter_sql(db), (org_id, period, events, requests))
+    for (journey_id, period), (events, requests) in by_journey.items():
+        cursor.execute(_meter_journey_sql(db), (journey_id, period, events, requests))
+    for batch in batches:
+        for identify in batch.identifies:
+            link(db, batch.journey_id, identify)
 
 
 @lru_cache(maxsize=8)
@@ -244,6 +259,19 @@ def _meter_sql(db: Database) -> str:
         update={
             Usage.events: Usage.events + EXCLUDED.events,
             Usage.requests: Usage.requests + EXCLUDED.requests,
+        },
+    )
+    return db.get_sql_context().sql(query).query()[0]
+
+
+@lru_cache(maxsize=8)
+def _meter_journey_sql(db: Database) -> str:
+    """Add to a journey's usage of a month; parameters as in :meth:`JourneyUsage.insert`."""
+    query = JourneyUsage.insert(journey=0, period="", events=0, requests=0).on_conflict(
+        conflict_target=[JourneyUsage.journey, JourneyUsage.period],
+        update={
+            JourneyUsage.events: JourneyUsage.events + EXCLUDED.events,
+            JourneyUsage.requests: JourneyUsage.requests + EXCLUDED.requests,
         },
     )
     return db.get_sql_context().sql(query).query()[0]

@@ -171,6 +171,7 @@ def journey_event(**values: Any) -> dict[str, Any]:
         "type": "page_view",
         "session_id": "sess_xyz789",
         "client_id": "client_def456",
+        "instance_id": None,
         "referrer": None,
         "title": None,
         "step_key": None,
@@ -229,6 +230,14 @@ def test_journey_keeps_one_of_each_event_id_and_the_dropoff_reason():
     assert [e["event_id"] for e in parsed.events] == ["evt_abc123", "evt_drop"]
     assert parsed.events[1]["properties"] == {"reason": "idle"}
     assert parsed.events[0]["user_agent"] is None
+
+
+def test_journey_keeps_the_instance_id_of_the_batch_or_of_the_event():
+    batch = seed_batch()
+    batch["context"]["instanceId"] = "chat-42"
+    batch["events"][1]["instanceId"] = "chat-43"
+    _, parsed = parse(adapter(JourneyFormat), Incoming(batch))
+    assert [e["instance_id"] for e in parsed.events] == ["chat-42", "chat-43", "chat-42"]
 
 
 def test_journey_origin_is_the_origin_header():
@@ -341,6 +350,7 @@ def test_typed_maps_the_seed_pageview_to_a_canonical_event():
         "session_id": None,
         "client_id": "a1b2c3d4-e5f6-7890-abcd-ef1234567890",
         "user_id": None,
+        "instance_id": None,
         "url": "https://example.com/pricing?plan=pro",
         "path": "/pricing",
         "referrer": "https://google.com/search?q=example",

@@ -15,7 +15,7 @@ from flask import Flask, request
 from flask_journey import Journey
 from flask_journey.models import ShareLink
 
-from .helpers import JOURNEY, ORG, ORIGIN
+from .helpers import JOURNEY, ORG, ORIGIN, batch, event, post
 
 PAGE = f"/journey/{ORG}/{JOURNEY}/"
 
@@ -458,3 +458,20 @@ def test_the_trend_table_shows_the_completion_rate_of_the_report_apis_trend(clie
     assert any(rate != "–" for *_, rate in shown)
     assert '<title id="trend-svg-title">Sessions and completion rate by day</title>' in page
     assert "completions ÷ starters" in page
+
+
+def test_the_organization_page_shows_this_months_usage_against_the_quota(client, cli, key):
+    cli("create-journey", ORG, "renewal")
+    cli("set-org", ORG, "--quota", "1000")
+    events = [event("page_view", n) for n in range(3)]
+    assert post(client, batch(*events)).status_code == 204
+    _sign_in(client, key)
+
+    page = client.get(f"/journey/{ORG}/").get_data(as_text=True)
+
+    usage = _match(r'<section class="panel" aria-labelledby="usage-title".*?</section>', page, re.S)
+    assert "3 of 1000 events of the monthly quota" in usage.group(0)
+    assert 'max="1000" value="3"' in usage.group(0)
+    assert "(997 left)" in usage.group(0)
+    rows = re.findall(r'<tr><th scope="row">([^<]+)</th><td class="num">(\d+)</td>', usage.group(0))
+    assert rows == [(JOURNEY, "3"), ("renewal", "0")]

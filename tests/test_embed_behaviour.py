@@ -314,3 +314,32 @@ def test_events_go_in_small_batches_with_only_documented_properties(visitor, liv
     assert all(len(batch) <= 25 for batch in batches)
     assert all(len(body.encode()) < 16_000 for body in live.bodies)
     assert all("TYPED-VALUE" not in body and '"text"' not in body for body in live.bodies)
+
+
+def test_the_instance_id_of_the_tag_the_page_and_the_api_reaches_storage(visitor, live):
+    # Seed 002: the instance id links a server-side outcome to the visitor's session.
+    page = open_page(visitor, live, html=page_html(**{"data-journey-instance": "tag-1"}))
+    page.evaluate("""() => {
+        const marked = document.createElement("div");
+        marked.dataset.journeyInstance = "page-2";
+        document.body.append(marked);
+    }""")
+    page.wait_for_function("document.querySelector('[data-journey-instance=page-2]')")
+    page.focus("#f")
+    page.evaluate("JourneyEmbed.setInstanceId('api-3')")
+    page.focus("#g")
+    page.evaluate("""() => {
+        JourneyEmbed.track('step_view', {stepKey: 'custom', instance_id: 'track-4'});
+        JourneyEmbed.track('submit_attempt');
+        JourneyEmbed.flush();
+    }""")
+    events = wait_for(live, lambda evs: "submit_attempt" in types(evs))
+    assert [(e["type"], e["instance_id"]) for e in events if e["type"] != "field_blur"] == [
+        ("session_start", "tag-1"),
+        ("page_view", "tag-1"),
+        ("step_view", "tag-1"),
+        ("field_focus", "page-2"),
+        ("field_focus", "api-3"),
+        ("step_view", "track-4"),
+        ("submit_attempt", "track-4"),
+    ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from pathlib import Path
 
 import pytest
@@ -156,6 +157,10 @@ class TestErrors:
             (None, "3f2b-uuid", "Journey not found"),
             ("9" * 40, None, "Organization not found"),
             (0, None, "Organization not found"),
+            ("00000000-0000-0000-0000-000000000000", None, "Organization not found"),
+            (str(uuid.UUID(int=10**18)), None, "Organization not found"),
+            (None, str(uuid.UUID(int=999)), "Journey not found"),
+            (None, "{00000000-0000-0000-0000-000000000001}", "Journey not found"),
         ],
     )
     def test_unknown_ids_are_not_tracked(self, client, journey, exported, aid, tid, message):
@@ -164,6 +169,16 @@ class TestErrors:
         assert response.status_code == 404
         assert response.get_json() == {"error": message}
         assert exported() == []
+
+    def test_ids_written_as_uuids_name_the_same_journey(self, client, journey, exported):
+        # Seed 002: aid and tid are a "number/uuid"; the UUID of an id is the one whose
+        # integer it is.
+        aid, tid = (str(uuid.UUID(int=journey[key])) for key in ("accountId", "trackerId"))
+
+        response = client.post(path(journey, aid.upper(), tid), json=SEED_EVENT)
+
+        assert response.status_code == 204
+        assert [e["instance_id"] for e in exported()] == ["abc123"]
 
     def test_a_journey_of_another_organization_is_not_found(self, client, cli, journey, exported):
         cli("create-org", "other-org")

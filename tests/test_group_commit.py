@@ -70,7 +70,10 @@ def rows(app, tenant_journey_id: int, prefix: str, *, event_id: str | None = "ok
 def new_batch(app, journey, prefix: str, **options) -> pipeline._Batch:
     """A request's batch of three events for the seed's journey, ids ``<prefix>_0..2``."""
     return pipeline._Batch(
-        journey["accountId"], "2024-01", rows(app, journey["trackerId"], prefix, **options)
+        journey["accountId"],
+        journey["trackerId"],
+        "2024-01",
+        rows(app, journey["trackerId"], prefix, **options),
     )
 
 

@@ -175,6 +175,7 @@ def journey_body(site: Site, n: int) -> dict:
             "journeyKey": JOURNEY,
             "language": "en-US",
             "deviceClass": "desktop",
+            "instanceId": "chat-1",
         },
         "events": [
             {
@@ -195,6 +196,7 @@ def journey_body(site: Site, n: int) -> dict:
                 "fieldKey": "business-name",
                 "errorType": "required",
                 "reason": "idle",
+                "instanceId": "chat-2",
             }
         ],
     }
@@ -233,6 +235,7 @@ def typed_body(kind: str) -> Callable[[Site, int], dict]:
             "visitorId": f"visitor-{n}",
             "source": "client",
             "sessionId": f"sess-{n}",
+            "instanceId": "chat-1",
             "userIdentity": {"email": "jane@example.com", "userId": "usr_1"},
             "user": {"email": "jane@example.com", "userId": "usr_1"},
             "events": [
@@ -242,6 +245,7 @@ def typed_body(kind: str) -> Callable[[Site, int], dict]:
                     "path": "/pricing",
                     "referrer": "https://google.com",
                     "sessionId": "sess_1",
+                    "instanceId": "chat-2",
                     "timestamp": 1699999999999,
                     "utm": {
                         "source": "google",
@@ -279,7 +283,10 @@ def events_api_body(kind: str) -> Callable[[Site, int], dict]:
             "ip_address": "203.0.113.42",
         }
         if kind == "custom":
-            event.update(event_name="signup", props={"plan": "pro", "trial_days": 14})
+            event.update(
+                event_name="signup",
+                props={"plan": "pro", "trial_days": 14, "instance_id": "chat-1"},
+            )
         return event
 
     return body

@@ -21,6 +21,7 @@ from peewee import (
 
 from flask_journey import migrations
 from flask_journey.migrations import Migration
+from flask_journey.models import IdentityLink
 
 from .helpers import JOURNEY, ORG, ORIGIN
 
@@ -218,6 +219,10 @@ def test_migrate_upgrades_a_release_0_1_database_and_keeps_every_row(old_app, ru
         "sign-ins as rows (journey_dashboard_session), so that signing out ends them",
         "Applied 12: the country of events and sessions (an ISO 3166 code, looked up at "
         "ingest; the address is not kept): a column of journey_event and of journey_session",
+        "Applied 13: one person, one identity: the identities identify events link "
+        "(journey_identity, filled from the identify events stored) and an index of identify "
+        "and stage events; usage metered per journey too (journey_usage_journey, from this "
+        "version on)",
         "Applied 15: a journey's bounded vocabulary (journey_vocabulary): the step keys, "
         "fields, event names, error types and drop-off reasons its reports show on their own; "
         "the report summaries are built again, folding the values beyond the JOURNEY_MAX_* "
@@ -252,6 +257,34 @@ def test_migrate_builds_the_report_summaries_from_the_stored_events(old_app, run
     )
     assert (report["totals"]["sessions"], report["events"]["total"]) == (1, 2)
     assert run("refresh").output == "Read 0 events; summarised 0 sessions.\n"
+
+
+def test_migrate_links_the_people_of_the_identify_events_already_stored(old_app, run):
+    database = old_app.extensions["journey"].database
+    with database.bind_ctx(V1_MODELS):
+        journey = V1Journey.get(V1Journey.slug == JOURNEY)
+        for n, user_id, properties, client in (
+            (1, "eh_" + "a" * 64, None, "laptop"),
+            (2, "usr_1", {"email": "eh_" + "a" * 64}, "phone"),
+            (3, None, None, "tablet"),
+        ):
+            V1Event.create(
+                journey=journey, event_id=f"evt_identify_{n}", wire_format="typed",
+                type="identify", occurred_at=CREATED, received_at=CREATED,
+                user_id=user_id, client_id=client, properties=properties,
+            )  # fmt: skip
+
+    assert run("migrate").exit_code == 0
+
+    with old_app.app_context():
+        old_app.extensions["journey"].activate()
+        links = sorted((link.kind, link.alias[:5], link.user_key) for link in IdentityLink.select())
+    assert links == [
+        ("email", "eh_aa", "eh_" + "a" * 64),
+        ("user", "usr_1", "eh_" + "a" * 64),
+        ("visitor", "lapto", "eh_" + "a" * 64),
+        ("visitor", "phone", "eh_" + "a" * 64),
+    ]
 
 
 def test_migrate_keeps_an_index_the_operator_built_beforehand(old_app, run):

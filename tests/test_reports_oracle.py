@@ -124,6 +124,9 @@ def _embed_session(rng: random.Random, number: int) -> list[Event]:
             "source": "client",
             "schema_version": 1,
         }
+        if rng.random() < 0.2:
+            # Seed 000's instance id, which server-side outcomes name (seed 002).
+            event["instance_id"] = f"i-{rng.randrange(6)}"
         roll = rng.random()
         if roll < 0.15:
             if step in STEPS[:-1] and rng.random() < 0.7:
@@ -195,7 +198,8 @@ def _sessionless(rng: random.Random, number: int) -> list[Event]:
     """Seed 002 and 003 events: no session; they count only among the other events."""
     event: dict[str, Any]
     if rng.random() < 0.5:
-        event = {"type": "collect", "name": "view", "instance_id": f"i-{number}"}
+        action = rng.choice(("view", "lead", "approved", "failed"))
+        event = {"type": "collect", "name": action, "instance_id": f"i-{rng.randrange(8)}"}
         wire_format = "collect"
     else:
         url = rng.choice(URLS)
@@ -206,8 +210,47 @@ def _sessionless(rng: random.Random, number: int) -> list[Event]:
             "path": url_path(url),
             "referrer": rng.choice(REFERRERS),
         }
+        if rng.random() < 0.5:
+            event["instance_id"] = f"i-{rng.randrange(8)}"
         wire_format = "events_api"
     return [(wire_format, {**event, "event_id": f"x{number}", "occurred_at": _start(rng)})]
+
+
+#: The identities people are known by: user ids, and emails in their stored (hashed) form.
+USER_IDS = ("usr_1", "usr_2", "usr_3")
+EMAILS = tuple("eh_" + str(n) * 64 for n in range(3))
+
+
+def _person(rng: random.Random, number: int) -> list[Event]:
+    """Seed 001 events of a visitor: identifies naming user ids, emails or both (one person
+    by several names, several people from one browser), stage events from the visitor alone
+    or naming their user, before and after an identify."""
+    at = _start(rng)
+    visitor = f"client-{rng.randrange(4)}"
+    events = []
+    for n in range(rng.randint(1, 5)):
+        at += _gap(rng)
+        url = rng.choice(URLS)
+        event: dict[str, Any] = {
+            "event_id": f"p{number}-{n}",
+            "occurred_at": at,
+            "client_id": visitor,
+            "url": url,
+            "path": url_path(url),
+            "source": "client",
+        }
+        if rng.random() < 0.5:
+            user_id = rng.choice((*USER_IDS, *EMAILS, None))
+            email = rng.choice((*EMAILS, None)) if user_id in USER_IDS else None
+            event.update(type="identify", user_id=user_id or rng.choice(EMAILS))
+            if email:
+                event["properties"] = {"email": email}
+        else:
+            event.update(type="stage", name=rng.choice(("activated", "paid", "churned")))
+            if rng.random() < 0.3:
+                event["user_id"] = rng.choice((*USER_IDS, *EMAILS, "usr_unknown"))
+        events.append(("typed", event))
+    return events
 
 
 def _batches(seed: int) -> list[tuple[list[Event], bool]]:
@@ -217,7 +260,9 @@ def _batches(seed: int) -> list[tuple[list[Event], bool]]:
     which here means empty, and 25-50 examples would rarely grow to a real journey.
     """
     rng = random.Random(seed)
-    makers = rng.choices((_embed_session, _server_session, _sessionless), (6, 1, 1), k=12)
+    makers = rng.choices(
+        (_embed_session, _server_session, _sessionless, _person), (6, 1, 2, 2), k=12
+    )
     events = [e for n, make in enumerate(makers[: rng.randint(0, 12)]) for e in make(rng, n)]
     # Stored in any order: an event with an old ts may arrive after newer ones.
     stored = rng.sample(events, len(events))

@@ -26,7 +26,7 @@ from flask import (
 )
 from werkzeug.exceptions import HTTPException
 
-from .. import reports, tenants
+from .. import api, reports, tenants
 from ..countries import country_name
 from ..display import visible
 from ..installation import dashboard_secret_of
@@ -274,6 +274,7 @@ def create_dashboard_blueprint(
             rows=rows,
             view=view,
             presets=PRESETS,
+            usage=api.usage(organization)["thisMonth"],
             **_common(),
         )
 

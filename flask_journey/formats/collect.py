@@ -1,13 +1,16 @@
 """Seed 002, the event tracker: ``POST /collect/{aid}/{tid}/event`` with one event.
 
 ``aid`` and ``tid`` are the organization's and the journey's ids (``accountId``/``trackerId`` in
-``flask journey show``). Success is ``204`` with an empty body; a refusal is ``{"error": "..."}``
-with a 4xx status, and nothing is tracked.
+``flask journey show``), in decimal or as the UUID whose integer they are (the seed allows
+UUIDs). Success is ``204`` with an empty body; a refusal is ``{"error": "..."}`` with a 4xx
+status, and nothing is tracked. ``instance_id`` links the event to web sessions that carry the
+same one (the report's ``outcomes``).
 """
 
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
 from marshmallow import EXCLUDE, Schema
@@ -21,6 +24,9 @@ from ._fields import JsonObject, text
 
 #: A path id this site can have issued: a positive integer that fits a 64-bit column.
 _ID = re.compile(r"^[1-9][0-9]{0,17}$")
+_MAX_ID = 10**18
+#: The same id as a UUID, in its canonical form: ``00000000-0000-0000-0000-00000000002a`` is 42.
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 
 
 class CollectSchema(Schema):
@@ -42,9 +48,12 @@ _extras = JsonObject()
 
 def path_id(value: str, what: str) -> int:
     """An ``aid``/``tid`` path segment as an id; one this site cannot have issued is not found."""
-    if not _ID.match(value):
+    if _ID.match(value):
+        return int(value)
+    number = uuid.UUID(value).int if _UUID.match(value) else 0
+    if not 0 < number < _MAX_ID:
         raise TenantNotFound(what)
-    return int(value)
+    return number
 
 
 class CollectFormat(WireFormat):

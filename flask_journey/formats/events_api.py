@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, ValidationError
+from marshmallow import EXCLUDE, Schema, ValidationError, validates_schema
 
 from ..models import utcnow
 from ..outcomes import (
@@ -69,6 +69,13 @@ class CustomSchema(PageviewSchema):
     event_name = text(256, required=True)
     props = Properties(max_keys=MAX_PROPS, max_key_length=MAX_PROP_KEY_LENGTH, null_values=False)
 
+    @validates_schema
+    def _instance_id(self, data: dict[str, Any], **kwargs: Any) -> None:
+        """``props.instance_id`` links the event to a web session (seed 002): a string."""
+        instance = (data.get("props") or {}).get("instance_id")
+        if instance is not None and not (isinstance(instance, str) and 0 < len(instance) <= 128):
+            raise ValidationError("instance_id must be a string of 1 to 128 characters", "props")
+
 
 SCHEMAS: dict[str, Schema] = {"pageview": PageviewSchema(), "custom": CustomSchema()}
 
@@ -100,14 +107,19 @@ class EventsApiFormat(WireFormat):
         return InvalidRequest(f"Invalid field {name}: {message}", name)
 
     def parse(self, event: dict[str, Any], tenant: Tenant, incoming: Incoming) -> Parsed:
+        props = dict(event.get("props") or {})
+        # Seed 002's instance id, linking a server-side outcome to a web session: a column.
+        instance_id = props.pop("instance_id", None)
         canonical = {
             "type": event["kind"],
             "name": event.get("event_name"),
             "occurred_at": utcnow(),
             "url": event["url"],
             "referrer": event.get("referrer"),
-            "properties": strip_personal(event.get("props") or {}) or None,
+            "properties": strip_personal(props) or None,
         }
+        if instance_id is not None:
+            canonical["instance_id"] = instance_id
         canonical["event_id"] = event_id(
             tenant, canonical, incoming.idempotency_key, client_time=False
         )

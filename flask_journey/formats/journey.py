@@ -57,6 +57,8 @@ class ContextSchema(Schema):
     orgKey = text(64, required=True)
     journeyKey = text(64, required=True)
     language = text(35)
+    #: Seed 002's instance id, for every event of the batch that names none of its own.
+    instanceId = text(128)
     #: Any string: the seed lists no values, so one not in :data:`DEVICE_CLASSES` is kept as
     #: :data:`OTHER_DEVICE` rather than refusing the batch.
     deviceClass = fields.String(allow_none=True, error_messages={"invalid": "must be a string"})
@@ -103,6 +105,7 @@ class EventSchema(Schema):
     fieldKey = text(128)
     errorType = text(64)
     reason = text(64)
+    instanceId = text(128)
 
     @validates_schema
     def _step_view_names_its_step(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -174,6 +177,7 @@ class JourneyFormat(WireFormat):
         context = batch["context"]
         device_class = device_class_of(context.get("deviceClass"))
         language = context.get("language")
+        instance_id = context.get("instanceId")
         user_agent = incoming.user_agent
         country = self.country(incoming)
         seen: set[str] = set()
@@ -191,6 +195,7 @@ class JourneyFormat(WireFormat):
                     "occurred_at": event["ts"].astimezone(dt.timezone.utc).replace(tzinfo=None),
                     "session_id": event["sessionId"],
                     "client_id": event["clientId"],
+                    "instance_id": event.get("instanceId") or instance_id or None,
                     "url": event["url"],
                     "referrer": event.get("referrer"),
                     "title": event.get("title"),

@@ -95,6 +95,8 @@ class BatchSchema(Schema):
     source = _one_of(SOURCES, load_default="client")
     #: The browser SDK's session id, for every event of the batch.
     sessionId = text(128)
+    #: Seed 002's instance id, for every event of the batch that names none of its own.
+    instanceId = text(128)
     #: The user set with ``setUser()``/``identify()``; ``user`` is the name this format took
     #: before the SDK's was known, still accepted.
     userIdentity = fields.Raw(allow_none=True)
@@ -130,6 +132,7 @@ class EventSchema(Schema):
     referrer = text(2048)
     utm = fields.Nested(UtmSchema, allow_none=True)
     sessionId = text(128)
+    instanceId = text(128)
 
 
 class PageviewSchema(EventSchema):
@@ -386,6 +389,7 @@ class TypedFormat(WireFormat):
                 "session_id": event.get("sessionId") or batch.get("sessionId"),
                 "client_id": batch.get("visitorId"),
                 "user_id": user_id,
+                "instance_id": event.get("instanceId") or batch.get("instanceId") or None,
                 "url": event["url"],
                 "path": event["path"],
                 "referrer": event.get("referrer"),

@@ -18,13 +18,26 @@ from typing import Any
 from peewee import Database
 
 from ..db import is_sqlite
-from ..models import FieldSummary, HourlyCount, SessionSummary
-from .query import NONE, SEGMENTS, TOP_EVENTS, Query, median_seconds, rate, top
+from ..identities import LINKS_TABLE, RESOLVE_JOINS, RESOLVE_SQL
+from ..models import Event, FieldSummary, HourlyCount, SessionSummary
+from .query import (
+    NONE,
+    OTHER_OUTCOMES,
+    SEGMENTS,
+    TOP_EVENTS,
+    TOP_OUTCOMES,
+    USER_STAGES,
+    Query,
+    median_seconds,
+    rate,
+    top,
+)
 from .summary import SESSION_COLUMNS
 
 _SESSION = SessionSummary._meta.table_name
 _FIELD = FieldSummary._meta.table_name
 _HOURLY = HourlyCount._meta.table_name
+_EVENT = Event._meta.table_name
 _SESSION_COLUMNS = (*SESSION_COLUMNS, "id")
 
 
@@ -162,7 +175,8 @@ def _period(db: Database, query: Query) -> dict[str, Any]:
         "steps": funnel(sessions, order, set(query.steps)),
         "fields": fields.get(None, []),
         "trend": trend(query, sessions),
-        "events": events(sql, query),
+        "events": {**events(sql, query), "users": users(sql, query)},
+        "outcomes": outcomes(sql),
         "segments": {
             name: dict(top(Counter(s.segment(name) for s in sessions))) for name in SEGMENTS
         },
@@ -460,3 +474,80 @@ def events(sql: _Sql, query: Query) -> dict[str, Any]:
 def _top(counts: Counter, limit: int | None) -> list[tuple[Any, int]]:
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0] or ""))
     return ranked[:limit] if limit is not None else ranked
+
+
+def _in_events_range(query: Query, at: Any) -> bool:
+    """Whether an event is among the range's other events: its UTC hour starts on a day of the
+    range, local time."""
+    hour = _time(at).replace(minute=0, second=0, microsecond=0)
+    return query.start.isoformat() <= query.period(hour)[:10] <= query.end.isoformat()
+
+
+def users(sql: _Sql, query: Query) -> dict[str, Any]:
+    """The people of the range's identify and stage events, one per person however named
+    (:mod:`flask_journey.identities`), and how many reached each stage in the range."""
+    start, end = query.bounds()
+    hour = dt.timedelta(hours=1)
+    joins = RESOLVE_JOINS.format(links=LINKS_TABLE)
+    identified: set[str] = set()
+    reached: dict[str, set[str]] = {stage: set() for stage in USER_STAGES}
+    for kind, name, at, user in sql.run(
+        f"SELECT e.type, e.name, e.occurred_at, {RESOLVE_SQL} FROM {_EVENT} e{joins}"
+        " WHERE e.journey_id = {p} AND e.type IN ('identify', 'stage')"
+        " AND e.occurred_at >= {p} AND e.occurred_at < {p}",
+        [query.journey_id, sql.time(start - hour), sql.time(end + hour)],
+    ):
+        if user is None or not _in_events_range(query, at):
+            continue
+        identified.add(user)
+        if kind == "stage" and name in reached:
+            reached[name].add(user)
+    for user, discovered, signed_up in sql.run(
+        "SELECT user_key, MIN(linked_at), MIN(CASE WHEN kind = 'user' THEN linked_at END)"
+        f" FROM {LINKS_TABLE} WHERE journey_id = {{p}} AND kind IN ('user', 'email')"
+        " GROUP BY user_key",
+        [query.journey_id],
+    ):
+        if _in_events_range(query, discovered):
+            reached["discovered"].add(user)
+        if signed_up is not None and _in_events_range(query, signed_up):
+            reached["signed_up"].add(user)
+    return {
+        "identified": len(identified),
+        "stages": {stage: len(reached[stage]) for stage in USER_STAGES},
+    }
+
+
+def outcomes(sql: _Sql) -> list[dict[str, Any]]:
+    """The server-side actions joined to the range's sessions by their instance ids: for each,
+    the sessions it followed and how many of them completed."""
+    by_action: dict[str, set[tuple[int, int]]] = defaultdict(set)
+    for session, completed, action in sql.run(
+        f"SELECT DISTINCT s.id, s.completed, o.name FROM {_EVENT} w"
+        f" JOIN {_SESSION} s ON s.journey_id = w.journey_id AND s.session_id = w.session_id"
+        f" JOIN {_EVENT} o ON o.instance_id = w.instance_id AND o.journey_id = w.journey_id"
+        " WHERE w.instance_id IS NOT NULL AND w.session_id IS NOT NULL"
+        " AND o.session_id IS NULL AND o.type IN ('collect', 'custom') AND o.name IS NOT NULL"
+        f" AND {sql.where}",
+        sql.params,
+    ):
+        by_action[action].add((session, completed))
+    return outcome_rows(by_action)
+
+
+def outcome_rows(by_action: dict[str, set[tuple[Any, int]]]) -> list[dict[str, Any]]:
+    """``outcomes`` from each action's ``(session, completed)`` pairs: the most frequent
+    :data:`TOP_OUTCOMES` actions, then the sessions of all the others as one row."""
+    ranked = sorted(by_action, key=lambda action: (-len(by_action[action]), action))
+    rows = [(action, by_action[action]) for action in ranked[:TOP_OUTCOMES]]
+    rest = {pair for action in ranked[TOP_OUTCOMES:] for pair in by_action[action]}
+    if rest:
+        rows.append((OTHER_OUTCOMES, rest))
+    return [
+        {
+            "action": action,
+            "sessions": len(pairs),
+            "completedSessions": sum(1 for _, completed in pairs if completed),
+        }
+        for action, pairs in rows
+    ]

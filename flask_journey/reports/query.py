@@ -32,6 +32,12 @@ DIRECT = "(direct)"
 TOP_VALUES = 10
 #: How many pages and referrers ``events`` lists at most.
 TOP_EVENTS = 20
+#: Per-user stages the report counts: the first two inferred from identify events (seed 001),
+#: the others named by stage events.
+USER_STAGES = ("discovered", "signed_up", "activated", "engaged", "paid", "churned", "inactive")
+#: How many server-side actions ``outcomes`` lists; the rest are one ``(other)`` row.
+TOP_OUTCOMES = 20
+OTHER_OUTCOMES = "(other)"
 #: Event types that are page views, in every format.
 PAGEVIEW_TYPES = ("page_view", "pageview")
 #: The types of a session's field events, and of those that count as starting the form.

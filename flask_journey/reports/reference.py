@@ -19,15 +19,19 @@ from typing import Any
 from peewee import Database
 
 from ..db import using
+from ..identities import EMAIL, USER, kind_of
 from ..models import Event
 from .query import (
     DIRECT,
     FIELD_TYPES,
     NONE,
+    OTHER_OUTCOMES,
     PAGEVIEW_TYPES,
     SEGMENTS,
     STARTER_TYPES,
     TOP_EVENTS,
+    TOP_OUTCOMES,
+    USER_STAGES,
     Query,
     median_seconds,
     rate,
@@ -58,6 +62,9 @@ _COLUMNS = (
     "label",
     "value",
     "properties",
+    "client_id",
+    "user_id",
+    "instance_id",
 )
 
 
@@ -83,6 +90,9 @@ class _Event:
     label: str | None
     value: float | None
     properties: dict[str, Any] | None
+    client_id: str | None
+    user_id: str | None
+    instance_id: str | None
 
     @property
     def field(self) -> tuple[str, str | None] | None:
@@ -181,7 +191,8 @@ def _report(events: list[_Event], query: Query) -> dict[str, Any]:
         "breakdown": query.breakdown,
         **_tables(sessions, query),
         "trend": _trend(sessions, query),
-        "events": _other_events(events, query),
+        "events": {**_other_events(events, query), "users": _users(events, query)},
+        "outcomes": _outcomes(events, sessions),
         "segments": {
             name: dict(top(Counter(s.segments[name] for s in sessions))) for name in SEGMENTS
         },
@@ -530,3 +541,118 @@ def _other_events(events: list[_Event], query: Query) -> dict[str, Any]:
 def _nullable(value: str | None) -> tuple[bool, str]:
     """A sort key putting None first, then strings in order."""
     return (value is not None, value or "")
+
+
+def _in_events_range(at: dt.datetime, query: Query) -> bool:
+    hour = at.replace(minute=0, second=0, microsecond=0)
+    local_day = hour.replace(tzinfo=dt.timezone.utc).astimezone(query.zone).date()
+    return query.start <= local_day <= query.end
+
+
+class _People:
+    """Who is who, replaying every identify event in the order they were stored: the identities
+    each names are one person, and a visitor is the first person identified from it."""
+
+    def __init__(self, events: list[_Event]) -> None:
+        self.parent: dict[tuple[str, str], tuple[str, str]] = {}
+        self.visitors: dict[str, tuple[str, str]] = {}
+        self.identifies: list[tuple[tuple[str, str], dt.datetime, bool]] = []
+        for event in events:
+            if event.type != "identify":
+                continue
+            names = []
+            if event.user_id:
+                names.append((kind_of(event.user_id), event.user_id))
+            email = (event.properties or {}).get("email")
+            if isinstance(email, str) and email and email != event.user_id:
+                names.append((EMAIL, email))
+            if not names:
+                continue
+            for name in names:
+                self.parent.setdefault(name, name)
+            for name in names[1:]:
+                self.parent[self.find(name)] = self.find(names[0])
+            if event.client_id and event.client_id not in self.visitors:
+                self.visitors[event.client_id] = names[0]
+            signed_up = any(kind == USER for kind, _ in names)
+            self.identifies.append((names[0], event.occurred_at, signed_up))
+
+    def find(self, name: tuple[str, str]) -> tuple[str, str]:
+        while self.parent[name] != name:
+            name = self.parent[name]
+        return name
+
+    def of(self, event: _Event) -> tuple[str, str] | None:
+        """The person an event is of: its own user's, else the user it names, else its
+        visitor's; None for an event of nobody known."""
+        if event.user_id:
+            name = (kind_of(event.user_id), event.user_id)
+            return self.find(name) if name in self.parent else ("unlinked", event.user_id)
+        if event.client_id in self.visitors:
+            return self.find(self.visitors[event.client_id])
+        return None
+
+
+def _users(events: list[_Event], query: Query) -> dict[str, Any]:
+    """Per person (however named), whether they had an identify or stage event in the range,
+    and the stages they reached in it: discovered at their first identify, signed_up at their
+    first identify naming a user id, the others at a stage event of that name."""
+    people = _People(events)
+    identified = set()
+    reached: dict[str, set[tuple[str, str]]] = {stage: set() for stage in USER_STAGES}
+    for event in events:
+        if event.type not in ("identify", "stage") or not _in_events_range(
+            event.occurred_at, query
+        ):
+            continue
+        person = people.of(event)
+        if person is None:
+            continue
+        identified.add(person)
+        if event.type == "stage" and event.name in reached:
+            reached[event.name].add(person)
+    first: dict[tuple[str, str], dt.datetime] = {}
+    first_signed_up: dict[tuple[str, str], dt.datetime] = {}
+    for name, at, signed_up in people.identifies:
+        person = people.find(name)
+        first[person] = min(first.get(person, at), at)
+        if signed_up:
+            first_signed_up[person] = min(first_signed_up.get(person, at), at)
+    reached["discovered"] = {p for p, at in first.items() if _in_events_range(at, query)}
+    reached["signed_up"] = {p for p, at in first_signed_up.items() if _in_events_range(at, query)}
+    return {
+        "identified": len(identified),
+        "stages": {stage: len(reached[stage]) for stage in USER_STAGES},
+    }
+
+
+def _outcomes(events: list[_Event], sessions: list[_Session]) -> list[dict[str, Any]]:
+    """Each server-side action (a collect event's, or a named custom event's without a session)
+    with the instance id of some session of the range: the sessions it followed, and how many
+    of them completed. The :data:`TOP_OUTCOMES` most frequent, then the rest as one row."""
+    followed: dict[str, list[_Session]] = defaultdict(list)
+    for session in sessions:
+        instances = {e.instance_id for e in session.events if e.instance_id is not None}
+        actions = {
+            e.name
+            for e in events
+            if e.instance_id in instances
+            and e.session_id is None
+            and e.type in ("collect", "custom")
+            and e.name is not None
+        }
+        for action in actions:
+            followed[action].append(session)
+    ranked = sorted(followed.items(), key=lambda item: (-len(item[1]), item[0]))
+    rows = ranked[:TOP_OUTCOMES]
+    others = {id(s): s for _, group in ranked[TOP_OUTCOMES:] for s in group}
+    if others:
+        rows.append((OTHER_OUTCOMES, list(others.values())))
+    return [
+        {
+            "action": action,
+            "sessions": len(group),
+            "completedSessions": sum(s.completed for s in group),
+        }
+        for action, group in rows
+    ]

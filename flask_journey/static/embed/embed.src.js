@@ -47,6 +47,8 @@
     armed = 0, // 0: nothing yet on this step, 1: interacted, 2: drop-off already signalled
     internal = 0, // a same-site link or form is taking the visitor to the next page
     ready = 0, // the document is parsed: steps can be looked for
+    instance, // seed 002's instance id, sent with every event
+    pageInstance, // the last data-journey-instance the page showed
     clientId, saved, last, sessionId;
 
   function on(target, type, listener) {
@@ -98,6 +100,7 @@
       url: clean(loc.href),
       embedVersion: "1.0.0"
     };
+    if (instance) event.instanceId = ("" + instance).slice(0, 128);
     if (/^(page|session)/.test(tag)) {
       if (d.referrer) event.referrer = clean(d.referrer);
     } else if (step) {
@@ -125,6 +128,7 @@
   function track(tag, props) {
     props = props || {};
     if (!TAGS.test(tag) || tag == "step_view" && !props.stepKey) return;
+    instance = props.instance_id || instance;
     expire();
     if (!sessionId) {
       if (tag == "session_end") return;
@@ -212,7 +216,9 @@
   // A page_view when the address changed, then the step, success markers and aria-invalid
   // fields as the page shows them now (once the document is parsed and styled).
   function view() {
-    var key;
+    var key, marked = all("[data-journey-instance]").pop();
+    marked = marked && attr(marked, "data-journey-instance");
+    if (marked != pageInstance) instance = pageInstance = marked;
     if (loc.href != lastUrl) {
       lastUrl = loc.href;
       internal = 0;
@@ -316,6 +322,9 @@
   w.JourneyEmbed = {
     loaded: 1,
     track: track,
+    setInstanceId: function (id) {
+      instance = id;
+    },
     flush: function () {
       retryAt = 0;
       flush();
