@@ -106,7 +106,8 @@ def compute(db: Database, query: Query, limits: Limits | None = None) -> dict[st
     """The report ``query`` asks for, computed from the raw events of its journey, with its
     values beyond ``limits`` (default: the ``JOURNEY_MAX_*`` defaults) folded."""
     events = _events(db, query.journey_id)
-    return _report(_folded(events, query.steps, limits or Limits.default()), query)
+    folded = _folded(events, query.steps, limits or Limits.default())
+    return _report(folded, query, events)
 
 
 def _folded(events: list[_Event], configured: Iterable[str], limits: Limits) -> list[_Event]:
@@ -169,7 +170,9 @@ def _events(db: Database, journey_id: int) -> list[_Event]:
         return [_Event(*row) for row in rows]
 
 
-def _report(events: list[_Event], query: Query) -> dict[str, Any]:
+def _report(events: list[_Event], query: Query, raw: list[_Event]) -> dict[str, Any]:
+    """The report of ``events`` (folded to the vocabulary); people and server actions are
+    counted from the ``raw`` events, by the names they were sent with, as the summaries do."""
     start, end = query.bounds()
     by_session: dict[str, list[_Event]] = defaultdict(list)
     for event in events:
@@ -191,13 +194,13 @@ def _report(events: list[_Event], query: Query) -> dict[str, Any]:
         "breakdown": query.breakdown,
         **_tables(sessions, query),
         "trend": _trend(sessions, query),
-        "events": {**_other_events(events, query), "users": _users(events, query)},
-        "outcomes": _outcomes(events, sessions),
+        "events": {**_other_events(events, query), "users": _users(raw, query)},
+        "outcomes": _outcomes(raw, sessions),
         "segments": {
             name: dict(top(Counter(s.segments[name] for s in sessions))) for name in SEGMENTS
         },
         "breakdownValues": None,
-        "previous": _report(events, query.previous()) if query.compare else None,
+        "previous": _report(events, query.previous(), raw) if query.compare else None,
     }
     if query.breakdown is not None:
         # Every value's funnel has the range's steps, in the range's order, to compare them.
