@@ -249,6 +249,9 @@ class Settings:
     dashboard_session_seconds: int = setting(
         8 * 3600, positive_int, "Lifetime of a dashboard sign-in with a secret key, seconds."
     )
+    share_min_sessions: int = setting(
+        10, positive_int, "Counts under it show as '< N' on share links and framed pages."
+    )
 
 
 #: The table: one :class:`Setting` per ``JOURNEY_*`` key, in declaration order.

@@ -45,6 +45,7 @@ INVALID: dict[str, Any] = {
     "JOURNEY_DASHBOARD_URL": "journey",
     "JOURNEY_DASHBOARD_SIGNIN_LIMIT": "5 per blink",
     "JOURNEY_DASHBOARD_SESSION_SECONDS": 0,
+    "JOURNEY_SHARE_MIN_SESSIONS": "10",
 }
 
 
