@@ -45,9 +45,15 @@ def _text(html: str) -> str:
     return unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html)).strip())
 
 
+def _found(pattern: str, text: str) -> str:
+    match = re.search(pattern, text, re.S)
+    assert match is not None, f"{pattern!r} is not on the page"
+    return match.group(0)
+
+
 def _fix_first(page: str) -> list[tuple[str, str]]:
     """Each "What to fix first" line: its link's target and its text."""
-    section = re.search(r'<section[^>]*id="fix-first">.*?</section>', page, re.S).group(0)
+    section = _found(r'<section[^>]*id="fix-first">.*?</section>', page)
     return [
         (anchor, _text(line))
         for anchor, line in re.findall(r'<li class="fix-\w+"><a href="#([^"]+)">(.*?)</a>', section)
