@@ -207,7 +207,7 @@ def test_denied_without_a_key_then_signed_in_with_one(chromium, site):
         _shot(page, "organization")
         page.click(f"a:text('{JOURNEY}')")
         page.wait_for_url(f"{_journey_url(site)}?range=30")
-        assert page.is_visible("svg[aria-labelledby='funnel-svg-title funnel-svg-desc']")
+        assert page.locator("ol.funnel li.step").count() == len(STEPS)
         assert page.locator("#fields-table tbody tr").count() == 9
         _shot(page, "journey")
         cookie = next(c for c in context.cookies() if c["name"] == "journey_dashboard")
@@ -260,8 +260,8 @@ def test_filters_range_and_compare_change_the_numbers_as_the_report_api_does(chr
         page.wait_for_url("**compare=off**")
         assert page.locator(".previous").count() == 0
 
-        page.select_option("#breakdown", "device")
-        page.click("form.controls button[type=submit]")
+        page.select_option("#breakdown-select", "device")
+        page.click("#breakdown-form button[type=submit]")
         page.wait_for_url("**breakdown=device**")
         assert page.is_visible("#breakdown-table")
 
@@ -422,17 +422,22 @@ def test_the_breakdown_has_a_chart_beside_its_table(chromium, site):
         assert len(groups) > 1
         chart = page.locator("#breakdown-chart")
         assert chart.is_visible()
-        assert chart.locator("title").text_content() == "Completion rate by device"
-        desc = chart.locator("desc").text_content()
-        for group in groups:
-            assert f"{group['value']}: {_percent(group['totals']['completionRate'])}" in desc
-        bars = chart.locator("rect.bar")
+        assert (
+            chart.locator("figcaption")
+            .text_content()
+            .startswith("Completion rate (completions ÷ starters) by device")
+        )
+        bars = chart.locator("li")
         assert bars.count() == len(groups)
-        # Bars are drawn to scale: each bar's length is its rate of the full 0-100% track.
-        full = float(chart.locator("rect").first.get_attribute("width"))
         for i, group in enumerate(groups):
-            drawn = float(bars.nth(i).get_attribute("width")) / full
-            assert abs(drawn - (group["totals"]["completionRate"] or 0)) < 0.001
+            bar = bars.nth(i)
+            assert bar.locator(".bar-label").inner_text() == group["value"]
+            rate = group["totals"]["completionRate"]
+            assert bar.locator(".bar-value").inner_text().startswith(_percent(rate))
+            # Bars are drawn to scale: each bar's length is its rate of the full 0-100% track.
+            full = bar.locator("rect.rail").bounding_box()["width"]
+            drawn = bar.locator("rect.fill").bounding_box()["width"] / full
+            assert abs(drawn - (rate or 0)) < 0.01
         table = page.locator("#breakdown-table")
         assert table.is_visible()
         last = table.locator("tbody tr").last.locator("th, td").all_text_contents()
