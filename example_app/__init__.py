@@ -27,8 +27,9 @@ from flask import Flask, request
 
 from flask_journey import Journey, api
 from flask_journey.api import Organization
+from flask_journey.demo import DemoField
 
-from .forms import BUSINESS, DECLARATION, ELIGIBILITY
+from .forms import BUSINESS, DECLARATION, ELIGIBILITY, Field
 from .views import bp
 
 #: Field names the embed script never reports on (flask_journey/static/embed: sensitive keys).
@@ -81,12 +82,38 @@ def local_requests_only(org: Organization) -> bool:
     return request.remote_addr in ("127.0.0.1", "::1")
 
 
-def _demo_fields() -> dict[str, list[str]]:
-    """The fields of each step as the embed script names them."""
+#: The page of each step, as the app's routes serve it (views.py).
+DEMO_PAGES = {
+    "eligibility": "/apply/eligibility",
+    "business-details": "/apply/business",
+    "review": "/apply/review",
+    "declaration": "/apply/review/declaration",
+    "submitted": "/apply/submitted",
+}
+
+
+def field_errors(field: Field) -> tuple[str, ...]:
+    """The validation errors a browser reports for ``field``'s constraint attributes."""
+    errors = ["valueMissing"] if field.required else []
+    if field.kind in ("email", "number"):
+        errors.append("typeMismatch")
+    if field.pattern:
+        errors.append("patternMismatch")
+    if "minlength" in field.attrs:
+        errors.append("tooShort")
+    if field.minimum is not None:
+        errors.append("rangeUnderflow")
+    if field.maximum is not None:
+        errors.append("rangeOverflow")
+    return tuple(errors)
+
+
+def _demo_fields() -> dict[str, list[DemoField]]:
+    """The fields of each step as the embed script names them, with the errors each can have."""
     steps = {"eligibility": ELIGIBILITY, "business-details": BUSINESS, "declaration": DECLARATION}
     return {
         step: [
-            field.attrs.get("data-journey-field", field.name)
+            DemoField(field.attrs.get("data-journey-field", field.name), field_errors(field))
             for field in fields
             if "data-journey-ignore" not in field.attrs and not _UNTRACKED.search(field.name)
         ]
@@ -122,5 +149,6 @@ def ensure_demo_journey(app: Flask) -> None:
                 sessions=sessions,
                 days=60,
                 fields=_demo_fields(),
-                base_url="http://127.0.0.1:5000/apply",
+                pages=DEMO_PAGES,
+                base_url="http://127.0.0.1:5000",
             )

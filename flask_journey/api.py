@@ -400,15 +400,18 @@ def demo_data(
     sessions: int = 500,
     days: int = 60,
     seed: int = 12,
-    fields: Mapping[str, Sequence[str]] | None = None,
+    fields: Mapping[str, Sequence[str | demo.DemoField]] | None = None,
+    pages: Mapping[str, str] | None = None,
     base_url: str = "https://demo.invalid",
 ) -> int:
     """Store ``sessions`` simulated visitors of the journey, spread over the last ``days`` days,
     through the ingest pipeline, then :func:`refresh` the reports; return the events stored.
 
-    They follow the journey's steps; ``fields`` maps a step to its field keys (default: those
-    its stored events name, else made-up ones); step pages are at ``base_url/<step>``. The same
-    ``seed`` stores the same sessions, once.
+    They follow the journey's steps; ``fields`` maps a step to its fields, as keys or as
+    :class:`flask_journey.demo.DemoField` with the validation errors each can have (default:
+    those its stored events name, else made-up ones); a step's page is ``pages[step]`` (a path
+    on ``base_url``'s host), else ``base_url/<step>``. Only a successful submission reaches
+    the last step. The same ``seed`` stores the same sessions, once.
     """
     found = get_journey(org, journey)
     stored = demo.simulate(
@@ -417,6 +420,7 @@ def demo_data(
         days=days,
         seed=seed,
         fields=fields,
+        pages=pages,
         base_url=base_url,
     )
     refresh()
