@@ -108,7 +108,7 @@ def field_errors(field: Field) -> tuple[str, ...]:
     return tuple(errors)
 
 
-def _demo_fields() -> dict[str, list[DemoField]]:
+def demo_fields() -> dict[str, list[DemoField]]:
     """The fields of each step as the embed script names them, with the errors each can have."""
     steps = {"eligibility": ELIGIBILITY, "business-details": BUSINESS, "declaration": DECLARATION}
     return {
@@ -148,7 +148,7 @@ def ensure_demo_journey(app: Flask) -> None:
                 slug,
                 sessions=sessions,
                 days=60,
-                fields=_demo_fields(),
+                fields=demo_fields(),
                 pages=DEMO_PAGES,
                 base_url="http://127.0.0.1:5000",
             )
