@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from . import known_journey
+from tests import known_journey
 
 ORG, JOURNEY = "acme", "known"
 PAGE = f"/journey/{ORG}/{JOURNEY}/"

@@ -10,6 +10,8 @@ nothing from another host (``visitor`` in tests/test_dashboard_browser.py).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,10 +19,34 @@ from flask import Flask
 
 from flask_journey import Journey
 from tests import known_journey
-from tests.live import launch_chromium, serve_wsgi
-from tests.test_dashboard_browser import Site, _shot, _sign_in, axe_source, visitor
+from tests.live import axe_source, launch_chromium, serve_wsgi, visitor
 
 ORG, KNOWN, DEMO = "acme", "known", "signup"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "dashboard"
+
+
+@dataclass
+class Site:
+    app: Flask
+    base: str
+    key: str = ""
+
+    def cli(self, *args: str) -> str:
+        result = self.app.test_cli_runner().invoke(args=["journey", *args])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+
+def _sign_in(page: Any, site: Site) -> None:
+    page.goto(f"{site.base}/journey/sign-in")
+    page.fill("#key", site.key)
+    page.click("form.stack button[type=submit]")
+    page.wait_for_url(f"{site.base}/journey/{ORG}/")
+
+
+def _shot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +60,7 @@ def site(tmp_path_factory) -> Iterator[Site]:
     )
     Journey(app)
     with serve_wsgi(app) as base:
-        site = Site(app, base, base, "")
+        site = Site(app, base)
         site.cli("init-db")
         known_journey.fill(app, ORG, KNOWN)
         site.cli("create-journey", ORG, DEMO, "--allowed-origin", "https://grants.example.com")

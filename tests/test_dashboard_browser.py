@@ -9,12 +9,8 @@ from another host, and pass axe-core's checks; a screenshot of each page is kept
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
-import os
-import shutil
-import subprocess
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -27,40 +23,13 @@ from flask import Flask, request
 from werkzeug.wrappers import Response
 
 from flask_journey import Journey
-from tests.live import browser_context, launch_chromium, serve_wsgi
+from tests.live import axe_source, browser_context, launch_chromium, serve_wsgi, visitor
 
 ORG = "acme"
 JOURNEY = "signup"
 STEPS = ("about-you", "contact", "payment", "done")
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts" / "dashboard"
-#: axe-core is fetched from the npm registry into this cache, outside the repository.
-AXE_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "flask-journey"
-AXE_VERSION = "4"
-
-
-def axe_source() -> str:
-    """axe-core's browser build, installed with Debian's npm on first use."""
-    script = AXE_CACHE / "axe-core" / "node_modules" / "axe-core" / "axe.min.js"
-    if not script.exists():
-        npm = shutil.which("npm")
-        if npm is None:
-            pytest.skip("npm is missing: apt-get install npm (to fetch axe-core)")
-        subprocess.run(
-            [
-                npm,
-                "install",
-                "--silent",
-                "--no-audit",
-                "--no-fund",
-                "--prefix",
-                str(script.parents[2]),
-                f"axe-core@{AXE_VERSION}",
-            ],
-            check=True,
-            timeout=300,
-        )
-    return script.read_text()
 
 
 @dataclass
@@ -130,42 +99,6 @@ def site(tmp_path_factory) -> Iterator[Site]:
 def chromium() -> Iterator[Any]:
     with launch_chromium() as browser:
         yield browser
-
-
-@contextlib.contextmanager
-def visitor(chromium: Any, site: Site, **options: Any) -> Iterator[Any]:
-    """A fresh browser whose pages must log no console error or warning (CSP violations are
-    logged as errors), load every asset, and request nothing from another host than the
-    dashboard's. Pages answered 4xx on purpose log "Failed to load resource": not counted."""
-    console: list[str] = []
-    elsewhere: list[str] = []
-    failed: list[str] = []
-
-    def log(message: Any) -> None:
-        if message.type in ("error", "warning") and not (
-            message.text.startswith("Failed to load resource")
-        ):
-            console.append(f"{message.type}: {message.text}")
-
-    def answered(response: Any) -> None:
-        if response.status >= 400 and response.request.resource_type != "document":
-            failed.append(f"{response.status} {response.url}")
-
-    with browser_context(chromium, **options) as context:
-
-        def watch(page: Any) -> None:
-            page.on("console", log)
-            page.on("response", answered)
-            page.on(
-                "request",
-                lambda r: elsewhere.append(r.url) if not r.url.startswith(site.base) else None,
-            )
-
-        context.on("page", watch)
-        yield context
-    assert not console, console
-    assert not failed, failed
-    assert not elsewhere, elsewhere
 
 
 def _sign_in(page: Any, site: Site) -> None:
