@@ -102,9 +102,7 @@ def take(folder: Path) -> None:
         page.goto(f"{base}/{ORG}/{JOURNEY}/")
         page.screenshot(path=str(OUT / "dashboard-phone.png"))
         for section in ("funnel", "fields", "trend"):
-            page.locator(f"#{section}").screenshot(
-                path=str(OUT / f"dashboard-phone-{section}.png")
-            )
+            page.locator(f"#{section}").screenshot(path=str(OUT / f"dashboard-phone-{section}.png"))
         page.goto(f"{base}/{ORG}/")
         page.screenshot(path=str(OUT / "dashboard-phone-journeys.png"))
         browser.close()

@@ -144,7 +144,7 @@ def fix_first(report: Mapping[str, Any]) -> list[Line]:
             now, then = report["totals"][key], before[key]
             if not (_number(now) and _number(then)):
                 continue
-            points = (now - then) * 100
+            points = round((now - then) * 100, 1)
             if abs(points) >= LARGE_CHANGE_POINTS:
                 lines.append(
                     Line(

@@ -255,9 +255,9 @@ def create_dashboard_blueprint(
             **_common(),
         )
 
-    def _hides_small_numbers(shared: dict | None) -> bool:
+    def _hides_small_numbers(shared: bool) -> bool:
         # A share link's viewer, or anyone who sees the page inside another site's frame.
-        return shared is not None or request.headers.get("Sec-Fetch-Dest") in ("iframe", "frame")
+        return shared or request.headers.get("Sec-Fetch-Dest") in ("iframe", "frame")
 
     def _journey_page(journey: Journey, links: dict[str, Any], shared: dict | None) -> str:
         view = read_view(request.args, today())
@@ -266,7 +266,7 @@ def create_dashboard_blueprint(
         has_events = report["totals"]["sessions"] > 0 or (
             Event.select().where(Event.journey == journey.id).exists()
         )
-        if _hides_small_numbers(shared):
+        if _hides_small_numbers(shared is not None):
             report = suppress(report, state.settings.share_min_sessions)
         return render_template(
             "journey_dashboard/journey.html",
@@ -288,6 +288,7 @@ def create_dashboard_blueprint(
             links=links,
             shared=shared,
             share_choices=SHARE_CHOICES,
+            share_min_sessions=state.settings.share_min_sessions,
             active_shares=(
                 sum(shares.status(link) == "active" for link in shares.links(journey))
                 if links["shares"]
@@ -300,7 +301,7 @@ def create_dashboard_blueprint(
         # The report API's parameters and output, so a download is exactly that API's answer
         # (with small numbers hidden where the page hides them).
         report = report_of(journey, **parse_options(request.args))
-        if _hides_small_numbers({} if shared else None):
+        if _hides_small_numbers(shared):
             report = suppress(report, state.settings.share_min_sessions)
         name = f"{journey.organization.slug}-{journey.slug}-{report['from']}-{report['to']}"
         if fmt == "json":
