@@ -92,6 +92,26 @@ DEMO_PAGES = {
 }
 
 
+#: What each step is called on its page.
+DEMO_STEP_LABELS = {
+    "eligibility": "Eligibility",
+    "business-details": "Business details",
+    "review": "Review your answers",
+    "declaration": "Declaration",
+    "submitted": "Application submitted",
+}
+
+
+def demo_labels() -> dict[str, str]:
+    """The labels of the steps and of the fields (as the embed script names them) that the
+    pages show: what the dashboard shows instead of the keys."""
+    fields = (*ELIGIBILITY, *BUSINESS, *DECLARATION)
+    return {
+        **DEMO_STEP_LABELS,
+        **{field.attrs.get("data-journey-field", field.name): field.label for field in fields},
+    }
+
+
 def field_errors(field: Field) -> tuple[str, ...]:
     """The validation errors a browser reports for ``field``'s constraint attributes."""
     errors = ["valueMissing"] if field.required else []
@@ -141,6 +161,7 @@ def ensure_demo_journey(app: Flask) -> None:
                 origins=app.config["DEMO_ALLOWED_ORIGINS"],
                 steps=app.config["DEMO_STEPS"],
             )
+            api.update_journey(org, slug, labels=demo_labels())
         sessions = app.config["DEMO_DATA_SESSIONS"]
         if sessions and not api.has_events(org, slug):
             api.demo_data(

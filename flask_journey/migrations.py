@@ -42,6 +42,7 @@ from .models import (
     HourlyCount,
     Installation,
     Journey,
+    JourneyLabels,
     JourneySteps,
     RefreshState,
     RefusalCount,
@@ -215,6 +216,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         "journeys' allowed origins written as browsers send them (lower case, no default "
         "port), as requests' origins are now compared exactly",
         _exact_origins,
+    ),
+    Migration(
+        14,
+        "labels a site gives its journeys' step and field keys (journey_labels), shown on the "
+        "dashboard instead of the keys",
+        _create_tables(JourneyLabels),
     ),
 )
 

@@ -26,8 +26,9 @@ def test_first_run_fills_the_journey_and_the_statistics_link_opens_its_dashboard
     page = client.get(PAGE, environ_base=LOCAL)
     assert page.status_code == 200
     text = page.get_data(as_text=True)
-    assert '<th scope="row"><bdi>business-details</bdi></th>' in text
-    assert '<th scope="row"><bdi>business-name</bdi></th>' in text  # the form's own field keys
+    # The steps and fields as the pages call them, their keys in the tooltip.
+    assert '<bdi class="labelled" title="business-details">Business details</bdi>' in text
+    assert '<bdi class="labelled" title="business-name">Business name</bdi>' in text
     assert "password" not in text and "bank_account" not in text
     runner = app.test_cli_runner()
     today = dt.datetime.now(dt.timezone.utc).date()

@@ -404,6 +404,7 @@ ENDPOINTS = [
         lambda site, n: {
             "allowedOrigins": [ORIGIN, "https://other.example"],
             "steps": ["eligibility", "review"],
+            "labels": {"eligibility": "Eligibility"},
         },
         journey_refusal,
         None,

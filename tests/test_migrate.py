@@ -204,6 +204,8 @@ def test_migrate_upgrades_a_release_0_1_database_and_keeps_every_row(old_app, ru
         "holding its lock meanwhile; SQLite's REAL is double precision already)",
         "Applied 9: journeys' allowed origins written as browsers send them (lower case, no "
         "default port), as requests' origins are now compared exactly",
+        "Applied 14: labels a site gives its journeys' step and field keys (journey_labels), "
+        "shown on the dashboard instead of the keys",
         f"Schema version 1 -> {migrations.LATEST}.",
     ]
     exported = [json.loads(line) for line in run("export").output.splitlines()]

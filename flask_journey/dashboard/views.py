@@ -277,6 +277,7 @@ def create_dashboard_blueprint(
             segments=list(SEGMENTS),
             tables=list(TABLES),
             fields=order_fields(report["fields"], view),
+            labels=journey.labels(),
             fix_first=answers.fix_first(report),
             error_words=answers.ERROR_WORDS,
             field_anchor=answers.field_anchor,
