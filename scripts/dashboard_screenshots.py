@@ -3,7 +3,7 @@
     python3 scripts/dashboard_screenshots.py
 
 Builds a throwaway app in a temporary folder, fills a journey with simulated visitors of the
-example app's form (its steps, fields, errors and pages), serves it on a loopback port and
+example app's form (its steps, fields, labels, errors and pages), serves it on a loopback port and
 photographs each page at 1280 and 390 px wide (Playwright, /usr/bin/chromium).
 """
 
@@ -21,7 +21,7 @@ from werkzeug.serving import make_server
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from example_app import DEMO_PAGES, demo_fields  # noqa: E402
+from example_app import DEMO_PAGES, demo_fields, demo_labels  # noqa: E402
 from flask_journey import Journey, api  # noqa: E402
 
 OUT = ROOT / "docs" / "images"
@@ -52,6 +52,7 @@ def take(folder: Path) -> None:
     cli("create-journey", ORG, "newsletter", "--allowed-origin", "https://grants.example.com")
     cli("set-steps", ORG, JOURNEY, *STEPS)
     with app.app_context():
+        api.update_journey(ORG, JOURNEY, labels=demo_labels())
         api.demo_data(
             ORG,
             JOURNEY,
