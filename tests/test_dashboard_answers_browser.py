@@ -1,10 +1,11 @@
-"""The journey page's answer first, in Debian's Chromium under the dashboard's strict CSP: text
-that cannot lie, anchors kept by a sort and a breakdown, a layout that holds on a phone, axe-core
+"""The journey page's answer first, in Debian's Chromium under the host's strict CSP: text that
+cannot lie, anchors kept by a sort and a breakdown, a layout that holds on a phone, axe-core
 without violations, and the small-number rule on a share link.
 
 The host app holds a journey whose answers are known (tests/known_journey.py) beside one
-filled with simulated visitors; pages must log no console error, load every asset and request
-nothing from another host (``visitor`` in tests/test_dashboard_browser.py).
+filled with simulated visitors, and sends its own strict Content-Security-Policy beside the
+dashboard's; pages must log no console error (a CSP violation is one), load every asset and
+request nothing from another host (``visitor`` in tests/live.py).
 """
 
 from __future__ import annotations
@@ -15,13 +16,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, Response
 
 from flask_journey import Journey
 from tests import known_journey
 from tests.live import axe_source, launch_chromium, serve_wsgi, visitor
 
 ORG, KNOWN, DEMO = "acme", "known", "signup"
+#: A host's strict policy: nothing but its own files, no script at all, no inline style.
+HOST_CSP = (
+    "default-src 'self'; script-src 'none'; style-src 'self'; img-src 'self'; "
+    "frame-ancestors 'self'"
+)
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "dashboard"
 
 
@@ -59,6 +65,13 @@ def site(tmp_path_factory) -> Iterator[Site]:
         JOURNEY_REPORT_MAX_STALENESS=0,
     )
     Journey(app)
+
+    @app.after_request
+    def strict(response: Response) -> Response:
+        # The host's own policy, on every response beside the dashboard's: both must hold.
+        response.headers.add("Content-Security-Policy", HOST_CSP)
+        return response
+
     with serve_wsgi(app) as base:
         site = Site(app, base)
         site.cli("init-db")
@@ -124,7 +137,13 @@ def test_the_fix_first_lines_link_to_their_detail(chromium, site):
     with visitor(chromium, site) as context:
         page = context.new_page()
         _sign_in(page, site)
-        page.goto(_page(site, KNOWN, "?range=7"))
+        response = page.goto(_page(site, KNOWN, "?range=7"))
+        policies = [
+            h["value"]
+            for h in response.headers_array()
+            if h["name"].lower() == "content-security-policy"
+        ]
+        assert len(policies) == 2 and HOST_CSP in policies  # the host's and the dashboard's
         lines = page.locator("#fix-first li")
         assert lines.nth(0).inner_text().startswith("Most drop-offs at step start: 13 sessions")
         assert "field email" in lines.nth(1).inner_text()
