@@ -80,8 +80,9 @@ def test_changes_against_the_previous_period():
 def test_chart_geometry_stays_in_its_box():
     assert charts.polyline([0, 10, 5], 100, 20, pad=0) == "0.0,20.0 50.0,0.0 100.0,10.0"
     assert charts.polyline([], 100, 20) == ""
-    bars = charts.bars([("a", 10, ""), ("b", 5, "")], 200, 10, gap=2)
-    assert [(b.y, b.width) for b in bars] == [(0, 200.0), (12, 100.0)]
+    assert charts.lengths([10, 5, "< 10", 0]) == [100.0, 50.0, 0.0, 0.0]
+    assert charts.lengths([0.25, None], top=1) == [25.0, 0.0]
+    assert charts.lengths([]) == []
     assert [charts.nice_top(v) for v in (0, 7, 10, 11, 180, 501)] == [1, 10, 10, 20, 200, 1000]
 
 

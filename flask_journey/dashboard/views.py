@@ -485,16 +485,15 @@ def _funnel(report: dict[str, Any]) -> list[dict[str, Any]]:
     """The funnel's rows: each step with its bar's length (percent of the busiest step), its
     drop-off rate (drop-offs ÷ sessions that reached it), and whether it is the worst step."""
     steps = report["steps"]
-    top = max((s["sessions"] for s in steps if _number(s["sessions"])), default=0) or 1
     worst = answers.worst_step(steps)
     rows = []
-    for step in steps:
+    for step, length in zip(steps, charts.lengths([s["sessions"] for s in steps]), strict=True):
         sessions, dropoffs = step["sessions"], step["dropoffs"]
         rows.append(
             {
                 "step": step,
                 "anchor": answers.step_anchor(step["position"]),
-                "length": round(100 * sessions / top, 1) if _number(sessions) else 0,
+                "length": length,
                 "dropoff_rate": dropoffs / sessions
                 if _number(sessions) and _number(dropoffs) and sessions
                 else None,
@@ -544,7 +543,11 @@ def _breakdown(report: dict[str, Any]) -> dict[str, Any] | None:
         "groups": groups,
         "rows": table,
         # Each value's completion rate as a bar's length, in percent of the full track.
-        "bars": [
-            (group, round(100 * (group["totals"]["completionRate"] or 0), 2)) for group in groups
-        ],
+        "bars": list(
+            zip(
+                groups,
+                charts.lengths([g["totals"]["completionRate"] for g in groups], top=1),
+                strict=True,
+            )
+        ),
     }
