@@ -32,8 +32,9 @@ from flask import Flask, request
 
 from flask_journey import Journey, api
 from flask_journey.api import Organization
+from flask_journey.demo import DemoField
 
-from .forms import BUSINESS, DECLARATION, ELIGIBILITY
+from .forms import BUSINESS, DECLARATION, ELIGIBILITY, Field
 from .views import bp
 
 #: Field names the embed script never reports on (flask_journey/static/embed: sensitive keys).
@@ -108,12 +109,58 @@ def local_requests_only(org: Organization) -> bool:
     return request.remote_addr in ("127.0.0.1", "::1")
 
 
-def _demo_fields() -> dict[str, list[str]]:
-    """The fields of each step as the embed script names them."""
+#: The page of each step, as the app's routes serve it (views.py).
+DEMO_PAGES = {
+    "eligibility": "/apply/eligibility",
+    "business-details": "/apply/business",
+    "review": "/apply/review",
+    "declaration": "/apply/review/declaration",
+    "submitted": "/apply/submitted",
+}
+
+
+#: What each step is called on its page.
+DEMO_STEP_LABELS = {
+    "eligibility": "Eligibility",
+    "business-details": "Business details",
+    "review": "Review your answers",
+    "declaration": "Declaration",
+    "submitted": "Application submitted",
+}
+
+
+def demo_labels() -> dict[str, str]:
+    """The labels of the steps and of the fields (as the embed script names them) that the
+    pages show: what the dashboard shows instead of the keys."""
+    fields = (*ELIGIBILITY, *BUSINESS, *DECLARATION)
+    return {
+        **DEMO_STEP_LABELS,
+        **{field.attrs.get("data-journey-field", field.name): field.label for field in fields},
+    }
+
+
+def field_errors(field: Field) -> tuple[str, ...]:
+    """The validation errors a browser reports for ``field``'s constraint attributes."""
+    errors = ["valueMissing"] if field.required else []
+    if field.kind in ("email", "number"):
+        errors.append("typeMismatch")
+    if field.pattern:
+        errors.append("patternMismatch")
+    if "minlength" in field.attrs:
+        errors.append("tooShort")
+    if field.minimum is not None:
+        errors.append("rangeUnderflow")
+    if field.maximum is not None:
+        errors.append("rangeOverflow")
+    return tuple(errors)
+
+
+def demo_fields() -> dict[str, list[DemoField]]:
+    """The fields of each step as the embed script names them, with the errors each can have."""
     steps = {"eligibility": ELIGIBILITY, "business-details": BUSINESS, "declaration": DECLARATION}
     return {
         step: [
-            field.attrs.get("data-journey-field", field.name)
+            DemoField(field.attrs.get("data-journey-field", field.name), field_errors(field))
             for field in fields
             if "data-journey-ignore" not in field.attrs and not _UNTRACKED.search(field.name)
         ]
@@ -141,6 +188,7 @@ def ensure_demo_journey(app: Flask) -> None:
                 origins=app.config["DEMO_ALLOWED_ORIGINS"],
                 steps=app.config["DEMO_STEPS"],
             )
+            api.update_journey(org, slug, labels=demo_labels())
         sessions = app.config["DEMO_DATA_SESSIONS"]
         if sessions and not api.has_events(org, slug):
             api.demo_data(
@@ -148,6 +196,7 @@ def ensure_demo_journey(app: Flask) -> None:
                 slug,
                 sessions=sessions,
                 days=60,
-                fields=_demo_fields(),
-                base_url="http://127.0.0.1:5000/apply",
+                fields=demo_fields(),
+                pages=DEMO_PAGES,
+                base_url="http://127.0.0.1:5000",
             )

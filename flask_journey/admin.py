@@ -46,14 +46,23 @@ def _steps(**kwargs: Any) -> fields.List:
     )
 
 
+def _labels() -> fields.Dict:
+    # Each key and label is checked by api.update_journey, whose message names it.
+    return fields.Dict(
+        keys=fields.String(), values=fields.String(), validate=validate.Length(max=api.MAX_LABELS)
+    )
+
+
 class JourneyUpdateSchema(Schema):
-    """``PUT``: the journey's allowed origins, its configured steps, or both."""
+    """``PUT``: the journey's allowed origins, its configured steps, the labels of its step and
+    field keys, or several."""
 
     class Meta:
         unknown = RAISE
 
     allowedOrigins = _origins()
     steps = _steps()
+    labels = _labels()
 
     @validates_schema
     def _changes_something(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -95,7 +104,7 @@ def _load(schema: Schema, max_bytes: int) -> dict[str, Any]:
 
 
 #: The request field behind each argument a :class:`~flask_journey.api.TenantError` names.
-_FIELDS = {"slug": "journeyKey", "origins": "allowedOrigins", "steps": "steps"}
+_FIELDS = {"slug": "journeyKey", "origins": "allowedOrigins", "steps": "steps", "labels": "labels"}
 
 
 def _journey(org: Organization, key: str) -> Journey:
@@ -160,7 +169,11 @@ def create_admin_blueprint(state: JourneyState) -> Blueprint:
         data = _load(JourneyUpdateSchema(), state.settings.max_body_bytes)
         try:
             journey = api.update_journey(
-                org, journey_key, origins=data.get("allowedOrigins"), steps=data.get("steps")
+                org,
+                journey_key,
+                origins=data.get("allowedOrigins"),
+                steps=data.get("steps"),
+                labels=data.get("labels"),
             )
         except api.TenantError as exc:
             raise _invalid(exc) from None

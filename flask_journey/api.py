@@ -57,6 +57,7 @@ from .models import (
     DashboardSession,
     Event,
     Journey,
+    JourneyLabels,
     JourneySteps,
     JourneyUsage,
     Organization,
@@ -105,6 +106,11 @@ MAX_STEPS = 100
 MAX_STEP_LENGTH = 128
 #: The longest allowed origin.
 MAX_ORIGIN_LENGTH = 255
+#: The most labels a journey may give its step and field keys, the longest key labelled (as
+#: events carry keys) and the longest label.
+MAX_LABELS = 500
+MAX_LABELLED_KEY_LENGTH = 128
+MAX_LABEL_LENGTH = 100
 
 
 class _Unchanged(enum.Enum):
@@ -238,6 +244,30 @@ def _steps(steps: Iterable[str]) -> list[str]:
     return steps
 
 
+def _labels(labels: Mapping[str, str]) -> dict[str, str]:
+    """A journey's labels checked: step or field keys of 1 to 128 characters, each with a
+    label of 1 to 100 characters (spaces around it removed)."""
+    if not isinstance(labels, Mapping):
+        raise TenantError("labels must map step or field keys to labels", "labels")
+    if len(labels) > MAX_LABELS:
+        raise TenantError(f"at most {MAX_LABELS} labels", "labels")
+    checked = {}
+    for key, label in labels.items():
+        if not isinstance(key, str) or not 0 < len(key) <= MAX_LABELLED_KEY_LENGTH:
+            raise TenantError(
+                f"invalid labelled key {key!r} (1 to {MAX_LABELLED_KEY_LENGTH} characters)",
+                "labels",
+            )
+        text = label.strip() if isinstance(label, str) else ""
+        if not 0 < len(text) <= MAX_LABEL_LENGTH:
+            raise TenantError(
+                f"invalid label {label!r} for {key!r} (1 to {MAX_LABEL_LENGTH} characters)",
+                "labels",
+            )
+        checked[key] = text
+    return checked
+
+
 def create_journey(
     org: Organization | str,
     slug: str,
@@ -291,14 +321,21 @@ def update_journey(
     *,
     origins: Iterable[str] | None = None,
     steps: Iterable[str] | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> Journey:
-    """Replace a journey's allowed origins, its steps, or both (as :func:`create_journey` takes
-    them; an empty list clears them); None leaves one as it is. Both are checked before either
-    is changed."""
+    """Replace a journey's allowed origins, its steps, the labels of its step and field keys,
+    or several (origins and steps as :func:`create_journey` takes them, labels as ``{key:
+    label}``, which the dashboard shows instead of the keys; an empty one clears it); None
+    leaves one as it is. All are checked before any is changed."""
     journey = get_journey(org, slug)
     new_origins = None if origins is None else _origins(origins)
     new_steps = None if steps is None else _steps(steps)
+    new_labels = None if labels is None else _labels(labels)
     with database.atomic():
+        if new_labels is not None:
+            JourneyLabels.delete().where(JourneyLabels.journey == journey.id).execute()
+            if new_labels:
+                JourneyLabels.create(journey=journey, labels=new_labels)
         if new_origins is not None:
             journey.allowed_origins = new_origins
             journey.save()
@@ -512,15 +549,18 @@ def demo_data(
     sessions: int = 500,
     days: int = 60,
     seed: int = 12,
-    fields: Mapping[str, Sequence[str]] | None = None,
+    fields: Mapping[str, Sequence[str | demo.DemoField]] | None = None,
+    pages: Mapping[str, str] | None = None,
     base_url: str = "https://demo.invalid",
 ) -> int:
     """Store ``sessions`` simulated visitors of the journey, spread over the last ``days`` days,
     through the ingest pipeline, then :func:`refresh` the reports; return the events stored.
 
-    They follow the journey's steps; ``fields`` maps a step to its field keys (default: those
-    its stored events name, else made-up ones); step pages are at ``base_url/<step>``. The same
-    ``seed`` stores the same sessions, once.
+    They follow the journey's steps; ``fields`` maps a step to its fields, as keys or as
+    :class:`flask_journey.demo.DemoField` with the validation errors each can have (default:
+    those its stored events name, else made-up ones); a step's page is ``pages[step]`` (a path
+    on ``base_url``'s host), else ``base_url/<step>``. Only a successful submission reaches
+    the last step. The same ``seed`` stores the same sessions, once.
     """
     found = get_journey(org, journey)
     stored = demo.simulate(
@@ -529,6 +569,7 @@ def demo_data(
         days=days,
         seed=seed,
         fields=fields,
+        pages=pages,
         base_url=base_url,
     )
     refresh()

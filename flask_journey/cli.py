@@ -211,6 +211,21 @@ def set_steps(org_slug: str, slug: str, steps: tuple[str, ...]) -> None:
     click.echo(json.dumps(journey.to_dict()))
 
 
+@journey_cli.command("set-labels")
+@click.argument("org_slug", metavar="ORG")
+@click.argument("slug", metavar="JOURNEY")
+@click.argument("labels", nargs=-1, metavar="KEY=LABEL...")
+def set_labels(org_slug: str, slug: str, labels: tuple[str, ...]) -> None:
+    """Replace the labels the dashboard shows instead of step and field keys
+    (``uk_based="Registered in the UK"``; none given: clear them)."""
+    pairs = [label.partition("=") for label in labels]
+    wrong = [label for label, (_, sign, _) in zip(labels, pairs, strict=True) if not sign]
+    if wrong:
+        _fail(f"{wrong[0]!r} is not KEY=LABEL")
+    journey = api.update_journey(org_slug, slug, labels={key: text for key, _, text in pairs})
+    click.echo(json.dumps(journey.to_dict()))
+
+
 @journey_cli.command("report")
 @click.argument("org_slug", metavar="ORG")
 @click.argument("slug", metavar="JOURNEY")

@@ -280,6 +280,9 @@ class Settings:
     share_max_days: int = setting(
         90, positive_int, "The longest a dashboard share link may last, in days."
     )
+    share_min_sessions: int = setting(
+        10, positive_int, "Counts under it show as '< N' on share links and framed pages."
+    )
 
 
 #: The table: one :class:`Setting` per ``JOURNEY_*`` key, in declaration order.

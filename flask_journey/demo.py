@@ -2,9 +2,11 @@
 and :func:`flask_journey.api.demo_data`.
 
 The visitors are made up (seeded, so a run is reproducible): they arrive from a few sources on
-several devices, in several languages and countries, go through the journey's steps in order,
-focus, change and leave its fields, hit validation errors on some, come back to fields, and drop
-off at each step with a falling probability. Nothing here is a real person's data.
+several devices, in several languages and countries, go through the journey's steps in order, focus, change and leave
+its fields, hit the validation errors each field can have (:class:`DemoField`), come back to
+fields, and drop off at each step with a falling probability. Only a successful submission
+leads to the last step, so no step is reached more often than the steps before it allow and the
+sessions reaching the last step are the completions. Nothing here is a real person's data.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import datetime as dt
 import random
 import zlib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TypeVar
 from urllib.parse import urlsplit
 
@@ -53,11 +56,28 @@ SOURCES: tuple[tuple[int, tuple[str | None, str | None]], ...] = (
     (12, ("https://www.gov.uk/business-support", None)),
     (8, ("https://www.linkedin.com/", None)),
 )
-ERROR_TYPES = ("valueMissing", "typeMismatch", "patternMismatch", "tooShort")
 #: The reasons the embed script gives for a drop-off signal.
 DROPOFF_REASONS = ("leave", "hidden", "idle")
-#: Fields made up for a step when the journey's events name none.
-GENERIC_FIELDS = 3
+
+
+@dataclass(frozen=True)
+class DemoField:
+    """A field of the simulated form: its key and the validation errors it can have (the
+    browser's ``ValidityState`` keys: ``valueMissing`` for a required field, ``typeMismatch``
+    for an email or number, ``patternMismatch`` for one with a pattern...). A field without
+    errors never fails."""
+
+    key: str
+    errors: tuple[str, ...] = ("valueMissing",)
+
+
+#: Fields made up for each step when neither the caller nor the journey's events name any: a
+#: required text, a required email and an optional phone number with a pattern.
+GENERIC_FIELDS = (
+    ("1", ("valueMissing", "tooShort")),
+    ("2", ("valueMissing", "typeMismatch")),
+    ("3", ("patternMismatch",)),
+)
 
 
 T = TypeVar("T")
@@ -84,13 +104,30 @@ def known_fields(journey: Journey) -> dict[str, list[str]]:
     return fields
 
 
+def _fields_of(
+    steps: Sequence[str], fields: Mapping[str, Sequence[str | DemoField]]
+) -> dict[str, list[DemoField]]:
+    """Each step's fields as :class:`DemoField`; made-up ones (:data:`GENERIC_FIELDS`) for
+    every step but the last when ``fields`` names none at all."""
+    if not any(fields.values()):
+        return {
+            step: [DemoField(f"{step}-{suffix}", errors) for suffix, errors in GENERIC_FIELDS]
+            for step in steps[:-1]
+        }
+    return {
+        step: [f if isinstance(f, DemoField) else DemoField(f) for f in names]
+        for step, names in fields.items()
+    }
+
+
 def _visit(
     rng: random.Random,
     number: int,
     start: dt.datetime,
-    base: str,
+    home: str,
     steps: Sequence[str],
-    fields: Mapping[str, Sequence[str]],
+    pages: Mapping[str, str],
+    fields: Mapping[str, Sequence[DemoField]],
 ) -> list[dict[str, object]]:
     """One simulated session's canonical events."""
     session = f"demo-{number:06d}-{rng.getrandbits(32):08x}"
@@ -119,79 +156,82 @@ def _visit(
             }
         )
 
-    parts = urlsplit(base)
-    home = f"{parts.scheme}://{parts.netloc}/"
+    def leave(url: str, step: str, seconds: float) -> list[dict[str, object]]:
+        add(
+            "dropoff_signal",
+            seconds,
+            url=url,
+            step_key=step,
+            properties={"reason": rng.choice(DROPOFF_REASONS)},
+        )
+        return events
+
     landing = f"{home}?utm_source={utm}" if utm else home
     add("session_start", 0, url=landing, referrer=referrer)
     add("page_view", 0.2, url=landing, referrer=referrer, name="Home")
     # Each visitor has a patience; each step's difficulty draws on it.
     patience = rng.betavariate(5, 2)
     for index, step in enumerate(steps):
-        url = f"{base}/{step}"
+        url = pages[step]
         add("page_view", rng.uniform(2, 12), url=url, name=step)
         add("step_view", 0.1, url=url, step_key=step)
-        last = index == len(steps) - 1
-        if last:
-            if rng.random() < 0.97:
-                add("submit_success", rng.uniform(0.5, 2), url=url, step_key=step)
+        if index == len(steps) - 1 and index > 0:
+            # The last step is the page a successful submission leads to.
             add("session_end", rng.uniform(5, 60), url=url)
             return events
-        names = list(fields.get(step) or [f"{step}-{n}" for n in range(1, GENERIC_FIELDS + 1)])
         bounce = rng.random() < 0.18 if index == 0 else rng.random() > patience + 0.35
         if bounce:
-            add(
-                "dropoff_signal",
-                rng.uniform(3, 40),
-                url=url,
-                step_key=step,
-                properties={"reason": rng.choice(DROPOFF_REASONS)},
-            )
-            return events
-        touched: list[str] = []
-        for position, name in enumerate(names):
+            return leave(url, step, rng.uniform(3, 40))
+        touched: list[DemoField] = []
+        for position, spec in enumerate(fields.get(step, ())):
+            name = spec.key
             add("field_focus", rng.uniform(0.5, 4), url=url, step_key=step, field_key=name)
             add("field_change", rng.uniform(0.5, 6), url=url, step_key=step, field_key=name)
             add("field_blur", rng.uniform(0.5, 8), url=url, step_key=step, field_key=name)
-            touched.append(name)
+            touched.append(spec)
             # Later fields of a step are harder: some visitors give up on them.
             if rng.random() > patience + 0.55 - 0.05 * position:
-                add(
-                    "dropoff_signal",
-                    rng.uniform(5, 60),
-                    url=url,
-                    step_key=step,
-                    properties={"reason": rng.choice(DROPOFF_REASONS)},
-                )
-                return events
+                return leave(url, step, rng.uniform(5, 60))
         if len(touched) > 1 and rng.random() < 0.2:
             # Back to an earlier field, to check or change it: a return.
-            name = rng.choice(touched[:-1])
+            name = rng.choice(touched[:-1]).key
             add("field_focus", rng.uniform(1, 4), url=url, step_key=step, field_key=name)
             add("field_blur", rng.uniform(1, 6), url=url, step_key=step, field_key=name)
         add("submit_attempt", rng.uniform(0.5, 3), url=url, step_key=step)
-        # Some fields fail validation; the visitor returns to them and corrects them.
-        hard = [n for n in touched if zlib.crc32(f"{step}/{n}".encode()) % 3 == 0] or touched[-1:]
-        failing = [n for n in hard if rng.random() < 0.3]
-        for name in failing:
+        # Some fields fail validation (a third of them often), each in one of the ways it can;
+        # the visitor returns to them and corrects them.
+        failing = [
+            f
+            for f in touched
+            if f.errors
+            and rng.random() < (0.3 if zlib.crc32(f"{step}/{f.key}".encode()) % 3 == 0 else 0.05)
+        ]
+        for spec in failing:
             # Each field fails mostly one way, sometimes another.
-            kind = zlib.crc32(name.encode()) + (rng.random() < 0.25)
-            error = ERROR_TYPES[kind % len(ERROR_TYPES)]
-            add("validation_error", 0.1, url=url, step_key=step, field_key=name, error_type=error)
-        for name in failing:
+            kind = zlib.crc32(spec.key.encode()) + (rng.random() < 0.25)
+            add(
+                "validation_error",
+                0.1,
+                url=url,
+                step_key=step,
+                field_key=spec.key,
+                error_type=spec.errors[kind % len(spec.errors)],
+            )
+        for spec in failing:
+            name = spec.key
             add("field_focus", rng.uniform(1, 5), url=url, step_key=step, field_key=name)
             add("field_change", rng.uniform(1, 8), url=url, step_key=step, field_key=name)
             add("field_blur", rng.uniform(0.5, 3), url=url, step_key=step, field_key=name)
             if rng.random() > patience + 0.6:
-                add(
-                    "dropoff_signal",
-                    rng.uniform(5, 60),
-                    url=url,
-                    step_key=step,
-                    properties={"reason": rng.choice(DROPOFF_REASONS)},
-                )
-                return events
+                return leave(url, step, rng.uniform(5, 60))
         if failing:
             add("submit_attempt", rng.uniform(0.5, 3), url=url, step_key=step)
+        if index >= len(steps) - 2:
+            # The form's last step with fields: its submission succeeds.
+            add("submit_success", rng.uniform(0.5, 2), url=url, step_key=step)
+            if index == len(steps) - 1:
+                add("session_end", rng.uniform(5, 60), url=url)
+                return events
     return events
 
 
@@ -201,7 +241,8 @@ def simulate(
     sessions: int = 500,
     days: int = 60,
     steps: Sequence[str] | None = None,
-    fields: Mapping[str, Sequence[str]] | None = None,
+    fields: Mapping[str, Sequence[str | DemoField]] | None = None,
+    pages: Mapping[str, str] | None = None,
     base_url: str = "https://demo.invalid",
     seed: int = 12,
     now: dt.datetime | None = None,
@@ -209,13 +250,19 @@ def simulate(
     """Store ``sessions`` simulated sessions spread over the last ``days`` days; return how
     many events were stored.
 
-    ``steps`` defaults to the journey's configured steps; ``fields`` maps a step to its field
-    keys (default: those its stored events name, else made-up ones); step pages are at
-    ``base_url/<step>``, the landing page at the root of its host. A second run with the same
-    ``seed`` stores nothing new.
+    ``steps`` defaults to the journey's configured steps; ``fields`` maps a step to its fields,
+    keys or :class:`DemoField` (default: those its stored events name, else made-up ones); a
+    step's page is ``pages[step]`` (a path on ``base_url``'s host), else ``base_url/<step>``;
+    the landing page is the root of that host. A second run with the same ``seed`` stores
+    nothing new.
     """
     steps = list(steps or tenant.journey.configured_steps()) or ["start", "details", "done"]
-    fields = dict(fields if fields is not None else known_fields(tenant.journey))
+    known = fields if fields is not None else known_fields(tenant.journey)
+    parts = urlsplit(base_url)
+    home = f"{parts.scheme}://{parts.netloc}/"
+    urls = {step: f"{base_url}/{step}" for step in steps}
+    urls.update({step: home + path.lstrip("/") for step, path in (pages or {}).items()})
+    specs = _fields_of(steps, known)
     rng = random.Random(seed)
     end = now or utcnow()
     stored = 0
@@ -231,7 +278,7 @@ def simulate(
         start = start.replace(hour=rng.choices(range(24), weights=_HOURS)[0])
         if start > end:
             start = end - dt.timedelta(hours=1)
-        batch.extend(_visit(rng, number, start, base_url, steps, fields))
+        batch.extend(_visit(rng, number, start, home, steps, urls, specs))
         if len(batch) >= 400:
             stored += store(tenant, "demo", batch)
             batch = []

@@ -50,6 +50,7 @@ from .models import (
     IdentityLink,
     Installation,
     Journey,
+    JourneyLabels,
     JourneySteps,
     JourneyUsage,
     RefreshState,
@@ -333,6 +334,12 @@ MIGRATIONS: tuple[Migration, ...] = (
             ),
             _link_identifies,
         ),
+    ),
+    Migration(
+        14,
+        "labels a site gives its journeys' step and field keys (journey_labels), shown on the "
+        "dashboard instead of the keys",
+        _create_tables(JourneyLabels),
     ),
     Migration(
         15,

@@ -140,6 +140,7 @@ class Journey(BaseModel):
             "trackerId": self.id,
             "allowedOrigins": list(self.allowed_origins or []),
             "steps": self.configured_steps(),
+            "labels": self.labels(),
             "createdAt": self.created_at.isoformat() + "Z",
         }
 
@@ -147,6 +148,11 @@ class Journey(BaseModel):
         """The journey's steps in order, as set for the reports' funnel; [] when none are."""
         row = JourneySteps.get_or_none(JourneySteps.journey == self.id)
         return list(row.steps) if row else []
+
+    def labels(self) -> dict[str, str]:
+        """The labels the site gives its step and field keys (key: label); {} when none."""
+        row = JourneyLabels.get_or_none(JourneyLabels.journey == self.id)
+        return dict(row.labels) if row else {}
 
 
 class JourneySteps(BaseModel):
@@ -165,6 +171,17 @@ class JourneySteps(BaseModel):
 #: What a secret key may be used for: sending events through the Events API, reading reports
 #: (the report API, the dashboard, share links), managing journeys and keys.
 SCOPES = ("ingest", "read", "admin")
+
+
+class JourneyLabels(BaseModel):
+    """Labels a site gives its journey's step and field keys, which the dashboard shows instead
+    of the keys (schema version 14); a table of its own, as :class:`JourneySteps`."""
+
+    journey = ForeignKeyField(Journey, primary_key=True, on_delete="CASCADE")
+    labels = JSONField(default=dict)
+
+    class Meta:
+        table_name = "journey_labels"
 
 
 class ApiKey(BaseModel):
@@ -516,6 +533,7 @@ MODELS = (
     Organization,
     Journey,
     JourneySteps,
+    JourneyLabels,
     ApiKey,
     Usage,
     JourneyUsage,

@@ -115,6 +115,7 @@ class JourneyResource(Schema):
     trackerId = fields.Integer(required=True)
     allowedOrigins = fields.List(fields.String(), required=True)
     steps = fields.List(fields.String(), required=True)
+    labels = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
     createdAt = fields.String(required=True, metadata={"format": "date-time"})
 
 
@@ -453,7 +454,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "put",
         "/api/journeys/{journeyKey}",
-        "Replace a journey's allowed origins or steps",
+        "Replace a journey's allowed origins, steps or labels",
         {200: JourneyResource},
         Error,
         (400, 401, 403, 404, 413, 415, 503),

@@ -2,8 +2,9 @@
 
     python3 scripts/dashboard_screenshots.py
 
-Builds a throwaway app in a temporary folder, fills a journey with `flask journey demo-data`,
-serves it on a loopback port and photographs each page (Playwright, /usr/bin/chromium).
+Builds a throwaway app in a temporary folder, fills a journey with simulated visitors of the
+example app's form (its steps, fields, labels, errors and pages), serves it on a loopback port and
+photographs each page at 1280 and 390 px wide (Playwright, /usr/bin/chromium).
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from werkzeug.serving import make_server
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from flask_journey import Journey  # noqa: E402
+from example_app import DEMO_PAGES, demo_fields, demo_labels  # noqa: E402
+from flask_journey import Journey, api  # noqa: E402
 
 OUT = ROOT / "docs" / "images"
 ORG, JOURNEY = "acme", "grant-application"
-STEPS = ("eligibility", "business-details", "review", "declaration", "submitted")
+STEPS = tuple(DEMO_PAGES)
 
 
 def main() -> None:
@@ -49,10 +51,20 @@ def take(folder: Path) -> None:
     cli("create-journey", ORG, JOURNEY, "--allowed-origin", "https://grants.example.com")
     cli("create-journey", ORG, "newsletter", "--allowed-origin", "https://grants.example.com")
     cli("set-steps", ORG, JOURNEY, *STEPS)
-    cli("demo-data", ORG, JOURNEY, "--sessions", "900", "--days", "60")
+    with app.app_context():
+        api.update_journey(ORG, JOURNEY, labels=demo_labels())
+        api.demo_data(
+            ORG,
+            JOURNEY,
+            sessions=900,
+            days=60,
+            fields=demo_fields(),
+            pages=DEMO_PAGES,
+            base_url="https://grants.example.com",
+        )
     cli("demo-data", ORG, "newsletter", "--sessions", "300", "--days", "60", "--seed", "3")
     key = cli("create-key", ORG).split()[-1]
-    cli("share", ORG, JOURNEY, "--expires", "30d")
+    shared = cli("share", ORG, JOURNEY, "--expires", "30d").strip()
     old = cli("share", ORG, JOURNEY, "--expires", "7d").strip()
     cli("share", ORG, JOURNEY, "--expires", "90d")
     cli("revoke-share", ORG, JOURNEY, old.rstrip("/").rsplit("/", 1)[1].split(".")[0])
@@ -83,12 +95,17 @@ def take(folder: Path) -> None:
         )
         page.goto(f"{base}/{ORG}/{JOURNEY}/shares/")
         page.screenshot(path=str(OUT / "dashboard-share-links.png"))
+        # A share link's viewer: another browser, not signed in.
+        viewer = browser.new_page(viewport={"width": 1280, "height": 900})
+        viewer.goto(shared.replace("http://localhost:5000/journey", base))
+        viewer.locator("#funnel").screenshot(path=str(OUT / "dashboard-shared-funnel.png"))
         page.set_viewport_size({"width": 390, "height": 844})
         page.goto(f"{base}/{ORG}/{JOURNEY}/")
         page.screenshot(path=str(OUT / "dashboard-phone.png"))
-        page.locator("section[aria-labelledby=fields-title]").screenshot(
-            path=str(OUT / "dashboard-phone-fields.png")
-        )
+        for section in ("funnel", "fields", "trend"):
+            page.locator(f"#{section}").screenshot(path=str(OUT / f"dashboard-phone-{section}.png"))
+        page.goto(f"{base}/{ORG}/")
+        page.screenshot(path=str(OUT / "dashboard-phone-journeys.png"))
         browser.close()
     server.shutdown()
     for path in sorted(OUT.glob("dashboard-*.png")):

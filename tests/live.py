@@ -3,7 +3,9 @@
 :func:`serve_demo` serves ``example_app`` with werkzeug on a free loopback port and a temporary
 SQLite database, allows that origin on the demo journey (``flask journey set-origins``, as an
 operator would), and records the body of every request that reaches ``/api/ingest``.
-:func:`launch_chromium` starts Debian's Chromium headless (never a downloaded browser).
+:func:`launch_chromium` starts Debian's Chromium headless (never a downloaded browser);
+:func:`visitor` is a browser whose pages must stay on their host without console errors, and
+:func:`axe_source` is axe-core for the accessibility checks.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import contextlib
 import io
 import json
 import os
+import shutil
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -36,6 +40,9 @@ CHROMIUM_ARGS = [
 ]
 #: How long a test waits for the events it expects to be stored.
 DEADLINE_SECONDS = 20.0
+#: axe-core is fetched from the npm registry into this cache, outside the repository.
+AXE_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "flask-journey"
+AXE_VERSION = "4"
 ORG = "demo-org"
 JOURNEY = "small-business-grant"
 
@@ -154,3 +161,63 @@ def wait_for(live: Live, condition: Callable[[list[dict[str, Any]]], bool]) -> l
         if time.monotonic() > deadline:
             pytest.fail(f"stored events never met the condition; stored: {events}")
         time.sleep(0.1)
+
+
+def axe_source() -> str:
+    """axe-core's browser build, installed with Debian's npm on first use."""
+    script = AXE_CACHE / "axe-core" / "node_modules" / "axe-core" / "axe.min.js"
+    if not script.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.skip("npm is missing: apt-get install npm (to fetch axe-core)")
+        subprocess.run(
+            [
+                npm,
+                "install",
+                "--silent",
+                "--no-audit",
+                "--no-fund",
+                "--prefix",
+                str(script.parents[2]),
+                f"axe-core@{AXE_VERSION}",
+            ],
+            check=True,
+            timeout=300,
+        )
+    return script.read_text()
+
+
+@contextlib.contextmanager
+def visitor(chromium: Any, site: Any, **options: Any) -> Iterator[Any]:
+    """A fresh browser whose pages must log no console error or warning (CSP violations are
+    logged as errors), load every asset, and request nothing from another host than the
+    dashboard's. Pages answered 4xx on purpose log "Failed to load resource": not counted."""
+    console: list[str] = []
+    elsewhere: list[str] = []
+    failed: list[str] = []
+
+    def log(message: Any) -> None:
+        if message.type in ("error", "warning") and not (
+            message.text.startswith("Failed to load resource")
+        ):
+            console.append(f"{message.type}: {message.text}")
+
+    def answered(response: Any) -> None:
+        if response.status >= 400 and response.request.resource_type != "document":
+            failed.append(f"{response.status} {response.url}")
+
+    with browser_context(chromium, **options) as context:
+
+        def watch(page: Any) -> None:
+            page.on("console", log)
+            page.on("response", answered)
+            page.on(
+                "request",
+                lambda r: elsewhere.append(r.url) if not r.url.startswith(site.base) else None,
+            )
+
+        context.on("page", watch)
+        yield context
+    assert not console, console
+    assert not failed, failed
+    assert not elsewhere, elsewhere

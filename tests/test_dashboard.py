@@ -64,7 +64,7 @@ def _api(client, key: str, query: str = "") -> Any:
 
 def _fields(page: str) -> list[str]:
     table = _match(r'<table class="data" id="fields-table">.*?</table>', page, re.S).group(0)
-    return re.findall(r'<tr>\s*<th scope="row">([^<]+)</th><td>', table)
+    return re.findall(r'<tr id="field-[0-9a-f]+">\s*<th scope="row"><bdi>([^<]+)</bdi></th>', table)
 
 
 def _headline(page: str, name: str) -> str:
@@ -187,7 +187,7 @@ def test_the_journey_page_shows_the_report_and_filters_change_it(client, filled)
     assert _headline(page, "completions") == str(everyone["totals"]["completions"])
     first = everyone["steps"][0]
     assert re.search(
-        rf"<th scope=\"row\">{first['stepKey']}</th><td class=\"num\">"
+        rf"<th scope=\"row\"><bdi>{first['stepKey']}</bdi></th><td class=\"num\">"
         rf"{first['sessions']}</td>",
         page,
     )

@@ -9,12 +9,8 @@ from another host, and pass axe-core's checks; a screenshot of each page is kept
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
-import os
-import shutil
-import subprocess
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -27,40 +23,13 @@ from flask import Flask, request
 from werkzeug.wrappers import Response
 
 from flask_journey import Journey
-from tests.live import browser_context, launch_chromium, serve_wsgi
+from tests.live import axe_source, browser_context, launch_chromium, serve_wsgi, visitor
 
 ORG = "acme"
 JOURNEY = "signup"
 STEPS = ("about-you", "contact", "payment", "done")
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts" / "dashboard"
-#: axe-core is fetched from the npm registry into this cache, outside the repository.
-AXE_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "flask-journey"
-AXE_VERSION = "4"
-
-
-def axe_source() -> str:
-    """axe-core's browser build, installed with Debian's npm on first use."""
-    script = AXE_CACHE / "axe-core" / "node_modules" / "axe-core" / "axe.min.js"
-    if not script.exists():
-        npm = shutil.which("npm")
-        if npm is None:
-            pytest.skip("npm is missing: apt-get install npm (to fetch axe-core)")
-        subprocess.run(
-            [
-                npm,
-                "install",
-                "--silent",
-                "--no-audit",
-                "--no-fund",
-                "--prefix",
-                str(script.parents[2]),
-                f"axe-core@{AXE_VERSION}",
-            ],
-            check=True,
-            timeout=300,
-        )
-    return script.read_text()
 
 
 @dataclass
@@ -132,42 +101,6 @@ def chromium() -> Iterator[Any]:
         yield browser
 
 
-@contextlib.contextmanager
-def visitor(chromium: Any, site: Site, **options: Any) -> Iterator[Any]:
-    """A fresh browser whose pages must log no console error or warning (CSP violations are
-    logged as errors), load every asset, and request nothing from another host than the
-    dashboard's. Pages answered 4xx on purpose log "Failed to load resource": not counted."""
-    console: list[str] = []
-    elsewhere: list[str] = []
-    failed: list[str] = []
-
-    def log(message: Any) -> None:
-        if message.type in ("error", "warning") and not (
-            message.text.startswith("Failed to load resource")
-        ):
-            console.append(f"{message.type}: {message.text}")
-
-    def answered(response: Any) -> None:
-        if response.status >= 400 and response.request.resource_type != "document":
-            failed.append(f"{response.status} {response.url}")
-
-    with browser_context(chromium, **options) as context:
-
-        def watch(page: Any) -> None:
-            page.on("console", log)
-            page.on("response", answered)
-            page.on(
-                "request",
-                lambda r: elsewhere.append(r.url) if not r.url.startswith(site.base) else None,
-            )
-
-        context.on("page", watch)
-        yield context
-    assert not console, console
-    assert not failed, failed
-    assert not elsewhere, elsewhere
-
-
 def _sign_in(page: Any, site: Site) -> None:
     page.goto(f"{site.base}/journey/sign-in")
     page.fill("#key", site.key)
@@ -207,7 +140,7 @@ def test_denied_without_a_key_then_signed_in_with_one(chromium, site):
         _shot(page, "organization")
         page.click(f"a:text('{JOURNEY}')")
         page.wait_for_url(f"{_journey_url(site)}?range=30")
-        assert page.is_visible("svg[aria-labelledby='funnel-svg-title funnel-svg-desc']")
+        assert page.locator("ol.funnel li.step").count() == len(STEPS)
         assert page.locator("#fields-table tbody tr").count() == 9
         _shot(page, "journey")
         cookie = next(c for c in context.cookies() if c["name"] == "journey_dashboard")
@@ -260,8 +193,8 @@ def test_filters_range_and_compare_change_the_numbers_as_the_report_api_does(chr
         page.wait_for_url("**compare=off**")
         assert page.locator(".previous").count() == 0
 
-        page.select_option("#breakdown", "device")
-        page.click("form.controls button[type=submit]")
+        page.select_option("#breakdown-select", "device")
+        page.click("#breakdown-form button[type=submit]")
         page.wait_for_url("**breakdown=device**")
         assert page.is_visible("#breakdown-table")
 
@@ -444,17 +377,22 @@ def test_the_breakdown_has_a_chart_beside_its_table(chromium, site):
         assert len(groups) > 1
         chart = page.locator("#breakdown-chart")
         assert chart.is_visible()
-        assert chart.locator("title").text_content() == "Completion rate by device"
-        desc = chart.locator("desc").text_content()
-        for group in groups:
-            assert f"{group['value']}: {_percent(group['totals']['completionRate'])}" in desc
-        bars = chart.locator("rect.bar")
+        assert (
+            chart.locator("figcaption")
+            .text_content()
+            .startswith("Completion rate (completions ÷ starters) by device")
+        )
+        bars = chart.locator("li")
         assert bars.count() == len(groups)
-        # Bars are drawn to scale: each bar's length is its rate of the full 0-100% track.
-        full = float(chart.locator("rect").first.get_attribute("width"))
         for i, group in enumerate(groups):
-            drawn = float(bars.nth(i).get_attribute("width")) / full
-            assert abs(drawn - (group["totals"]["completionRate"] or 0)) < 0.001
+            bar = bars.nth(i)
+            assert bar.locator(".bar-label").inner_text() == group["value"]
+            rate = group["totals"]["completionRate"]
+            assert bar.locator(".bar-value").inner_text().startswith(_percent(rate))
+            # Bars are drawn to scale: each bar's length is its rate of the full 0-100% track.
+            full = bar.locator("rect.rail").bounding_box()["width"]
+            drawn = bar.locator("rect.fill").bounding_box()["width"] / full
+            assert abs(drawn - (rate or 0)) < 0.01
         table = page.locator("#breakdown-table")
         assert table.is_visible()
         last = table.locator("tbody tr").last.locator("th, td").all_text_contents()

@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from flask_journey.dashboard import charts, options, shares
+from flask_journey.dashboard import answers, charts, options, shares
 from flask_journey.reports import ReportError
 
 TODAY = dt.date(2024, 3, 31)
@@ -80,8 +80,9 @@ def test_changes_against_the_previous_period():
 def test_chart_geometry_stays_in_its_box():
     assert charts.polyline([0, 10, 5], 100, 20, pad=0) == "0.0,20.0 50.0,0.0 100.0,10.0"
     assert charts.polyline([], 100, 20) == ""
-    bars = charts.bars([("a", 10, ""), ("b", 5, "")], 200, 10, gap=2)
-    assert [(b.y, b.width) for b in bars] == [(0, 200.0), (12, 100.0)]
+    assert charts.lengths([10, 5, "< 10", 0]) == [100.0, 50.0, 0.0, 0.0]
+    assert charts.lengths([0.25, None], top=1) == [25.0, 0.0]
+    assert charts.lengths([]) == []
     assert [charts.nice_top(v) for v in (0, 7, 10, 11, 180, 501)] == [1, 10, 10, 20, 200, 1000]
 
 
@@ -118,3 +119,65 @@ def test_the_trend_draws_sessions_as_columns_and_the_completion_rate_as_a_broken
     assert trend.rate_path == "M50.0,25.0 M250.0,0.0 L350.0,75.0"
     assert trend.points[1].dot_y is None
     assert charts.trend([], 400, 100).rate_path == ""
+
+
+def test_typed_dates_beside_a_preset_make_a_custom_range():
+    shown = {"shown": "2024-03-02/2024-03-31", "from": "2024-03-02", "to": "2024-03-31"}
+    assert options.read_view({"range": "30", **shown}, TODAY).preset == "30"
+    # Another period chosen, the dates left as the page showed them: that period.
+    assert options.read_view({"range": "7", **shown}, TODAY).start == dt.date(2024, 3, 25)
+    typed = options.read_view({"range": "30", **shown, "from": "2024-01-10"}, TODAY)
+    assert (typed.preset, typed.start, typed.end) == ("custom", dt.date(2024, 1, 10), TODAY)
+    assert typed.query().startswith("?range=custom&from=2024-01-10&to=2024-03-31")
+    # An address written by hand: dates that differ from the preset's own.
+    by_hand = options.read_view({"range": "7", "to": "2024-03-20"}, TODAY)
+    assert (by_hand.preset, by_hand.start, by_hand.end) == (
+        "custom",
+        dt.date(2024, 3, 25),
+        dt.date(2024, 3, 20),
+    )
+
+
+def _report(**changes) -> dict:
+    report = {
+        "steps": [
+            {"stepKey": "a", "position": 1, "sessions": 50, "dropoffs": 5},
+            {"stepKey": "b", "position": 2, "sessions": 45, "dropoffs": 20},
+        ],
+        "fields": [
+            {
+                "fieldKey": "f",
+                "stepKey": "b",
+                "abandons": 12,
+                "abandonShare": 0.6,
+                "errorSessions": 30,
+                "errors": {"valueMissing": 4, "tooShort": 40},
+            },
+        ],
+        "totals": {"startRate": 0.9, "completionRate": 0.5, "conversionRate": 0.45},
+        "previous": {"totals": {"startRate": 0.88, "completionRate": 0.56, "conversionRate": 0.5}},
+    }
+    report.update(changes)
+    return report
+
+
+def test_the_fix_first_lines_in_words():
+    lines = answers.fix_first(_report())
+    assert [line.kind for line in lines] == ["step", "field", "error", "change", "change"]
+    assert lines[0].anchor == "step-2" and ("key", "b") in lines[0].parts
+    assert lines[0].parts[-1] == ("text", ", 44.4% of the 45 that reached it.")
+    assert lines[1].anchor == lines[2].anchor == answers.field_anchor("b", "f")
+    assert ("error", "tooShort") in lines[2].parts
+    assert lines[3].parts[0][1].startswith("Completion rate changed by -6.0 points")
+    assert answers.error_words("tooShort") == "too short"
+    assert answers.error_words("madeUp") is None
+
+
+def test_the_fix_first_lines_leave_out_what_a_shared_view_hides():
+    report = _report(previous=None)
+    report["steps"][1]["dropoffs"] = "< 10"
+    report["fields"][0]["abandons"] = "< 10"
+    lines = answers.fix_first(report)
+    assert [line.kind for line in lines] == ["step", "error"]
+    assert lines[0].anchor == "step-1"
+    assert answers.fix_first(_report(steps=[], fields=[], previous=None)) == []

@@ -411,6 +411,7 @@ ENDPOINTS = [
         lambda site, n: {
             "allowedOrigins": [ORIGIN, "https://other.example"],
             "steps": ["eligibility", "review"],
+            "labels": {"eligibility": "Eligibility"},
         },
         journey_refusal,
         None,

@@ -223,6 +223,8 @@ def test_migrate_upgrades_a_release_0_1_database_and_keeps_every_row(old_app, ru
         "(journey_identity, filled from the identify events stored) and an index of identify "
         "and stage events; usage metered per journey too (journey_usage_journey, from this "
         "version on)",
+        "Applied 14: labels a site gives its journeys' step and field keys (journey_labels), "
+        "shown on the dashboard instead of the keys",
         "Applied 15: a journey's bounded vocabulary (journey_vocabulary): the step keys, "
         "fields, event names, error types and drop-off reasons its reports show on their own; "
         "the report summaries are built again, folding the values beyond the JOURNEY_MAX_* "

@@ -51,32 +51,16 @@ def polyline(
     )
 
 
-@dataclass(frozen=True)
-class Bar:
-    """One horizontal bar of a chart: its label, value, and extent in the chart's units."""
-
-    label: str
-    value: float
-    y: float
-    width: float
-    note: str = ""
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def bars(
-    items: Sequence[tuple[str, float, str]],
-    width: float,
-    height: float,
-    gap: float = 6,
-    top: float | None = None,
-) -> list[Bar]:
-    """Horizontal bars for ``(label, value, note)`` items stacked in a box of ``width`` x
-    (``height`` per bar)."""
-    top = max((value for _, value, _ in items), default=0) if top is None else top
-    top = top or 1
-    return [
-        Bar(label, value, i * (height + gap), max(width * value / top, 0.0), note)
-        for i, (label, value, note) in enumerate(items)
-    ]
+def lengths(values: Sequence[Any], top: float | None = None) -> list[float]:
+    """Each value's bar length, in percent of ``top`` (default: the largest value); a value
+    that is not a number (a count hidden from a shared view, a rate without one) has none."""
+    numbers = [value for value in values if _number(value)]
+    top = (max(numbers, default=0) if top is None else top) or 1
+    return [round(100 * value / top, 2) if _number(value) else 0.0 for value in values]
 
 
 def nice_top(value: float) -> int:

@@ -96,9 +96,29 @@ class View:
         return self.query(sort=column, dir="desc" if descending else "asc")
 
 
+def _shown_dates(args: Mapping[str, str], preset: str, today: dt.date) -> tuple[str, str]:
+    """The dates the page's form showed (its ``shown`` parameter, ``from/to``); for an address
+    written by hand, the preset's own."""
+    shown = (args.get("shown") or "").split("/")
+    if len(shown) == 2:
+        return shown[0], shown[1]
+    start = today - dt.timedelta(days=int(preset) - 1)
+    return start.isoformat(), today.isoformat()
+
+
 def read_view(args: Mapping[str, str], today: dt.date) -> View:
-    """The view a page's query parameters ask for; :class:`ReportError` names a bad one."""
+    """The view a page's query parameters ask for; :class:`ReportError` names a bad one.
+
+    Dates typed beside a preset select a custom range: the page has no script to switch the
+    period to "Custom dates", so the server does, when ``from`` or ``to`` differs from the date
+    the form showed; a date left as shown keeps its value."""
     preset = args.get("range") or str(DEFAULT_PRESET)
+    if preset in {str(days) for days in PRESETS} and (args.get("from") or args.get("to")):
+        shown = _shown_dates(args, preset, today)
+        typed = (args.get("from") or shown[0], args.get("to") or shown[1])
+        if typed != shown:
+            args = {**args, "from": typed[0], "to": typed[1]}
+            preset = "custom"
     if preset == "custom":
         options = parse_options({"from": args.get("from"), "to": args.get("to")})
         start, end = options["start"], options["end"]
@@ -133,17 +153,22 @@ def read_view(args: Mapping[str, str], today: dt.date) -> View:
     )
 
 
+def _rank(value: Any) -> Any:
+    """A cell's place in an order: a count hidden from a shared view (``"< 10"``) between 0 and
+    the shown counts, all hidden ones alike; no value at all (None) before every number."""
+    if isinstance(value, str) and value.startswith("< "):
+        return float(value[2:]) - 0.5
+    return -1 if value is None else value
+
+
 def _worst(row: dict[str, Any]) -> tuple:
-    return (row["abandons"], row["errorRate"] or 0, row["returns"], row["starters"])
+    return tuple(_rank(row[key]) for key in ("abandons", "errorRate", "returns", "starters"))
 
 
 def order_fields(rows: list[dict[str, Any]], view: View) -> list[dict[str, Any]]:
     """The field rows in the view's order; ``worst`` ranks abandons, then error rate."""
     if view.order == "worst":
         return sorted(rows, key=_worst, reverse=True)
-
-    def key(row: dict[str, Any]) -> tuple:
-        value = row[view.order]
-        return (value is not None, value if value is not None else 0)
-
-    return sorted(rows, key=key, reverse=view.descending)
+    if view.order in ("fieldKey", "stepKey"):
+        return sorted(rows, key=lambda row: row[view.order] or "", reverse=view.descending)
+    return sorted(rows, key=lambda row: _rank(row[view.order]), reverse=view.descending)

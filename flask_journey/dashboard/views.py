@@ -36,10 +36,11 @@ from ..outcomes import InsufficientScope, Unauthenticated
 from ..reports import SEGMENTS, ReportError, parse_options
 from ..reports.query import NONE
 from ..reports.tables import TABLES, to_csv
-from . import charts, shares
+from . import answers, charts, shares
 from .access import CSRF_COOKIE, SESSION_COOKIE, Access, AccessHook, SignInLimited
 from .options import PRESETS, order_fields, read_view
 from .signing import SigningKeys
+from .suppress import suppress
 
 if TYPE_CHECKING:
     from ..state import JourneyState
@@ -51,8 +52,10 @@ SHARE_CHOICES = (
     (30, "30d", "30 days"),
     (90, "90d", "90 days"),
 )
-#: The bar charts' geometry (SVG units): the labels' column and the bars' full length.
-LABEL_WIDTH, BAR_WIDTH = 140, 230
+#: The trend chart's plot and its margins for the axes' labels (SVG units). On a phone the
+#: labels are drawn larger (dashboard.css): the margins leave room for that.
+TREND_WIDTH, TREND_HEIGHT = 640, 180
+TREND_MARGINS = {"left": 80, "right": 80, "top": 24, "bottom": 44}
 
 
 class PageError(HTTPException):
@@ -278,6 +281,10 @@ def create_dashboard_blueprint(
             **_common(),
         )
 
+    def _hides_small_numbers(shared: bool) -> bool:
+        # A share link's viewer, or anyone who sees the page inside another site's frame.
+        return shared or request.headers.get("Sec-Fetch-Dest") in ("iframe", "frame")
+
     def _journey_page(journey: Journey, links: dict[str, Any], shared: dict | None) -> str:
         view = read_view(request.args, today())
         report = report_of(journey, **view.report_options(), previous="totals")
@@ -285,6 +292,8 @@ def create_dashboard_blueprint(
         has_events = report["totals"]["sessions"] > 0 or (
             Event.select().where(Event.journey == journey.id).exists()
         )
+        if _hides_small_numbers(shared is not None):
+            report = suppress(report, state.settings.share_min_sessions)
         return render_template(
             "journey_dashboard/journey.html",
             journey=journey,
@@ -294,6 +303,10 @@ def create_dashboard_blueprint(
             segments=list(SEGMENTS),
             tables=list(TABLES),
             fields=order_fields(report["fields"], view),
+            labels=journey.labels(),
+            fix_first=answers.fix_first(report),
+            error_words=answers.ERROR_WORDS,
+            field_anchor=answers.field_anchor,
             headline=_headline(report),
             funnel=_funnel(report),
             trend=_trend(report),
@@ -303,6 +316,7 @@ def create_dashboard_blueprint(
             links=links,
             shared=shared,
             share_choices=share_choices,
+            share_min_sessions=state.settings.share_min_sessions,
             active_shares=_active_shares(journey) if links["shares"] else 0,
             **_common(),
         )
@@ -311,9 +325,12 @@ def create_dashboard_blueprint(
         fingerprints = access.keys.fingerprints(current_app.config)
         return sum(shares.status(link, fingerprints) == "active" for link in shares.links(journey))
 
-    def _download(journey: Journey, fmt: str, table: str | None) -> Response:
-        # The report API's parameters and output, so a download is exactly that API's answer.
+    def _download(journey: Journey, fmt: str, table: str | None, shared: bool) -> Response:
+        # The report API's parameters and output, so a download is exactly that API's answer
+        # (with small numbers hidden where the page hides them).
         report = report_of(journey, **parse_options(request.args))
+        if _hides_small_numbers(shared):
+            report = suppress(report, state.settings.share_min_sessions)
         name = f"{journey.organization.slug}-{journey.slug}-{report['from']}-{report['to']}"
         if fmt == "json":
             response = jsonify(report)
@@ -347,7 +364,7 @@ def create_dashboard_blueprint(
 
     @bp.get("/<org>/<journey>/report.<any(csv, json):fmt>")
     def download(org: str, journey: str, fmt: str):
-        return _download(_journey(_org(org), journey), fmt, request.args.get("table"))
+        return _download(_journey(_org(org), journey), fmt, request.args.get("table"), False)
 
     @bp.post("/<org>/<journey>/share")
     def share(org: str, journey: str):
@@ -462,7 +479,7 @@ def create_dashboard_blueprint(
 
     @bp.get("/share/<token>/report.<any(csv, json):fmt>")
     def shared_download(token: str, fmt: str):
-        return _download(_shared(token), fmt, request.args.get("table"))
+        return _download(_shared(token), fmt, request.args.get("table"), True)
 
     @bp.app_template_filter("journey_percent")
     def _percent(value: float | None, digits: int = 1) -> str:
@@ -496,6 +513,11 @@ def segment_label(value: str, segment: str | None) -> str:
     return value
 
 
+def _number(value: Any) -> bool:
+    """Whether ``value`` is a number, not one hidden from a shared view."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _headline(report: dict[str, Any]) -> list[dict[str, Any]]:
     totals = report["totals"]
     before = (report.get("previous") or {}).get("totals")
@@ -510,14 +532,17 @@ def _headline(report: dict[str, Any]) -> list[dict[str, Any]]:
         ("conversionRate", "Conversion", True),
     ):
         value = totals[key]
+        then = before[key] if before else None
         rows.append(
             {
                 "key": key,
                 "label": label,
                 "rate": is_rate,
                 "value": value,
-                "previous": before[key] if before else None,
-                "change": charts.change(value, before[key], rate=is_rate) if before else None,
+                "previous": then,
+                "change": charts.change(value, then, rate=is_rate)
+                if _number(value) and _number(then)
+                else None,
                 # Fewer abandons is better.
                 "good": "down" if key == "abandons" else "up",
             }
@@ -525,27 +550,42 @@ def _headline(report: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def _funnel(report: dict[str, Any]) -> dict[str, Any]:
+def _funnel(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The funnel's rows: each step with its bar's length (percent of the busiest step), its
+    drop-off rate (drop-offs ÷ sessions that reached it), and whether it is the worst step."""
     steps = report["steps"]
-    top = max((s["sessions"] for s in steps), default=0)
-    width, height = BAR_WIDTH, 26
-    bars = charts.bars(
-        [(s["stepKey"], s["sessions"], "") for s in steps], width, height, top=top or 1
-    )
-    return {
-        "bars": bars,
-        "width": width,
-        "bar_height": height,
-        "label_width": LABEL_WIDTH,
-        "height": max(len(bars) * (height + 6), height),
-    }
+    worst = answers.worst_step(steps)
+    rows = []
+    for step, length in zip(steps, charts.lengths([s["sessions"] for s in steps]), strict=True):
+        sessions, dropoffs = step["sessions"], step["dropoffs"]
+        rows.append(
+            {
+                "step": step,
+                "anchor": answers.step_anchor(step["position"]),
+                "length": length,
+                "dropoff_rate": dropoffs / sessions
+                if _number(sessions) and _number(dropoffs) and sessions
+                else None,
+                "worst": step is worst,
+            }
+        )
+    return rows
 
 
 def _trend(report: dict[str, Any]) -> dict[str, Any]:
-    points = report["trend"]["points"]
-    chart = charts.trend(points, 640, 180)
+    # A count hidden from a shared view is drawn as nothing (its rate is hidden already).
+    points = [
+        {
+            key: 0 if key != "period" and isinstance(value, str) else value
+            for key, value in p.items()
+        }
+        for p in report["trend"]["points"]
+    ]
+    chart = charts.trend(points, TREND_WIDTH, TREND_HEIGHT)
     return {
         "chart": chart,
+        "points": report["trend"]["points"],
+        "margins": TREND_MARGINS,
         "first": points[0]["period"] if points else "",
         "last": points[-1]["period"] if points else "",
         "interval": report["trend"]["interval"],
@@ -561,29 +601,16 @@ def _breakdown(report: dict[str, Any]) -> dict[str, Any] | None:
         return None
     steps = [{s["stepKey"]: s for s in group["steps"]} for group in groups]
     table = [(s["stepKey"], [found.get(s["stepKey"]) for found in steps]) for s in report["steps"]]
-    height = 26
-    bars = charts.bars(
-        [
-            (
-                segment_label(group["value"], report["breakdown"]),
-                group["totals"]["completionRate"] or 0,
-                "",
-            )
-            for group in groups
-        ],
-        BAR_WIDTH,
-        height,
-        top=1,
-    )
     return {
         "segment": report["breakdown"],
         "groups": groups,
         "rows": table,
-        "chart": {
-            "bars": list(zip(bars, groups, strict=True)),
-            "width": BAR_WIDTH,
-            "bar_height": height,
-            "label_width": LABEL_WIDTH,
-            "height": max(len(bars) * (height + 6), height),
-        },
+        # Each value's completion rate as a bar's length, in percent of the full track.
+        "bars": list(
+            zip(
+                groups,
+                charts.lengths([g["totals"]["completionRate"] for g in groups], top=1),
+                strict=True,
+            )
+        ),
     }
