@@ -2,11 +2,12 @@
 and :func:`flask_journey.api.demo_data`.
 
 The visitors are made up (seeded, so a run is reproducible): they arrive from a few sources on
-several devices, in several languages and countries, go through the journey's steps in order, focus, change and leave
-its fields, hit the validation errors each field can have (:class:`DemoField`), come back to
-fields, and drop off at each step with a falling probability. Only a successful submission
-leads to the last step, so no step is reached more often than the steps before it allow and the
-sessions reaching the last step are the completions. Nothing here is a real person's data.
+several devices, in several languages and countries, go through the journey's steps in order,
+focus, change and leave its fields, hit the validation errors each field can have
+(:class:`DemoField`), come back to fields, and drop off at each step with a falling
+probability. Only a successful submission leads to the last step, so no step is reached more
+often than the steps before it allow and the sessions reaching the last step are the
+completions. Nothing here is a real person's data.
 """
 
 from __future__ import annotations
