@@ -18,7 +18,7 @@ import pytest
 from flask import Flask
 
 from flask_journey import Journey, api
-from flask_journey.reports.vocabulary import OTHER
+from flask_journey.reports.vocabulary import OTHER, Limits, Vocabulary
 
 from .helpers import JOURNEY, ORG, ORIGIN, batch, event, post
 
@@ -223,3 +223,75 @@ def test_raising_a_limit_and_rebuilding_brings_the_folded_values_back(make_app):
         "made-up-3": 1,
     }
     assert steps(large)["review"]["dropoffReasons"] == {"idle": 1, "leave": 1}
+
+
+def _seen(vocabulary: Vocabulary, type: str, **values: Any) -> None:
+    keys = ("step_key", "field_key", "error_type", "properties", "name", "category", "label")
+    vocabulary.admit(type, *(values.get(key) for key in keys))
+
+
+def _folded(vocabulary: Vocabulary, type: str, **values: Any):
+    keys = ("step_key", "field_key", "error_type", "properties", "name", "category", "label")
+    return vocabulary.fold(type, *(values.get(key) for key in keys))
+
+
+def test_configured_steps_are_kept_beyond_the_limit_then_steps_first_seen_fill_it():
+    tight = Vocabulary(Limits(2, 9, 9, 9, 9), configured=("a", "b", "c"))
+    roomy = Vocabulary(Limits(4, 9, 9, 9, 9), configured=("a",))
+    for step in ("x", "y", "z", "b"):
+        _seen(tight, "step_view", step_key=step)
+        _seen(roomy, "step_view", step_key=step)
+
+    assert [_folded(tight, "step_view", step_key=s).step_key for s in "abcxyz"] == [
+        *"abc",
+        OTHER,
+        OTHER,
+        OTHER,
+    ]
+    assert [_folded(roomy, "step_view", step_key=s).step_key for s in "abxyz"] == [
+        "a",
+        OTHER,
+        "x",
+        "y",
+        "z",
+    ]
+
+
+def test_a_field_beyond_the_limit_keeps_its_step_and_a_folded_step_takes_its_fields_along():
+    vocabulary = Vocabulary(Limits(1, 2, 9, 9, 9), configured=("details",))
+    for step, field in (("details", "email"), ("details", "zip"), ("details", "phone")):
+        _seen(vocabulary, "field_focus", step_key=step, field_key=field)
+    _seen(vocabulary, "field_focus", step_key="made-up", field_key="email")
+
+    def field(step: str, key: str) -> tuple[str | None, str | None]:
+        folded = _folded(vocabulary, "field_change", step_key=step, field_key=key)
+        return folded.step_key, folded.field_key
+
+    assert field("details", "zip") == ("details", "zip")
+    assert field("details", "phone") == ("details", OTHER)
+    assert field("made-up", "email") == (OTHER, OTHER)
+
+
+def test_names_count_with_their_type_and_custom_combinations_fold_category_and_label():
+    vocabulary = Vocabulary(Limits(9, 9, 2, 9, 9))
+    for n, (kind, name) in enumerate((("form", "contact"), ("custom", "signup"))):
+        _seen(vocabulary, kind, name=name, category=f"c{n}")
+    _seen(vocabulary, "custom", name="signup", category="other-category")
+    _seen(vocabulary, "custom", name="junk", category="c1")
+
+    assert _folded(vocabulary, "form", name="contact").name == "contact"
+    assert _folded(vocabulary, "form", name="signup").name == OTHER
+    assert _folded(vocabulary, "custom", name="signup", category="c1")[4:] == ("signup", "c1", None)
+    assert _folded(vocabulary, "custom", name="junk", category="c1")[4:] == (OTHER, OTHER, OTHER)
+
+
+def test_error_types_and_reasons_without_a_value_are_unknown_and_fold_like_the_others():
+    vocabulary = Vocabulary(Limits(9, 9, 9, 1, 1))
+    _seen(vocabulary, "validation_error", field_key="email")
+    _seen(vocabulary, "validation_error", field_key="email", error_type="tooLong")
+    _seen(vocabulary, "dropoff_signal", properties={"reason": "idle"})
+
+    assert _folded(vocabulary, "validation_error", field_key="email").error_type == "unknown"
+    assert _folded(vocabulary, "validation_error", error_type="tooLong").error_type == OTHER
+    assert _folded(vocabulary, "dropoff_signal", properties={"reason": "idle"}).reason == "idle"
+    assert _folded(vocabulary, "dropoff_signal").reason == OTHER

@@ -19,7 +19,7 @@ rest as ``(other)``. A rebuild admits them again, under the limits then in force
 
 from __future__ import annotations
 
-import dataclasses
+import copy
 import datetime as dt
 import json
 import time
@@ -44,7 +44,7 @@ from ..models import (
 )
 from .query import FIELD_TYPES, PAGEVIEW_TYPES, url_host
 from .summary import EVENT_COLUMNS, SEGMENT_COLUMNS, SESSION_COLUMNS, Event, SessionRow, summarise
-from .vocabulary import KINDS, STEP_TYPES, Limits, Vocabulary, pair
+from .vocabulary import KINDS, STEP_TYPES, Folded, Limits, Value, Vocabulary, decode, encode
 
 #: Events read per transaction.
 CHUNK = 20_000
@@ -157,9 +157,12 @@ def _vocabularies(db: Database, rows: list[tuple], limits: Limits) -> dict[int, 
     found: dict[int, Vocabulary] = {}
     table = VocabularyValue._meta.table_name
     for journey_id in sorted({row[0] for row in rows}):
-        known = db.execute_sql(
-            f"SELECT kind, value FROM {table} WHERE journey_id = {db.param}", (journey_id,)
-        ).fetchall()
+        known = [
+            (kind, decode(kind, value))
+            for kind, value in db.execute_sql(
+                f"SELECT kind, value FROM {table} WHERE journey_id = {db.param}", (journey_id,)
+            ).fetchall()
+        ]
         steps = JourneySteps.get_or_none(JourneySteps.journey == journey_id)
         found[journey_id] = Vocabulary(limits, steps.steps if steps else (), known)
     for row in sorted(rows, key=lambda row: row[_SUMMARY_START]):
@@ -185,7 +188,7 @@ def _keys(row: tuple) -> tuple[str, str | None, str | None, str | None, dict[str
 
 def _store_vocabularies(db: Database, vocabularies: dict[int, Vocabulary]) -> None:
     rows = [
-        (journey_id, kind, value)
+        (journey_id, kind, encode(value))
         for journey_id, vocabulary in vocabularies.items()
         for kind, value in vocabulary.added
     ]
@@ -298,23 +301,34 @@ def _event(values: list[Any]) -> Event:
     return Event(*values)
 
 
-def _folded(vocabulary: Vocabulary, event: Event) -> Event:
-    """The event with its step key, field key, error type and drop-off reason folded."""
-    if event.type not in STEP_TYPES:
+def _folder(vocabulary: Vocabulary) -> Callable[[Event], Event]:
+    """A function that folds an event's step key, field key, error type and drop-off reason,
+    remembering each combination's answer (sessions repeat the same few)."""
+    answers: dict[tuple, Folded | None] = {}
+
+    def fold(event: Event) -> Event:
+        if event.type not in STEP_TYPES:
+            return event
+        properties = event.props() if event.type == "dropoff_signal" else None
+        reason = str(properties.get("reason") or "unknown") if properties is not None else None
+        key = (event.type, event.step_key, event.field_key, event.error_type, reason)
+        if key not in answers:
+            folded = vocabulary.fold(*key[:4], properties, None, None, None)
+            unchanged = folded.step_key == event.step_key and folded.field_key == event.field_key
+            unchanged &= folded.error_type == event.error_type
+            unchanged &= folded.reason is None or folded.reason == reason
+            answers[key] = None if unchanged else folded
+        answer = answers[key]
+        if answer is None:
+            return event
+        event = copy.copy(event)
+        event.step_key, event.field_key = answer.step_key, answer.field_key
+        event.error_type = answer.error_type
+        if answer.reason is not None:
+            event.properties = {**(properties or {}), "reason": answer.reason}
         return event
-    properties = event.props() if event.type == "dropoff_signal" else None
-    folded = vocabulary.fold(
-        event.type, event.step_key, event.field_key, event.error_type, properties, None, None, None
-    )
-    return dataclasses.replace(
-        event,
-        step_key=folded.step_key,
-        field_key=folded.field_key,
-        error_type=folded.error_type,
-        properties={**(properties or {}), "reason": folded.reason}
-        if folded.reason is not None
-        else event.properties,
-    )
+
+    return fold
 
 
 def _summaries(
@@ -344,8 +358,9 @@ def _summaries(
     for events in new.values():
         events.sort(key=lambda e: (e.occurred_at, e.id))
     new.update(session_events(db, journey_id, sorted(known)))
+    fold = _folder(vocabulary)
     return {
-        session_id: summarise([_folded(vocabulary, event) for event in events])
+        session_id: summarise([fold(event) for event in events])
         for session_id, events in new.items()
     }
 
@@ -521,7 +536,9 @@ def folded(db: Database, journey_id: int) -> dict[str, int]:
         known = VocabularyValue.select(VocabularyValue.kind, VocabularyValue.value).where(
             VocabularyValue.journey == journey_id
         )
-        vocabulary = Vocabulary(Limits.default(), (), known.tuples())
+        vocabulary = Vocabulary(
+            Limits.default(), (), [(kind, decode(kind, value)) for kind, value in known.tuples()]
+        )
     events = EventModel._meta.table_name
     where = f"journey_id = {db.param} AND id <= {db.param}"
     params = (journey_id, state.watermark if state else 0)
@@ -534,29 +551,24 @@ def folded(db: Database, journey_id: int) -> dict[str, int]:
     def types(names: Iterable[str]) -> str:
         return "type IN (" + ", ".join(f"'{name}'" for name in names) + ")"
 
-    found: dict[str, set[Any]] = {kind: set() for kind in KINDS}
+    found: dict[str, set[Value]] = {kind: set() for kind in KINDS}
     for (step_key,) in distinct("step_key", f"step_key <> '' AND {types(STEP_TYPES)}"):
         found["step"].add(step_key)
     for step_key, field_key in distinct(
         "step_key, field_key", f"field_key <> '' AND {types(FIELD_TYPES)}"
     ):
         step = vocabulary.fold("step_view", step_key, None, None, None, None, None, None).step_key
-        found["field"].add(pair(step, field_key))
+        found["field"].add((step, field_key))
     for (error_type,) in distinct("error_type", "type = 'validation_error'"):
         found["error"].add(error_type or "unknown")
     for (properties,) in distinct("CAST(properties AS TEXT)", "type = 'dropoff_signal'"):
         found["reason"].add(str((_properties(properties) or {}).get("reason") or "unknown"))
     for kind, name in distinct("type, name", "name IS NOT NULL"):
-        found["name"].add(pair(kind, name))
+        found["name"].add((kind, name))
     for name, category, label in distinct("name, category, label", "type = 'custom'"):
         if name is not None:
-            found["custom"].add(
-                pair(
-                    vocabulary.fold("custom", None, None, None, None, name, None, None).name,
-                    category,
-                    label,
-                )
-            )
+            name = vocabulary.fold("custom", None, None, None, None, name, None, None).name
+            found["custom"].add((name, category, label))
     return {FOLDED_NAMES[kind]: len(found[kind] - vocabulary.known[kind]) for kind in KINDS}
 
 

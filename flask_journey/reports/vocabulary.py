@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..config import DEFAULTS, Settings
 from .query import FIELD_TYPES
@@ -72,13 +72,24 @@ class Limits:
         }[kind]
 
 
-def pair(*parts: str | None) -> str:
-    """The stored value of a kind made of several parts (a field and its step, ...)."""
-    return json.dumps(parts, ensure_ascii=False, separators=(",", ":"))
+#: A value: a string, or for the kinds made of several parts (``field``, ``name``,
+#: ``custom``) a tuple of them.
+Value = str | tuple[str | None, ...]
 
 
-@dataclass(frozen=True)
-class Folded:
+def encode(value: Value) -> str:
+    """A value as ``journey_vocabulary.value`` stores it: a tuple as a JSON array."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def decode(kind: str, stored: str) -> Value:
+    """A value of ``kind`` as :func:`encode` stored it."""
+    return tuple(json.loads(stored)) if kind in ("field", "name", "custom") else stored
+
+
+class Folded(NamedTuple):
     """One event's values as its journey's reports count them."""
 
     step_key: str | None
@@ -103,23 +114,23 @@ class Vocabulary:
         self,
         limits: Limits,
         configured: Iterable[str] = (),
-        known: Iterable[tuple[str, str]] = (),
+        known: Iterable[tuple[str, Value]] = (),
     ) -> None:
         self.limits = limits
-        self.known: dict[str, set[str]] = {kind: set() for kind in KINDS}
+        self.known: dict[str, set[Value]] = {kind: set() for kind in KINDS}
         for kind, value in known:
             self.known[kind].add(value)
-        self.added: list[tuple[str, str]] = []
+        self.added: list[tuple[str, Value]] = []
         for step in configured:
             self._add("step", step)
 
-    def _add(self, kind: str, value: str) -> None:
+    def _add(self, kind: str, value: Value) -> None:
         if value not in self.known[kind]:
             self.known[kind].add(value)
             self.added.append((kind, value))
 
-    def _take(self, kind: str, value: str) -> None:
-        if len(self.known[kind]) < self.limits.of_kind(kind):
+    def _take(self, kind: str, value: Value) -> None:
+        if value not in self.known[kind] and len(self.known[kind]) < self.limits.of_kind(kind):
             self._add(kind, value)
 
     def admit(
@@ -137,21 +148,21 @@ class Vocabulary:
         if type in STEP_TYPES and step_key:
             self._take("step", step_key)
         if type in FIELD_TYPES and field_key:
-            self._take("field", pair(self._step(step_key), field_key))
+            self._take("field", (self._step(step_key), field_key))
         if type == "validation_error":
             self._take("error", error_type or "unknown")
         if type == "dropoff_signal":
             self._take("reason", _reason(properties))
         if name is not None:
-            self._take("name", pair(type, name))
+            self._take("name", (type, name))
             if type == "custom":
-                self._take("custom", pair(self._name(type, name), category, label))
+                self._take("custom", (self._name(type, name), category, label))
 
     def _step(self, step_key: str | None) -> str | None:
         return step_key if not step_key or step_key in self.known["step"] else OTHER
 
     def _name(self, type: str, name: str) -> str:
-        return name if pair(type, name) in self.known["name"] else OTHER
+        return name if (type, name) in self.known["name"] else OTHER
 
     def fold(
         self,
@@ -169,14 +180,14 @@ class Vocabulary:
         and label beyond it become :data:`OTHER`, its name stays as the names fold it)."""
         step = self._step(step_key) if type in STEP_TYPES else step_key
         field = field_key
-        if type in FIELD_TYPES and field_key and pair(step, field_key) not in self.known["field"]:
+        if type in FIELD_TYPES and field_key and (step, field_key) not in self.known["field"]:
             field = OTHER
         if type == "validation_error":
             error_type = self._value("error", error_type or "unknown")
         reason = self._value("reason", _reason(properties)) if type == "dropoff_signal" else None
         if name is not None:
             name = self._name(type, name)
-            if type == "custom" and pair(name, category, label) not in self.known["custom"]:
+            if type == "custom" and (name, category, label) not in self.known["custom"]:
                 category = label = OTHER
         return Folded(step, field, error_type, reason, name, category, label)
 
