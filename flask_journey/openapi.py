@@ -33,6 +33,7 @@ from .formats._fields import (
     Properties,
     UnixMillis,
 )
+from .reports.tables import TABLES
 
 if TYPE_CHECKING:
     from .state import JourneyState
@@ -298,7 +299,7 @@ REPORT_PARAMETERS: tuple[dict[str, Any], ...] = (
     _query(
         "table",
         "The table format=csv writes (default steps)",
-        enum=["totals", "steps", "fields", "trend", "breakdown", "events"],
+        enum=list(TABLES),
     ),
 )
 
