@@ -149,8 +149,8 @@ def _insert(
     ).on_conflict_ignore().execute()
 
 
-#: The user key of an event ``e`` of journey ``{journey}``, by its links: a SQL expression with
-#: the joins it needs (``{links}`` is the link table's name).
+#: The person an event ``e`` is of, as SQL: :data:`RESOLVE_SQL` is its user key (NULL for
+#: nobody known) given the joins :data:`RESOLVE_JOINS` (``{links}``: :data:`LINKS_TABLE`).
 RESOLVE_JOINS = (
     " LEFT JOIN {links} lu ON lu.journey_id = e.journey_id AND lu.kind IN ('user', 'email')"
     " AND lu.alias = e.user_id"
