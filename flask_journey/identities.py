@@ -81,35 +81,45 @@ def identify_of(event: dict[str, Any]) -> Identify | None:
 def link(db: Database, journey_id: int, identify: Identify) -> None:
     """Record what ``identify`` links in ``journey_id``, in the caller's transaction."""
     now = utcnow()
+    names = identify.names
     with using(db):
-        known = {
-            (row.kind, row.alias): row
-            for row in IdentityLink.select().where(
-                IdentityLink.journey == journey_id,
-                _names_clause(identify.names),
-            )
-        }
-        keys = list(dict.fromkeys(known[n].user_key for n in identify.names if n in known))
-        user_key = keys[0] if keys else identify.names[0][1]
+        known = _linked(journey_id, names)
+        keys = _keys(known, names)
+        for name in names:
+            if name not in known:
+                key = keys[0] if keys else names[0][1]
+                _insert(journey_id, *name, key, identify.occurred_at, now)
+        # A transaction committed meanwhile may have linked one of the names (the insert then
+        # waited for it and did nothing): read them again, and merge what they show is one.
+        known = _linked(journey_id, names)
+        keys = _keys(known, names)
+        user_key = keys[0]
         if len(keys) > 1:
             IdentityLink.update(user_key=user_key).where(
                 IdentityLink.journey == journey_id, IdentityLink.user_key.in_(keys[1:])
             ).execute()
-        for kind, alias in identify.names:
-            row = known.get((kind, alias))
-            if row is None:
-                _insert(journey_id, kind, alias, user_key, identify.occurred_at, now)
-            elif identify.occurred_at < row.linked_at:
-                IdentityLink.update(linked_at=identify.occurred_at).where(
-                    IdentityLink.id == row.id
-                ).execute()
-        names = identify.names
+        earlier = [row.id for row in known.values() if identify.occurred_at < row.linked_at]
+        if earlier:
+            IdentityLink.update(linked_at=identify.occurred_at).where(
+                IdentityLink.id.in_(earlier)
+            ).execute()
         if identify.visitor:
             _insert(journey_id, VISITOR, identify.visitor, user_key, identify.occurred_at, now)
             names += ((VISITOR, identify.visitor),)
         IdentityLink.update(seen_at=now).where(
             IdentityLink.journey == journey_id, _names_clause(names)
         ).execute()
+
+
+def _linked(journey_id: int, names: tuple[tuple[str, str], ...]) -> dict[tuple[str, str], Any]:
+    """The links of ``names`` there are, by name."""
+    query = IdentityLink.select().where(IdentityLink.journey == journey_id, _names_clause(names))
+    return {(row.kind, row.alias): row for row in query}
+
+
+def _keys(known: dict[tuple[str, str], Any], names: tuple[tuple[str, str], ...]) -> list[str]:
+    """The user keys ``names`` are linked to, in the order of the names (the user id's first)."""
+    return list(dict.fromkeys(known[name].user_key for name in names if name in known))
 
 
 def forget_before(db: Database, before: dt.datetime, journeys: Any = None) -> int:
@@ -139,8 +149,8 @@ def _insert(
     ).on_conflict_ignore().execute()
 
 
-#: The user key of an event ``e`` of journey ``{journey}``, by its links: a SQL expression with
-#: the joins it needs (``{links}`` is the link table's name).
+#: The person an event ``e`` is of, as SQL: :data:`RESOLVE_SQL` is its user key (NULL for
+#: nobody known) given the joins :data:`RESOLVE_JOINS` (``{links}``: :data:`LINKS_TABLE`).
 RESOLVE_JOINS = (
     " LEFT JOIN {links} lu ON lu.journey_id = e.journey_id AND lu.kind IN ('user', 'email')"
     " AND lu.alias = e.user_id"

@@ -35,6 +35,7 @@ from .formats._fields import (
 )
 from .models import SCOPES
 from .reports import SEGMENTS
+from .reports.tables import TABLES
 
 if TYPE_CHECKING:
     from .state import JourneyState
@@ -307,7 +308,7 @@ REPORT_PARAMETERS: tuple[dict[str, Any], ...] = (
     _query(
         "table",
         "The table format=csv writes (default steps)",
-        enum=["totals", "steps", "fields", "trend", "breakdown", "events"],
+        enum=list(TABLES),
     ),
 )
 

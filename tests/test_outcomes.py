@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from .helpers import JOURNEY, ORIGIN, batch, event, post
+from .helpers import JOURNEY, ORG, ORIGIN, batch, event, post
 
 DAY = "2024-01-15"
 
@@ -116,3 +116,21 @@ def test_an_events_api_instance_id_that_is_no_string_is_refused(client, journey,
 
     assert response.status_code == 400
     assert response.get_json()["error"]["code"] == "invalid_props"
+
+
+def test_the_outcomes_table_as_csv_and_in_the_cli(client, cli, journey, api_key):
+    assert post(client, session("done", True, instanceId="chat-1")).status_code == 204
+    collect(client, journey, "chat-1", "approved")
+
+    response = client.get(
+        f"/api/journeys/{JOURNEY}/report?from={DAY}&to={DAY}&format=csv&table=outcomes",
+        headers={"Authorization": f"Bearer {api_key}"},
+    )
+    assert response.get_data(as_text=True).splitlines() == [
+        "action,sessions,completedSessions",
+        "approved,1,1",
+    ]
+    table = cli("report", ORG, JOURNEY, "--from", DAY, "--to", DAY).splitlines()
+    start = table.index("Server outcomes")
+    assert table[start + 1].split() == ["Server", "action", "Sessions", "Completed"]
+    assert table[start + 3].split() == ["approved", "1", "1"]

@@ -2,9 +2,11 @@
 
 Totals, the funnel, the trend and breakdowns come from one read of the range's session rows,
 field friction from one read of their session-field rows, the other events from the hourly
-counts. Where only totals are wanted (the previous period on the dashboard, the list of
-journeys), the database counts them. ``docs/reports.md`` defines every number;
-:mod:`.reference` computes the same from raw events."""
+counts; the people (``events.users``) from the range's identify and stage events and the
+identity links, the outcomes from the events that carry an instance id (both read through
+partial indexes that hold only those events). Where only totals are wanted (the previous
+period on the dashboard, the list of journeys), the database counts them. ``docs/reports.md``
+defines every number; :mod:`.reference` computes the same from raw events."""
 
 from __future__ import annotations
 

@@ -61,6 +61,7 @@ TABLES: dict[str, tuple[str, ...]] = {
         "medianSeconds",
     ),
     "events": ("type", "name", "count"),
+    "outcomes": ("action", "sessions", "completedSessions"),
 }
 DEFAULT_TABLE = "steps"
 
@@ -141,6 +142,11 @@ _FIELD_COLUMNS: list[Column] = [
     ("Time in field", "medianSeconds", _seconds),
     ("Errors", "errors", _counts),
 ]
+_OUTCOME_COLUMNS: list[Column] = [
+    ("Server action", "action", str),
+    ("Sessions", "sessions", str),
+    ("Completed", "completedSessions", str),
+]
 
 
 def _table(title: str, columns: list[Column], items: list[dict[str, Any]]) -> list[str]:
@@ -160,7 +166,8 @@ def _change(now: int, before: int | None) -> str:
 
 
 def to_text(report: dict[str, Any]) -> str:
-    """A report as a person reads it in a terminal: totals, the funnel, the fields.
+    """A report as a person reads it in a terminal: totals, the funnel, the fields, the
+    server-side outcomes.
 
     What a sender wrote (step and field keys, drop-off reasons, error types, segment values)
     is shown through :func:`flask_journey.display.visible`: no escape sequence reaches the
@@ -191,6 +198,7 @@ def to_text(report: dict[str, Any]) -> str:
     )
     lines += ["", *_table("Steps", _STEP_COLUMNS, report["steps"])]
     lines += ["", *_table("Fields", _FIELD_COLUMNS, report["fields"])]
+    lines += ["", *_table("Server outcomes", _OUTCOME_COLUMNS, report["outcomes"])]
     for group in report.get("breakdownValues") or []:
         lines += [
             "",
