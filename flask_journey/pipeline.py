@@ -200,8 +200,8 @@ def store(
     """
     db = database if database is not None else current_database()
     received = utcnow()
-    rows = _rows(tenant.journey.id, wire_format, received, events, keep_query_values, is_sqlite(db))
     identifies = [found for event in events if (found := identify_of(event)) is not None]
+    rows = _rows(tenant.journey.id, wire_format, received, events, keep_query_values, is_sqlite(db))
     batch = _Batch(tenant.org.id, tenant.journey.id, received.strftime("%Y-%m"), rows, identifies)
     if group_commit:
         _committer(db).store(batch)
