@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import html
 import io
 import json
 import re
@@ -119,7 +120,8 @@ def _step_rows(page: str, table: str) -> list[str]:
     """The row headings of one table of a dashboard page."""
     found = re.search(rf'<table class="data" id="{table}">(.*?)</table>', page, re.DOTALL)
     assert found is not None, f"no {table} on the page"
-    return re.findall(r'<th scope="row">([^<]*)</th>', found.group(1))
+    cells = re.findall(r'<th scope="row">(.*?)</th>', found.group(1), re.DOTALL)
+    return [html.unescape(re.sub(r"<[^>]+>", "", cell)).strip() for cell in cells]
 
 
 def test_junk_keys_through_http_leave_the_report_and_pages_bounded(host, junk):
