@@ -145,6 +145,10 @@ class _Suppressor:
             )
             if "exitRate" in step:
                 rows[-1]["exitRate"] = self.derived(step["exitRate"], step["exits"], reached)
+            if step.get("exitRateChange") is not None:
+                rows[-1]["exitRateChange"] = self.loose(
+                    step["exitRateChange"], step["exits"], reached
+                )
             before = reached
         return rows
 
