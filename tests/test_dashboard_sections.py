@@ -159,7 +159,7 @@ def test_applications_are_headline_cards(owner, forms):
         "Abandoned 5",
         "Completion rate 56.0%",
         "Sessions per completion 1.4",
-        "Days to complete 1.5 median; 90% within 6.0",
+        "Days to complete 1.5 median; 90% within 6.0 days",
     ]
 
 

@@ -30,9 +30,10 @@ APPLICATION_CARDS = (
     ("completionRate", "Completion rate", "rate"),
     ("sessionsPerCompletion", "Sessions per completion", "number"),
 )
-#: The histogram's plot and its margins for the axes' labels (SVG units), as the trend's.
+#: The histogram's plot and its margins for the axes' labels (SVG units): the trend's, without
+#: its right axis.
 HISTOGRAM_WIDTH, HISTOGRAM_HEIGHT = 640, 180
-HISTOGRAM_MARGINS = {"left": 80, "right": 80, "top": 24, "bottom": 44}
+HISTOGRAM_MARGINS = {"left": 80, "right": 24, "top": 24, "bottom": 44}
 
 
 def _number(value: Any) -> bool:
