@@ -98,6 +98,10 @@ def test_the_fix_first_lines_read_exits_excess_abandons_and_significant_changes(
         assert f'id="{anchor}"' in page
     # A change that is not significant has no line, however large ("moved 5 points" is gone).
     assert "Start rate" not in _section(page, "fix-first")
+    # Its headline card says so; a change that is not significant is not marked.
+    cards = dict(re.findall(r'<li class="card" id="headline-(\w+)">(.*?)</li>', page, re.S))
+    assert "significant change" in cards["completionRate"]
+    assert "significant change" not in cards["startRate"]
 
 
 def test_the_funnel_shows_exit_rates_optional_steps_and_transitions_on_demand(owner, forms):
@@ -226,7 +230,7 @@ def test_a_share_link_hides_the_small_numbers_of_the_new_sections(owner, forms, 
     ]
     steps = dict(re.findall(r'<li class="step[^"]*" id="(step-\d)">(.*?)</li>', page, re.S))
     assert "&lt; 10 left the form here</p>" in steps["step-2"]
-    assert "Where the sessions at step details went next" in steps["step-2"]
+    assert "Where the sessions at step <bdi>details</bdi> went next" in steps["step-2"]
     assert _text(steps["step-2"]).endswith("Next Sessions done < 10 Left the form < 10")
     cards = _text(_section(page, "applications"))
     assert "Started 25 Completed 14 Saved, may return < 10 Abandoned < 10" in cards
