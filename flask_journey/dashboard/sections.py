@@ -210,6 +210,7 @@ def sections(report: Mapping[str, Any]) -> dict[str, Any]:
         "completion_times": completion_times(report["completionTime"])
         if report.get("completionTime")
         else None,
+        "exits": answers.losses(report["steps"]) == "exits",
         "destinations": DESTINATIONS,
         "significant_fields": any(
             (f.get("behaviour") or {}).get("significant") for f in report["fields"]
