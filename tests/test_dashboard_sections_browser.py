@@ -13,6 +13,7 @@ request nothing from another host (``visitor`` in tests/live.py).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +24,29 @@ from flask_journey import Journey
 from flask_journey.dashboard.answers import error_anchor
 from tests import forms_report, known_journey
 from tests.live import axe_source, launch_chromium, serve_wsgi, visitor
-from tests.test_dashboard_answers_browser import HOST_CSP, TEXT_SIZES, Site
 
 ORG, KNOWN = "acme", "known"
+#: A host's strict policy: nothing but its own files, no script at all, no inline style.
+HOST_CSP = (
+    "default-src 'self'; script-src 'none'; style-src 'self'; img-src 'self'; "
+    "frame-ancestors 'self'"
+)
+#: Every SVG text's rendered size in CSS px (its font size times the chart's scale).
+TEXT_SIZES = """() => [...document.querySelectorAll('svg text')].map(t =>
+  parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a)"""
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "dashboard"
+
+
+@dataclass
+class Site:
+    app: Flask
+    base: str
+    key: str = ""
+
+    def cli(self, *args: str) -> str:
+        result = self.app.test_cli_runner().invoke(args=["journey", *args])
+        assert result.exit_code == 0, result.output
+        return result.output
 
 
 @pytest.fixture(scope="module")
