@@ -134,7 +134,19 @@ def reports(draw: Any) -> dict[str, Any]:
                     st.lists(st.fixed_dictionaries({"name": st.just("c"), "count": count}))
                 )
             ],
+            "users": {
+                "identified": draw(count),
+                "stages": draw(st.dictionaries(st.sampled_from(["discovered", "paid"]), count)),
+            },
         },
+        "outcomes": draw(
+            st.lists(
+                st.fixed_dictionaries(
+                    {"action": st.just("lead"), "sessions": count, "completedSessions": count}
+                ),
+                max_size=3,
+            )
+        ),
         "segments": {"device": draw(st.dictionaries(st.sampled_from(["mobile", "tv"]), count))},
         "breakdown": "device" if breakdown else None,
         "breakdownValues": groups if breakdown else None,

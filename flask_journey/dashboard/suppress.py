@@ -9,8 +9,9 @@ defines each number and what it is computed from; :func:`suppress` follows those
 The numbers of real forms (a step's ``exits``, ``exitRate``, ``transitions`` and
 ``exitRateChange``, ``applications``, ``errorOutcomes``, ``completionTime``, a field's
 ``behaviour``, ``significance``) are hidden by the same rule where the report has them. A number
-under them that this module does not name is hidden by default: a whole number as a count, any
-other number as computed from the counts of its row and of the object that holds it.
+anywhere in the report that this module does not name (the server actions' ``outcomes``, the
+people of ``events.users``, a number added later) is hidden by default: a whole number as a
+count, any other number as computed from the counts of its row and of the objects that hold it.
 """
 
 from __future__ import annotations
@@ -195,7 +196,7 @@ class _Suppressor:
 
     def events(self, events: Mapping[str, Any]) -> dict[str, Any]:
         return {
-            **events,
+            **self.loose(events),
             "total": self.count(events["total"]),
             **{key: self.rows(events[key]) for key in ("types", "trend", "pages", "referrers")},
             "forms": self.rows(events["forms"]),
@@ -212,7 +213,9 @@ class _Suppressor:
     def report(self, report: Mapping[str, Any]) -> dict[str, Any]:
         sessions = report["totals"]["sessions"]
         out = {
-            **report,
+            # Every part named below replaces this; any other (the server actions'
+            # ``outcomes``, a number added later) is hidden by default.
+            **self.loose(report),
             "totals": self.totals(report["totals"]),
             "steps": self.steps(report["steps"], sessions),
             "fields": self.fields(report["fields"]),
