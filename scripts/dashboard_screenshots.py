@@ -88,6 +88,10 @@ def take(folder: Path) -> None:
         page.screenshot(path=str(OUT / "dashboard-journeys.png"))
         page.goto(f"{base}/{ORG}/{JOURNEY}/")
         page.screenshot(path=str(OUT / "dashboard-journey.png"), full_page=True)
+        # The sections a report with the numbers of real forms has (docs/dashboard.md).
+        for section in ("applications", "error-outcomes", "completion-time"):
+            if page.locator(f"#{section}").count():
+                page.locator(f"#{section}").screenshot(path=str(OUT / f"dashboard-{section}.png"))
         page.goto(f"{base}/{ORG}/{JOURNEY}/?breakdown=device&range=90")
         page.locator("#breakdown-title").scroll_into_view_if_needed()
         page.locator("section[aria-labelledby=breakdown-title]").screenshot(

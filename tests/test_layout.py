@@ -9,7 +9,16 @@ import pytest
 
 TESTS = Path(__file__).parent
 #: Modules that hold what tests share; everything else under tests/ is a test module.
-SHARED = {"helpers", "live", "servers", "hostile", "known_journey", "conftest", "__init__"}
+SHARED = {
+    "helpers",
+    "live",
+    "servers",
+    "hostile",
+    "known_journey",
+    "forms_report",
+    "conftest",
+    "__init__",
+}
 
 
 def imported(path: Path) -> set[str]:

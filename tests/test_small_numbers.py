@@ -134,7 +134,19 @@ def reports(draw: Any) -> dict[str, Any]:
                     st.lists(st.fixed_dictionaries({"name": st.just("c"), "count": count}))
                 )
             ],
+            "users": {
+                "identified": draw(count),
+                "stages": draw(st.dictionaries(st.sampled_from(["discovered", "paid"]), count)),
+            },
         },
+        "outcomes": draw(
+            st.lists(
+                st.fixed_dictionaries(
+                    {"action": st.just("lead"), "sessions": count, "completedSessions": count}
+                ),
+                max_size=3,
+            )
+        ),
         "segments": {"device": draw(st.dictionaries(st.sampled_from(["mobile", "tv"]), count))},
         "breakdown": "device" if breakdown else None,
         "breakdownValues": groups if breakdown else None,
@@ -257,3 +269,126 @@ def test_a_zero_is_shown_and_the_owner_numbers_are_left_as_they_are():
     shown = suppress(report, 10)
     assert shown["totals"]["sessions"] == 0 and shown["events"]["total"] == "< 10"
     assert report["events"]["total"] == 3  # the report itself is not changed
+
+
+def _small(minimum: int, *values: Any) -> bool:
+    return any(isinstance(v, int) and not isinstance(v, bool) and 0 < v < minimum for v in values)
+
+
+@st.composite
+def forms_reports(draw: Any) -> dict[str, Any]:
+    """A report with the numbers of real forms (docs/reports.md): a step's exits, exit rate,
+    transitions and exit-rate change, applications, error outcomes, completion times, a
+    field's behaviour, the significance of the headline changes."""
+    report = draw(reports())
+    for step in report["steps"]:
+        exits = draw(count)
+        step["exits"] = exits
+        step["exitRate"] = _rate(exits, step["sessions"])
+        step["transitions"] = [
+            {"to": to, "sessions": draw(count)} for to in ("next", "(completed)", "(exit)")
+        ]
+        step["exitRateChange"] = {
+            "previous": 0.2,
+            "current": step["exitRate"],
+            "pValue": 0.03,
+            "significant": draw(st.booleans()),
+        }
+    for field in report["fields"]:
+        field["behaviour"] = {
+            "abandoners": draw(count),
+            "completers": draw(count),
+            "returnRate": {"abandoners": 0.5, "completers": 0.25, "pValue": 0.01},
+            "significant": draw(st.booleans()),
+        }
+    started, completed = draw(count), draw(count)
+    report["applications"] = {
+        "started": started,
+        "completed": completed,
+        "saved": draw(count),
+        "abandoned": draw(count),
+        "completionRate": _rate(completed, started),
+        "sessionsPerCompletion": 1.5 if completed else None,
+        "daysToComplete": {"p50": 2.5, "p90": 9.5},
+    }
+    report["errorOutcomes"] = [
+        {
+            "fieldKey": f"field-{n}",
+            "stepKey": "step-1",
+            "errorType": "valueMissing",
+            "sessions": draw(count),
+            "recovered": draw(count),
+            "abandonedAfter": draw(count),
+            "excessAbandons": draw(st.floats(-5, 20)),
+            "medianSecondsToFix": 12.5,
+        }
+        for n in range(draw(st.integers(0, 3)))
+    ]
+    report["completionTime"] = {
+        name: {
+            "p25": 30.0,
+            "p50": 60.0,
+            "p90": 600.0,
+            "histogram": [{"upTo": up, "count": draw(count)} for up in (30, 300, None)],
+        }
+        for name in ("sessions", "applications")
+    }
+    report["significance"] = {
+        "completionRate": {
+            "previous": 0.5,
+            "current": report["totals"]["completionRate"],
+            "pValue": 0.02,
+            "significant": draw(st.booleans()),
+        }
+    }
+    return report
+
+
+@settings(max_examples=200, deadline=None)
+@given(forms_reports(), st.integers(min_value=1, max_value=20))
+def test_the_numbers_of_real_forms_follow_the_same_rule(report, minimum):
+    shown = suppress(report, minimum)
+    small = [
+        (key, value)
+        for key, value in _numbers({k: v for k, v in shown.items() if k != "hiddenBelow"})
+        if key not in ("position", "upTo") and _small(minimum, value)
+    ]
+    assert small == []
+
+    def hidden(value: Any, *sources: Any) -> Any:
+        return None if _small(minimum, *sources) else value
+
+    for step, original in zip(shown["steps"], report["steps"], strict=True):
+        reached, exits = original["sessions"], original["exits"]
+        assert step["exitRate"] == hidden(original["exitRate"], exits, reached)
+        assert step["exitRateChange"]["current"] == hidden(original["exitRate"], exits, reached)
+        assert step["exitRateChange"]["significant"] == original["exitRateChange"]["significant"]
+    for field, original in zip(shown["fields"], report["fields"], strict=True):
+        if _small(minimum, original["sessions"], original["abandons"]):
+            assert field["behaviour"]["returnRate"]["abandoners"] is None
+    applications, original = shown["applications"], report["applications"]
+    started, completed = original["started"], original["completed"]
+    assert applications["completionRate"] == hidden(original["completionRate"], completed, started)
+    assert applications["sessionsPerCompletion"] == hidden(
+        original["sessionsPerCompletion"], completed
+    )
+    assert applications["daysToComplete"]["p90"] == hidden(9.5, completed)
+    for outcome, original in zip(shown["errorOutcomes"], report["errorOutcomes"], strict=True):
+        sessions = original["sessions"]
+        assert outcome["excessAbandons"] == hidden(
+            original["excessAbandons"], sessions, original["abandonedAfter"]
+        )
+        assert outcome["medianSecondsToFix"] == hidden(12.5, sessions, original["recovered"])
+    for name, times in shown["completionTime"].items():
+        total = sum(b["count"] for b in report["completionTime"][name]["histogram"])
+        assert times["p50"] == hidden(60.0, total)
+    totals = report["totals"]
+    before = (report.get("previous") or {}).get("totals") or {}
+    change = shown["significance"]["completionRate"]
+    assert change["current"] == hidden(
+        totals["completionRate"],
+        totals["completions"],
+        totals["starters"],
+        before.get("completions"),
+        before.get("starters"),
+    )

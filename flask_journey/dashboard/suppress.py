@@ -5,6 +5,13 @@ the text ``"< minimum"``, and hides (None) every rate or median computed from su
 whether it is the rate's numerator or its denominator: ``completionRate`` with 3 completions of
 50 starters would give the 3 back. A 0 is shown: it identifies nobody. ``docs/reports.md``
 defines each number and what it is computed from; :func:`suppress` follows those definitions.
+
+The numbers of real forms (a step's ``exits``, ``exitRate``, ``transitions`` and
+``exitRateChange``, ``applications``, ``errorOutcomes``, ``completionTime``, a field's
+``behaviour``, ``significance``) are hidden by the same rule where the report has them. A number
+anywhere in the report that this module does not name (the server actions' ``outcomes``, the
+people of ``events.users``, a number added later) is hidden by default: a whole number as a
+count, any other number as computed from the counts of its row and of the objects that hold it.
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ TOTAL_RATES = {
     "conversionRate": ("completions", "sessions"),
 }
 FIELD_COUNTS = ("sessions", "starters", "returns", "errorSessions", "abandons")
+#: Whole numbers that count no one.
+NOT_COUNTS = frozenset({"position", "upTo"})
 
 
 def _is_count(value: Any) -> bool:
@@ -44,6 +53,75 @@ class _Suppressor:
     def counts(self, values: Mapping[str, Any]) -> dict[str, Any]:
         return {key: self.count(value) for key, value in values.items()}
 
+    def loose(self, value: Any, *sources: Any) -> Any:
+        """``value`` with every whole number under it hidden as a count and every other number
+        as computed from ``sources`` and the counts of the objects that hold it."""
+        if isinstance(value, Mapping):
+            own = [v for k, v in value.items() if _is_count(v) and k not in NOT_COUNTS]
+            return {
+                key: item if key in NOT_COUNTS else self.loose(item, *sources, *own)
+                for key, item in value.items()
+            }
+        if isinstance(value, list):
+            return [self.loose(item, *sources) for item in value]
+        if _is_count(value):
+            return self.count(value)
+        if isinstance(value, float):
+            return self.derived(value, *sources)
+        return value
+
+    def flags(
+        self, significance: Mapping[str, Any], totals: Mapping[str, Any], before: Any
+    ) -> dict[str, Any]:
+        """The significance of changes against the previous period: each rate hidden as the
+        totals' own rate is, now and before."""
+        out = {}
+        for key, flag in significance.items():
+            sources = TOTAL_RATES.get(key, ("sessions",))
+            counts = [totals.get(source) for source in sources]
+            if before:
+                counts += [before.get(source) for source in sources]
+            out[key] = self.loose(flag, *counts)
+        return out
+
+    def applications(self, applications: Mapping[str, Any]) -> dict[str, Any]:
+        started, completed = applications.get("started"), applications.get("completed")
+        out = self.loose(applications, started)
+        out["completionRate"] = self.derived(applications.get("completionRate"), completed, started)
+        for key in ("sessionsPerCompletion", "daysToComplete"):
+            if key in applications:
+                out[key] = self.loose(applications[key], completed)
+        return out
+
+    def outcomes(self, outcomes: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        rows = []
+        for outcome in outcomes:
+            sessions = outcome["sessions"]
+            row = self.loose(outcome, sessions)
+            row["excessAbandons"] = self.derived(
+                outcome["excessAbandons"], sessions, outcome["abandonedAfter"]
+            )
+            row["medianSecondsToFix"] = self.derived(
+                outcome["medianSecondsToFix"], sessions, outcome["recovered"]
+            )
+            rows.append(row)
+        return rows
+
+    def times(self, times: Mapping[str, Any]) -> dict[str, Any]:
+        """Each distribution's percentiles hidden when it counts fewer than the minimum."""
+        out = {}
+        for key, distribution in times.items():
+            if not isinstance(distribution, Mapping):
+                out[key] = self.loose(distribution)
+                continue
+            counted = sum(
+                bucket["count"]
+                for bucket in distribution.get("histogram") or ()
+                if _is_count(bucket["count"])
+            )
+            out[key] = self.loose(distribution, counted)
+        return out
+
     def totals(self, totals: Mapping[str, Any]) -> dict[str, Any]:
         out = {**totals, **{key: self.count(totals[key]) for key in TOTAL_COUNTS}}
         for rate, sources in TOTAL_RATES.items():
@@ -57,7 +135,7 @@ class _Suppressor:
             reached = step["sessions"]
             rows.append(
                 {
-                    **step,
+                    **self.loose(step, reached, step.get("exits")),
                     "sessions": self.count(reached),
                     "shareOfSessions": self.derived(step["shareOfSessions"], reached, sessions),
                     "shareOfPrevious": self.derived(step["shareOfPrevious"], reached, before),
@@ -66,6 +144,12 @@ class _Suppressor:
                     "medianSeconds": self.derived(step["medianSeconds"], reached),
                 }
             )
+            if "exitRate" in step:
+                rows[-1]["exitRate"] = self.derived(step["exitRate"], step["exits"], reached)
+            if step.get("exitRateChange") is not None:
+                rows[-1]["exitRateChange"] = self.loose(
+                    step["exitRateChange"], step["exits"], reached
+                )
             before = reached
         return rows
 
@@ -73,7 +157,7 @@ class _Suppressor:
         abandons = sum(field["abandons"] for field in fields)
         return [
             {
-                **field,
+                **self.loose(field, field["sessions"], field["abandons"]),
                 **{key: self.count(field[key]) for key in FIELD_COUNTS},
                 "errors": self.counts(field["errors"]),
                 "errorRate": self.derived(
@@ -112,7 +196,7 @@ class _Suppressor:
 
     def events(self, events: Mapping[str, Any]) -> dict[str, Any]:
         return {
-            **events,
+            **self.loose(events),
             "total": self.count(events["total"]),
             **{key: self.rows(events[key]) for key in ("types", "trend", "pages", "referrers")},
             "forms": self.rows(events["forms"]),
@@ -129,7 +213,9 @@ class _Suppressor:
     def report(self, report: Mapping[str, Any]) -> dict[str, Any]:
         sessions = report["totals"]["sessions"]
         out = {
-            **report,
+            # Every part named below replaces this; any other (the server actions'
+            # ``outcomes``, a number added later) is hidden by default.
+            **self.loose(report),
             "totals": self.totals(report["totals"]),
             "steps": self.steps(report["steps"], sessions),
             "fields": self.fields(report["fields"]),
@@ -139,6 +225,7 @@ class _Suppressor:
                 name: self.counts(values) for name, values in (report["segments"] or {}).items()
             },
             "hiddenBelow": self.minimum,
+            **self.forms(report),
         }
         if report.get("breakdownValues") is not None:
             out["breakdownValues"] = [
@@ -147,6 +234,7 @@ class _Suppressor:
                     "totals": self.totals(group["totals"]),
                     "steps": self.steps(group["steps"], group["totals"]["sessions"]),
                     "fields": self.fields(group["fields"]),
+                    **self.forms(group),
                 }
                 for group in report["breakdownValues"]
             ]
@@ -156,6 +244,20 @@ class _Suppressor:
                 out["previous"] = self.report(previous)
             else:
                 out["previous"] = {**previous, "totals": self.totals(previous["totals"])}
+        return out
+
+    def forms(self, part: Mapping[str, Any]) -> dict[str, Any]:
+        """The numbers of real forms in a report or one of its breakdown's groups."""
+        out: dict[str, Any] = {}
+        if part.get("applications") is not None:
+            out["applications"] = self.applications(part["applications"])
+        if part.get("errorOutcomes") is not None:
+            out["errorOutcomes"] = self.outcomes(part["errorOutcomes"])
+        if part.get("completionTime") is not None:
+            out["completionTime"] = self.times(part["completionTime"])
+        if part.get("significance") is not None:
+            before = (part.get("previous") or {}).get("totals")
+            out["significance"] = self.flags(part["significance"], part["totals"], before)
         return out
 
 

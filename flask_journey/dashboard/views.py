@@ -36,7 +36,7 @@ from ..outcomes import InsufficientScope, Unauthenticated
 from ..reports import SEGMENTS, ReportError, parse_options
 from ..reports.query import NONE
 from ..reports.tables import TABLES, to_csv
-from . import answers, charts, shares
+from . import answers, charts, sections, shares
 from .access import CSRF_COOKIE, SESSION_COOKIE, Access, AccessHook, SignInLimited
 from .options import PRESETS, order_fields, read_view
 from .signing import SigningKeys
@@ -311,6 +311,7 @@ def create_dashboard_blueprint(
             funnel=_funnel(report),
             trend=_trend(report),
             breakdown=_breakdown(report),
+            sections=sections.sections(report),
             has_events=has_events,
             attribution=state.geo.attribution,
             links=links,
