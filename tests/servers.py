@@ -112,7 +112,9 @@ class Replica(PostgresServer):
 
         primary = psycopg2.connect(self.primary.url(database))
         with contextlib.closing(primary) as conn, conn.cursor() as cursor:
-            cursor.execute("SELECT pg_current_wal_lsn()")
+            # Where the primary has put its last record, written out or not: its commits do not
+            # wait for the disk here (synchronous_commit=off), and the standby gets them soon.
+            cursor.execute("SELECT pg_current_wal_insert_lsn()")
             (written,) = cursor.fetchone()
         with contextlib.closing(psycopg2.connect(self.url(database))) as conn:
             conn.autocommit = True
