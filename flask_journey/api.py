@@ -598,13 +598,14 @@ def report(
     names a segment to break the numbers down by; ``compare`` adds the previous period under
     ``"previous"``.
     The summaries are refreshed first when they are older than
-    ``JOURNEY_REPORT_MAX_STALENESS``.
+    ``JOURNEY_REPORT_MAX_STALENESS``; with ``JOURNEY_REPORT_DATABASE_URL`` the report is read
+    from that replica as it stands, never refreshed.
     """
     state = _state()
     found = get_journey(org, journey)
     try:
         return reports.report(
-            state.database,
+            state.report_database,
             found,
             state.settings,
             start=start,

@@ -28,6 +28,7 @@ from peewee import Database, DatabaseError, InterfaceError, fn
 from . import api, identities, migrations, reports
 from .dashboard import shares
 from .dashboard.signing import SigningKeys
+from .db import using
 from .display import visible
 from .installation import dashboard_secret_of
 from .models import Event, Journey, Organization, RefusalCount, utcnow
@@ -405,21 +406,23 @@ def export_rows(query) -> Iterator[dict[str, Any]]:
 @click.option("--journey", "journey_slug")
 @click.option("--format", "fmt", type=click.Choice(["ndjson", "csv"]), default="ndjson")
 def export(org_slug: str | None, journey_slug: str | None, fmt: str) -> None:
-    """Write stored events to standard output, one per line (ndjson) or row (csv)."""
+    """Write stored events to standard output, one per line (ndjson) or row (csv), read from
+    the replica of JOURNEY_REPORT_DATABASE_URL when there is one."""
     query = _events(org_slug, journey_slug)
-    total = query.count() if sys.stderr.isatty() else 0
     out = sys.stdout
-    with progress(total, "Exporting events") as advance:
-        if fmt == "ndjson":
-            for row in export_rows(query):
-                out.write(json.dumps(row, separators=(",", ":")) + "\n")
-                advance(1)
-        else:
-            writer = CsvWriter(out, EXPORT_FIELDS)
-            writer.header()
-            for row in export_rows(query):
-                writer.row(row)
-                advance(1)
+    with using(_state().report_database):
+        total = query.count() if sys.stderr.isatty() else 0
+        with progress(total, "Exporting events") as advance:
+            if fmt == "ndjson":
+                for row in export_rows(query):
+                    out.write(json.dumps(row, separators=(",", ":")) + "\n")
+                    advance(1)
+            else:
+                writer = CsvWriter(out, EXPORT_FIELDS)
+                writer.header()
+                for row in export_rows(query):
+                    writer.row(row)
+                    advance(1)
     out.flush()
 
 

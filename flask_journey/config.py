@@ -87,6 +87,16 @@ def timezone(value: Any) -> str:
     return value
 
 
+#: The URL schemes of a PostgreSQL database (:mod:`flask_journey.db` pools them all).
+POSTGRES_SCHEMES = ("postgres", "postgresql", "postgres+pool", "postgresql+pool")
+
+
+def postgres_url(value: Any) -> str:
+    if not isinstance(value, str) or value.partition("://")[0] not in POSTGRES_SCHEMES:
+        raise ValueError("must be a postgresql:// URL")
+    return value
+
+
 def optional(parse: Parser) -> Parser:
     """``parse``, or None as it is."""
 
@@ -172,6 +182,11 @@ class Settings:
         None,
         optional(text),
         "Peewee database URL; None: sqlite:///<instance_path>/journey.sqlite3.",
+    )
+    report_database_url: str | None = setting(
+        None,
+        optional(postgres_url),
+        "Peewee URL of a PostgreSQL hot standby that serves reports; None: the database's.",
     )
     sqlite_synchronous: str = setting(
         "FULL",

@@ -104,9 +104,9 @@ _POOLS: dict[str, type[Database]] = {
 }
 
 
-def create_database(settings: Settings) -> Database:
-    """Open (lazily) the database named by the settings."""
-    url = settings.database_url
+def create_database(settings: Settings, url: str | None = None) -> Database:
+    """Open (lazily) the database named by the settings, or the one at ``url`` (a replica)."""
+    url = url or settings.database_url
     scheme = url.partition("://")[0]
     if scheme in ("sqlite", "sqlite+pool"):
         path = urlparse(url).path[1:]

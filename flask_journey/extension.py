@@ -55,6 +55,9 @@ class Journey:
             Guard(app, settings, database, client_salt_of(database)),
             TenantCache(settings.tenant_cache_seconds, database),
             geo=countries,
+            replica=db.create_database(settings, settings.report_database_url)
+            if settings.report_database_url
+            else None,
         )
         app.extensions["journey"] = state
         # Code outside any app context (a script, a shell) reaches the app created last here.
@@ -88,8 +91,9 @@ class Journey:
         # app context the models use this app's database (flask_journey.state).
         @app.teardown_request
         def _journey_close(exc: BaseException | None) -> None:
-            if not database.is_closed():
-                database.close()
+            for opened in {database, state.report_database}:
+                if not opened.is_closed():
+                    opened.close()
 
     def dashboard_access(
         self, function: Callable[[Organization], bool]

@@ -37,6 +37,13 @@ class JourneyState:
     database_outage: OutageLog = field(default_factory=lambda: OutageLog("database"))
     #: The country lookup (``JOURNEY_GEOIP``, ``JOURNEY_GEOIP_DATABASE``).
     geo: Geo = field(default_factory=Geo)
+    #: The hot standby of ``JOURNEY_REPORT_DATABASE_URL``, or None.
+    replica: Database | None = None
+
+    @property
+    def report_database(self) -> Database:
+        """Where reports, the dashboard and its exports read: the replica, else the database."""
+        return self.replica or self.database
 
     def activate(self) -> None:
         """Make this app's database the models' one outside any app context, in this context.

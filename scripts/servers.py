@@ -213,6 +213,71 @@ def postgres(settings: tuple[str, ...] = (), max_connections: int = 100) -> Iter
         shutil.rmtree(home, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def postgres_replica(primary: str, max_connections: int = 100) -> Iterator[str]:
+    """A hot standby of the server whose URL prefix is ``primary``, streaming from it, on a
+    free loopback port; yield its URL prefix.
+
+    Made with ``pg_basebackup -R`` (the copy starts as a standby of its source), so the
+    primary must allow replication connections (``wal_level`` replica, the default, and
+    initdb's trusted local replication); ``max_connections`` must be at least the primary's.
+    Run as ``postgres`` when we are root, as :func:`postgres` does.
+    """
+    bin_dir = _postgres_bin()
+    if bin_dir is None:
+        raise RuntimeError(postgres_missing())
+    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    home = Path(tempfile.mkdtemp(prefix="journey-pg-replica-"))
+    if as_user:
+        shutil.chown(home, "postgres")
+    data, log = home / "data", home / "server.log"
+    source_port = primary.rsplit(":", 1)[1]
+    port = free_port()
+
+    def run(*args: str) -> None:
+        result = subprocess.run([*as_user, *args], capture_output=True, text=True, cwd=home)
+        if result.returncode:
+            raise RuntimeError(f"{args[0]} failed:\n{result.stdout}\n{result.stderr}")
+
+    run(
+        str(bin_dir / "pg_basebackup"),
+        "-h",
+        "127.0.0.1",
+        "-p",
+        source_port,
+        "-U",
+        "postgres",
+        "-D",
+        str(data),
+        "-R",
+        "--checkpoint=fast",
+        "--wal-method=stream",
+        "--no-sync",
+    )
+    run(
+        str(bin_dir / "pg_ctl"),
+        "start",
+        "-w",
+        "-t",
+        str(int(START_TIMEOUT)),
+        "-D",
+        str(data),
+        "-l",
+        str(log),
+        "-o",
+        f"-h 127.0.0.1 -p {port} -k {home} -c hot_standby=on -c max_connections={max_connections}",
+    )
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}"
+    finally:
+        subprocess.run(
+            [*as_user, str(bin_dir / "pg_ctl"), "stop", "-m", "fast", "-D", str(data)],
+            capture_output=True,
+            cwd=home,
+        )
+        shutil.rmtree(home, ignore_errors=True)
+
+
 def create_postgres_database(prefix: str, name: str) -> str:
     """Create database ``name`` on the server at ``prefix``; return its URL."""
     import psycopg2

@@ -32,6 +32,8 @@ from scripts.servers import free_port, stop
 ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 60.0
 APP_CONFIG_ENV = "JOURNEY_TEST_APP_CONFIG"
+#: Connections the test PostgreSQL server (and its replica, which needs as many) accepts.
+MAX_CONNECTIONS = 300
 
 
 def wait_until(
@@ -93,8 +95,43 @@ def postgres_server() -> Iterator[PostgresServer]:
     missing = throwaway.postgres_missing()
     if missing:
         pytest.skip(missing)
-    with throwaway.postgres(throwaway.NO_DURABILITY, max_connections=300) as prefix:
+    settings = (*throwaway.NO_DURABILITY, "wal_level=replica")
+    with throwaway.postgres(settings, max_connections=MAX_CONNECTIONS) as prefix:
         yield PostgresServer(prefix)
+
+
+@dataclass
+class Replica(PostgresServer):
+    """A hot standby streaming from the session's PostgreSQL server."""
+
+    primary: PostgresServer
+
+    def catch_up(self, database: str) -> None:
+        """Wait until the standby has replayed everything the primary has written so far."""
+        import psycopg2
+
+        primary = psycopg2.connect(self.primary.url(database))
+        with contextlib.closing(primary) as conn, conn.cursor() as cursor:
+            # Where the primary has put its last record, written out or not: its commits do not
+            # wait for the disk here (synchronous_commit=off), and the standby gets them soon.
+            cursor.execute("SELECT pg_current_wal_insert_lsn()")
+            (written,) = cursor.fetchone()
+        with contextlib.closing(psycopg2.connect(self.url(database))) as conn:
+            conn.autocommit = True
+
+            def replayed() -> bool:
+                with conn.cursor() as cursor:
+                    cursor.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (written,))
+                    return bool(cursor.fetchone()[0])
+
+            wait_until(replayed, f"the replica's replay of {written}")
+
+
+@pytest.fixture(scope="session")
+def postgres_replica(postgres_server: PostgresServer) -> Iterator[Replica]:
+    """A streaming replica of the session's server (``pg_basebackup -R``), on another port."""
+    with throwaway.postgres_replica(postgres_server.prefix, MAX_CONNECTIONS) as prefix:
+        yield Replica(prefix, postgres_server)
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,7 @@ DOCS = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
 #: A value each key refuses.
 INVALID: dict[str, Any] = {
     "JOURNEY_DATABASE_URL": 5,
+    "JOURNEY_REPORT_DATABASE_URL": "sqlite:///journey.sqlite3",
     "JOURNEY_SQLITE_SYNCHRONOUS": "SOMETIMES",
     "JOURNEY_TENANT_CACHE_SECONDS": -1,
     "JOURNEY_GROUP_COMMIT": "no",

@@ -15,6 +15,7 @@ import random
 from dataclasses import replace
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
@@ -695,3 +696,20 @@ def test_medians_half_a_millisecond_apart_agree_with_the_reference(app):
 
     assert expected["fields"][3]["medianHesitationSeconds"] == round((4.139 + 4.140) / 2, 3)
     assert fast["fields"] == expected["fields"], "\n".join(differences(fast, expected))
+
+
+@pytest.mark.parametrize(
+    ("zone", "start", "end", "seconds"),
+    [
+        ("UTC", "2026-01-01", "2026-12-31", 3600),
+        ("Pacific/Auckland", "2026-01-01", "2026-12-31", 3600),  # DST moves whole hours
+        ("Asia/Kolkata", "2026-01-01", "2026-01-30", 1800),  # +05:30
+        ("Asia/Kathmandu", "2026-01-01", "2026-01-30", 900),  # +05:45
+        ("Australia/Lord_Howe", "2026-04-05", "2026-04-05", 1800),  # DST moves half an hour
+        ("America/St_Johns", "2026-03-08", "2026-03-09", 1800),  # -03:30, hourly, DST
+    ],
+)
+def test_the_database_counts_sessions_by_stretches_that_fit_every_period(zone, start, end, seconds):
+    query = Query(1, (), dt.date.fromisoformat(start), dt.date.fromisoformat(end), zone)
+
+    assert query.bucket_seconds() == seconds

@@ -20,6 +20,7 @@ from typing import Any
 from peewee import Database
 
 from ..config import Settings
+from ..db import using
 from ..models import Journey
 from .compute import compute, compute_overview
 from .query import SEGMENTS, Query, default_range, utc_now
@@ -83,9 +84,11 @@ def report(
     """The report of ``journey`` (see ``docs/reports.md``), as plain data.
 
     ``settings`` give the time zone, the idle minutes that close a session, and the staleness:
-    the summaries are refreshed first when they are older than that. With ``compare``, the
-    previous period is under ``"previous"``: the whole report for it, or only its range and
-    totals when ``previous`` is ``"totals"`` (all the dashboard shows of it).
+    the summaries are refreshed first when they are older than that, unless ``db`` is the
+    replica of ``JOURNEY_REPORT_DATABASE_URL``: a standby cannot be written, so the report
+    shows what it has replayed (``refreshedAt`` says when the primary refreshed it).
+    With ``compare``, the previous period is under ``"previous"``: the whole report for it, or
+    only its range and totals when ``previous`` is ``"totals"`` (all the dashboard shows of it).
     Raises :class:`ReportError` for a filter or breakdown that is no segment, or a range that
     ends before it starts.
     """
@@ -121,7 +124,8 @@ def _query(
     compare: bool,
     now: dt.datetime | None,
 ) -> tuple[Query, dt.datetime | None]:
-    """The checked question, and when the summaries were refreshed (first, if stale)."""
+    """The checked question, and when the summaries were refreshed (first, if stale and
+    ``db`` is the primary)."""
     filters = dict(filters or {})
     for name in filters:
         if name not in SEGMENTS:
@@ -141,12 +145,15 @@ def _query(
     if (end - start).days >= MAX_DAYS:
         raise ReportError("from", f"must be at most {MAX_DAYS} days before to")
     last = refreshed_at(db)
-    if last is None or (now - last).total_seconds() >= settings.report_max_staleness:
+    stale = last is None or (now - last).total_seconds() >= settings.report_max_staleness
+    if stale and settings.report_database_url is None:
         refresh(db, limits=Limits.of(settings))
         last = refreshed_at(db)
+    with using(db):
+        steps = tuple(journey.configured_steps())
     query = Query(
         journey.id,
-        tuple(journey.configured_steps()),
+        steps,
         start,
         end,
         timezone,

@@ -5,7 +5,8 @@ field friction from one read of their session-field rows, the other events from 
 counts; the people (``events.users``) from the range's identify and stage events and the
 identity links, the outcomes from the events that carry an instance id (both read through
 partial indexes that hold only those events). Where only totals are wanted (the previous
-period on the dashboard, the list of journeys), the database counts them. ``docs/reports.md``
+period on the dashboard), and for the list of journeys' totals and trends, the database counts
+them (the trend by stretches of UTC time that fit the report zone's periods). ``docs/reports.md``
 defines every number; :mod:`.reference` computes the same from raw events."""
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ..db import is_sqlite
 from ..identities import LINKS_TABLE, RESOLVE_JOINS, RESOLVE_SQL
 from ..models import Event, FieldSummary, HourlyCount, SessionSummary
 from .query import (
+    EPOCH,
     NONE,
     OTHER_OUTCOMES,
     SEGMENTS,
@@ -112,17 +114,44 @@ def compute(db: Database, query: Query, *, previous: str = "full") -> dict[str, 
 
 
 def compute_overview(db: Database, query: Query) -> dict[str, Any]:
-    """The range's totals and trend, and the previous period's range and totals."""
-    sql = _Sql(db, query)
-    sessions = _sessions(sql, query)
+    """The range's totals and trend, and the previous period's range and totals, all counted
+    by the database."""
     return {
         "from": query.start.isoformat(),
         "to": query.end.isoformat(),
         "timezone": query.timezone,
-        "totals": totals(sessions),
-        "trend": trend(query, sessions),
+        "totals": _totals_of(db, query)["totals"],
+        "trend": _trend_of(_Sql(db, query), query),
         "previous": _totals_of(db, query.previous()),
     }
+
+
+def _trend_of(sql: _Sql, query: Query) -> dict[str, Any]:
+    """:func:`trend`, from the sessions, starters and completions the database counts by
+    stretches of :meth:`Query.bucket_seconds`, each inside one period."""
+    length = query.bucket_seconds()
+    if is_sqlite(sql.db):
+        bucket = f"CAST(strftime('%s', s.first_at) AS INTEGER) / {length}"
+    else:
+        bucket = f"FLOOR(EXTRACT(EPOCH FROM s.first_at) / {length})"
+    points: dict[str, dict[str, Any]] = {
+        period: {"period": period, "sessions": 0, "starters": 0, "completions": 0}
+        for period in query.periods()
+    }
+    for number, count, starters, completions in sql.run(
+        f"SELECT {bucket} AS b, COUNT(*), SUM(s.started), SUM(s.completed)"
+        f" FROM {_SESSION} s WHERE {sql.where} GROUP BY b",
+        sql.params,
+    ):
+        at = EPOCH + dt.timedelta(seconds=int(number) * length)
+        point = points.get(query.period(at))
+        if point is not None:
+            point["sessions"] += count
+            point["starters"] += starters
+            point["completions"] += completions
+    for point in points.values():
+        point["completionRate"] = rate(point["completions"], point["starters"])
+    return {"interval": "hour" if query.hourly else "day", "points": list(points.values())}
 
 
 def _sessions(sql: _Sql, query: Query) -> list[Session]:

@@ -57,19 +57,24 @@ BATCH = 500
 #: Key of the PostgreSQL advisory lock that serialises refreshes.
 _LOCK_KEY = 0x6A6F7572726566  # "jourref"
 
-#: Columns of the events a refresh reads: the journey, session and the hourly counts' columns,
-#: then what a summary is made from.
-CHUNK_COLUMNS = (
-    "journey_id",
-    "session_id",
-    "name",
-    "path",
-    "category",
-    "label",
-    "value",
-    *EVENT_COLUMNS,
-)
-_SUMMARY_START = 7
+#: Columns of the events a refresh reads besides what a summary is made from (:class:`Event`):
+#: the journey, the session and the hourly counts' columns (:class:`ChunkEvent`).
+CHUNK_COLUMNS = ("journey_id", "session_id", "name", "path", "category", "label", "value")
+
+
+@dataclass
+class ChunkEvent:
+    """One event a refresh reads."""
+
+    journey_id: int
+    session_id: str | None
+    name: str | None
+    path: str | None
+    category: str | None
+    label: str | None
+    value: float | None
+    #: What the session's summary and the journey's vocabulary read of it.
+    event: Event
 
 
 @dataclass
@@ -94,9 +99,20 @@ def _chunks(items: list[Any], size: int = BATCH) -> Iterator[list[Any]]:
 
 
 def _columns(names: Iterable[str]) -> str:
-    return ", ".join(
-        EventModel._meta.fields[n].column_name if n in EventModel._meta.fields else n for n in names
-    )
+    """``names`` as a SELECT list of the events table, each column named as given."""
+    fields = EventModel._meta.fields
+    return ", ".join(f"{fields[n].column_name} AS {n}" if n in fields else n for n in names)
+
+
+def _records(cursor: Any) -> Iterator[dict[str, Any]]:
+    """A cursor's rows as dicts by column name."""
+    names = [column[0] for column in cursor.description]
+    for values in cursor.fetchall():
+        yield dict(zip(names, values, strict=True))
+
+
+def _chunk_event(record: dict[str, Any]) -> ChunkEvent:
+    return ChunkEvent(**{name: record[name] for name in CHUNK_COLUMNS}, event=_event(record))
 
 
 def _lock(db: Database) -> None:
@@ -104,20 +120,18 @@ def _lock(db: Database) -> None:
         db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
 
 
-def _new_events(db: Database, watermark: int, gaps: list[list[Any]]) -> list[tuple]:
+def _new_events(db: Database, watermark: int, gaps: list[list[Any]]) -> list[ChunkEvent]:
     """Events after the watermark (a chunk) and those that filled a gap."""
     table = EventModel._meta.table_name
-    select = f"SELECT {_columns(CHUNK_COLUMNS)} FROM {table}"
+    select = f"SELECT {_columns((*CHUNK_COLUMNS, *EVENT_COLUMNS))} FROM {table}"
     param = db.param
-    rows = list(
-        db.execute_sql(
-            f"{select} WHERE id > {param} ORDER BY id LIMIT {CHUNK}", (watermark,)
-        ).fetchall()
-    )
+    cursor = db.execute_sql(f"{select} WHERE id > {param} ORDER BY id LIMIT {CHUNK}", (watermark,))
+    rows = [_chunk_event(record) for record in _records(cursor)]
     if gaps:
         where = " OR ".join(f"id BETWEEN {param} AND {param}" for _ in gaps)
         bounds = [bound for low, high, _ in gaps for bound in (low, high)]
-        rows.extend(db.execute_sql(f"{select} WHERE {where}", bounds).fetchall())
+        cursor = db.execute_sql(f"{select} WHERE {where}", bounds)
+        rows.extend(_chunk_event(record) for record in _records(cursor))
     return rows
 
 
@@ -151,12 +165,12 @@ def _properties(value: Any) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def _vocabularies(db: Database, rows: list[tuple], limits: Limits) -> dict[int, Vocabulary]:
+def _vocabularies(db: Database, rows: list[ChunkEvent], limits: Limits) -> dict[int, Vocabulary]:
     """The vocabulary of each journey of a chunk: what earlier refreshes admitted and the
     journey's configured steps, then the chunk's values, read in id order."""
     found: dict[int, Vocabulary] = {}
     table = VocabularyValue._meta.table_name
-    for journey_id in sorted({row[0] for row in rows}):
+    for journey_id in sorted({row.journey_id for row in rows}):
         known = [
             (kind, decode(kind, value))
             for kind, value in db.execute_sql(
@@ -165,25 +179,15 @@ def _vocabularies(db: Database, rows: list[tuple], limits: Limits) -> dict[int, 
         ]
         steps = JourneySteps.get_or_none(JourneySteps.journey == journey_id)
         found[journey_id] = Vocabulary(limits, steps.steps if steps else (), known)
-    for row in sorted(rows, key=lambda row: row[_SUMMARY_START]):
-        kind, step_key, field_key, error_type, properties = _keys(row)
-        found[row[0]].admit(
-            kind, step_key, field_key, error_type, properties, row[2], row[4], row[5]
-        )
+    for row in sorted(rows, key=lambda row: row.event.id):
+        found[row.journey_id].admit(*_keys(row.event), row.name, row.category, row.label)
     return found
 
 
-def _keys(row: tuple) -> tuple[str, str | None, str | None, str | None, dict[str, Any] | None]:
-    """A chunk row's type, step key, field key, error type and (of a drop-off) properties."""
-    kind = row[_SUMMARY_START + 2]
-    properties = _properties(row[-1]) if kind == "dropoff_signal" else None
-    return (
-        kind,
-        row[_SUMMARY_START + 3],
-        row[_SUMMARY_START + 4],
-        row[_SUMMARY_START + 5],
-        properties,
-    )
+def _keys(event: Event) -> tuple[str, str | None, str | None, str | None, dict[str, Any] | None]:
+    """An event's type, step key, field key, error type and (of a drop-off) properties."""
+    properties = _properties(event.properties) if event.type == "dropoff_signal" else None
+    return event.type, event.step_key, event.field_key, event.error_type, properties
 
 
 def _store_vocabularies(db: Database, vocabularies: dict[int, Vocabulary]) -> None:
@@ -195,16 +199,19 @@ def _store_vocabularies(db: Database, vocabularies: dict[int, Vocabulary]) -> No
     _insert(db, VocabularyValue._meta.table_name, ("journey_id", "kind", "value"), rows)
 
 
-def _counts(rows: list[tuple], vocabularies: dict[int, Vocabulary]) -> dict[tuple, list[float]]:
+def _counts(
+    rows: list[ChunkEvent], vocabularies: dict[int, Vocabulary]
+) -> dict[tuple, list[float]]:
     """The hourly counts a chunk of events adds, ``{(journey, hour, kind, keys...): [n, sum]}``."""
     added: dict[tuple, list[float]] = defaultdict(lambda: [0, 0.0])
     for row in rows:
-        journey, _, name, path, category, label, value, _, occurred, kind, *rest = row
-        url, referrer = rest[-3], rest[-2]
+        journey, name, category, label = row.journey_id, row.name, row.category, row.label
+        path, value, event = row.path, row.value, row.event
+        kind, url, referrer = event.type, event.url, event.referrer
         if name is not None:
-            folded = vocabularies[journey].fold(*_keys(row), name, category, label)
+            folded = vocabularies[journey].fold(*_keys(event), name, category, label)
             name, category, label = folded.name, folded.category, folded.label
-        hour = _time(occurred).replace(minute=0, second=0, microsecond=0)
+        hour = event.occurred_at.replace(minute=0, second=0, microsecond=0)
         added[(journey, hour, "type", kind, (name or "")[:256], "")][0] += 1
         if kind in PAGEVIEW_TYPES:
             added[(journey, hour, "page", (path or "")[:512], "", "")][0] += 1
@@ -289,16 +296,18 @@ def session_events(db: Database, journey_id: int, session_ids: list[str]) -> dic
             f"WHERE journey_id = {db.param} AND session_id IN ({marks})",
             (journey_id, *chunk),
         )
-        for session_id, *values in cursor.fetchall():
-            found[session_id].append(_event(values))
+        for record in _records(cursor):
+            found[record["session_id"]].append(_event(record))
     for events in found.values():
         events.sort(key=lambda e: (e.occurred_at, e.id))
     return found
 
 
-def _event(values: list[Any]) -> Event:
-    values[1] = _time(values[1])
-    return Event(*values)
+def _event(record: dict[str, Any]) -> Event:
+    """The :class:`Event` of a row read by column name."""
+    values = {name: record[name] for name in EVENT_COLUMNS}
+    values["occurred_at"] = _time(values["occurred_at"])
+    return Event(**values)
 
 
 def _folder(vocabulary: Vocabulary) -> Callable[[Event], Event]:
@@ -332,7 +341,7 @@ def _folder(vocabulary: Vocabulary) -> Callable[[Event], Event]:
 
 
 def _summaries(
-    db: Database, journey_id: int, chunk: list[tuple], vocabulary: Vocabulary
+    db: Database, journey_id: int, chunk: list[ChunkEvent], vocabulary: Vocabulary
 ) -> dict[str, SessionRow]:
     """The summaries of the sessions a chunk's events of one journey belong to, with the
     journey's values folded.
@@ -342,7 +351,8 @@ def _summaries(
     """
     new: dict[str, list[Event]] = defaultdict(list)
     for row in chunk:
-        new[row[1]].append(_event(list(row[_SUMMARY_START:])))
+        assert row.session_id is not None
+        new[row.session_id].append(row.event)
     table = SessionSummary._meta.table_name
     known: set[str] = set()
     for part in _chunks(sorted(new)):
@@ -439,13 +449,13 @@ def _refresh_chunk(db: Database, limits: Limits) -> tuple[int, int, bool]:
         seen = _read_state(db)
         watermark, gaps = seen[0], json.loads(seen[1])
         rows = _new_events(db, watermark, gaps)
-        ids = sorted(row[_SUMMARY_START] for row in rows if row[_SUMMARY_START] > watermark)
-        found = {row[_SUMMARY_START] for row in rows}
+        found = {row.event.id for row in rows}
+        ids = sorted(event_id for event_id in found if event_id > watermark)
         next_gaps = _next_gaps(gaps, found, watermark, ids, time.time())
-        by_journey: dict[int, list[tuple]] = defaultdict(list)
+        by_journey: dict[int, list[ChunkEvent]] = defaultdict(list)
         for row in rows:
-            if row[1] is not None:
-                by_journey[row[0]].append(row)
+            if row.session_id is not None:
+                by_journey[row.journey_id].append(row)
         vocabularies = _vocabularies(db, rows, limits)
         summaries = {
             journey_id: _summaries(db, journey_id, chunk, vocabularies[journey_id])
