@@ -31,11 +31,11 @@ from .dashboard.signing import SigningKeys
 from .display import visible
 from .installation import dashboard_secret_of
 from .models import Event, Journey, Organization, RefusalCount, utcnow
-from .pipeline import FIELDS
 from .reports.refresh import Refreshed, folded, forget_before, pending
 from .reports.tables import DEFAULT_TABLE, TABLES, to_csv, to_text
 from .spreadsheet import CsvWriter
 from .state import JourneyState, app_state
+from .store import FIELDS
 
 EXPORT_CHUNK = 1000
 PURGE_CHUNK = 5000

@@ -21,7 +21,7 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 from .models import Event, Journey, utcnow
-from .pipeline import store
+from .store import store
 from .tenants import Tenant
 
 #: (weight, user agent) of the simulated visitors' browsers.

@@ -23,7 +23,7 @@ from flask import Flask
 
 from flask_journey import api
 from flask_journey.models import utcnow
-from flask_journey.pipeline import store
+from flask_journey.store import store
 from flask_journey.tenants import Tenant
 
 STEPS = ("start", "details", "done")

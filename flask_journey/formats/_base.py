@@ -26,8 +26,8 @@ from marshmallow import ValidationError
 from ..geo import NOWHERE, Geo
 from ..models import Organization
 from ..outcomes import InvalidRequest, Refusal
-from ..pipeline import TRANSIENT
 from ..privacy import IdentityPolicy
+from ..store import TRANSIENT
 from ..tenants import Tenant
 
 

@@ -1,4 +1,4 @@
-"""The canonical event and the one way events are stored, whatever format they came in.
+"""The store: the one way events are stored, whatever format they came in.
 
 A wire-format adapter hands :func:`store` a list of canonical events: dicts whose keys are
 :data:`FIELDS`. Here they are scrubbed (:mod:`flask_journey.privacy`), enriched from the user
