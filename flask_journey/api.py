@@ -50,6 +50,7 @@ from limits import parse_many
 from peewee import IntegrityError, fn
 
 from . import demo, migrations, reports, tenants
+from .db import current_database
 from .ingest import Stored, store_batch
 from .models import (
     SCOPES,
@@ -72,7 +73,7 @@ from .reports.refresh import rebuild as _rebuild
 from .reports.refresh import refresh as _refresh
 from .reports.vocabulary import Limits
 from .state import JourneyState, app_state
-from .tenants import Tenant, TenantError
+from .tenants import TenantError
 
 __all__ = [
     "SCOPES",
@@ -202,7 +203,7 @@ def update_organization(
     for name, value in changes.items():
         setattr(org, name, value)
     org.save()
-    tenants.changed()
+    tenants.changed(current_database())
     return org
 
 
@@ -343,7 +344,7 @@ def update_journey(
             JourneySteps.delete().where(JourneySteps.journey == journey.id).execute()
             if new_steps:
                 JourneySteps.create(journey=journey, steps=new_steps)
-    tenants.changed()
+    tenants.changed(current_database())
     return journey
 
 
@@ -564,7 +565,7 @@ def demo_data(
     """
     found = get_journey(org, journey)
     stored = demo.simulate(
-        Tenant(found.organization, found),
+        tenants.tenant_of(found.organization, found),
         sessions=sessions,
         days=days,
         seed=seed,

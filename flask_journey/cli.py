@@ -35,7 +35,7 @@ from .reports.refresh import Refreshed, folded, forget_before, pending
 from .reports.tables import DEFAULT_TABLE, TABLES, to_csv, to_text
 from .spreadsheet import CsvWriter
 from .state import JourneyState, app_state
-from .store import FIELDS
+from .events import FIELDS
 
 EXPORT_CHUNK = 1000
 PURGE_CHUNK = 5000

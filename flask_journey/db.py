@@ -19,6 +19,8 @@ import functools
 import json
 import os
 import sqlite3
+import threading
+import weakref
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import Any, TypeVar
@@ -58,6 +60,7 @@ _PG_CONFLICTS = ("40001", "40P01")
 _SQLITE_CONFLICTS = (5, 6)
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 class _PoolErrors:
@@ -277,3 +280,27 @@ def using(database: Database) -> Iterator[Database]:
 def activate(database: Database) -> None:
     """Make ``database`` the models' one outside any app context, in this context."""
     _activated.set(database)
+
+
+def per_database(fn: Callable[..., R]) -> Callable[..., R]:
+    """Cache ``fn(db, *args)`` for each database, for as long as the database lives.
+
+    Unlike ``functools.lru_cache``, the cache holds no database alive: an app's database and
+    everything compiled for it go when the app does.
+    """
+    caches: weakref.WeakKeyDictionary[Database, dict[tuple, R]] = weakref.WeakKeyDictionary()
+    lock = threading.Lock()
+
+    @functools.wraps(fn)
+    def cached(db: Database, *args: Any) -> R:
+        cache = caches.get(db)
+        if cache is None:
+            with lock:
+                cache = caches.setdefault(db, {})
+        try:
+            return cache[args]
+        except KeyError:
+            value = cache[args] = fn(db, *args)
+            return value
+
+    return cached

@@ -27,14 +27,14 @@ from marshmallow import ValidationError
 from peewee import DatabaseError, InterfaceError
 
 from . import migrations, refusals, store, tenants
+from .events import Tenant, TenantOrganization
 from .formats._base import Incoming, Parsed, Reply, WireFormat
 from .formats.journey import TrustedJourneyFormat
-from .models import Organization
 from .outcomes import Refusal, Unavailable
 from .payload import read_json
 from .privacy import IdentityNotConfigured
 from .refusals import INVALID_EVENT, reason_of
-from .tenants import Tenant, TenantCache
+from .tenants import TenantCache
 
 if TYPE_CHECKING:
     from .state import JourneyState
@@ -68,8 +68,9 @@ class TenantLookup:
     def by_ids(self, account_id: int, tracker_id: int) -> Tenant:
         return tenants.by_ids(account_id, tracker_id, self.cache)
 
-    def authenticate(self, authorization: str | None) -> Organization:
-        return tenants.authenticate(authorization, "ingest")
+    def authenticate(self, authorization: str | None) -> TenantOrganization:
+        org = tenants.authenticate(authorization, "ingest")
+        return TenantOrganization(org.id, org.slug, org.rate_limit, org.monthly_quota)
 
 
 def adapter(state: JourneyState, cls: type[WireFormat]) -> WireFormat:

@@ -6,7 +6,6 @@ address, a field value or a secret in clear (``docs/privacy.md`` lists every col
 
 from __future__ import annotations
 
-import datetime as dt
 import weakref
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +25,7 @@ from peewee import (
 )
 
 from .db import current_database, database_or_none
+from .events import utcnow
 
 
 class AppDatabase(DatabaseProxy):
@@ -87,11 +87,6 @@ class JSONField(peewee.JSONField):
     _helper = property(lambda self: self._dialect()[0], lambda self, value: None)
     _wrap = property(lambda self: self._dialect()[1], lambda self, value: None)
     _read = property(lambda self: self._dialect()[2], lambda self, value: None)
-
-
-def utcnow() -> dt.datetime:
-    """The current time as a naive UTC datetime, the form every column stores."""
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
 class BaseModel(Model):
