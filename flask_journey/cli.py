@@ -29,13 +29,13 @@ from . import api, identities, migrations, reports
 from .dashboard import shares
 from .dashboard.signing import SigningKeys
 from .display import visible
+from .events import FIELDS
 from .installation import dashboard_secret_of
 from .models import Event, Journey, Organization, RefusalCount, utcnow
 from .reports.refresh import Refreshed, folded, forget_before, pending
 from .reports.tables import DEFAULT_TABLE, TABLES, to_csv, to_text
 from .spreadsheet import CsvWriter
 from .state import JourneyState, app_state
-from .events import FIELDS
 
 EXPORT_CHUNK = 1000
 PURGE_CHUNK = 5000

@@ -27,11 +27,12 @@ from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from flask import current_app, has_app_context
-from peewee import Database, OperationalError, SqliteDatabase, __exception_wrapper__
+from peewee import Database, OperationalError, SqliteDatabase
 from playhouse.cockroachdb import PooledCockroachDatabase
 from playhouse.db_url import connect, parse
-from playhouse.pool import MaxConnectionsExceeded, PooledPostgresqlDatabase, PooledSqliteDatabase
+from playhouse.pool import MaxConnectionsExceeded, PooledPostgresqlDatabase
 
+from ._peewee import CheckedSqlitePool, exception_wrapper
 from .config import Settings
 
 #: How long a SQLite writer waits for another process's write to finish, milliseconds.
@@ -89,7 +90,7 @@ class _SqliteConnection(sqlite3.Connection):
         self.pid = os.getpid()
 
 
-class SqlitePool(PooledSqliteDatabase):
+class SqlitePool(CheckedSqlitePool):
     """SQLite connections kept open between requests, shared by the threads of a process.
 
     Closing a database file's last connection checkpoints its WAL, an fsync or more per
@@ -97,8 +98,8 @@ class SqlitePool(PooledSqliteDatabase):
     before forking it (a gunicorn worker of an app created with ``--preload``).
     """
 
-    def _is_closed(self, conn: _SqliteConnection) -> bool:
-        return conn.pid != os.getpid() or super()._is_closed(conn)
+    def reusable(self, conn: _SqliteConnection) -> bool:
+        return conn.pid == os.getpid()
 
 
 _POOLS: dict[str, type[Database]] = {
@@ -215,7 +216,7 @@ def retrying_transaction(fn: Callable[..., T]) -> Callable[..., T]:
         attempt = 1
         while True:
             try:
-                with db.atomic(), __exception_wrapper__:
+                with db.atomic(), exception_wrapper:
                     return fn(db, *args, **kwargs)
             except OperationalError as exc:
                 if attempt >= attempts or not _is_conflict(exc):

@@ -1,16 +1,15 @@
 """The ground floor: the canonical event and the tenant, as typed values.
 
-Every wire format maps its events to the fields of :class:`CanonicalEvent`; the store
-(:mod:`flask_journey.store`) derives the columns it writes from them, the reports read stored
-rows by these names, and :class:`flask_journey.models.Event` has a column for each. This
-module imports nothing of the package: the adapters (:mod:`flask_journey.formats`) sit on it,
-below storage.
+Every wire format maps its events to mappings keyed by the fields of :class:`CanonicalEvent`
+(and :data:`TRANSIENT`); the store (:mod:`flask_journey.store`) derives the columns it writes
+from them and refuses any other key, the reports read stored rows by these names, and
+:class:`flask_journey.models.Event` has a column for each. This module imports nothing of the
+package: the adapters (:mod:`flask_journey.formats`) sit on it, below storage.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -49,17 +48,6 @@ class CanonicalEvent:
     label: str | None = None
     value: float | None = None
     properties: Any = None
-
-    @classmethod
-    def from_mapping(cls, event: Mapping[str, Any]) -> CanonicalEvent:
-        """The event an adapter's mapping describes; :data:`TRANSIENT` keys are left out.
-
-        A key that is neither a field nor transient raises ``ValueError`` naming it.
-        """
-        unknown = event.keys() - KEYS
-        if unknown:
-            raise ValueError(f"not a canonical event field: {', '.join(sorted(unknown))}")
-        return cls(**{key: value for key, value in event.items() if key not in TRANSIENT})
 
 
 #: The fields of a canonical event, in the order the store writes them.

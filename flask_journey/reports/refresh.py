@@ -27,7 +27,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple, cast
 
 from peewee import Database, PostgresqlDatabase
 
@@ -57,19 +57,36 @@ BATCH = 500
 #: Key of the PostgreSQL advisory lock that serialises refreshes.
 _LOCK_KEY = 0x6A6F7572726566  # "jourref"
 
-#: Columns of the events a refresh reads: the journey, session and the hourly counts' columns,
-#: then what a summary is made from.
-CHUNK_COLUMNS = (
-    "journey_id",
-    "session_id",
-    "name",
-    "path",
-    "category",
-    "label",
-    "value",
-    *EVENT_COLUMNS,
-)
-_SUMMARY_START = 7
+
+class ChunkRow(NamedTuple):
+    """One stored event as a refresh reads it: its journey and session, what the hourly counts
+    read, then what a summary is made from (:data:`~.summary.EVENT_COLUMNS`)."""
+
+    journey_id: int
+    session_id: str | None
+    name: str | None
+    path: str | None
+    category: str | None
+    label: str | None
+    value: float | None
+    id: int
+    occurred_at: Any
+    type: str
+    step_key: str | None
+    field_key: str | None
+    error_type: str | None
+    device_class: str | None
+    browser: str | None
+    os: str | None
+    language: str | None
+    country: str | None
+    url: str | None
+    referrer: str | None
+    properties: Any
+
+
+#: Columns of the events a refresh reads, by the canonical event's names.
+CHUNK_COLUMNS = ChunkRow._fields
 
 
 @dataclass
@@ -104,20 +121,23 @@ def _lock(db: Database) -> None:
         db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
 
 
-def _new_events(db: Database, watermark: int, gaps: list[list[Any]]) -> list[tuple]:
+def _new_events(db: Database, watermark: int, gaps: list[list[Any]]) -> list[ChunkRow]:
     """Events after the watermark (a chunk) and those that filled a gap."""
     table = EventModel._meta.table_name
     select = f"SELECT {_columns(CHUNK_COLUMNS)} FROM {table}"
     param = db.param
     rows = list(
-        db.execute_sql(
-            f"{select} WHERE id > {param} ORDER BY id LIMIT {CHUNK}", (watermark,)
-        ).fetchall()
+        map(
+            ChunkRow._make,
+            db.execute_sql(
+                f"{select} WHERE id > {param} ORDER BY id LIMIT {CHUNK}", (watermark,)
+            ).fetchall(),
+        )
     )
     if gaps:
         where = " OR ".join(f"id BETWEEN {param} AND {param}" for _ in gaps)
         bounds = [bound for low, high, _ in gaps for bound in (low, high)]
-        rows.extend(db.execute_sql(f"{select} WHERE {where}", bounds).fetchall())
+        rows.extend(map(ChunkRow._make, db.execute_sql(f"{select} WHERE {where}", bounds)))
     return rows
 
 
@@ -151,12 +171,12 @@ def _properties(value: Any) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def _vocabularies(db: Database, rows: list[tuple], limits: Limits) -> dict[int, Vocabulary]:
+def _vocabularies(db: Database, rows: list[ChunkRow], limits: Limits) -> dict[int, Vocabulary]:
     """The vocabulary of each journey of a chunk: what earlier refreshes admitted and the
     journey's configured steps, then the chunk's values, read in id order."""
     found: dict[int, Vocabulary] = {}
     table = VocabularyValue._meta.table_name
-    for journey_id in sorted({row[0] for row in rows}):
+    for journey_id in sorted({row.journey_id for row in rows}):
         known = [
             (kind, decode(kind, value))
             for kind, value in db.execute_sql(
@@ -165,25 +185,19 @@ def _vocabularies(db: Database, rows: list[tuple], limits: Limits) -> dict[int, 
         ]
         steps = JourneySteps.get_or_none(JourneySteps.journey == journey_id)
         found[journey_id] = Vocabulary(limits, steps.steps if steps else (), known)
-    for row in sorted(rows, key=lambda row: row[_SUMMARY_START]):
+    for row in sorted(rows, key=lambda row: row.id):
         kind, step_key, field_key, error_type, properties = _keys(row)
-        found[row[0]].admit(
-            kind, step_key, field_key, error_type, properties, row[2], row[4], row[5]
+        found[row.journey_id].admit(
+            kind, step_key, field_key, error_type, properties, row.name, row.category, row.label
         )
     return found
 
 
-def _keys(row: tuple) -> tuple[str, str | None, str | None, str | None, dict[str, Any] | None]:
+def _keys(row: ChunkRow) -> tuple[str, str | None, str | None, str | None, dict[str, Any] | None]:
     """A chunk row's type, step key, field key, error type and (of a drop-off) properties."""
-    kind = row[_SUMMARY_START + 2]
-    properties = _properties(row[-1]) if kind == "dropoff_signal" else None
-    return (
-        kind,
-        row[_SUMMARY_START + 3],
-        row[_SUMMARY_START + 4],
-        row[_SUMMARY_START + 5],
-        properties,
-    )
+    kind = row.type
+    properties = _properties(row.properties) if kind == "dropoff_signal" else None
+    return kind, row.step_key, row.field_key, row.error_type, properties
 
 
 def _store_vocabularies(db: Database, vocabularies: dict[int, Vocabulary]) -> None:
@@ -195,26 +209,26 @@ def _store_vocabularies(db: Database, vocabularies: dict[int, Vocabulary]) -> No
     _insert(db, VocabularyValue._meta.table_name, ("journey_id", "kind", "value"), rows)
 
 
-def _counts(rows: list[tuple], vocabularies: dict[int, Vocabulary]) -> dict[tuple, list[float]]:
+def _counts(rows: list[ChunkRow], vocabularies: dict[int, Vocabulary]) -> dict[tuple, list[float]]:
     """The hourly counts a chunk of events adds, ``{(journey, hour, kind, keys...): [n, sum]}``."""
     added: dict[tuple, list[float]] = defaultdict(lambda: [0, 0.0])
     for row in rows:
-        journey, _, name, path, category, label, value, _, occurred, kind, *rest = row
-        url, referrer = rest[-3], rest[-2]
+        journey, kind = row.journey_id, row.type
+        name, category, label = row.name, row.category, row.label
         if name is not None:
             folded = vocabularies[journey].fold(*_keys(row), name, category, label)
             name, category, label = folded.name, folded.category, folded.label
-        hour = _time(occurred).replace(minute=0, second=0, microsecond=0)
+        hour = _time(row.occurred_at).replace(minute=0, second=0, microsecond=0)
         added[(journey, hour, "type", kind, (name or "")[:256], "")][0] += 1
         if kind in PAGEVIEW_TYPES:
-            added[(journey, hour, "page", (path or "")[:512], "", "")][0] += 1
-            host = url_host(referrer)
-            if host and host != url_host(url):
+            added[(journey, hour, "page", (row.path or "")[:512], "", "")][0] += 1
+            host = url_host(row.referrer)
+            if host and host != url_host(row.url):
                 added[(journey, hour, "referrer", host[:512], "", "")][0] += 1
         if kind == "custom":
             key = (journey, hour, "custom", (name or "")[:512], category or "", label or "")
             added[key][0] += 1
-            added[key][1] += value or 0.0
+            added[key][1] += row.value or 0.0
     return added
 
 
@@ -290,15 +304,16 @@ def session_events(db: Database, journey_id: int, session_ids: list[str]) -> dic
             (journey_id, *chunk),
         )
         for session_id, *values in cursor.fetchall():
-            found[session_id].append(_event(values))
+            found[session_id].append(_event(dict(zip(EVENT_COLUMNS, values, strict=True))))
     for events in found.values():
         events.sort(key=lambda e: (e.occurred_at, e.id))
     return found
 
 
-def _event(values: list[Any]) -> Event:
-    values[1] = _time(values[1])
-    return Event(*values)
+def _event(values: dict[str, Any]) -> Event:
+    """A summary's :class:`Event` from its :data:`EVENT_COLUMNS` by name."""
+    values["occurred_at"] = _time(values["occurred_at"])
+    return Event(**values)
 
 
 def _folder(vocabulary: Vocabulary) -> Callable[[Event], Event]:
@@ -332,7 +347,7 @@ def _folder(vocabulary: Vocabulary) -> Callable[[Event], Event]:
 
 
 def _summaries(
-    db: Database, journey_id: int, chunk: list[tuple], vocabulary: Vocabulary
+    db: Database, journey_id: int, chunk: list[ChunkRow], vocabulary: Vocabulary
 ) -> dict[str, SessionRow]:
     """The summaries of the sessions a chunk's events of one journey belong to, with the
     journey's values folded.
@@ -341,8 +356,10 @@ def _summaries(
     in this chunk, from the chunk's own events: any others are read by a later refresh.
     """
     new: dict[str, list[Event]] = defaultdict(list)
-    for row in chunk:
-        new[row[1]].append(_event(list(row[_SUMMARY_START:])))
+    for row in chunk:  # rows with a session only (_refresh_chunk)
+        new[cast(str, row.session_id)].append(
+            _event({name: getattr(row, name) for name in EVENT_COLUMNS})
+        )
     table = SessionSummary._meta.table_name
     known: set[str] = set()
     for part in _chunks(sorted(new)):
@@ -439,13 +456,13 @@ def _refresh_chunk(db: Database, limits: Limits) -> tuple[int, int, bool]:
         seen = _read_state(db)
         watermark, gaps = seen[0], json.loads(seen[1])
         rows = _new_events(db, watermark, gaps)
-        ids = sorted(row[_SUMMARY_START] for row in rows if row[_SUMMARY_START] > watermark)
-        found = {row[_SUMMARY_START] for row in rows}
+        ids = sorted(row.id for row in rows if row.id > watermark)
+        found = {row.id for row in rows}
         next_gaps = _next_gaps(gaps, found, watermark, ids, time.time())
-        by_journey: dict[int, list[tuple]] = defaultdict(list)
+        by_journey: dict[int, list[ChunkRow]] = defaultdict(list)
         for row in rows:
-            if row[1] is not None:
-                by_journey[row[0]].append(row)
+            if row.session_id is not None:
+                by_journey[row.journey_id].append(row)
         vocabularies = _vocabularies(db, rows, limits)
         summaries = {
             journey_id: _summaries(db, journey_id, chunk, vocabularies[journey_id])
