@@ -598,8 +598,8 @@ def report(
     ``language``, ``country``, ``source``) to the value a session must have; ``breakdown``
     names a segment to break the numbers down by; ``compare`` adds the previous period under
     ``"previous"``.
-    The summaries are refreshed first when they are older than
-    ``JOURNEY_REPORT_MAX_STALENESS``.
+    The summaries are refreshed first as the app's ``refresh_policy`` says (by default when
+    they are older than ``JOURNEY_REPORT_MAX_STALENESS``).
     """
     state = _state()
     found = get_journey(org, journey)
@@ -613,6 +613,7 @@ def report(
             filters=filters,
             breakdown=breakdown,
             compare=compare,
+            refresh_policy=state.refresh_policy,
         )
     except reports.ReportError as exc:
         raise TenantError(str(exc), exc.parameter) from None

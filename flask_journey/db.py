@@ -242,8 +242,11 @@ def is_sqlite(db: Database) -> bool:
 
 #: The database of the innermost ``with using(db):`` block of this context, if any.
 _scoped: ContextVar[Database | None] = ContextVar("journey_scoped_database", default=None)
-#: The database of the app last activated in this context, for code outside any app context.
-_activated: ContextVar[Database | None] = ContextVar("journey_activated_database", default=None)
+#: The database of the app last activated in this context, for code outside any app context;
+#: weakly, so that it does not outlive its app.
+_activated: ContextVar[weakref.ref[Database] | None] = ContextVar(
+    "journey_activated_database", default=None
+)
 
 
 def current_database() -> Database:
@@ -265,7 +268,8 @@ def database_or_none() -> Database | None:
         state = current_app.extensions.get("journey")
         if state is not None:
             return state.database
-    return _activated.get()
+    activated = _activated.get()
+    return activated() if activated is not None else None
 
 
 @contextlib.contextmanager
@@ -279,8 +283,9 @@ def using(database: Database) -> Iterator[Database]:
 
 
 def activate(database: Database) -> None:
-    """Make ``database`` the models' one outside any app context, in this context."""
-    _activated.set(database)
+    """Make ``database`` the models' one outside any app context, in this context, for as long
+    as it lives."""
+    _activated.set(weakref.ref(database))
 
 
 def per_database(fn: Callable[..., R]) -> Callable[..., R]:
