@@ -24,9 +24,10 @@ import datetime as dt
 import json
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import attrgetter
 from typing import Any, NamedTuple, cast
 
 from peewee import Database, PostgresqlDatabase
@@ -304,16 +305,22 @@ def session_events(db: Database, journey_id: int, session_ids: list[str]) -> dic
             (journey_id, *chunk),
         )
         for session_id, *values in cursor.fetchall():
-            found[session_id].append(_event(dict(zip(EVENT_COLUMNS, values, strict=True))))
+            found[session_id].append(_event(values))
     for events in found.values():
         events.sort(key=lambda e: (e.occurred_at, e.id))
     return found
 
 
-def _event(values: dict[str, Any]) -> Event:
-    """A summary's :class:`Event` from its :data:`EVENT_COLUMNS` by name."""
-    values["occurred_at"] = _time(values["occurred_at"])
-    return Event(**values)
+#: A chunk row's :data:`EVENT_COLUMNS`, read by name.
+_event_values = attrgetter(*EVENT_COLUMNS)
+
+
+def _event(values: Sequence[Any]) -> Event:
+    """A summary's :class:`Event` from the values of its :data:`EVENT_COLUMNS` (the order of
+    its fields, which they are derived from)."""
+    event = Event(*values)
+    event.occurred_at = _time(event.occurred_at)
+    return event
 
 
 def _folder(vocabulary: Vocabulary) -> Callable[[Event], Event]:
@@ -357,9 +364,7 @@ def _summaries(
     """
     new: dict[str, list[Event]] = defaultdict(list)
     for row in chunk:  # rows with a session only (_refresh_chunk)
-        new[cast(str, row.session_id)].append(
-            _event({name: getattr(row, name) for name in EVENT_COLUMNS})
-        )
+        new[cast(str, row.session_id)].append(_event(_event_values(row)))
     table = SessionSummary._meta.table_name
     known: set[str] = set()
     for part in _chunks(sorted(new)):
