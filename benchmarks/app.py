@@ -12,7 +12,7 @@ import tempfile
 
 from flask import Flask, Response
 
-from flask_journey import Journey, pipeline
+from flask_journey import Journey, store
 
 
 def create_app(database_url: str | None = None) -> Flask:
@@ -39,11 +39,11 @@ def skip_writes() -> None:
     request, and is never a result on its own.
     """
 
-    def write(db: object, batches: list[pipeline._Batch]) -> None:
+    def write(db: object, batches: list[store._Batch]) -> None:
         for batch in batches:
             batch.inserted = len(batch.rows)
 
-    pipeline._write = write
+    store._write = write
 
 
 def create_bare_app() -> Flask:

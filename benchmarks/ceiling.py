@@ -16,7 +16,7 @@ from peewee import Database
 
 from flask_journey.db import is_sqlite
 from flask_journey.models import utcnow
-from flask_journey.pipeline import COLUMNS, _insert_sql
+from flask_journey.store import COLUMNS, _insert_sql
 
 from . import workload
 

@@ -191,7 +191,7 @@ def main() -> None:
     print(f"flask journey refresh: {time.perf_counter() - started:.1f} s")
     with app.app_context():
         state = app.extensions["journey"]
-        target = tenants.by_slugs(ORG, JOURNEY).journey
+        target = tenants.get_journey(tenants.get_org(ORG), JOURNEY)
         reports.report(state.database, target, state.settings)
         spent = []
         for _ in range(5):

@@ -37,12 +37,12 @@ from peewee import Database
 from flask_journey import api
 from flask_journey.db import is_sqlite, using
 from flask_journey.models import Journey, utcnow
-from flask_journey.pipeline import COLUMNS, FIELDS, _insert_sql
 from flask_journey.reports.compute import compute
 from flask_journey.reports.query import Query
 from flask_journey.reports.reference import compute as reference
 from flask_journey.reports.reference import differences
 from flask_journey.reports.refresh import refresh
+from flask_journey.store import COLUMNS, FIELDS, _insert_sql
 from scripts import servers
 
 from . import report

@@ -2,7 +2,7 @@
 
 In this process, on one thread: the load generator's 5-event batches are written eight to a
 transaction, as group commit writes them under load, with flask-journey's own write
-(``pipeline._write``: the multi-row INSERT, the usage upsert, the COMMIT) into an events table
+(``store._write``: the multi-row INSERT, the usage upsert, the COMMIT) into an events table
 that already holds ``--existing`` events. It prints the CPU time per batch with every index of
 the table, then with each secondary index dropped in turn, each in a fresh database; variants
 take turns, round by round, and each figure is the median of its rounds.
@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from flask_journey import pipeline
+from flask_journey import store
 from flask_journey.models import Event, Journey
 
 from . import ceiling
@@ -33,8 +33,8 @@ def _secondary_indexes() -> list[str]:
     return [index._name for index in Event._meta.fields_to_index() if not index._unique]
 
 
-def _batches(journey_id: int, prefix: str, count: int, org_id: int) -> list[pipeline._Batch]:
-    received = pipeline.utcnow()
+def _batches(journey_id: int, prefix: str, count: int, org_id: int) -> list[store._Batch]:
+    received = store.utcnow()
     batches = []
     for body in ceiling.bodies(5, prefix, count):
         events = [
@@ -44,8 +44,8 @@ def _batches(journey_id: int, prefix: str, count: int, org_id: int) -> list[pipe
             }
             for event in json.loads(body)["events"]
         ]
-        rows = pipeline._rows(journey_id, "journey", received, events, False, True)
-        batches.append(pipeline._Batch(org_id, journey_id, "2024-01", rows))
+        rows = store._rows(journey_id, "journey", received, events, False, True)
+        batches.append(store._Batch(org_id, journey_id, "2024-01", rows))
     return batches
 
 
@@ -59,11 +59,11 @@ def measure(scratch: Path, drop: str | None, existing: int, measured: int) -> fl
             db.execute_sql(f'DROP INDEX "{drop}"')
         filler = _batches(journey_id, "f", existing // 5, org_id)
         for start in range(0, len(filler), 200):
-            pipeline._write(db, filler[start : start + 200])
+            store._write(db, filler[start : start + 200])
         batches = _batches(journey_id, "m", measured, org_id)
         started = time.process_time()
         for start in range(0, len(batches), GROUP):
-            pipeline._write(db, batches[start : start + GROUP])
+            store._write(db, batches[start : start + GROUP])
         spent = time.process_time() - started
     return spent / len(batches) * 1e6
 

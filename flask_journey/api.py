@@ -50,6 +50,7 @@ from limits import parse_many
 from peewee import IntegrityError, fn
 
 from . import demo, migrations, reports, tenants
+from .db import current_database
 from .ingest import Stored, store_batch
 from .models import (
     SCOPES,
@@ -72,7 +73,7 @@ from .reports.refresh import rebuild as _rebuild
 from .reports.refresh import refresh as _refresh
 from .reports.vocabulary import Limits
 from .state import JourneyState, app_state
-from .tenants import Tenant, TenantError
+from .tenants import TenantError
 
 __all__ = [
     "SCOPES",
@@ -202,7 +203,7 @@ def update_organization(
     for name, value in changes.items():
         setattr(org, name, value)
     org.save()
-    tenants.changed()
+    tenants.changed(current_database())
     return org
 
 
@@ -343,7 +344,7 @@ def update_journey(
             JourneySteps.delete().where(JourneySteps.journey == journey.id).execute()
             if new_steps:
                 JourneySteps.create(journey=journey, steps=new_steps)
-    tenants.changed()
+    tenants.changed(current_database())
     return journey
 
 
@@ -564,7 +565,7 @@ def demo_data(
     """
     found = get_journey(org, journey)
     stored = demo.simulate(
-        Tenant(found.organization, found),
+        tenants.tenant_of(found.organization, found),
         sessions=sessions,
         days=days,
         seed=seed,
@@ -597,9 +598,9 @@ def report(
     ``language``, ``country``, ``source``) to the value a session must have; ``breakdown``
     names a segment to break the numbers down by; ``compare`` adds the previous period under
     ``"previous"``.
-    The summaries are refreshed first when they are older than
-    ``JOURNEY_REPORT_MAX_STALENESS``; with ``JOURNEY_REPORT_DATABASE_URL`` the report is read
-    from that replica as it stands, never refreshed.
+    The summaries are refreshed first as the app's ``refresh_policy`` says (by default when
+    they are older than ``JOURNEY_REPORT_MAX_STALENESS``); with ``JOURNEY_REPORT_DATABASE_URL``
+    the report is read from that replica as it stands, never refreshed.
     """
     state = _state()
     found = get_journey(org, journey)
@@ -613,6 +614,7 @@ def report(
             filters=filters,
             breakdown=breakdown,
             compare=compare,
+            refresh_policy=state.refresh_policy,
         )
     except reports.ReportError as exc:
         raise TenantError(str(exc), exc.parameter) from None

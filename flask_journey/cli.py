@@ -30,9 +30,9 @@ from .dashboard import shares
 from .dashboard.signing import SigningKeys
 from .db import using
 from .display import visible
+from .events import FIELDS
 from .installation import dashboard_secret_of
 from .models import Event, Journey, Organization, RefusalCount, utcnow
-from .pipeline import FIELDS
 from .reports.refresh import Refreshed, folded, forget_before, pending
 from .reports.tables import DEFAULT_TABLE, TABLES, to_csv, to_text
 from .spreadsheet import CsvWriter

@@ -19,17 +19,20 @@ import functools
 import json
 import os
 import sqlite3
+import threading
+import weakref
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from flask import current_app, has_app_context
-from peewee import Database, OperationalError, SqliteDatabase, __exception_wrapper__
+from peewee import Database, OperationalError, SqliteDatabase
 from playhouse.cockroachdb import PooledCockroachDatabase
 from playhouse.db_url import connect, parse
-from playhouse.pool import MaxConnectionsExceeded, PooledPostgresqlDatabase, PooledSqliteDatabase
+from playhouse.pool import MaxConnectionsExceeded, PooledPostgresqlDatabase
 
+from ._peewee import CheckedSqlitePool, exception_wrapper
 from .config import Settings
 
 #: How long a SQLite writer waits for another process's write to finish, milliseconds.
@@ -58,6 +61,7 @@ _PG_CONFLICTS = ("40001", "40P01")
 _SQLITE_CONFLICTS = (5, 6)
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 class _PoolErrors:
@@ -86,7 +90,7 @@ class _SqliteConnection(sqlite3.Connection):
         self.pid = os.getpid()
 
 
-class SqlitePool(PooledSqliteDatabase):
+class SqlitePool(CheckedSqlitePool):
     """SQLite connections kept open between requests, shared by the threads of a process.
 
     Closing a database file's last connection checkpoints its WAL, an fsync or more per
@@ -94,8 +98,8 @@ class SqlitePool(PooledSqliteDatabase):
     before forking it (a gunicorn worker of an app created with ``--preload``).
     """
 
-    def _is_closed(self, conn: _SqliteConnection) -> bool:
-        return conn.pid != os.getpid() or super()._is_closed(conn)
+    def reusable(self, conn: _SqliteConnection) -> bool:
+        return conn.pid == os.getpid()
 
 
 _POOLS: dict[str, type[Database]] = {
@@ -212,7 +216,7 @@ def retrying_transaction(fn: Callable[..., T]) -> Callable[..., T]:
         attempt = 1
         while True:
             try:
-                with db.atomic(), __exception_wrapper__:
+                with db.atomic(), exception_wrapper:
                     return fn(db, *args, **kwargs)
             except OperationalError as exc:
                 if attempt >= attempts or not _is_conflict(exc):
@@ -238,8 +242,11 @@ def is_sqlite(db: Database) -> bool:
 
 #: The database of the innermost ``with using(db):`` block of this context, if any.
 _scoped: ContextVar[Database | None] = ContextVar("journey_scoped_database", default=None)
-#: The database of the app last activated in this context, for code outside any app context.
-_activated: ContextVar[Database | None] = ContextVar("journey_activated_database", default=None)
+#: The database of the app last activated in this context, for code outside any app context;
+#: weakly, so that it does not outlive its app.
+_activated: ContextVar[weakref.ref[Database] | None] = ContextVar(
+    "journey_activated_database", default=None
+)
 
 
 def current_database() -> Database:
@@ -261,7 +268,8 @@ def database_or_none() -> Database | None:
         state = current_app.extensions.get("journey")
         if state is not None:
             return state.database
-    return _activated.get()
+    activated = _activated.get()
+    return activated() if activated is not None else None
 
 
 @contextlib.contextmanager
@@ -275,5 +283,30 @@ def using(database: Database) -> Iterator[Database]:
 
 
 def activate(database: Database) -> None:
-    """Make ``database`` the models' one outside any app context, in this context."""
-    _activated.set(database)
+    """Make ``database`` the models' one outside any app context, in this context, for as long
+    as it lives."""
+    _activated.set(weakref.ref(database))
+
+
+def per_database(fn: Callable[..., R]) -> Callable[..., R]:
+    """Cache ``fn(db, *args)`` for each database, for as long as the database lives.
+
+    Unlike ``functools.lru_cache``, the cache holds no database alive: an app's database and
+    everything compiled for it go when the app does.
+    """
+    caches: weakref.WeakKeyDictionary[Database, dict[tuple, R]] = weakref.WeakKeyDictionary()
+    lock = threading.Lock()
+
+    @functools.wraps(fn)
+    def cached(db: Database, *args: Any) -> R:
+        cache = caches.get(db)
+        if cache is None:
+            with lock:
+                cache = caches.setdefault(db, {})
+        try:
+            return cache[args]
+        except KeyError:
+            value = cache[args] = fn(db, *args)
+            return value
+
+    return cached

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+from .events import Tenant
 from .models import Event, Journey, utcnow
-from .pipeline import store
-from .tenants import Tenant
+from .store import store
 
 #: (weight, user agent) of the simulated visitors' browsers.
 USER_AGENTS = (
@@ -257,8 +257,9 @@ def simulate(
     the landing page is the root of that host. A second run with the same ``seed`` stores
     nothing new.
     """
-    steps = list(steps or tenant.journey.configured_steps()) or ["start", "details", "done"]
-    known = fields if fields is not None else known_fields(tenant.journey)
+    journey = Journey.get_by_id(tenant.journey.id)
+    steps = list(steps or journey.configured_steps()) or ["start", "details", "done"]
+    known = fields if fields is not None else known_fields(journey)
     parts = urlsplit(base_url)
     home = f"{parts.scheme}://{parts.netloc}/"
     urls = {step: f"{base_url}/{step}" for step in steps}

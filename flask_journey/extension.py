@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import api, config, db, geo, host_limiter, ingest
+from . import api, config, db, geo, host_limiter, ingest, reports
 from .admin import create_admin_blueprint
 from .cli import journey_cli
 from .dashboard import create_dashboard_blueprint
@@ -54,6 +54,7 @@ class Journey:
             database,
             Guard(app, settings, database, client_salt_of(database)),
             TenantCache(settings.tenant_cache_seconds, database),
+            reports.default_policy(settings),
             geo=countries,
             replica=db.create_database(settings, settings.report_database_url)
             if settings.report_database_url

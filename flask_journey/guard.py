@@ -26,11 +26,11 @@ from limits.strategies import STRATEGIES, RateLimiter
 from peewee import Database
 
 from .config import Settings
+from .events import Tenant
 from .models import Usage, utcnow
 from .outages import OutageLog
 from .outcomes import OriginRejected, RateLimited, Unavailable
 from .privacy import is_origin, url_origin
-from .tenants import Tenant
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def _limits(text: str) -> tuple[RateLimitItem, ...]:
     return tuple(parse_many(text))
 
 
-def origin_is_listed(allowed: list[str], origin: str | None) -> bool | None:
+def origin_is_listed(allowed: Sequence[str], origin: str | None) -> bool | None:
     """Whether ``origin`` may send events to a journey allowing ``allowed``.
 
     True: listed. None: accepted but unknown (no list, or no Origin header at all, as from a
@@ -130,7 +130,7 @@ class Guard:
         key (a server sending for many visitors) are held to neither the unknown-origin nor the
         per-client limit.
         """
-        allowed = tenant.journey.allowed_origins or []
+        allowed = tenant.journey.allowed_origins
         given = [origin for origin in origins if origin]
         verdicts = [origin_is_listed(allowed, origin) for origin in given]
         rejected = [o for o, listed in zip(given, verdicts, strict=True) if listed is False]

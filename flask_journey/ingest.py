@@ -4,7 +4,7 @@ A request is read once into an :class:`~flask_journey.formats._base.Incoming` (i
 path arguments and the headers that matter; :func:`read_request`), then :func:`respond` runs it
 through its format's adapter: envelope (the outer shape), locate (the tenant), admit (origins
 and rate limits, :mod:`flask_journey.guard`), parse (canonical events), quota, store
-(:mod:`flask_journey.pipeline`), and the adapter's reply. Every refusal, of the request or of
+(:mod:`flask_journey.store`), and the adapter's reply. Every refusal, of the request or of
 some of its events, is logged and counted (:mod:`flask_journey.refusals`); a storage outage is
 logged by the app's outage log (:mod:`flask_journey.outages`) and answered 503.
 
@@ -26,15 +26,15 @@ from flask_cors import CORS
 from marshmallow import ValidationError
 from peewee import DatabaseError, InterfaceError
 
-from . import migrations, pipeline, refusals, tenants
+from . import migrations, refusals, store, tenants
+from .events import Tenant, TenantOrganization
 from .formats._base import Incoming, Parsed, Reply, WireFormat
 from .formats.journey import TrustedJourneyFormat
-from .models import Organization
 from .outcomes import Refusal, Unavailable
 from .payload import read_json
 from .privacy import IdentityNotConfigured
 from .refusals import INVALID_EVENT, reason_of
-from .tenants import Tenant, TenantCache
+from .tenants import TenantCache
 
 if TYPE_CHECKING:
     from .state import JourneyState
@@ -68,8 +68,9 @@ class TenantLookup:
     def by_ids(self, account_id: int, tracker_id: int) -> Tenant:
         return tenants.by_ids(account_id, tracker_id, self.cache)
 
-    def authenticate(self, authorization: str | None) -> Organization:
-        return tenants.authenticate(authorization, "ingest")
+    def authenticate(self, authorization: str | None) -> TenantOrganization:
+        org = tenants.authenticate(authorization, "ingest")
+        return TenantOrganization(org.id, org.slug, org.rate_limit, org.monthly_quota)
 
 
 def adapter(state: JourneyState, cls: type[WireFormat]) -> WireFormat:
@@ -152,7 +153,7 @@ def _run(
             raise wire_format.invalid(err) from None
         if parsed.events:
             state.guard.check_quota(tenant, len(parsed.events))
-            parsed.stored = pipeline.store(
+            parsed.stored = store.store(
                 tenant,
                 wire_format.name,
                 parsed.events,

@@ -35,6 +35,7 @@ from peewee import (
 from playhouse.cockroachdb import CockroachDatabase
 from playhouse.migrate import Operation, SchemaMigrator, make_index_name, migrate
 
+from ._peewee import index_name, index_where
 from .db import using
 from .identities import identify_of, link
 from .models import (
@@ -253,8 +254,8 @@ MIGRATIONS: tuple[Migration, ...] = (
             _add_index(
                 Event._meta.table_name,
                 ("instance_id",),
-                name=INSTANCE_ID_INDEX._name,
-                where=INSTANCE_ID_INDEX._where,
+                name=index_name(INSTANCE_ID_INDEX),
+                where=index_where(INSTANCE_ID_INDEX),
             ),
         ),
     ),
@@ -329,8 +330,8 @@ MIGRATIONS: tuple[Migration, ...] = (
             _add_index(
                 Event._meta.table_name,
                 ("journey_id", "occurred_at"),
-                name=PERSON_EVENT_INDEX._name,
-                where=PERSON_EVENT_INDEX._where,
+                name=index_name(PERSON_EVENT_INDEX),
+                where=index_where(PERSON_EVENT_INDEX),
             ),
             _link_identifies,
         ),
@@ -499,9 +500,9 @@ def differences(db: Database) -> list[str]:
         )
         indexes = {index.name for index in db.get_indexes(table)}
         problems.extend(
-            f"index {index._name} is missing"
+            f"index {index_name(index)} is missing"
             for index in model._meta.fields_to_index()
-            if index._name not in indexes
+            if index_name(index) not in indexes
         )
     return problems
 

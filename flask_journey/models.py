@@ -6,17 +6,13 @@ address, a field value or a secret in clear (``docs/privacy.md`` lists every col
 
 from __future__ import annotations
 
-import datetime as dt
-import weakref
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import peewee
 from peewee import (
     AutoField,
     BigIntegerField,
     CharField,
     Database,
-    DatabaseProxy,
     DateTimeField,
     DoubleField,
     ForeignKeyField,
@@ -25,17 +21,16 @@ from peewee import (
     TextField,
 )
 
+from ._peewee import LookedUpProxy, PerDatabaseJSONField
 from .db import current_database, database_or_none
+from .events import utcnow
 
 
-class AppDatabase(DatabaseProxy):
+class AppDatabase(LookedUpProxy):
     """The models' database: the current app's, looked up on each use (never re-pointed).
 
     :func:`flask_journey.db.current_database` says which one that is.
     """
-
-    def __init__(self) -> None:
-        self._callbacks: list = []
 
     @property
     def obj(self) -> Database | None:
@@ -48,50 +43,12 @@ class AppDatabase(DatabaseProxy):
 database = AppDatabase()
 
 
-class JSONField(peewee.JSONField):
-    """Peewee's JSONField, speaking the dialect of the database in use at the moment.
+class JSONField(PerDatabaseJSONField):
+    """Peewee's JSONField, speaking the dialect of the database in use at the moment: the
+    models' database differs from app to app (:class:`AppDatabase`)."""
 
-    Peewee configures a JSONField for one database when its model's database is set; the models'
-    database differs from app to app (:class:`AppDatabase`), so the dialect is looked up per use.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._dialects: weakref.WeakKeyDictionary[Database, tuple] = weakref.WeakKeyDictionary()
-        super().__init__(*args, **kwargs)
-
-    def _db_hook(self, database: Database | None) -> None:
-        """Nothing to set up once: see :meth:`_dialect`."""
-
-    def _dialect(self) -> tuple:
-        db = database_or_none()
-        if db is None:
-            return (None, None, None)
-        dialect = self._dialects.get(db)
-        if dialect is None:
-            helper = db.json_methods(db)
-            dialect = (
-                helper,
-                helper.make_value_wrapper(self._dumps),
-                helper.make_value_reader(self._loads),
-            )
-            self._dialects[db] = dialect
-        return dialect
-
-    if TYPE_CHECKING:  # a model's field reads and takes plain values (peewee's FieldAccessor)
-
-        def __get__(self, instance: Any, owner: Any) -> Any: ...
-
-        def __set__(self, instance: Any, value: Any) -> None: ...
-
-    # Peewee's JSONField assigns these in __init__ and _db_hook; they are looked up instead.
-    _helper = property(lambda self: self._dialect()[0], lambda self, value: None)
-    _wrap = property(lambda self: self._dialect()[1], lambda self, value: None)
-    _read = property(lambda self: self._dialect()[2], lambda self, value: None)
-
-
-def utcnow() -> dt.datetime:
-    """The current time as a naive UTC datetime, the form every column stores."""
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    def in_use(self) -> Database | None:
+        return database_or_none()
 
 
 class BaseModel(Model):

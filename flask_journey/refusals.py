@@ -11,6 +11,7 @@ import logging
 
 from peewee import EXCLUDED, Database, DatabaseError, InterfaceError
 
+from .events import Tenant
 from .models import RefusalCount, utcnow
 from .outcomes import (
     BodyTooLarge,
@@ -23,7 +24,6 @@ from .outcomes import (
     Unauthenticated,
     Unavailable,
 )
-from .tenants import Tenant
 
 log = logging.getLogger("flask_journey.refusals")
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .config import Settings
     from .formats._base import WireFormat
     from .guard import Guard
+    from .reports.policy import RefreshPolicy
     from .tenants import TenantCache
 
 
@@ -33,6 +34,9 @@ class JourneyState:
     database: Database
     guard: Guard
     tenants: TenantCache
+    #: When a report refreshes the summaries first (:mod:`flask_journey.reports.policy`); the
+    #: host may replace it, e.g. by ``NeverRefresh()`` when cron runs ``flask journey refresh``.
+    refresh_policy: RefreshPolicy
     formats: dict[str, WireFormat] = field(default_factory=dict)
     database_outage: OutageLog = field(default_factory=lambda: OutageLog("database"))
     #: The country lookup (``JOURNEY_GEOIP``, ``JOURNEY_GEOIP_DATABASE``).

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import threading
 import time
-from dataclasses import dataclass
-from functools import lru_cache
+import weakref
 
 from peewee import Database, Model
 
-from .db import current_database
+from .db import current_database, per_database
+from .events import Tenant, TenantJourney, TenantOrganization
 from .models import ApiKey, Journey, Organization
 from .outcomes import InsufficientScope, TenantNotFound, Unauthenticated
 
@@ -32,12 +33,14 @@ class TenantError(ValueError):
         self.argument = argument
 
 
-@dataclass(frozen=True)
-class Tenant:
-    """The organization and journey a request writes to."""
-
-    org: Organization
-    journey: Journey
+def tenant_of(org: Organization, journey: Journey) -> Tenant:
+    """The plain value of an organization and one of its journeys, as a request uses them."""
+    return Tenant(
+        TenantOrganization(org.id, org.slug, org.rate_limit, org.monthly_quota),
+        TenantJourney(
+            journey.id, journey.slug, journey.public_key, tuple(journey.allowed_origins or ())
+        ),
+    )
 
 
 def _journeys():
@@ -52,7 +55,7 @@ _LOOKUPS = {
 }
 
 
-@lru_cache(maxsize=16)
+@per_database
 def _lookup_sql(db: Database, lookup: str) -> str:
     """The SQL of a lookup, compiled once per database: building it costs more than running it."""
     return db.get_sql_context().sql(_journeys().where(*_LOOKUPS[lookup]())).query()[0]
@@ -71,19 +74,19 @@ def _find(db: Database, lookup: str, *params: object) -> Tenant | None:
     split = len(Journey._meta.sorted_fields)
     org = _instance(Organization, row[split:])
     journey = _instance(Journey, row[:split])
-    journey.organization = org
-    return Tenant(org, journey)
+    return tenant_of(org, journey)
 
 
-#: How many changes to organizations, journeys and keys this process has made; a tenant cached
-#: before the latest one is not used.
-_changes = 0
+#: How many changes to organizations, journeys and keys this process has made in each
+#: database; a tenant cached before the latest one is not used.
+_changes: weakref.WeakKeyDictionary[Database, int] = weakref.WeakKeyDictionary()
+_changes_lock = threading.Lock()
 
 
-def changed() -> None:
-    """Forget every tenant this process has cached: one was just changed here."""
-    global _changes
-    _changes += 1
+def changed(db: Database) -> None:
+    """Forget every tenant this process has cached from ``db``: one was just changed there."""
+    with _changes_lock:
+        _changes[db] = _changes.get(db, 0) + 1
 
 
 class TenantCache:
@@ -117,9 +120,9 @@ class TenantCache:
         key = (db, lookup, *params)
         now = time.monotonic()
         entry = self._entries.get(key)
-        if entry is not None and entry[0] > now and entry[1] == _changes:
+        generation = _changes.get(db, 0)  # before reading, so a change made meanwhile shows
+        if entry is not None and entry[0] > now and entry[1] == generation:
             return entry[2]
-        generation = _changes  # before reading, so a change made meanwhile is not hidden
         tenant = _find(db, lookup, *params)
         if tenant is not None:
             if len(self._entries) >= self.MAX_ENTRIES:

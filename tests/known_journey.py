@@ -23,8 +23,8 @@ from flask import Flask
 
 from flask_journey import api
 from flask_journey.models import utcnow
-from flask_journey.pipeline import store
-from flask_journey.tenants import Tenant
+from flask_journey.store import store
+from flask_journey.tenants import tenant_of
 
 STEPS = ("start", "details", "done")
 HOSTILE_REASON = "a\u202e"
@@ -108,5 +108,5 @@ def fill(app: Flask, org: str, journey: str) -> None:
                 found_org, journey, origins=["https://grants.example.com"], steps=STEPS
             )
         events = [event for session in sessions(utcnow()) for event in session.events]
-        store(Tenant(found_org, found), "demo", events)
+        store(tenant_of(found_org, found), "demo", events)
         api.refresh()

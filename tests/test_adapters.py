@@ -32,7 +32,7 @@ from flask_journey.outcomes import (
     Unauthenticated,
 )
 from flask_journey.privacy import IdentityPolicy
-from flask_journey.tenants import Tenant
+from flask_journey.tenants import Tenant, tenant_of
 
 ORG = Organization(id=7, slug="example-org", rate_limit=None, monthly_quota=None)
 OTHER_ORG = Organization(id=8, slug="other-org", rate_limit=None, monthly_quota=None)
@@ -44,8 +44,8 @@ JOURNEY = Journey(
     allowed_origins=["https://grants.example.com"],
 )
 OTHER_JOURNEY = Journey(id=12, organization=OTHER_ORG, slug="other", public_key="pk_other")
-TENANT = Tenant(ORG, JOURNEY)
-OTHER = Tenant(OTHER_ORG, OTHER_JOURNEY)
+TENANT = tenant_of(ORG, JOURNEY)
+OTHER = tenant_of(OTHER_ORG, OTHER_JOURNEY)
 SECRET = "Bearer sk_lookup_secret"
 UA = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36"
 

@@ -8,7 +8,7 @@ import threading
 import pytest
 from peewee import IntegrityError
 
-from flask_journey import pipeline
+from flask_journey import store
 from flask_journey.db import is_sqlite
 from flask_journey.models import Event, Usage
 
@@ -58,18 +58,18 @@ def rows(app, tenant_journey_id: int, prefix: str, *, event_id: str | None = "ok
         {
             "event_id": f"{prefix}_{i}" if event_id else None,
             "type": "page_view",
-            "occurred_at": pipeline.utcnow(),
+            "occurred_at": store.utcnow(),
             "url": "https://grants.example.com/apply",
         }
         for i in range(3)
     ]
     sqlite = is_sqlite(app.extensions["journey"].database)
-    return pipeline._rows(tenant_journey_id, "journey", pipeline.utcnow(), events, False, sqlite)
+    return store._rows(tenant_journey_id, "journey", store.utcnow(), events, False, sqlite)
 
 
-def new_batch(app, journey, prefix: str, **options) -> pipeline._Batch:
+def new_batch(app, journey, prefix: str, **options) -> store._Batch:
     """A request's batch of three events for the seed's journey, ids ``<prefix>_0..2``."""
-    return pipeline._Batch(
+    return store._Batch(
         journey["accountId"],
         journey["trackerId"],
         "2024-01",
@@ -77,11 +77,11 @@ def new_batch(app, journey, prefix: str, **options) -> pipeline._Batch:
     )
 
 
-def waiting_together(app, *batches: pipeline._Batch) -> pipeline.GroupCommitter:
+def waiting_together(app, *batches: store._Batch) -> store.GroupCommitter:
     """A committer with ``batches`` queued, as concurrent requests leave them for a leader."""
     state = app.extensions["journey"]
     state.activate()
-    committer = pipeline.GroupCommitter(state.database)
+    committer = store.GroupCommitter(state.database)
     committer._waiting = list(batches)
     committer._busy = True
     return committer
@@ -133,7 +133,7 @@ def test_a_retried_batch_among_others_makes_each_learn_what_was_new(app, journey
         new_batch(app, journey, "f1"),
     )
     committer = waiting_together(app, *together)
-    pipeline.GroupCommitter(state.database).store(new_batch(app, journey, "r"))  # stored before
+    store.GroupCommitter(state.database).store(new_batch(app, journey, "r"))  # stored before
 
     committer._lead()
 
@@ -148,7 +148,7 @@ def test_a_retried_batch_among_others_makes_each_learn_what_was_new(app, journey
 
 
 def test_batches_longer_than_one_statement_are_stored_whole(app, journey, monkeypatch):
-    monkeypatch.setattr(pipeline, "ROWS_PER_STATEMENT", 2)
+    monkeypatch.setattr(store, "ROWS_PER_STATEMENT", 2)
     batches = [new_batch(app, journey, f"l{n}") for n in range(2)]
     committer = waiting_together(app, *batches)
 

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from flask_journey import migrations
 from flask_journey.models import Event
 
 from .helpers import JOURNEY, ORG, ORIGIN, SEED_HEADERS, batch, event, post
@@ -243,3 +244,18 @@ def test_stored_rows_are_readable_through_the_models(app, client, journey):
         stored = Event.get()
     assert stored.step_key == "eligibility"
     assert stored.journey.slug == JOURNEY
+
+
+def test_the_schema_is_checked_once_per_process_and_database_not_per_request(
+    client, journey, exported, monkeypatch
+):
+    checks = []  # each check reads the database's schema version
+    version = migrations.version
+    monkeypatch.setattr(migrations, "version", lambda db: checks.append(db) or version(db))
+
+    for n in range(3):
+        body = batch(event("page_view", n))
+        assert client.post("/api/ingest", json=body, headers={"Origin": ORIGIN}).status_code == 204
+
+    assert len(checks) <= 1
+    assert len(exported()) == 3

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from flask_journey import db as journey_db
-from flask_journey import pipeline, tenants
+from flask_journey import store, tenants
 from flask_journey.models import Event, utcnow
 
 from .helpers import JOURNEY, ORG, ORIGIN, event
@@ -64,7 +64,7 @@ def test_a_nul_that_reaches_storage_is_stored_as_a_replacement_character(app, jo
             "referrer": "https://example.com/\x00",
             "properties": {"plan\x00": ["pro\x00"]},
         }
-        assert pipeline.store(tenant, "journey", [event]) == 1
+        assert store.store(tenant, "journey", [event]) == 1
 
     [stored] = exported()
     assert stored["name"] == "sign\ufffdup"

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
-from flask_journey import api, pipeline, tenants
+from flask_journey import api, store, tenants
 from flask_journey.models import Organization
 from flask_journey.privacy import url_path
 from flask_journey.reports.compute import compute as summaries_report
@@ -294,7 +294,7 @@ def _store(tenant: tenants.Tenant, batch: list[tuple[str, dict[str, Any]]]) -> N
     for wire_format, event in batch:
         by_format.setdefault(wire_format, []).append(dict(event))
     for wire_format, events in by_format.items():
-        pipeline.store(tenant, wire_format, events)
+        store.store(tenant, wire_format, events)
 
 
 def _queries(journey_id: int, scenario: dict[str, Any]) -> list[Query]:
@@ -486,7 +486,7 @@ def test_the_reference_gives_the_numbers_worked_out_by_hand(app):
         # Stored newest first, in two batches, the second sent twice.
         events = _hand_written_sessions()[::-1]
         for batch in (events[:10], events[10:], events[10:]):
-            pipeline.store(tenant, "journey", [dict(e) for e in batch])
+            store.store(tenant, "journey", [dict(e) for e in batch])
         query = Query(
             journey_id=tenant.journey.id,
             steps=("eligibility", "details"),
@@ -681,7 +681,7 @@ def test_medians_half_a_millisecond_apart_agree_with_the_reference(app):
         state.activate()
         api.create_journey(api.create_organization(ORG), "grant")
         tenant = tenants.by_slugs(ORG, "grant")
-        pipeline.store(tenant, "journey", events)
+        store.store(tenant, "journey", events)
         refresh(state.database)
         query = Query(
             journey_id=tenant.journey.id,

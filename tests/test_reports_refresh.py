@@ -7,6 +7,8 @@ import json
 
 import pytest
 
+from flask_journey import reports
+
 from .helpers import JOURNEY, ORG, ORIGIN
 
 DAY = "2024-01-15"
@@ -98,3 +100,16 @@ def test_purge_forgets_the_summaries_of_what_it_deleted(client, cli, journey):
     cli("purge", "--before", "2999-01-01")
 
     assert totals(cli) == (0, 0, 0)
+
+
+def test_a_report_refreshes_first_as_the_apps_policy_says(app, client, cli, journey):
+    post(client, event(1, "s1"))
+    state = app.extensions["journey"]
+    assert state.refresh_policy == reports.default_policy(state.settings)
+    assert totals(cli)[0] == 1  # the default policy: stale (0 s here), so refreshed first
+
+    state.refresh_policy = reports.NeverRefresh()  # cron refreshes
+    post(client, event(2, "s2"))
+    assert totals(cli)[0] == 1
+    cli("refresh")
+    assert totals(cli)[0] == 2

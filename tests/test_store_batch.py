@@ -9,6 +9,8 @@ import json
 
 import pytest
 
+from flask_journey import store, tenants
+from flask_journey.events import utcnow
 from flask_journey.ingest import Stored, store_batch
 from flask_journey.outcomes import InvalidRequest, RateLimited, TenantNotFound
 
@@ -109,3 +111,15 @@ def test_no_origin_check_and_no_rate_limit_for_the_sites_own_code(state, journey
         assert store_batch(state, batch(event(n=n))).stored == 1
 
     assert len(exported()) == 3
+
+
+def test_an_event_with_a_key_that_is_no_canonical_field_is_an_error_and_nothing_is_stored(
+    app, journey, exported
+):
+    misspelt = {"event_id": "evt_typo", "type": "step_view", "occurred_at": utcnow()}
+    misspelt["stepkey"] = "eligibility"
+    with app.app_context():
+        tenant = tenants.by_slugs(ORG, JOURNEY)
+        with pytest.raises(ValueError, match="stepkey"):
+            store.store(tenant, "journey", [misspelt])
+    assert exported() == []

@@ -98,7 +98,13 @@ def create_dashboard_blueprint(
     ]
 
     def report_of(journey: Journey, **options: Any) -> dict[str, Any]:
-        return reports.report(state.report_database, journey, state.settings, **options)
+        return reports.report(
+            state.report_database,
+            journey,
+            state.settings,
+            refresh_policy=state.refresh_policy,
+            **options,
+        )
 
     def today() -> dt.date:
         return dt.datetime.now(ZoneInfo(state.settings.report_timezone)).date()
@@ -254,7 +260,12 @@ def create_dashboard_blueprint(
         for journey in organization.journeys.order_by(Journey.slug):
             journey.organization = organization
             report = reports.overview(
-                state.report_database, journey, state.settings, start=view.start, end=view.end
+                state.report_database,
+                journey,
+                state.settings,
+                start=view.start,
+                end=view.end,
+                refresh_policy=state.refresh_policy,
             )
             totals, before = report["totals"], report["previous"]["totals"]
             points = [p["sessions"] for p in report["trend"]["points"]]

@@ -2,7 +2,7 @@
 
 Adapters map an :class:`~._base.Incoming` request to canonical events and word their replies;
 they touch no Flask global. The flow that runs them, and their Flask routes, are
-:mod:`flask_journey.ingest`; storage is :mod:`flask_journey.pipeline`.
+:mod:`flask_journey.ingest`; storage is :mod:`flask_journey.store`.
 """
 
 from __future__ import annotations

@@ -23,12 +23,10 @@ from typing import Any, ClassVar, Protocol
 
 from marshmallow import ValidationError
 
+from ..events import TRANSIENT, Tenant, TenantOrganization
 from ..geo import NOWHERE, Geo
-from ..models import Organization
 from ..outcomes import InvalidRequest, Refusal
-from ..pipeline import TRANSIENT
 from ..privacy import IdentityPolicy
-from ..tenants import Tenant
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +74,7 @@ class Lookup(Protocol):
 
     def by_ids(self, account_id: int, tracker_id: int) -> Tenant: ...
 
-    def authenticate(self, authorization: str | None) -> Organization:
+    def authenticate(self, authorization: str | None) -> TenantOrganization:
         """The organization whose secret key, with the ``ingest`` scope, an ``Authorization``
         header value carries."""
         ...

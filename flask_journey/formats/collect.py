@@ -15,10 +15,9 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema
 
-from ..models import utcnow
+from ..events import Tenant, utcnow
 from ..outcomes import Refusal, TenantNotFound
 from ..privacy import strip_personal
-from ..tenants import Tenant
 from ._base import Incoming, Parsed, Reply, WireFormat, event_id, json_object
 from ._fields import JsonObject, text
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, validates_schema
 
-from ..models import utcnow
+from ..events import Tenant, utcnow
 from ..outcomes import (
     BodyTooLarge,
     InsufficientScope,
@@ -23,7 +23,6 @@ from ..outcomes import (
     Unauthenticated,
 )
 from ..privacy import strip_personal
-from ..tenants import Tenant
 from ._base import (
     Incoming,
     Parsed,

@@ -13,8 +13,8 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
+from ..events import Tenant
 from ..outcomes import InvalidRequest, Refusal
-from ..tenants import Tenant
 from ._base import Incoming, Parsed, Reply, WireFormat
 from ._fastload import fast_loader
 from ._fields import InUtcRange, text

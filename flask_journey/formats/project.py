@@ -12,10 +12,9 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, validate
 
-from ..models import utcnow
+from ..events import Tenant, utcnow
 from ..outcomes import Refusal, TenantNotFound
 from ..privacy import strip_personal, url_origin
-from ..tenants import Tenant
 from ._base import Incoming, Parsed, Reply, WireFormat, event_id, json_object
 from ._fields import JsonObject, iso_time, naive_utc, text
 

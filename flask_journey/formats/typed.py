@@ -12,10 +12,9 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-from ..models import utcnow
+from ..events import Tenant, utcnow
 from ..outcomes import InvalidRequest, Refusal, TenantNotFound
 from ..privacy import IdentityPolicy, is_sensitive_key, looks_like_email, strip_personal
-from ..tenants import Tenant
 from ._base import (
     Incoming,
     Parsed,

@@ -3,6 +3,7 @@
 - :mod:`.query`: what a report is asked for (:class:`Query`) and the shared small definitions;
 - :mod:`.summary`: one session's events summarised (pure);
 - :mod:`.refresh`: the summaries kept up to date with the events table, incrementally;
+- :mod:`.policy`: when a report refreshes them first (the app's ``refresh_policy``);
 - :mod:`.compute`: a report from the summaries;
 - :mod:`.reference`: the same report from raw events, slow and obvious (the tests' oracle);
 - :mod:`.tables`: a report as CSV and terminal tables.
@@ -23,11 +24,23 @@ from ..config import Settings
 from ..db import using
 from ..models import Journey
 from .compute import compute, compute_overview
+from .policy import NeverRefresh, RefreshPolicy, RefreshWhenOlder
 from .query import SEGMENTS, Query, default_range, utc_now
-from .refresh import refresh, refreshed_at
+from .refresh import refreshed_at
 from .vocabulary import Limits
 
-__all__ = ["SEGMENTS", "Query", "ReportError", "overview", "parse_options", "report"]
+__all__ = [
+    "SEGMENTS",
+    "NeverRefresh",
+    "Query",
+    "RefreshPolicy",
+    "RefreshWhenOlder",
+    "ReportError",
+    "default_policy",
+    "overview",
+    "parse_options",
+    "report",
+]
 
 #: The dates a report may cover: its previous period and time zones stay within datetime's.
 EARLIEST = dt.date(1970, 1, 1)
@@ -80,12 +93,14 @@ def report(
     compare: bool = True,
     previous: str = "full",
     now: dt.datetime | None = None,
+    refresh_policy: RefreshPolicy | None = None,
 ) -> dict[str, Any]:
     """The report of ``journey`` (see ``docs/reports.md``), as plain data.
 
-    ``settings`` give the time zone, the idle minutes that close a session, and the staleness:
-    the summaries are refreshed first when they are older than that, unless ``db`` is the
-    replica of ``JOURNEY_REPORT_DATABASE_URL``: a standby cannot be written, so the report
+    ``settings`` give the time zone and the idle minutes that close a session;
+    ``refresh_policy`` (the app's ``refresh_policy``) says whether the summaries are refreshed
+    first: by default when they are older than the settings' staleness. On the replica of
+    ``JOURNEY_REPORT_DATABASE_URL`` they never are: a standby cannot be written, so the report
     shows what it has replayed (``refreshedAt`` says when the primary refreshed it).
     With ``compare``, the previous period is under ``"previous"``: the whole report for it, or
     only its range and totals when ``previous`` is ``"totals"`` (all the dashboard shows of it).
@@ -94,7 +109,9 @@ def report(
     """
     if previous not in ("full", "totals"):
         raise ReportError("previous", "must be full or totals")
-    query, refreshed = _query(db, journey, settings, start, end, filters, breakdown, compare, now)
+    query, refreshed = _query(
+        db, journey, settings, start, end, filters, breakdown, compare, now, refresh_policy
+    )
     return _labelled(journey, compute(db, query, previous=previous), refreshed)
 
 
@@ -106,10 +123,13 @@ def overview(
     start: dt.date | None = None,
     end: dt.date | None = None,
     now: dt.datetime | None = None,
+    refresh_policy: RefreshPolicy | None = None,
 ) -> dict[str, Any]:
     """A journey's totals and trend, with the previous period's totals: a line of a list of
     journeys. The same numbers as :func:`report`'s, computed from the session rows alone."""
-    query, refreshed = _query(db, journey, settings, start, end, None, None, True, now)
+    query, refreshed = _query(
+        db, journey, settings, start, end, None, None, True, now, refresh_policy
+    )
     return _labelled(journey, compute_overview(db, query), refreshed)
 
 
@@ -123,9 +143,10 @@ def _query(
     breakdown: str | None,
     compare: bool,
     now: dt.datetime | None,
+    refresh_policy: RefreshPolicy | None,
 ) -> tuple[Query, dt.datetime | None]:
-    """The checked question, and when the summaries were refreshed (first, if stale and
-    ``db`` is the primary)."""
+    """The checked question, and when the summaries were refreshed (first, if the policy says
+    so and ``db`` is the primary)."""
     filters = dict(filters or {})
     for name in filters:
         if name not in SEGMENTS:
@@ -144,11 +165,9 @@ def _query(
         raise ReportError("to", "must not be before from")
     if (end - start).days >= MAX_DAYS:
         raise ReportError("from", f"must be at most {MAX_DAYS} days before to")
+    if settings.report_database_url is None:
+        (refresh_policy or default_policy(settings)).before_report(db, now)
     last = refreshed_at(db)
-    stale = last is None or (now - last).total_seconds() >= settings.report_max_staleness
-    if stale and settings.report_database_url is None:
-        refresh(db, limits=Limits.of(settings))
-        last = refreshed_at(db)
     with using(db):
         steps = tuple(journey.configured_steps())
     query = Query(
@@ -164,6 +183,12 @@ def _query(
         now,
     )
     return query, last
+
+
+def default_policy(settings: Settings) -> RefreshWhenOlder:
+    """An app's refresh policy unless its host sets another: refresh when the summaries are
+    ``JOURNEY_REPORT_MAX_STALENESS`` seconds old."""
+    return RefreshWhenOlder(settings.report_max_staleness, Limits.of(settings))
 
 
 def _labelled(

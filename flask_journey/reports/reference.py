@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from fractions import Fraction
 from typing import Any
 
@@ -40,32 +40,6 @@ from .query import (
     utm_source,
 )
 from .vocabulary import Limits, Vocabulary
-
-_COLUMNS = (
-    "id",
-    "type",
-    "name",
-    "occurred_at",
-    "session_id",
-    "url",
-    "path",
-    "referrer",
-    "step_key",
-    "field_key",
-    "error_type",
-    "device_class",
-    "browser",
-    "os",
-    "language",
-    "country",
-    "category",
-    "label",
-    "value",
-    "properties",
-    "client_id",
-    "user_id",
-    "instance_id",
-)
 
 
 @dataclass(frozen=True)
@@ -100,6 +74,11 @@ class _Event:
         if self.type in FIELD_TYPES and self.field_key is not None:
             return self.field_key, self.step_key
         return None
+
+
+#: The stored columns the reference reads: the row's id and canonical event fields
+#: (:class:`flask_journey.events.CanonicalEvent`), as :class:`_Event` names them.
+_COLUMNS = tuple(f.name for f in fields(_Event))
 
 
 def compute(db: Database, query: Query, limits: Limits | None = None) -> dict[str, Any]:
@@ -165,9 +144,9 @@ def _events(db: Database, journey_id: int) -> list[_Event]:
             Event.select(*(getattr(Event, c) for c in _COLUMNS))
             .where(Event.journey == journey_id)
             .order_by(Event.id)
-            .tuples()
+            .dicts()
         )
-        return [_Event(*row) for row in rows]
+        return [_Event(**row) for row in rows]
 
 
 def _report(events: list[_Event], query: Query, raw: list[_Event]) -> dict[str, Any]:

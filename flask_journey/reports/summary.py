@@ -10,28 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .query import DIRECT, FIELD_TYPES, STARTER_TYPES, url_host, utm_source
 
-#: The columns of an event a summary is made from, in the order :func:`summarise` reads them.
-EVENT_COLUMNS = (
-    "id",
-    "occurred_at",
-    "type",
-    "step_key",
-    "field_key",
-    "error_type",
-    "device_class",
-    "browser",
-    "os",
-    "language",
-    "country",
-    "url",
-    "referrer",
-    "properties",
-)
 #: The columns of a session's summary row (``journey_session``) that :class:`SessionRow` fills.
 SESSION_COLUMNS = (
     "first_at",
@@ -79,6 +62,11 @@ class Event:
         if isinstance(value, str):
             value = json.loads(value)
         return value if isinstance(value, dict) else {}
+
+
+#: The columns of an event a summary is made from: the stored row's id and the canonical
+#: event's fields (:class:`flask_journey.events.CanonicalEvent`) that :class:`Event` names.
+EVENT_COLUMNS = tuple(f.name for f in fields(Event))
 
 
 @dataclass

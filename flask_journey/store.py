@@ -1,8 +1,9 @@
-"""The canonical event and the one way events are stored, whatever format they came in.
+"""The store: the one way events are stored, whatever format they came in.
 
-A wire-format adapter hands :func:`store` a list of canonical events: dicts whose keys are
-:data:`FIELDS`. Here they are scrubbed (:mod:`flask_journey.privacy`), enriched from the user
-agent, and written in one transaction that skips event ids the journey already has.
+A wire-format adapter hands :func:`store` a list of canonical events: mappings whose keys are
+the fields of :class:`flask_journey.events.CanonicalEvent` (and its transient keys). Here they
+are scrubbed (:mod:`flask_journey.privacy`), enriched from the user agent, and written in one
+transaction that skips event ids the journey already has.
 """
 
 from __future__ import annotations
@@ -11,50 +12,15 @@ import datetime as dt
 import threading
 import weakref
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from peewee import EXCLUDED, Database
 
-from .db import current_database, is_sqlite, retrying_transaction, storable_json
+from .db import current_database, is_sqlite, per_database, retrying_transaction, storable_json
+from .events import FIELDS, KEYS, Tenant, utcnow
 from .identities import Identify, identify_of, link
-from .models import Event, JourneyUsage, Usage, utcnow
+from .models import Event, JourneyUsage, Usage
 from .privacy import describe_user_agent, scrub_properties, scrub_url, url_path
-from .tenants import Tenant
-
-#: Keys of a canonical event; all but ``event_id``, ``type`` and ``occurred_at`` are optional.
-FIELDS = (
-    "event_id",
-    "type",
-    "name",
-    "occurred_at",
-    "session_id",
-    "client_id",
-    "user_id",
-    "instance_id",
-    "url",
-    "path",
-    "referrer",
-    "title",
-    "step_key",
-    "field_key",
-    "error_type",
-    "device_class",
-    "browser",
-    "os",
-    "language",
-    "country",
-    "source",
-    "schema_version",
-    "embed_version",
-    "category",
-    "label",
-    "value",
-    "properties",
-)
-
-#: Keys an adapter may add that are used for enrichment and never stored.
-TRANSIENT = ("user_agent",)
 
 COLUMNS = ("journey", "wire_format", "received_at", *FIELDS)
 
@@ -63,7 +29,7 @@ COLUMNS = ("journey", "wire_format", "received_at", *FIELDS)
 ROWS_PER_STATEMENT = 500
 
 
-@lru_cache(maxsize=64)
+@per_database
 def _insert_sql(db: Database, rows: int) -> str:
     """An INSERT of ``rows`` rows of :data:`COLUMNS` that skips event ids the journey has.
 
@@ -95,30 +61,36 @@ def _insert(cursor: Any, db: Database, rows: list[list[Any]]) -> int:
 
 
 #: URLs that scrubbing leaves unchanged, with their paths: the repeated pages of a site.
-_CLEAN_URLS: dict[tuple[str, bool], tuple[str | None, str | None]] = {}
+CleanUrls = dict[tuple[str, bool], tuple[str | None, str | None]]
 _CLEAN_URLS_MAX = 4096
 
 
-def _scrub(url: str, keep_query_values: bool) -> tuple[str | None, str | None]:
+@per_database
+def _clean_urls(db: Database) -> CleanUrls:
+    """The clean URLs of the site storing into ``db``, kept as long as its database."""
+    return {}
+
+
+def _scrub(url: str, keep_query_values: bool, clean: CleanUrls) -> tuple[str | None, str | None]:
     """The scrubbed URL and its path.
 
-    Only URLs that scrubbing does not change are remembered, so the memory holds nothing that
-    is not stored anyway.
+    Only URLs that scrubbing does not change are remembered in ``clean``, so the memory holds
+    nothing that is not stored anyway.
     """
     key = (url, keep_query_values)
-    known = _CLEAN_URLS.get(key)
+    known = clean.get(key)
     if known is not None:
         return known
     scrubbed = scrub_url(url, keep_query_values)
     result = (scrubbed, url_path(url))
     if scrubbed == url:
-        if len(_CLEAN_URLS) >= _CLEAN_URLS_MAX:
-            _CLEAN_URLS.clear()
-        _CLEAN_URLS[key] = result
+        if len(clean) >= _CLEAN_URLS_MAX:
+            clean.clear()
+        clean[key] = result
     return result
 
 
-def _prepare(event: dict[str, Any], keep_query_values: bool) -> dict[str, Any]:
+def _prepare(event: dict[str, Any], keep_query_values: bool, clean: CleanUrls) -> dict[str, Any]:
     """Apply the privacy rules and the user-agent enrichment to one canonical event."""
     user_agent = event.pop("user_agent", None)
     if user_agent:
@@ -128,10 +100,10 @@ def _prepare(event: dict[str, Any], keep_query_values: bool) -> dict[str, Any]:
         event["os"] = event.get("os") or device.os
     url = event.get("url")
     if url:
-        event["url"], path = _scrub(url, keep_query_values)
+        event["url"], path = _scrub(url, keep_query_values, clean)
         event["path"] = event.get("path") or path
     if event.get("referrer"):
-        event["referrer"] = _scrub(event["referrer"], keep_query_values)[0]
+        event["referrer"] = _scrub(event["referrer"], keep_query_values, clean)[0]
     event["properties"] = scrub_properties(event.get("properties"), keep_query_values)
     return event
 
@@ -148,14 +120,22 @@ def _rows(
     events: list[dict[str, Any]],
     keep_query_values: bool,
     sqlite: bool,
+    clean_urls: CleanUrls | None = None,
 ) -> list[list[Any]]:
-    """The events as rows of :data:`COLUMNS`, scrubbed and enriched."""
+    """The events as rows of :data:`COLUMNS`, scrubbed and enriched (``clean_urls``: the
+    URLs known to need no scrubbing, filled as they are found).
+
+    An event with a key that is not a canonical event's field raises ``ValueError``.
+    """
+    clean = {} if clean_urls is None else clean_urls
     occurred = 3 + FIELDS.index("occurred_at")
     props = 3 + FIELDS.index("properties")
     head: list[Any] = [journey_id, wire_format, _sqlite_time(received) if sqlite else received]
     rows = []
     for event in events:
-        _prepare(event, keep_query_values)
+        if not event.keys() <= KEYS:
+            raise ValueError(f"not a canonical event field: {sorted(event.keys() - KEYS)}")
+        _prepare(event, keep_query_values, clean)
         row = head + list(map(event.get, FIELDS))
         if sqlite:
             row[occurred] = _sqlite_time(row[occurred])
@@ -201,7 +181,15 @@ def store(
     db = database if database is not None else current_database()
     received = utcnow()
     identifies = [found for event in events if (found := identify_of(event)) is not None]
-    rows = _rows(tenant.journey.id, wire_format, received, events, keep_query_values, is_sqlite(db))
+    rows = _rows(
+        tenant.journey.id,
+        wire_format,
+        received,
+        events,
+        keep_query_values,
+        is_sqlite(db),
+        _clean_urls(db),
+    )
     batch = _Batch(tenant.org.id, tenant.journey.id, received.strftime("%Y-%m"), rows, identifies)
     if group_commit:
         _committer(db).store(batch)
@@ -251,7 +239,7 @@ def _write(db: Database, batches: list[_Batch]) -> None:
             link(db, batch.journey_id, identify)
 
 
-@lru_cache(maxsize=8)
+@per_database
 def _meter_sql(db: Database) -> str:
     """Add to an organization's usage of a month; parameters as in :meth:`Usage.insert`."""
     query = Usage.insert(organization=0, period="", events=0, requests=0).on_conflict(
@@ -264,7 +252,7 @@ def _meter_sql(db: Database) -> str:
     return db.get_sql_context().sql(query).query()[0]
 
 
-@lru_cache(maxsize=8)
+@per_database
 def _meter_journey_sql(db: Database) -> str:
     """Add to a journey's usage of a month; parameters as in :meth:`JourneyUsage.insert`."""
     query = JourneyUsage.insert(journey=0, period="", events=0, requests=0).on_conflict(
