@@ -94,4 +94,3 @@ def test_the_reports_read_events_by_the_canonical_event_field_names():
     for columns in (summary.EVENT_COLUMNS, reference._COLUMNS):
         assert set(columns) - {"id"} <= set(FIELDS)
     assert set(CHUNK_COLUMNS) - {"id", "journey_id"} <= set(FIELDS)
-    assert set(summary.EVENT_COLUMNS) <= set(CHUNK_COLUMNS)
