@@ -17,13 +17,14 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from peewee import DatabaseError, InterfaceError
 
 from . import api
+from .downloads import report_name, report_response
 from .endpoints import Endpoint, Error
 from .formats._base import error_field, first_error
 from .models import Journey, Organization
 from .outcomes import InvalidRequest, Refusal, TenantNotFound
 from .payload import read_json
 from .reports import SEGMENTS
-from .reports.tables import DEFAULT_TABLE, TABLES, to_csv
+from .reports.tables import DEFAULT_TABLE, TABLES
 from .tenants import authenticate
 
 if TYPE_CHECKING:
@@ -394,14 +395,7 @@ def create_admin_blueprint(state: JourneyState) -> Blueprint:
             result = api.report(org, journey_key, **api.report_options(request.args))
         except api.TenantError as exc:
             raise InvalidRequest(str(exc), exc.argument) from None
-        if kind == "json":
-            return jsonify(result)
-        name = f"{org.slug}-{journey_key}-{result['from']}-{result['to']}-{table}.csv"
-        return Response(
-            to_csv(result, table),
-            mimetype="text/csv",
-            headers={"Content-Disposition": f'attachment; filename="{name}"'},
-        )
+        return report_response(result, kind, table, report_name(org.slug, journey_key, result))
 
     return bp
 

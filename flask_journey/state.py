@@ -20,6 +20,7 @@ from .outages import OutageLog
 
 if TYPE_CHECKING:
     from .config import Settings
+    from .dashboard.access import Access
     from .formats._base import WireFormat
     from .guard import Guard
     from .tenants import TenantCache
@@ -37,6 +38,8 @@ class JourneyState:
     database_outage: OutageLog = field(default_factory=lambda: OutageLog("database"))
     #: The country lookup (``JOURNEY_GEOIP``, ``JOURNEY_GEOIP_DATABASE``).
     geo: Geo = field(default_factory=Geo)
+    #: Who may see the dashboard (``None``: it is switched off, ``JOURNEY_DASHBOARD_URL``).
+    dashboard: Access | None = None
 
     def activate(self) -> None:
         """Make this app's database the models' one outside any app context, in this context.
