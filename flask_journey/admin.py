@@ -17,11 +17,14 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from peewee import DatabaseError, InterfaceError
 
 from . import api
+from .downloads import report_name, report_response
+from .endpoints import Endpoint, Error
 from .formats._base import error_field, first_error
 from .models import Journey, Organization
 from .outcomes import InvalidRequest, Refusal, TenantNotFound
 from .payload import read_json
-from .reports.tables import DEFAULT_TABLE, TABLES, to_csv
+from .reports import SEGMENTS
+from .reports.tables import DEFAULT_TABLE, TABLES
 from .tenants import authenticate
 
 if TYPE_CHECKING:
@@ -90,6 +93,187 @@ class NewJourneySchema(Schema):
     journeyKey = fields.String(required=True, validate=validate.Regexp(api.SLUG))
     allowedOrigins = _origins(load_default=list)
     steps = _steps(load_default=list)
+
+
+# What the management and report API answer, as the OpenAPI description declares it.
+
+
+class JourneyResource(Schema):
+    """A journey as the management API returns it."""
+
+    orgKey = fields.String(required=True)
+    journeyKey = fields.String(required=True)
+    publicKey = fields.String(required=True)
+    accountId = fields.Integer(required=True)
+    trackerId = fields.Integer(required=True)
+    allowedOrigins = fields.List(fields.String(), required=True)
+    steps = fields.List(fields.String(), required=True)
+    labels = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    createdAt = fields.String(required=True, metadata={"format": "date-time"})
+
+
+class JourneyList(Schema):
+    journeys = fields.List(fields.Nested(JourneyResource), required=True)
+
+
+class NewKey(Schema):
+    """A secret key as ``POST /api/keys`` returns it: the only time ``key`` is seen."""
+
+    key = fields.String(required=True, metadata={"description": "sk_<lookup>_<secret>"})
+    lookup = fields.String(required=True)
+    scopes = fields.List(fields.String(validate=validate.OneOf(api.SCOPES)), required=True)
+    createdAt = fields.String(required=True, metadata={"format": "date-time"})
+
+
+class UsageCounts(Schema):
+    events = fields.Integer(required=True)
+    requests = fields.Integer(required=True)
+
+
+class JourneyUsage(UsageCounts):
+    journeyKey = fields.String(required=True)
+
+
+class UsageThisMonth(UsageCounts):
+    period = fields.String(required=True, metadata={"description": "YYYY-MM, UTC"})
+    quota = fields.Integer(required=True, allow_none=True)
+    remaining = fields.Integer(required=True, allow_none=True)
+    journeys = fields.List(fields.Nested(JourneyUsage), required=True)
+
+
+class Usage(Schema):
+    """An organization's usage (docs/management-api.md)."""
+
+    org = fields.String(required=True)
+    monthlyQuota = fields.Integer(required=True, allow_none=True)
+    months = fields.Dict(keys=fields.String(), values=fields.Nested(UsageCounts), required=True)
+    thisMonth = fields.Nested(UsageThisMonth, required=True)
+
+
+# The report (docs/reports.md): numbers, rates (fractions or null) and medians (seconds or null).
+
+
+def _count() -> fields.Integer:
+    return fields.Integer(required=True)
+
+
+def _fraction() -> fields.Float:
+    return fields.Float(required=True, allow_none=True)
+
+
+def _counts() -> fields.Dict:
+    return fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+
+
+class ReportTotals(Schema):
+    sessions = _count()
+    starters = _count()
+    submitters = _count()
+    completions = _count()
+    abandons = _count()
+    active = _count()
+    startRate = _fraction()
+    completionRate = _fraction()
+    conversionRate = _fraction()
+
+
+class ReportStep(Schema):
+    stepKey = fields.String(required=True)
+    position = _count()
+    configured = fields.Boolean(required=True)
+    sessions = _count()
+    shareOfSessions = _fraction()
+    shareOfPrevious = _fraction()
+    dropoffs = _count()
+    dropoffReasons = _counts()
+    medianSeconds = _fraction()
+
+
+class ReportField(Schema):
+    fieldKey = fields.String(required=True)
+    stepKey = fields.String(required=True, allow_none=True)
+    sessions = _count()
+    starters = _count()
+    returns = _count()
+    errorSessions = _count()
+    errors = _counts()
+    errorRate = _fraction()
+    abandons = _count()
+    abandonShare = _fraction()
+    medianSeconds = _fraction()
+    medianHesitationSeconds = _fraction()
+
+
+class ReportTrendPoint(Schema):
+    period = fields.String(required=True)
+    sessions = _count()
+    starters = _count()
+    completions = _count()
+    completionRate = _fraction()
+
+
+class ReportTrend(Schema):
+    interval = fields.String(required=True, validate=validate.OneOf(("day", "hour")))
+    points = fields.List(fields.Nested(ReportTrendPoint), required=True)
+
+
+class ReportUsers(Schema):
+    identified = _count()
+    stages = _counts()
+
+
+class ReportOutcome(Schema):
+    action = fields.String(required=True)
+    sessions = _count()
+    completedSessions = _count()
+
+
+class ReportEvents(Schema):
+    total = _count()
+    types = fields.List(fields.Dict(), required=True)
+    trend = fields.List(fields.Dict(), required=True)
+    pages = fields.List(fields.Dict(), required=True)
+    referrers = fields.List(fields.Dict(), required=True)
+    forms = fields.List(fields.Dict(), required=True)
+    custom = fields.List(fields.Dict(), required=True)
+    users = fields.Nested(ReportUsers, required=True)
+
+
+class ReportBreakdownValue(Schema):
+    value = fields.String(required=True)
+    totals = fields.Nested(ReportTotals, required=True)
+    steps = fields.List(fields.Nested(ReportStep), required=True)
+    fields_ = fields.List(fields.Nested(ReportField), required=True, data_key="fields")
+
+
+class ReportPeriod(Schema):
+    """The numbers of one period (the report's, or its previous one)."""
+
+    from_ = fields.String(required=True, data_key="from", metadata={"format": "date"})
+    to = fields.String(required=True, metadata={"format": "date"})
+    timezone = fields.String(required=True)
+    filters = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    breakdown = fields.String(required=True, allow_none=True)
+    totals = fields.Nested(ReportTotals, required=True)
+    steps = fields.List(fields.Nested(ReportStep), required=True)
+    fields_ = fields.List(fields.Nested(ReportField), required=True, data_key="fields")
+    trend = fields.Nested(ReportTrend, required=True)
+    events = fields.Nested(ReportEvents, required=True)
+    outcomes = fields.List(fields.Nested(ReportOutcome), required=True)
+    segments = fields.Dict(keys=fields.String(), values=_counts(), required=True)
+    breakdownValues = fields.List(
+        fields.Nested(ReportBreakdownValue), required=True, allow_none=True
+    )
+    previous: fields.Field = fields.Raw(required=True, allow_none=True)
+
+
+class Report(ReportPeriod):
+    """A journey's report (docs/reports.md), with the previous period under ``previous``."""
+
+    orgKey = fields.String(required=True)
+    journeyKey = fields.String(required=True)
+    refreshedAt = fields.String(required=True, allow_none=True)
+    previous = fields.Nested(ReportPeriod, required=True, allow_none=True)
 
 
 def _load(schema: Schema, max_bytes: int) -> dict[str, Any]:
@@ -211,13 +395,117 @@ def create_admin_blueprint(state: JourneyState) -> Blueprint:
             result = api.report(org, journey_key, **api.report_options(request.args))
         except api.TenantError as exc:
             raise InvalidRequest(str(exc), exc.argument) from None
-        if kind == "json":
-            return jsonify(result)
-        name = f"{org.slug}-{journey_key}-{result['from']}-{result['to']}-{table}.csv"
-        return Response(
-            to_csv(result, table),
-            mimetype="text/csv",
-            headers={"Content-Disposition": f'attachment; filename="{name}"'},
-        )
+        return report_response(result, kind, table, report_name(org.slug, journey_key, result))
 
     return bp
+
+
+# The operations above, as the OpenAPI description (flask_journey/openapi.py) declares them.
+
+
+def _query(name: str, description: str, **schema: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": {"type": "string", **schema},
+    }
+
+
+REPORT_PARAMETERS: tuple[dict[str, Any], ...] = (
+    _query("from", "First day, YYYY-MM-DD (default: 30 days before to)", format="date"),
+    _query("to", "Last day, included, YYYY-MM-DD (default: today)", format="date"),
+    _query("compare", "Add the previous period (default true)", enum=["true", "false"]),
+    _query(
+        "breakdown",
+        "Break the numbers down by a segment",
+        enum=list(SEGMENTS),
+    ),
+    *(_query(segment, f"Only sessions whose {segment} is this value") for segment in SEGMENTS),
+    _query("format", "json (default) or csv", enum=["json", "csv"]),
+    _query(
+        "table",
+        "The table format=csv writes (default steps)",
+        enum=list(TABLES),
+    ),
+)
+
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint(
+        "get",
+        "/api/journeys",
+        "The organization's journeys",
+        {200: JourneyList},
+        Error,
+        (401, 403, 503),
+        scope="admin",
+        docs="management-api.md",
+    ),
+    Endpoint(
+        "post",
+        "/api/journeys",
+        "Create a journey",
+        {201: JourneyResource},
+        Error,
+        (400, 401, 403, 413, 415, 503),
+        body=NewJourneySchema,
+        scope="admin",
+        docs="management-api.md",
+    ),
+    Endpoint(
+        "get",
+        "/api/journeys/{journeyKey}",
+        "One journey",
+        {200: JourneyResource},
+        Error,
+        (401, 403, 404, 503),
+        scope="admin",
+        docs="management-api.md",
+    ),
+    Endpoint(
+        "put",
+        "/api/journeys/{journeyKey}",
+        "Replace a journey's allowed origins, steps or labels",
+        {200: JourneyResource},
+        Error,
+        (400, 401, 403, 404, 413, 415, 503),
+        body=JourneyUpdateSchema,
+        scope="admin",
+        docs="management-api.md",
+    ),
+    Endpoint(
+        "post",
+        "/api/keys",
+        "Create a secret key with the given scopes",
+        {201: NewKey},
+        Error,
+        (400, 401, 403, 413, 415, 503),
+        body=NewKeySchema,
+        scope="admin",
+        docs="management-api.md",
+    ),
+    Endpoint(
+        "get",
+        "/api/usage",
+        "The organization's usage against its quota",
+        {200: Usage},
+        Error,
+        (401, 403, 503),
+        scope="admin",
+        docs="management-api.md",
+    ),
+    Endpoint(
+        "get",
+        "/api/journeys/{journeyKey}/report",
+        "A journey's report",
+        {200: Report},
+        Error,
+        (400, 401, 403, 404, 503),
+        scope="read",
+        media_types=("application/json", "text/csv"),
+        docs="reports.md",
+        parameters=REPORT_PARAMETERS,
+    ),
+)

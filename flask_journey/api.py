@@ -30,7 +30,12 @@ the management API (``/api/journeys``) are built on these functions.
   :func:`list_keys`, :func:`revoke_key` (and the share links made with it).
 - Usage: :func:`usage` (events and requests per month against the quota, by journey).
 - Events: :func:`store_events` (seed-000 events from Python, through the ingest flow),
-  :func:`has_events`, :func:`event_counts`, :func:`demo_data` (simulated visitors).
+  :func:`has_events`, :func:`event_counts`, :func:`demo_data` (simulated visitors),
+  :func:`export_events` and :func:`count_events` (every stored column, a chunk at a time),
+  :func:`stats` (counts by journey, type, folded value and refusal), :func:`purge` and
+  :func:`retention_cutoff` (deleting old events).
+- Share links of the dashboard: :func:`create_share`, :func:`list_shares`,
+  :func:`revoke_share`.
 - Reports: :func:`report`, :func:`report_options`, :func:`refresh`.
 - The schema: :func:`create_tables`.
 
@@ -43,15 +48,20 @@ import datetime as dt
 import enum
 import re
 import secrets
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+from flask import current_app
 from limits import parse_many
 from peewee import IntegrityError, fn
 
-from . import demo, migrations, reports, tenants
+from . import demo, identities, migrations, reports, tenants
+from .dashboard import shares
+from .dashboard.signing import SigningKeys
 from .db import current_database
+from .events import FIELDS
 from .ingest import Stored, store_batch
+from .installation import dashboard_secret_of
 from .models import (
     SCOPES,
     ApiKey,
@@ -62,13 +72,14 @@ from .models import (
     JourneySteps,
     JourneyUsage,
     Organization,
+    RefusalCount,
     ShareLink,
     Usage,
     database,
     utcnow,
 )
 from .origins import allowed_origin
-from .reports.refresh import Refreshed
+from .reports.refresh import Refreshed, folded, forget_before
 from .reports.refresh import rebuild as _rebuild
 from .reports.refresh import refresh as _refresh
 from .reports.vocabulary import Limits
@@ -76,28 +87,40 @@ from .state import JourneyState, app_state
 from .tenants import TenantError
 
 __all__ = [
+    "EXPORT_FIELDS",
+    "PURGE_CHUNK",
     "SCOPES",
     "UNCHANGED",
     "Organization",
     "TenantError",
+    "count_events",
+    "count_old_events",
     "create_journey",
     "create_key",
     "create_organization",
+    "create_share",
     "create_tables",
     "demo_data",
     "event_counts",
+    "export_events",
     "get_journey",
     "get_organization",
     "has_events",
     "list_journeys",
     "list_keys",
+    "list_shares",
+    "purge",
     "refresh",
     "report",
     "report_options",
+    "retention_cutoff",
     "revoke_key",
+    "revoke_share",
+    "stats",
     "store_events",
     "update_journey",
     "update_organization",
+    "usage",
 ]
 
 #: What an organization or journey slug may be: lower-case letters, digits, ``-`` and ``_``.
@@ -543,6 +566,161 @@ def event_counts(org: Organization | str, journey: str) -> dict[str, Any]:
     }
 
 
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat(timespec="milliseconds") + "Z" if value else None
+
+
+def _tenant_filter(query: Any, org: Organization | str | None, journey: str | None) -> Any:
+    """``query`` (joined to Journey and Organization) narrowed to an organization or journey."""
+    if journey is not None and org is None:
+        raise TenantError("a journey is named within its organization: give both", "journey")
+    if org is not None:
+        query = query.where(Organization.id == _org(org).id)
+    if journey is not None:
+        assert org is not None  # checked above
+        query = query.where(Journey.id == get_journey(org, journey).id)
+    return query
+
+
+def _events(org: Organization | str | None, journey: str | None) -> Any:
+    query = Event.select(Event, Journey, Organization).join(Journey).join(Organization)
+    return _tenant_filter(query, org, journey)
+
+
+#: The keys of :func:`export_events`' rows: the tenant's slugs, then every stored column.
+EXPORT_FIELDS = ("org", "journey", "wire_format", *FIELDS, "received_at")
+EXPORT_CHUNK = 1000
+
+
+def count_events(org: Organization | str | None = None, journey: str | None = None) -> int:
+    """How many events are stored (of ``org``, of its ``journey``): the rows
+    :func:`export_events` yields."""
+    return _events(org, journey).count()
+
+
+def export_events(
+    org: Organization | str | None = None, journey: str | None = None
+) -> Iterator[dict[str, Any]]:
+    """Every stored event (of ``org``, of its ``journey``) in storage order, read a chunk at a
+    time, as a dict with the keys of :data:`EXPORT_FIELDS` (times as ISO 8601 UTC text)."""
+    return _export_rows(_events(org, journey))
+
+
+def _export_rows(query: Any) -> Iterator[dict[str, Any]]:
+    last = 0
+    while True:
+        chunk = list(query.where(Event.id > last).order_by(Event.id).limit(EXPORT_CHUNK))
+        if not chunk:
+            return
+        for event in chunk:
+            row = {name: getattr(event, name, None) for name in EXPORT_FIELDS[2:]}
+            row["org"] = event.journey.organization.slug
+            row["journey"] = event.journey.slug
+            row["occurred_at"] = _iso(event.occurred_at)
+            row["received_at"] = _iso(event.received_at)
+            yield {name: row[name] for name in EXPORT_FIELDS}
+        last = chunk[-1].id
+
+
+def stats(org: Organization | str | None = None, journey: str | None = None) -> dict[str, Any]:
+    """What is stored, by ``"org/journey"`` (of ``org``, of its ``journey``): ``{"events": n,
+    "byType": {type: n}, "sessions": n, "folded": {kind: n}, "refusals": {reason: n}}``;
+    ``folded`` counts the values its reports fold into (other), ``refusals`` the events refused
+    by reason (only for journeys that refused some)."""
+    query = (
+        _events(org, journey)
+        .select(Organization.slug, Journey.slug, Journey.id, Event.type, fn.COUNT(Event.id))
+        .group_by(Organization.slug, Journey.slug, Journey.id, Event.type)
+        .order_by(Organization.slug, Journey.slug, Event.type)
+        .tuples()
+    )
+    result: dict[str, Any] = {}
+    ids: dict[str, int] = {}
+    for org_slug, journey_slug, journey_id, type_, count in query:
+        entry = result.setdefault(f"{org_slug}/{journey_slug}", {"events": 0, "byType": {}})
+        entry["events"] += count
+        entry["byType"][type_] = count
+        ids[f"{org_slug}/{journey_slug}"] = journey_id
+    sessions = (
+        _events(org, journey)
+        .select(Organization.slug, Journey.slug, fn.COUNT(Event.session_id.distinct()))
+        .group_by(Organization.slug, Journey.slug)
+        .tuples()
+    )
+    for org_slug, journey_slug, count in sessions:
+        result[f"{org_slug}/{journey_slug}"]["sessions"] = count
+    state = _state()
+    for name, journey_id in ids.items():
+        result[name]["folded"] = folded(state.database, journey_id)
+    refused = (
+        _tenant_filter(RefusalCount.select().join(Journey).join(Organization), org, journey)
+        .select(Organization.slug, Journey.slug, RefusalCount.reason, fn.SUM(RefusalCount.count))
+        .group_by(Organization.slug, Journey.slug, RefusalCount.reason)
+        .tuples()
+    )
+    for org_slug, journey_slug, reason, count in refused:
+        entry = result.setdefault(
+            f"{org_slug}/{journey_slug}", {"events": 0, "byType": {}, "sessions": 0}
+        )
+        entry.setdefault("refusals", {})[reason] = int(count)
+    return result
+
+
+#: Events :func:`purge` deletes per transaction, by default.
+PURGE_CHUNK = 5000
+
+
+def retention_cutoff() -> dt.datetime:
+    """The time before which ``JOURNEY_RETENTION_DAYS`` says events are deleted; a
+    :class:`TenantError` when it is not set."""
+    days = _state().settings.retention_days
+    if days is None:
+        raise TenantError("JOURNEY_RETENTION_DAYS is not set", "retention")
+    return utcnow() - dt.timedelta(days=days)
+
+
+def _old_events(before: dt.datetime, org: Organization | str | None) -> tuple[Any, Any]:
+    old = Event.select(Event.id).where(Event.received_at < before)
+    journeys = None
+    if org is not None:
+        journeys = Journey.select(Journey.id).where(Journey.organization == _org(org))
+        old = old.where(Event.journey.in_(journeys))
+    return old, journeys
+
+
+def count_old_events(before: dt.datetime, org: Organization | str | None = None) -> int:
+    """How many events (of ``org``) were received before ``before``: those :func:`purge`
+    deletes."""
+    return _old_events(before, org)[0].count()
+
+
+def purge(
+    before: dt.datetime,
+    *,
+    org: Organization | str | None = None,
+    chunk: int = PURGE_CHUNK,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Delete the events (of ``org``) received before ``before`` (naive UTC), ``chunk`` per
+    transaction so that ingest is never held up, with what the summaries and identities keep
+    of them; return how many events were deleted. ``progress`` is called with each chunk's
+    count."""
+    state = _state()
+    old, journeys = _old_events(before, org)
+    deleted = 0
+    while True:
+        limited = old.order_by(Event.id).limit(chunk)
+        count = Event.delete().where(Event.id.in_(limited)).execute()
+        deleted += count
+        if progress is not None:
+            progress(count)
+        if count < chunk:
+            break
+    forget_before(state.database, before, journeys)
+    identities.forget_before(state.database, before, journeys)
+    return deleted
+
+
 def demo_data(
     org: Organization | str,
     journey: str,
@@ -575,6 +753,53 @@ def demo_data(
     )
     refresh()
     return stored
+
+
+# -- share links -----------------------------------------------------------------------------
+
+
+def _signing_keys(state: JourneyState) -> SigningKeys:
+    return SigningKeys(dashboard_secret_of(state.database))
+
+
+def create_share(org: Organization | str, journey: str, expires: str = "30d") -> str:
+    """A new read-only share link's token for the journey's dashboard, valid for ``expires``
+    (``12h``, ``30d``, ``2w``; at most ``JOURNEY_SHARE_MAX_DAYS``). Only its hash is kept: this
+    is the only time it is seen. The link is ``url_for("journey_dashboard.shared", token=...)``.
+    """
+    state = _state()
+    if state.settings.dashboard_url is None:
+        raise TenantError("the dashboard is switched off (JOURNEY_DASHBOARD_URL is None)")
+    try:
+        lifetime = shares.parse_duration(expires, state.settings.share_max_days)
+    except ValueError as exc:
+        raise TenantError(str(exc), "expires") from None
+    found = get_journey(org, journey)
+    return shares.create(found, _signing_keys(state).all(current_app.config), lifetime)
+
+
+def list_shares(org: Organization | str, journey: str) -> list[dict[str, Any]]:
+    """The journey's share links, never their tokens: ``{"lookup", "status"`` (``active``,
+    ``revoked``, ``expired`` or ``unverifiable``), ``"createdAt", "expiresAt"`` (ISO 8601 UTC,
+    or ``None``), ``"apiKey"`` (the lookup of the secret key whose sign-in made it, or
+    ``None``)``}``, newest first."""
+    fingerprints = _signing_keys(_state()).fingerprints(current_app.config)
+    return [
+        {
+            "lookup": link.lookup,
+            "status": shares.status(link, fingerprints),
+            "createdAt": _iso(link.created_at),
+            "expiresAt": _iso(link.expires_at),
+            "apiKey": link.api_key.lookup if link.api_key else None,
+        }
+        for link in shares.links(get_journey(org, journey))
+    ]
+
+
+def revoke_share(org: Organization | str, journey: str, lookup: str) -> bool:
+    """Revoke the journey's active share link whose lookup is ``lookup``; False if it has none."""
+    _state()
+    return shares.revoke(get_journey(org, journey), lookup)
 
 
 # -- reports ---------------------------------------------------------------------------------

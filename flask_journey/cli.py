@@ -23,23 +23,15 @@ import click
 from flask import current_app, url_for
 from flask.cli import AppGroup, ScriptInfo
 from limits import parse_many
-from peewee import Database, DatabaseError, InterfaceError, fn
+from peewee import Database, DatabaseError, InterfaceError
 
-from . import api, identities, migrations, reports
-from .dashboard import shares
-from .dashboard.signing import SigningKeys
+from . import api, migrations, reports
 from .db import using
 from .display import visible
-from .events import FIELDS
-from .installation import dashboard_secret_of
-from .models import Event, Journey, Organization, RefusalCount, utcnow
-from .reports.refresh import Refreshed, folded, forget_before, pending
+from .reports.refresh import Refreshed, pending
 from .reports.tables import DEFAULT_TABLE, TABLES, to_csv, to_text
 from .spreadsheet import CsvWriter
 from .state import JourneyState, app_state
-
-EXPORT_CHUNK = 1000
-PURGE_CHUNK = 5000
 
 
 class JourneyCommand(click.Command):
@@ -79,14 +71,6 @@ def _state() -> JourneyState:
 
 def _fail(message: str) -> NoReturn:
     raise click.ClickException(message)
-
-
-def _org(slug: str) -> Organization:
-    return api.get_organization(slug)
-
-
-def _journey(org_slug: str, journey_slug: str) -> Journey:
-    return api.get_journey(org_slug, journey_slug)
 
 
 def _rate_limit(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -316,7 +300,7 @@ def refresh(rebuild: bool) -> None:
 @click.argument("slug", metavar="JOURNEY")
 def show(org_slug: str, slug: str) -> None:
     """Print a journey and its identifiers as one JSON object."""
-    click.echo(json.dumps(_journey(org_slug, slug).to_dict()))
+    click.echo(json.dumps(api.get_journey(org_slug, slug).to_dict()))
 
 
 @journey_cli.command("create-key")
@@ -365,40 +349,13 @@ def revoke_key(org_slug: str, lookup: str) -> None:
     click.echo(f"Revoked key {lookup}{made}.")
 
 
-def _events(org_slug: str | None, journey_slug: str | None):
-    query = Event.select(Event, Journey, Organization).join(Journey).join(Organization)
-    if org_slug:
-        query = query.where(Organization.id == _org(org_slug).id)
-    if journey_slug:
-        if not org_slug:
-            _fail("--journey needs --org")
-        query = query.where(Journey.id == _journey(org_slug, journey_slug).id)
-    return query
-
-
 def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat(timespec="milliseconds") + "Z" if value else None
 
 
-#: Columns of ``export``: the tenant's slugs, then every stored column of the event.
-EXPORT_FIELDS = ("org", "journey", "wire_format", *FIELDS, "received_at")
-
-
-def export_rows(query) -> Iterator[dict[str, Any]]:
-    """Stream events in storage order, a chunk at a time, as export dicts."""
-    last = 0
-    while True:
-        chunk = list(query.where(Event.id > last).order_by(Event.id).limit(EXPORT_CHUNK))
-        if not chunk:
-            return
-        for event in chunk:
-            row = {name: getattr(event, name, None) for name in EXPORT_FIELDS[2:]}
-            row["org"] = event.journey.organization.slug
-            row["journey"] = event.journey.slug
-            row["occurred_at"] = _iso(event.occurred_at)
-            row["received_at"] = _iso(event.received_at)
-            yield {name: row[name] for name in EXPORT_FIELDS}
-        last = chunk[-1].id
+def _one_journey(org_slug: str | None, journey_slug: str | None) -> None:
+    if journey_slug and not org_slug:
+        _fail("--journey needs --org")
 
 
 @journey_cli.command("export")
@@ -408,19 +365,20 @@ def export_rows(query) -> Iterator[dict[str, Any]]:
 def export(org_slug: str | None, journey_slug: str | None, fmt: str) -> None:
     """Write stored events to standard output, one per line (ndjson) or row (csv), read from
     the replica of JOURNEY_REPORT_DATABASE_URL when there is one."""
-    query = _events(org_slug, journey_slug)
+    _one_journey(org_slug, journey_slug)
     out = sys.stdout
     with using(_state().report_database):
-        total = query.count() if sys.stderr.isatty() else 0
+        rows = api.export_events(org_slug, journey_slug)
+        total = api.count_events(org_slug, journey_slug) if sys.stderr.isatty() else 0
         with progress(total, "Exporting events") as advance:
             if fmt == "ndjson":
-                for row in export_rows(query):
+                for row in rows:
                     out.write(json.dumps(row, separators=(",", ":")) + "\n")
                     advance(1)
             else:
-                writer = CsvWriter(out, EXPORT_FIELDS)
+                writer = CsvWriter(out, api.EXPORT_FIELDS)
                 writer.header()
-                for row in export_rows(query):
+                for row in rows:
                     writer.row(row)
                     advance(1)
     out.flush()
@@ -432,51 +390,8 @@ def export(org_slug: str | None, journey_slug: str | None, fmt: str) -> None:
 def stats(org_slug: str | None, journey_slug: str | None) -> None:
     """Print event counts by journey and type, session counts, the values its reports fold into
     (other) by kind, and refusals by reason, as JSON."""
-    query = (
-        _events(org_slug, journey_slug)
-        .select(Organization.slug, Journey.slug, Journey.id, Event.type, fn.COUNT(Event.id))
-        .group_by(Organization.slug, Journey.slug, Journey.id, Event.type)
-        .order_by(Organization.slug, Journey.slug, Event.type)
-        .tuples()
-    )
-    result: dict[str, Any] = {}
-    ids: dict[str, int] = {}
-    for org, journey, journey_id, type_, count in query:
-        entry = result.setdefault(f"{org}/{journey}", {"events": 0, "byType": {}})
-        entry["events"] += count
-        entry["byType"][type_] = count
-        ids[f"{org}/{journey}"] = journey_id
-    sessions = (
-        _events(org_slug, journey_slug)
-        .select(Organization.slug, Journey.slug, fn.COUNT(Event.session_id.distinct()))
-        .group_by(Organization.slug, Journey.slug)
-        .tuples()
-    )
-    for org, journey, count in sessions:
-        result[f"{org}/{journey}"]["sessions"] = count
-    for name, journey_id in ids.items():
-        result[name]["folded"] = folded(_state().database, journey_id)
-    refused = (
-        _refusals(org_slug, journey_slug)
-        .select(Organization.slug, Journey.slug, RefusalCount.reason, fn.SUM(RefusalCount.count))
-        .group_by(Organization.slug, Journey.slug, RefusalCount.reason)
-        .tuples()
-    )
-    for org, journey, reason, count in refused:
-        entry = result.setdefault(f"{org}/{journey}", {"events": 0, "byType": {}, "sessions": 0})
-        entry.setdefault("refusals", {})[reason] = int(count)
-    click.echo(json.dumps(result, indent=2, sort_keys=True))
-
-
-def _refusals(org_slug: str | None, journey_slug: str | None):
-    query = RefusalCount.select().join(Journey).join(Organization)
-    if org_slug:
-        query = query.where(Organization.id == _org(org_slug).id)
-    if journey_slug:
-        if not org_slug:
-            _fail("--journey needs --org")
-        query = query.where(Journey.id == _journey(org_slug, journey_slug).id)
-    return query
+    _one_journey(org_slug, journey_slug)
+    click.echo(json.dumps(api.stats(org_slug, journey_slug), indent=2, sort_keys=True))
 
 
 @journey_cli.command("purge")
@@ -494,38 +409,23 @@ def _refusals(org_slug: str | None, journey_slug: str | None):
 @click.option(
     "--chunk",
     type=click.IntRange(min=1),
-    default=PURGE_CHUNK,
+    default=api.PURGE_CHUNK,
     show_default=True,
     help="Events deleted per transaction.",
 )
 def purge(before: dt.datetime | None, retention: bool, org_slug: str | None, chunk: int) -> None:
     """Delete old events, a bounded chunk per transaction, and print how many."""
-    state = _state()
     if (before is None) == (not retention):
         _fail("give either --before YYYY-MM-DD or --retention")
     if retention:
-        days = state.settings.retention_days
-        if days is None:
+        try:
+            before = api.retention_cutoff()
+        except api.TenantError:
             _fail("--retention needs JOURNEY_RETENTION_DAYS to be set")
-        before = utcnow() - dt.timedelta(days=days)
-    old = Event.select(Event.id).where(Event.received_at < before)
-    journeys = None
-    if org_slug:
-        journeys = Journey.select(Journey.id).where(Journey.organization == _org(org_slug))
-        old = old.where(Event.journey.in_(journeys))
-    deleted = 0
-    with progress(old.count() if sys.stderr.isatty() else 0, "Deleting events") as advance:
-        while True:
-            # One statement per chunk: its own short transaction, so ingest is never held up.
-            limited = old.order_by(Event.id).limit(chunk)
-            count = Event.delete().where(Event.id.in_(limited)).execute()
-            deleted += count
-            advance(count)
-            if count < chunk:
-                break
     assert before is not None  # one of --before and --retention was given
-    forget_before(state.database, before, journeys)
-    identities.forget_before(state.database, before, journeys)
+    total = api.count_old_events(before, org_slug) if sys.stderr.isatty() else 0
+    with progress(total, "Deleting events") as advance:
+        deleted = api.purge(before, org=org_slug, chunk=chunk, progress=advance)
     click.echo(f"Deleted {deleted} events received before {_iso(before)}.")
 
 
@@ -534,7 +434,7 @@ def purge(before: dt.datetime | None, retention: bool, org_slug: str | None, chu
 def usage(org_slug: str) -> None:
     """Print an organization's metered events and requests per month, and this month's against
     its quota by journey, as JSON."""
-    click.echo(json.dumps(api.usage(_org(org_slug))))
+    click.echo(json.dumps(api.usage(org_slug)))
 
 
 @journey_cli.command("demo-data")
@@ -595,20 +495,13 @@ def _share_url(token: str, base_url: str | None) -> str:
 )
 def share(org_slug: str, slug: str, expires: str, base_url: str | None) -> None:
     """Print a read-only link to a journey's dashboard; only its hash is kept."""
-    state = _state()
-    if state.settings.dashboard_url is None:
-        _fail("the dashboard is switched off (JOURNEY_DASHBOARD_URL is None)")
     try:
-        lifetime = shares.parse_duration(expires, state.settings.share_max_days)
-    except ValueError as exc:
+        token = api.create_share(org_slug, slug, expires)
+    except api.TenantError as exc:
+        if exc.argument != "expires":
+            raise
         _fail(f"--expires: {exc}")
-    journey = _journey(org_slug, slug)
-    token = shares.create(journey, _signing_keys(state).all(current_app.config), lifetime)
     click.echo(_share_url(token, base_url))
-
-
-def _signing_keys(state: JourneyState) -> SigningKeys:
-    return SigningKeys(dashboard_secret_of(state.database))
 
 
 @journey_cli.command("shares")
@@ -617,18 +510,16 @@ def _signing_keys(state: JourneyState) -> SigningKeys:
 def list_shares(org_slug: str, slug: str) -> None:
     """List a journey's share links (their lookups, never the links): status, dates, and the
     key of the sign-in that made each (none for this command and the host's own sign-in)."""
-    fingerprints = _signing_keys(_state()).fingerprints(current_app.config)
-    links = shares.links(_journey(org_slug, slug))
+    links = api.list_shares(org_slug, slug)
     if not links:
         click.echo("No share links.")
         return
     for link in links:
-        expires = _iso(link.expires_at) or "never"
-        made_with = f"with key {link.api_key.lookup}" if link.api_key else "without a key"
+        made_with = f"with key {link['apiKey']}" if link["apiKey"] else "without a key"
         click.echo(
             visible(
-                f"{link.lookup}  {shares.status(link, fingerprints):<12}  "
-                f"created {_iso(link.created_at)}  expires {expires}  made {made_with}"
+                f"{link['lookup']}  {link['status']:<12}  created {link['createdAt']}  "
+                f"expires {link['expiresAt'] or 'never'}  made {made_with}"
             )
         )
 
@@ -639,7 +530,6 @@ def list_shares(org_slug: str, slug: str) -> None:
 @click.argument("lookup")
 def revoke_share(org_slug: str, slug: str, lookup: str) -> None:
     """Revoke a share link by the lookup `flask journey shares` lists."""
-    _state()
-    if not shares.revoke(_journey(org_slug, slug), lookup):
+    if not api.revoke_share(org_slug, slug, lookup):
         _fail(f"no active share link {lookup!r} for {org_slug}/{slug}")
     click.echo(f"Revoked share link {lookup}.")

@@ -8,12 +8,23 @@ from typing import TYPE_CHECKING
 from flask import Blueprint, Response, send_from_directory, url_for
 from markupsafe import Markup, escape
 
+from .endpoints import Endpoint
+
 if TYPE_CHECKING:
     from .state import JourneyState
 
 STATIC_DIR = os.path.join(os.path.dirname(__file__), "static", "embed")
 #: The file served as /embed/v1.js, built from ``embed.src.js`` (see ``scripts/build_embed.py``).
 SCRIPT = "v1.js"
+#: ``GET /embed/v1.js``, as the OpenAPI description declares it.
+ENDPOINT = Endpoint(
+    "get",
+    "/embed/v1.js",
+    "The embed script",
+    {200: None},
+    media_types=("text/javascript",),
+    docs="embed.md",
+)
 
 
 def create_embed_blueprint(state: JourneyState) -> Blueprint:

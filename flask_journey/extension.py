@@ -12,11 +12,13 @@ from flask import Flask
 from . import api, config, db, geo, host_limiter, ingest, reports
 from .admin import create_admin_blueprint
 from .cli import journey_cli
-from .dashboard import create_dashboard_blueprint
+from .dashboard import blueprint as dashboard_blueprint
+from .dashboard.access import Access
+from .dashboard.signing import SigningKeys
 from .embed import create_embed_blueprint, journey_embed
 from .formats import FORMATS
 from .guard import Guard
-from .installation import client_salt_of, identity_secret_of
+from .installation import client_salt_of, dashboard_secret_of, identity_secret_of
 from .models import Organization
 from .openapi import create_openapi_blueprint
 from .state import JourneyState
@@ -79,9 +81,10 @@ class Journey:
         for blueprint in blueprints:
             app.register_blueprint(blueprint)
         if settings.dashboard_url is not None:
-            dashboard = create_dashboard_blueprint(state, lambda: self._dashboard_access)
-            app.register_blueprint(dashboard, url_prefix=settings.dashboard_url)
-            blueprints.append(dashboard)
+            keys = SigningKeys(dashboard_secret_of(database))
+            state.dashboard = Access(settings, lambda: self._dashboard_access, keys)
+            app.register_blueprint(dashboard_blueprint, url_prefix=settings.dashboard_url)
+            blueprints.append(dashboard_blueprint)
         # Our limits are our own: a host's flask-limiter must not count these routes again.
         host_limiter.exempt_blueprints(app, blueprints)
         app.cli.add_command(journey_cli)

@@ -1,18 +1,20 @@
-"""The OpenAPI 3.1 description of every endpoint, built from the schemas the code validates with.
+"""The OpenAPI 3.1 description of every endpoint, generated from what the code declares.
 
-Request bodies are the marshmallow schemas of the wire formats (``flask_journey/formats``) and of
-the management API (``flask_journey/admin.py``); response bodies are the schemas below. Each
-endpoint is one :class:`Endpoint` in :data:`ENDPOINTS`. :func:`describe` renders the description
-of one app (only its mounted formats, its batch limits); it is served at ``GET /api/openapi.json``
-and ``docs/openapi.json`` is the one of an app with the default settings.
+Each operation is declared once, next to the code that serves it: a wire format's as class
+attributes of its adapter (``operations``, ``replies``, ``error``, ``docs``; its refusals and
+scope follow from ``authenticated``, its ``Idempotency-Key`` parameter from ``cors_headers``),
+the management and report API's in :data:`flask_journey.admin.ENDPOINTS`, the embed script's in
+:data:`flask_journey.embed.ENDPOINT`. Request and reply bodies are the marshmallow schemas they
+name; the report's query parameters list the registries of segments and tables.
+:func:`describe` renders the description of one app (only its mounted formats, its batch
+limits); it is served at ``GET /api/openapi.json`` and ``docs/openapi.json`` is the one of an
+app with the default settings.
 """
 
 from __future__ import annotations
 
 import http
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from apispec import APISpec
@@ -21,10 +23,10 @@ from apispec.ext.marshmallow.common import resolve_schema_cls
 from flask import Blueprint, Response, jsonify
 from marshmallow import INCLUDE, Schema, fields, validate
 
-from . import admin
-from .formats import FORMATS, events_api, journey, typed
-from .formats import collect as collect_format
-from .formats import project as project_format
+from . import admin, embed
+from .endpoints import STANDARD_REFUSALS, Endpoint
+from .formats import FORMATS
+from .formats._base import WireFormat
 from .formats._fields import (
     _MAX_MILLIS,
     MAX_DEPTH,
@@ -33,9 +35,6 @@ from .formats._fields import (
     Properties,
     UnixMillis,
 )
-from .models import SCOPES
-from .reports import SEGMENTS
-from .reports.tables import TABLES
 
 if TYPE_CHECKING:
     from .state import JourneyState
@@ -43,274 +42,6 @@ if TYPE_CHECKING:
 #: Where the description is served.
 URL = "/api/openapi.json"
 OPENAPI_VERSION = "3.1.0"
-#: The statuses every format (and the management API) documents for refusals, by name.
-STANDARD_REFUSALS = (400, 403, 404, 413, 415, 429, 503)
-
-
-# Response bodies.
-
-
-class Error(Schema):
-    """``{"error": "..."}``: seed 000, seed 002 and the management API."""
-
-    error = fields.String(required=True)
-
-
-class TypedError(Schema):
-    index = fields.Integer(required=True, metadata={"description": "-1: the whole request"})
-    message = fields.String(required=True)
-
-
-class TypedResult(Schema):
-    """Seed 001: every answer, success or refusal."""
-
-    success = fields.Boolean(required=True)
-    processed = fields.Integer(required=True, validate=validate.Range(min=0))
-    errors = fields.List(fields.Nested(TypedError))
-
-
-class EventsApiCreated(Schema):
-    success = fields.Boolean(required=True, validate=validate.Equal(True))
-    event_id = fields.String(required=True)
-
-
-class EventsApiErrorDetail(Schema):
-    code = fields.String(
-        required=True,
-        validate=validate.OneOf(
-            sorted(
-                {code for _, code in events_api.CODES} | {"invalid_props", "service_unavailable"}
-            )
-        ),
-    )
-    message = fields.String(required=True)
-    field = fields.String(required=True, allow_none=True)
-
-
-class EventsApiError(Schema):
-    """Seed 003: ``{"error": {"code", "message", "field"}}``."""
-
-    error = fields.Nested(EventsApiErrorDetail, required=True)
-
-
-class ProjectAccepted(Schema):
-    success = fields.Boolean(required=True, validate=validate.Equal(True))
-    eventId = fields.String(required=True)
-    sessionId = fields.String(required=True)
-
-
-class ProjectError(Schema):
-    """Seed 004: ``{"success": false, "error": "..."}``."""
-
-    success = fields.Boolean(required=True, validate=validate.Equal(False))
-    error = fields.String(required=True)
-
-
-class JourneyResource(Schema):
-    """A journey as the management API returns it."""
-
-    orgKey = fields.String(required=True)
-    journeyKey = fields.String(required=True)
-    publicKey = fields.String(required=True)
-    accountId = fields.Integer(required=True)
-    trackerId = fields.Integer(required=True)
-    allowedOrigins = fields.List(fields.String(), required=True)
-    steps = fields.List(fields.String(), required=True)
-    labels = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
-    createdAt = fields.String(required=True, metadata={"format": "date-time"})
-
-
-class JourneyList(Schema):
-    journeys = fields.List(fields.Nested(JourneyResource), required=True)
-
-
-class NewKey(Schema):
-    """A secret key as ``POST /api/keys`` returns it: the only time ``key`` is seen."""
-
-    key = fields.String(required=True, metadata={"description": "sk_<lookup>_<secret>"})
-    lookup = fields.String(required=True)
-    scopes = fields.List(fields.String(validate=validate.OneOf(SCOPES)), required=True)
-    createdAt = fields.String(required=True, metadata={"format": "date-time"})
-
-
-class UsageCounts(Schema):
-    events = fields.Integer(required=True)
-    requests = fields.Integer(required=True)
-
-
-class JourneyUsage(UsageCounts):
-    journeyKey = fields.String(required=True)
-
-
-class UsageThisMonth(UsageCounts):
-    period = fields.String(required=True, metadata={"description": "YYYY-MM, UTC"})
-    quota = fields.Integer(required=True, allow_none=True)
-    remaining = fields.Integer(required=True, allow_none=True)
-    journeys = fields.List(fields.Nested(JourneyUsage), required=True)
-
-
-class Usage(Schema):
-    """An organization's usage (docs/management-api.md)."""
-
-    org = fields.String(required=True)
-    monthlyQuota = fields.Integer(required=True, allow_none=True)
-    months = fields.Dict(keys=fields.String(), values=fields.Nested(UsageCounts), required=True)
-    thisMonth = fields.Nested(UsageThisMonth, required=True)
-
-
-# The report (docs/reports.md): numbers, rates (fractions or null) and medians (seconds or null).
-
-
-def _count() -> fields.Integer:
-    return fields.Integer(required=True)
-
-
-def _fraction() -> fields.Float:
-    return fields.Float(required=True, allow_none=True)
-
-
-def _counts() -> fields.Dict:
-    return fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
-
-
-class ReportTotals(Schema):
-    sessions = _count()
-    starters = _count()
-    submitters = _count()
-    completions = _count()
-    abandons = _count()
-    active = _count()
-    startRate = _fraction()
-    completionRate = _fraction()
-    conversionRate = _fraction()
-
-
-class ReportStep(Schema):
-    stepKey = fields.String(required=True)
-    position = _count()
-    configured = fields.Boolean(required=True)
-    sessions = _count()
-    shareOfSessions = _fraction()
-    shareOfPrevious = _fraction()
-    dropoffs = _count()
-    dropoffReasons = _counts()
-    medianSeconds = _fraction()
-
-
-class ReportField(Schema):
-    fieldKey = fields.String(required=True)
-    stepKey = fields.String(required=True, allow_none=True)
-    sessions = _count()
-    starters = _count()
-    returns = _count()
-    errorSessions = _count()
-    errors = _counts()
-    errorRate = _fraction()
-    abandons = _count()
-    abandonShare = _fraction()
-    medianSeconds = _fraction()
-    medianHesitationSeconds = _fraction()
-
-
-class ReportTrendPoint(Schema):
-    period = fields.String(required=True)
-    sessions = _count()
-    starters = _count()
-    completions = _count()
-    completionRate = _fraction()
-
-
-class ReportTrend(Schema):
-    interval = fields.String(required=True, validate=validate.OneOf(("day", "hour")))
-    points = fields.List(fields.Nested(ReportTrendPoint), required=True)
-
-
-class ReportUsers(Schema):
-    identified = _count()
-    stages = _counts()
-
-
-class ReportOutcome(Schema):
-    action = fields.String(required=True)
-    sessions = _count()
-    completedSessions = _count()
-
-
-class ReportEvents(Schema):
-    total = _count()
-    types = fields.List(fields.Dict(), required=True)
-    trend = fields.List(fields.Dict(), required=True)
-    pages = fields.List(fields.Dict(), required=True)
-    referrers = fields.List(fields.Dict(), required=True)
-    forms = fields.List(fields.Dict(), required=True)
-    custom = fields.List(fields.Dict(), required=True)
-    users = fields.Nested(ReportUsers, required=True)
-
-
-class ReportBreakdownValue(Schema):
-    value = fields.String(required=True)
-    totals = fields.Nested(ReportTotals, required=True)
-    steps = fields.List(fields.Nested(ReportStep), required=True)
-    fields_ = fields.List(fields.Nested(ReportField), required=True, data_key="fields")
-
-
-class ReportPeriod(Schema):
-    """The numbers of one period (the report's, or its previous one)."""
-
-    from_ = fields.String(required=True, data_key="from", metadata={"format": "date"})
-    to = fields.String(required=True, metadata={"format": "date"})
-    timezone = fields.String(required=True)
-    filters = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
-    breakdown = fields.String(required=True, allow_none=True)
-    totals = fields.Nested(ReportTotals, required=True)
-    steps = fields.List(fields.Nested(ReportStep), required=True)
-    fields_ = fields.List(fields.Nested(ReportField), required=True, data_key="fields")
-    trend = fields.Nested(ReportTrend, required=True)
-    events = fields.Nested(ReportEvents, required=True)
-    outcomes = fields.List(fields.Nested(ReportOutcome), required=True)
-    segments = fields.Dict(keys=fields.String(), values=_counts(), required=True)
-    breakdownValues = fields.List(
-        fields.Nested(ReportBreakdownValue), required=True, allow_none=True
-    )
-    previous: fields.Field = fields.Raw(required=True, allow_none=True)
-
-
-class Report(ReportPeriod):
-    """A journey's report (docs/reports.md), with the previous period under ``previous``."""
-
-    orgKey = fields.String(required=True)
-    journeyKey = fields.String(required=True)
-    refreshedAt = fields.String(required=True, allow_none=True)
-    previous = fields.Nested(ReportPeriod, required=True, allow_none=True)
-
-
-def _query(name: str, description: str, **schema: Any) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "description": description,
-        "schema": {"type": "string", **schema},
-    }
-
-
-REPORT_PARAMETERS: tuple[dict[str, Any], ...] = (
-    _query("from", "First day, YYYY-MM-DD (default: 30 days before to)", format="date"),
-    _query("to", "Last day, included, YYYY-MM-DD (default: today)", format="date"),
-    _query("compare", "Add the previous period (default true)", enum=["true", "false"]),
-    _query(
-        "breakdown",
-        "Break the numbers down by a segment",
-        enum=list(SEGMENTS),
-    ),
-    *(_query(segment, f"Only sessions whose {segment} is this value") for segment in SEGMENTS),
-    _query("format", "json (default) or csv", enum=["json", "csv"]),
-    _query(
-        "table",
-        "The table format=csv writes (default steps)",
-        enum=list(TABLES),
-    ),
-)
 
 
 class Description(Schema):
@@ -324,186 +55,30 @@ class Description(Schema):
     paths = fields.Dict(required=True)
 
 
-# The endpoints.
+def format_endpoints(cls: type[WireFormat]) -> tuple[Endpoint, ...]:
+    """The operations a wire format declares; one that needs a secret key may also answer 401."""
+    return tuple(
+        Endpoint(
+            "post",
+            path,
+            summary,
+            cls.replies,
+            cls.error,
+            (401, *STANDARD_REFUSALS) if cls.authenticated else STANDARD_REFUSALS,
+            body=body,
+            wire_format=cls.name,
+            scope="ingest" if cls.authenticated else None,
+            docs=cls.docs,
+        )
+        for path, summary, body in cls.operations
+    )
 
 
-@dataclass(frozen=True)
-class Endpoint:
-    """One operation: its route, what it answers and in which shape it refuses.
-
-    ``replies`` maps each success status to its body schema (``None``: no body); ``error`` is
-    the schema of every refusal, with the statuses in ``refusals``. ``wire_format`` names the
-    ``JOURNEY_FORMATS`` entry that mounts it (``None``: always mounted). ``scope``: it needs
-    ``Authorization: Bearer sk_...`` of a key with that scope (403 otherwise). ``media_types``
-    are those of the success bodies.
-    """
-
-    method: str
-    path: str
-    summary: str
-    replies: Mapping[int, type[Schema] | None]
-    error: type[Schema] | None = None
-    refusals: tuple[int, ...] = ()
-    body: type[Schema] | None = None
-    wire_format: str | None = None
-    scope: str | None = None
-    media_types: tuple[str, ...] = ("application/json",)
-    docs: str = ""
-    parameters: tuple[dict[str, Any], ...] = field(default=())
-
-
+#: Every operation the package serves, with the formats' first, in the order of ``FORMATS``.
 ENDPOINTS: tuple[Endpoint, ...] = (
-    Endpoint(
-        "post",
-        "/api/ingest",
-        "Journey events, batched (seed 000)",
-        {204: None},
-        Error,
-        STANDARD_REFUSALS,
-        body=journey.BatchSchema,
-        wire_format="journey",
-        docs="formats/journey.md",
-    ),
-    Endpoint(
-        "post",
-        "/api/i/v1/{publicKey}/events",
-        "Typed events, batched (seed 001)",
-        {200: TypedResult, 207: TypedResult},
-        TypedResult,
-        STANDARD_REFUSALS,
-        body=typed.BatchSchema,
-        wire_format="typed",
-        docs="formats/typed.md",
-    ),
-    Endpoint(
-        "post",
-        "/collect/{aid}/{tid}/event",
-        "One tracker event (seed 002)",
-        {204: None},
-        Error,
-        STANDARD_REFUSALS,
-        body=collect_format.CollectSchema,
-        wire_format="collect",
-        docs="formats/collect.md",
-    ),
-    Endpoint(
-        "post",
-        "/api/v1/events/pageview",
-        "A page view (seed 003)",
-        {201: EventsApiCreated},
-        EventsApiError,
-        (401, *STANDARD_REFUSALS),
-        body=events_api.PageviewSchema,
-        wire_format="events_api",
-        scope="ingest",
-        docs="formats/events_api.md",
-    ),
-    Endpoint(
-        "post",
-        "/api/v1/events/custom",
-        "A custom event (seed 003)",
-        {201: EventsApiCreated},
-        EventsApiError,
-        (401, *STANDARD_REFUSALS),
-        body=events_api.CustomSchema,
-        wire_format="events_api",
-        scope="ingest",
-        docs="formats/events_api.md",
-    ),
-    Endpoint(
-        "post",
-        "/api/events",
-        "A project-key custom event (seed 004)",
-        {200: ProjectAccepted},
-        ProjectError,
-        STANDARD_REFUSALS,
-        body=project_format.ProjectEventSchema,
-        wire_format="project",
-        docs="formats/project.md",
-    ),
-    Endpoint(
-        "get",
-        "/api/journeys",
-        "The organization's journeys",
-        {200: JourneyList},
-        Error,
-        (401, 403, 503),
-        scope="admin",
-        docs="management-api.md",
-    ),
-    Endpoint(
-        "post",
-        "/api/journeys",
-        "Create a journey",
-        {201: JourneyResource},
-        Error,
-        (400, 401, 403, 413, 415, 503),
-        body=admin.NewJourneySchema,
-        scope="admin",
-        docs="management-api.md",
-    ),
-    Endpoint(
-        "get",
-        "/api/journeys/{journeyKey}",
-        "One journey",
-        {200: JourneyResource},
-        Error,
-        (401, 403, 404, 503),
-        scope="admin",
-        docs="management-api.md",
-    ),
-    Endpoint(
-        "put",
-        "/api/journeys/{journeyKey}",
-        "Replace a journey's allowed origins, steps or labels",
-        {200: JourneyResource},
-        Error,
-        (400, 401, 403, 404, 413, 415, 503),
-        body=admin.JourneyUpdateSchema,
-        scope="admin",
-        docs="management-api.md",
-    ),
-    Endpoint(
-        "post",
-        "/api/keys",
-        "Create a secret key with the given scopes",
-        {201: NewKey},
-        Error,
-        (400, 401, 403, 413, 415, 503),
-        body=admin.NewKeySchema,
-        scope="admin",
-        docs="management-api.md",
-    ),
-    Endpoint(
-        "get",
-        "/api/usage",
-        "The organization's usage against its quota",
-        {200: Usage},
-        Error,
-        (401, 403, 503),
-        scope="admin",
-        docs="management-api.md",
-    ),
-    Endpoint(
-        "get",
-        "/api/journeys/{journeyKey}/report",
-        "A journey's report",
-        {200: Report},
-        Error,
-        (400, 401, 403, 404, 503),
-        scope="read",
-        media_types=("application/json", "text/csv"),
-        docs="reports.md",
-        parameters=REPORT_PARAMETERS,
-    ),
-    Endpoint(
-        "get",
-        "/embed/v1.js",
-        "The embed script",
-        {200: None},
-        media_types=("text/javascript",),
-        docs="embed.md",
-    ),
+    *(endpoint for cls in FORMATS.values() for endpoint in format_endpoints(cls)),
+    *admin.ENDPOINTS,
+    embed.ENDPOINT,
     Endpoint("get", URL, "This description", {200: Description}, docs="openapi.md"),
 )
 
@@ -528,12 +103,18 @@ _RETRY_AFTER = {
 
 
 def _schema_name(schema: Any) -> str:
-    """A component name unique across modules: ``TypedPageview``, ``EventsApiPageview``."""
+    """A component name unique across modules.
+
+    A request schema (``...Schema``) is prefixed with its module's name unless its name starts
+    with it (``TypedPageview``, ``EventsApiPageview``, ``AdminNewKey``, ``Collect``); a reply
+    schema is named as its class is (``TypedResult``, ``JourneyResource``).
+    """
     cls = resolve_schema_cls(schema)
     assert isinstance(cls, type)  # one schema, never a list of them, is named here
+    if not cls.__name__.endswith("Schema"):
+        return cls.__name__
     name = cls.__name__.removesuffix("Schema")
-    module = cls.__module__.rsplit(".", 1)[-1]
-    prefix = "" if module == __name__.rsplit(".", 1)[-1] else module.title().replace("_", "")
+    prefix = cls.__module__.rsplit(".", 1)[-1].title().replace("_", "")
     return name if name.startswith(prefix) else prefix + name
 
 
@@ -619,44 +200,6 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
     return operation
 
 
-def _typed_events(spec: APISpec, max_events: int) -> None:
-    """Seed 001's events: one schema per event ``type``, the batch an array of any of them."""
-    refs = []
-    for kind, schema in typed.SCHEMAS.items():
-        name = f"Typed{kind.title()}Event"
-        spec.components.schema(name, schema=type(schema))
-        spec.components.schemas[name]["properties"]["type"] = {"const": kind}
-        refs.append({"$ref": f"#/components/schemas/{name}"})
-    batch = spec.components.schemas["TypedBatch"]
-    batch["properties"]["events"].update(
-        items={"oneOf": refs}, maxItems=min(typed.MAX_EVENTS, max_events)
-    )
-    # What TypedFormat.envelope checks beyond the schema.
-    batch["if"] = {
-        "not": {
-            "required": ["source"],
-            "properties": {"source": {"enum": [s for s in typed.SOURCES if s != "client"]}},
-        }
-    }
-    batch["then"] = {"required": ["visitorId"], "properties": {"visitorId": {"type": "string"}}}
-
-
-def _collect_extras(spec: APISpec) -> None:
-    """Seed 002 keeps the body's other fields, under the rules of a free-form object."""
-    spec.components.schemas["Collect"]["propertyNames"] = {
-        "minLength": 1,
-        "maxLength": MAX_KEY_LENGTH,
-    }
-
-
-def _journey_events(spec: APISpec, max_events: int) -> None:
-    """Seed 000's events are validated one by one against ``EventSchema``; the batch holds them."""
-    spec.components.schema("JourneyEvent", schema=journey.EventSchema)
-    spec.components.schemas["JourneyBatch"]["properties"]["events"].update(
-        items={"$ref": "#/components/schemas/JourneyEvent"}, maxItems=max_events
-    )
-
-
 def describe(state: JourneyState) -> dict[str, Any]:
     """The OpenAPI 3.1 description of the endpoints one app serves."""
     from . import __version__  # the package imports this module before it defines it
@@ -693,13 +236,10 @@ def describe(state: JourneyState) -> dict[str, Any]:
             by_path.setdefault(endpoint.path, {})[endpoint.method] = _operation(endpoint)
     for path, operations in by_path.items():
         spec.path(path=path, operations=operations)
-    max_events = state.settings.max_batch_events
-    if "typed" in mounted:
-        _typed_events(spec, max_events)
-    if "collect" in mounted:
-        _collect_extras(spec)
-    if "journey" in mounted:
-        _journey_events(spec, max_events)
+    for cls in (cls for name, cls in FORMATS.items() if name in mounted):
+        for schema_name, schema in cls.named_schemas.items():
+            spec.components.schema(schema_name, schema=schema)
+        cls.amend_schemas(spec.components.schemas, state.settings.max_batch_events)
     return spec.to_dict()
 
 

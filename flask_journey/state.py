@@ -20,6 +20,7 @@ from .outages import OutageLog
 
 if TYPE_CHECKING:
     from .config import Settings
+    from .dashboard.access import Access
     from .formats._base import WireFormat
     from .guard import Guard
     from .reports.policy import RefreshPolicy
@@ -48,6 +49,9 @@ class JourneyState:
     def report_database(self) -> Database:
         """Where reports, the dashboard and its exports read: the replica, else the database."""
         return self.replica or self.database
+
+    #: Who may see the dashboard (``None``: it is switched off, ``JOURNEY_DASHBOARD_URL``).
+    dashboard: Access | None = None
 
     def activate(self) -> None:
         """Make this app's database the models' one outside any app context, in this context.

@@ -80,9 +80,9 @@ def test_export_filters_by_organization_and_journey(client, cli, journey, export
 
 
 def test_export_streams_in_chunks(client, journey, exported, monkeypatch):
-    from flask_journey import cli as journey_cli
+    from flask_journey import api
 
-    monkeypatch.setattr(journey_cli, "EXPORT_CHUNK", 2)
+    monkeypatch.setattr(api, "EXPORT_CHUNK", 2)
     post(client, batch(*(event("page_view", n) for n in range(5))))
 
     assert [e["event_id"] for e in exported()] == [f"evt_page_view_{n}" for n in range(5)]

@@ -244,6 +244,22 @@ def test_downloads_are_the_report_api_with_the_pages_filters(client, filled):
     assert mine["filters"] == {"device": "desktop"} and mine["breakdown"] == "os"
 
 
+def test_a_dashboard_view_is_a_function_that_answers_in_a_request_context(app, cli, filled):
+    from flask_journey.dashboard.views import shared_download
+
+    token = cli("share", ORG, JOURNEY).strip().split("/")[-2]
+    path = f"/journey/share/{token}/report.csv?table=steps"
+
+    with app.test_request_context(path):
+        response = shared_download(token, "csv")
+
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert response.headers["Content-Disposition"].endswith('-steps.csv"')
+    assert response.headers["Content-Disposition"].startswith(f'attachment; filename="{ORG}-')
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert [row["stepKey"] for row in rows] == ["about-you", "contact", "payment", "done"]
+
+
 def test_field_table_is_worst_first_and_sortable_by_url(client, filled):
     _sign_in(client, filled)
     page = client.get(PAGE).get_data(as_text=True)

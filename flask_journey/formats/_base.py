@@ -21,8 +21,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
-from marshmallow import ValidationError
+from marshmallow import Schema, ValidationError
 
+from ..endpoints import Error
 from ..events import TRANSIENT, Tenant, TenantOrganization
 from ..geo import NOWHERE, Geo
 from ..outcomes import InvalidRequest, Refusal
@@ -158,6 +159,26 @@ class WireFormat:
     #: True when ``envelope``/``locate`` admit only requests carrying a secret key; such
     #: requests are not held to the stricter limit for unknown origins.
     authenticated: ClassVar[bool] = False
+
+    # What the OpenAPI description (flask_journey/openapi.py) says of the routes.
+
+    #: ``(path, summary, request body schema)`` of each operation, paths as OpenAPI writes them.
+    operations: ClassVar[tuple[tuple[str, str, type[Schema]], ...]]
+    #: The body schema of each success status :meth:`accepted` answers (``None``: no body).
+    replies: ClassVar[Mapping[int, type[Schema] | None]]
+    #: The body schema of every reply of :meth:`refused`.
+    error: ClassVar[type[Schema]] = Error
+    #: The page of docs/ that documents the format.
+    docs: ClassVar[str]
+    #: Schemas the description names beyond those it reaches from the request bodies.
+    named_schemas: ClassVar[Mapping[str, type[Schema]]] = {}
+
+    @classmethod
+    def amend_schemas(cls, schemas: dict[str, Any], max_events: int) -> None:
+        """Add to the described ``schemas`` (by name) what the schemas' fields cannot say.
+
+        ``max_events`` is the app's ``JOURNEY_MAX_BATCH_EVENTS``.
+        """
 
     def __init__(
         self,

@@ -19,7 +19,7 @@ from ..events import Tenant, utcnow
 from ..outcomes import Refusal, TenantNotFound
 from ..privacy import strip_personal
 from ._base import Incoming, Parsed, Reply, WireFormat, event_id, json_object
-from ._fields import JsonObject, text
+from ._fields import MAX_KEY_LENGTH, JsonObject, text
 
 #: A path id this site can have issued: a positive integer that fits a 64-bit column.
 _ID = re.compile(r"^[1-9][0-9]{0,17}$")
@@ -59,6 +59,14 @@ class CollectFormat(WireFormat):
     name = "collect"
     routes = (("/collect/<aid>/<tid>/event", "event"),)
     cors_headers = ("Content-Type", "Idempotency-Key")
+    operations = (("/collect/{aid}/{tid}/event", "One tracker event (seed 002)", CollectSchema),)
+    replies = {204: None}
+    docs = "formats/collect.md"
+
+    @classmethod
+    def amend_schemas(cls, schemas: dict[str, Any], max_events: int) -> None:
+        # The body's other fields are kept, under the rules of a free-form object.
+        schemas["Collect"]["propertyNames"] = {"minLength": 1, "maxLength": MAX_KEY_LENGTH}
 
     def envelope(self, incoming: Incoming) -> dict[str, Any]:
         body = json_object(incoming.body)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, ValidationError, validates_schema
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from ..events import Tenant, utcnow
 from ..outcomes import (
@@ -79,11 +79,40 @@ class CustomSchema(PageviewSchema):
 SCHEMAS: dict[str, Schema] = {"pageview": PageviewSchema(), "custom": CustomSchema()}
 
 
+class EventsApiCreated(Schema):
+    success = fields.Boolean(required=True, validate=validate.Equal(True))
+    event_id = fields.String(required=True)
+
+
+class EventsApiErrorDetail(Schema):
+    code = fields.String(
+        required=True,
+        validate=validate.OneOf(
+            sorted({code for _, code in CODES} | {"invalid_props", "service_unavailable"})
+        ),
+    )
+    message = fields.String(required=True)
+    field = fields.String(required=True, allow_none=True)
+
+
+class EventsApiError(Schema):
+    """``{"error": {"code", "message", "field"}}``."""
+
+    error = fields.Nested(EventsApiErrorDetail, required=True)
+
+
 class EventsApiFormat(WireFormat):
     name = "events_api"
     routes = (("/api/v1/events/<any(pageview, custom):kind>", "event"),)
     cors_headers = ("Content-Type", "Authorization", "Idempotency-Key")
     authenticated = True
+    operations = (
+        ("/api/v1/events/pageview", "A page view (seed 003)", PageviewSchema),
+        ("/api/v1/events/custom", "A custom event (seed 003)", CustomSchema),
+    )
+    replies = {201: EventsApiCreated}
+    error = EventsApiError
+    docs = "formats/events_api.md"
 
     def envelope(self, incoming: Incoming) -> dict[str, Any]:
         org = self.lookup.authenticate(incoming.authorization)

@@ -158,6 +158,17 @@ class JourneyFormat(WireFormat):
     name = "journey"
     routes = (("/api/ingest", "ingest"),)
     cors_headers = ("Content-Type", "Authorization")
+    operations = (("/api/ingest", "Journey events, batched (seed 000)", BatchSchema),)
+    replies = {204: None}
+    docs = "formats/journey.md"
+    #: The batch's events are validated one by one against ``EventSchema``.
+    named_schemas = {"JourneyEvent": EventSchema}
+
+    @classmethod
+    def amend_schemas(cls, schemas: dict[str, Any], max_events: int) -> None:
+        schemas["JourneyBatch"]["properties"]["events"].update(
+            items={"$ref": "#/components/schemas/JourneyEvent"}, maxItems=max_events
+        )
 
     def envelope(self, incoming: Incoming) -> dict[str, Any]:
         body = incoming.body

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, validate
+from marshmallow import EXCLUDE, Schema, fields, validate
 
 from ..events import Tenant, utcnow
 from ..outcomes import Refusal, TenantNotFound
@@ -92,10 +92,27 @@ def extract(event_data: dict[str, Any]) -> tuple[str | None, str | None, float |
     return category, label, value, rest
 
 
+class ProjectAccepted(Schema):
+    success = fields.Boolean(required=True, validate=validate.Equal(True))
+    eventId = fields.String(required=True)
+    sessionId = fields.String(required=True)
+
+
+class ProjectError(Schema):
+    """``{"success": false, "error": "..."}``."""
+
+    success = fields.Boolean(required=True, validate=validate.Equal(False))
+    error = fields.String(required=True)
+
+
 class ProjectFormat(WireFormat):
     name = "project"
     routes = (("/api/events", "event"),)
     cors_headers = ("Content-Type", "Idempotency-Key")
+    operations = (("/api/events", "A project-key custom event (seed 004)", ProjectEventSchema),)
+    replies = {200: ProjectAccepted}
+    error = ProjectError
+    docs = "formats/project.md"
 
     def envelope(self, incoming: Incoming) -> dict[str, Any]:
         return _event.load(json_object(incoming.body))

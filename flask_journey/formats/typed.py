@@ -325,10 +325,51 @@ def stored_identity(
     return policy.email(mail), None
 
 
+class TypedError(Schema):
+    index = fields.Integer(required=True, metadata={"description": "-1: the whole request"})
+    message = fields.String(required=True)
+
+
+class TypedResult(Schema):
+    """Every answer, success or refusal."""
+
+    success = fields.Boolean(required=True)
+    processed = fields.Integer(required=True, validate=validate.Range(min=0))
+    errors = fields.List(fields.Nested(TypedError))
+
+
 class TypedFormat(WireFormat):
     name = "typed"
     routes = (("/api/i/v1/<public_key>/events", "events"),)
     cors_headers = ("Content-Type", "Idempotency-Key")
+    operations = (
+        ("/api/i/v1/{publicKey}/events", "Typed events, batched (seed 001)", BatchSchema),
+    )
+    replies = {200: TypedResult, 207: TypedResult}
+    error = TypedResult
+    docs = "formats/typed.md"
+    #: One schema per event ``type``; the batch is an array of any of them.
+    named_schemas = {f"Typed{kind.title()}Event": type(schema) for kind, schema in SCHEMAS.items()}
+
+    @classmethod
+    def amend_schemas(cls, schemas: dict[str, Any], max_events: int) -> None:
+        refs = []
+        for kind in SCHEMAS:
+            name = f"Typed{kind.title()}Event"
+            schemas[name]["properties"]["type"] = {"const": kind}
+            refs.append({"$ref": f"#/components/schemas/{name}"})
+        batch = schemas["TypedBatch"]
+        batch["properties"]["events"].update(
+            items={"oneOf": refs}, maxItems=min(MAX_EVENTS, max_events)
+        )
+        # What envelope() checks beyond the schema.
+        batch["if"] = {
+            "not": {
+                "required": ["source"],
+                "properties": {"source": {"enum": [s for s in SOURCES if s != "client"]}},
+            }
+        }
+        batch["then"] = {"required": ["visitorId"], "properties": {"visitorId": {"type": "string"}}}
 
     def envelope(self, incoming: Incoming) -> dict[str, Any]:
         batch = _batch.load(json_object(incoming.body))
