@@ -63,6 +63,7 @@ class JourneyUpdateSchema(Schema):
     allowedOrigins = _origins()
     steps = _steps()
     labels = _labels()
+    optionalSteps = _steps()
 
     @validates_schema
     def _changes_something(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -104,7 +105,13 @@ def _load(schema: Schema, max_bytes: int) -> dict[str, Any]:
 
 
 #: The request field behind each argument a :class:`~flask_journey.api.TenantError` names.
-_FIELDS = {"slug": "journeyKey", "origins": "allowedOrigins", "steps": "steps", "labels": "labels"}
+_FIELDS = {
+    "slug": "journeyKey",
+    "origins": "allowedOrigins",
+    "steps": "steps",
+    "labels": "labels",
+    "optional": "optionalSteps",
+}
 
 
 def _journey(org: Organization, key: str) -> Journey:
@@ -174,6 +181,7 @@ def create_admin_blueprint(state: JourneyState) -> Blueprint:
                 origins=data.get("allowedOrigins"),
                 steps=data.get("steps"),
                 labels=data.get("labels"),
+                optional=data.get("optionalSteps"),
             )
         except api.TenantError as exc:
             raise _invalid(exc) from None

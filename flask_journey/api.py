@@ -268,6 +268,17 @@ def _labels(labels: Mapping[str, str]) -> dict[str, str]:
     return checked
 
 
+def _optional(optional: Iterable[str], steps: list[str]) -> set[str]:
+    """Optional steps checked: each one of the journey's steps."""
+    if isinstance(optional, str):
+        raise TenantError("optional must be a list of step keys, not one string", "optional")
+    marked = set(optional)
+    unknown = sorted(marked - set(steps))
+    if unknown:
+        raise TenantError(f"optional step {unknown[0]!r} is not one of the steps", "optional")
+    return marked
+
+
 def create_journey(
     org: Organization | str,
     slug: str,
@@ -322,15 +333,23 @@ def update_journey(
     origins: Iterable[str] | None = None,
     steps: Iterable[str] | None = None,
     labels: Mapping[str, str] | None = None,
+    optional: Iterable[str] | None = None,
 ) -> Journey:
     """Replace a journey's allowed origins, its steps, the labels of its step and field keys,
-    or several (origins and steps as :func:`create_journey` takes them, labels as ``{key:
-    label}``, which the dashboard shows instead of the keys; an empty one clears it); None
-    leaves one as it is. All are checked before any is changed."""
+    its optional steps, or several (origins and steps as :func:`create_journey` takes them,
+    labels as ``{key: label}``, which the dashboard shows instead of the keys; an empty one
+    clears it; ``optional``: the steps, of its steps, that a session may skip); None leaves one
+    as it is (new steps keep the optional marks of those still among them). All are checked
+    before any is changed."""
     journey = get_journey(org, slug)
     new_origins = None if origins is None else _origins(origins)
     new_steps = None if steps is None else _steps(steps)
     new_labels = None if labels is None else _labels(labels)
+    kept_steps = journey.configured_steps() if new_steps is None else new_steps
+    marked = journey.optional_steps() if optional is None else _optional(optional, kept_steps)
+    new_optional = [step for step in kept_steps if step in marked]
+    if optional is not None or new_steps is not None:
+        new_steps = kept_steps
     with database.atomic():
         if new_labels is not None:
             JourneyLabels.delete().where(JourneyLabels.journey == journey.id).execute()
@@ -342,7 +361,7 @@ def update_journey(
         if new_steps is not None:
             JourneySteps.delete().where(JourneySteps.journey == journey.id).execute()
             if new_steps:
-                JourneySteps.create(journey=journey, steps=new_steps)
+                JourneySteps.create(journey=journey, steps=new_steps, optional=new_optional or None)
     tenants.changed()
     return journey
 

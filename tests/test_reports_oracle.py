@@ -527,6 +527,11 @@ def test_the_reference_gives_the_numbers_worked_out_by_hand(app):
             "dropoffs": 0,
             "dropoffReasons": {},
             "medianSeconds": 20.0,
+            "optional": False,
+            "exits": 0,
+            "exitRate": 0.0,
+            "transitions": [{"to": "details", "sessions": 3}],
+            "previousStep": None,
         },
         {
             "stepKey": "details",
@@ -538,6 +543,34 @@ def test_the_reference_gives_the_numbers_worked_out_by_hand(app):
             "dropoffs": 2,
             "dropoffReasons": {"leave": 1},
             "medianSeconds": 35.0,
+            "optional": False,
+            "exits": 2,
+            "exitRate": 0.6667,
+            "transitions": [{"to": "(exit)", "sessions": 2}, {"to": "(completed)", "sessions": 1}],
+            "previousStep": "eligibility",
+        },
+    ]
+    # Neither email error was followed by a change of email; d's was its last, and it left.
+    assert report["errorOutcomes"] == [
+        {
+            "stepKey": "details",
+            "fieldKey": "email",
+            "errorType": "valueMissing",
+            "sessions": 1,
+            "recovered": 0,
+            "abandonedAfter": 1,
+            "excessAbandons": 1.0,
+            "medianSecondsToFix": None,
+        },
+        {
+            "stepKey": "details",
+            "fieldKey": "email",
+            "errorType": "typeMismatch",
+            "sessions": 1,
+            "recovered": 0,
+            "abandonedAfter": 0,
+            "excessAbandons": 0.0,
+            "medianSecondsToFix": None,
         },
     ]
     assert report["fields"] == [

@@ -155,6 +155,7 @@ def _query(
         compare,
         dt.timedelta(minutes=settings.session_idle_minutes),
         now,
+        tuple(journey.optional_steps()),
     )
     return query, last
 

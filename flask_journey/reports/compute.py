@@ -22,6 +22,7 @@ from peewee import Database
 from ..db import is_sqlite
 from ..identities import LINKS_TABLE, RESOLVE_JOINS, RESOLVE_SQL
 from ..models import Event, FieldSummary, HourlyCount, SessionSummary
+from . import forms
 from .query import (
     NONE,
     OTHER_OUTCOMES,
@@ -198,6 +199,7 @@ def _period(db: Database, query: Query) -> dict[str, Any]:
             }
             for value, _ in top(Counter({v: len(g) for v, g in groups.items()}))
         ]
+    forms.add_to_report(sql, query, sessions, result)
     return result
 
 

@@ -66,6 +66,8 @@ class Query:
     idle: dt.timedelta = dt.timedelta(minutes=30)
     #: When the report is computed (naive UTC): what "idle" is measured against.
     now: dt.datetime = field(default_factory=lambda: utc_now())
+    #: The configured steps a session may skip (:mod:`.forms`).
+    optional: tuple[str, ...] = ()
 
     @property
     def zone(self) -> ZoneInfo:

@@ -21,6 +21,7 @@ from peewee import Database
 from ..db import using
 from ..identities import EMAIL, USER, kind_of
 from ..models import Event
+from . import reference_forms
 from .query import (
     DIRECT,
     FIELD_TYPES,
@@ -215,6 +216,7 @@ def _report(events: list[_Event], query: Query, raw: list[_Event]) -> dict[str, 
             }
             for value, _ in top(counts)
         ]
+    reference_forms.add(report, sessions, query)
     return report
 
 

@@ -1,0 +1,277 @@
+"""Answers for real forms: a funnel that follows branches, and what follows a validation error.
+
+:func:`summarise` takes one session's events, in order, and returns what
+:class:`~flask_journey.models.SessionForm` stores: the session's path through the steps and,
+for each field and error type it saw, whether it recovered. :func:`add_to_report` reads those
+rows for a report's sessions and adds, to each step row, ``exits``, ``exitRate``,
+``transitions`` and the ``previousStep`` its ``shareOfPrevious`` is measured against, and to
+the report ``errorOutcomes``. ``docs/reports.md`` defines each number;
+:mod:`.reference_forms` computes the same from raw events.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ..models import FieldSummary, SessionForm, SessionSummary
+from .query import Query, median_seconds, rate
+from .summary import Event
+
+#: How many next steps a step row's ``transitions`` lists; the rest are one ``(other)`` entry.
+TOP_TRANSITIONS = 10
+#: How many rows ``errorOutcomes`` lists.
+TOP_ERROR_OUTCOMES = 20
+#: The ends of a path, as ``transitions`` names them, and the entry that sums the rest.
+COMPLETED = "(completed)"
+EXIT = "(exit)"
+OTHER = "(other)"
+
+_FORM = SessionForm._meta.table_name
+_SESSION = SessionSummary._meta.table_name
+_FIELD = FieldSummary._meta.table_name
+
+
+@dataclass
+class FormRow:
+    """One session, as :class:`~flask_journey.models.SessionForm` stores it."""
+
+    #: The step keys viewed, in time order, a view of the step just viewed left out.
+    path: list[str]
+    #: ``[stepKey or '', fieldKey, errorType, recovered, last, seconds to fix or None]``.
+    errors: list[list[Any]]
+
+
+def summarise(events: list[Event]) -> FormRow:
+    """A session's path and error outcomes, from all its events ordered by (occurred_at, id).
+
+    For each field and error type: ``recovered`` is 1 when, after the error's last occurrence,
+    the field changed and then a step other than the field's was viewed or the form was
+    completed; ``last`` is 1 when it was the last validation error of the session; the seconds
+    to fix run from its first occurrence to the field's next change (None without one).
+    """
+    path: list[str] = []
+    for event in events:
+        if (
+            event.type == "step_view"
+            and event.step_key
+            and (not path or path[-1] != event.step_key)
+        ):
+            path.append(event.step_key)
+    first: dict[tuple[str, str, str], int] = {}
+    latest: dict[tuple[str, str, str], int] = {}
+    last_error = None
+    for index, event in enumerate(events):
+        if event.type == "validation_error" and event.field_key:
+            key = (event.step_key or "", event.field_key, event.error_type or "unknown")
+            first.setdefault(key, index)
+            latest[key] = index
+            last_error = key
+    errors = []
+    for key, start in first.items():
+        step, field = key[0], key[1]
+        fix = _next_change(events, latest[key], step, field)
+        recovered = fix is not None and any(
+            e.type == "submit_success" or (e.type == "step_view" and e.step_key not in (None, step))
+            for e in events[fix + 1 :]
+        )
+        fixed = _next_change(events, start, step, field)
+        seconds = (
+            None
+            if fixed is None
+            else (events[fixed].occurred_at - events[start].occurred_at).total_seconds()
+        )
+        errors.append([step, field, key[2], int(recovered), int(key == last_error), seconds])
+    return FormRow(path, errors)
+
+
+def _next_change(events: list[Event], after: int, step: str, field: str) -> int | None:
+    """The index of the first change of the field after index ``after``."""
+    for index in range(after + 1, len(events)):
+        event = events[index]
+        if (
+            event.type == "field_change"
+            and event.field_key == field
+            and (event.step_key or "") == step
+        ):
+            return index
+    return None
+
+
+def stored(row: FormRow) -> tuple[str, str]:
+    """A row's ``path`` and ``errors`` columns."""
+    return json.dumps(row.path, separators=(",", ":")), json.dumps(
+        row.errors, separators=(",", ":")
+    )
+
+
+class ReportSql(Protocol):
+    """The range's sessions as SQL (:class:`flask_journey.reports.compute._Sql`)."""
+
+    where: str
+    params: list[Any]
+    cutoff: Any
+
+    def run(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]: ...
+
+
+@dataclass(frozen=True)
+class Walk:
+    """A session's path, and how it ended: ``exited`` when it is an abandon (closed, started,
+    not completed)."""
+
+    path: Sequence[str]
+    completed: bool
+    exited: bool
+
+
+def branch_rows(rows: list[dict[str, Any]], walks: Iterable[Walk], optional: Iterable[str]) -> None:
+    """Add ``optional``, ``exits``, ``exitRate``, ``transitions`` and ``previousStep`` to the
+    step rows of a funnel, and measure ``shareOfPrevious`` against ``previousStep``."""
+    skip = set(optional)
+    exits: Counter = Counter()
+    moves: dict[str, Counter] = defaultdict(Counter)
+    came: dict[str, Counter] = defaultdict(Counter)
+    for walk in walks:
+        path = list(walk.path)
+        if not path:
+            continue
+        pairs = set(zip(path, path[1:], strict=False))
+        if walk.completed:
+            pairs.add((path[-1], COMPLETED))
+        elif walk.exited:
+            pairs.add((path[-1], EXIT))
+            exits[path[-1]] += 1
+        for here, there in pairs:
+            moves[here][there] += 1
+        for step in dict.fromkeys(path):
+            before = path[: path.index(step)]
+            source = next((s for s in reversed(before) if s not in skip and s != step), None)
+            if source is not None:
+                came[step][source] += 1
+    sessions = {row["stepKey"]: row["sessions"] for row in rows}
+    position = {row["stepKey"]: row["position"] for row in rows}
+    for row in rows:
+        step = row["stepKey"]
+        sources = came.get(step)
+        previous = None
+        if sources:
+            previous = min(sources, key=lambda s: (-sources[s], position.get(s, len(rows) + 1), s))
+        row["optional"] = step in skip
+        row["exits"] = exits[step]
+        row["exitRate"] = rate(exits[step], row["sessions"])
+        row["transitions"] = _transitions(moves.get(step, Counter()))
+        row["previousStep"] = previous
+        row["shareOfPrevious"] = (
+            None if previous is None else rate(came[step][previous], sessions.get(previous, 0))
+        )
+
+
+def _transitions(counts: Counter) -> list[dict[str, Any]]:
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    rows = [{"to": to, "sessions": n} for to, n in ranked[:TOP_TRANSITIONS]]
+    rest = sum(n for _, n in ranked[TOP_TRANSITIONS:])
+    if rest:
+        rows.append({"to": OTHER, "sessions": rest})
+    return rows
+
+
+@dataclass
+class _Outcome:
+    sessions: int = 0
+    recovered: int = 0
+    abandoned: int = 0
+
+    def __post_init__(self) -> None:
+        self.fixes: list[float] = []
+
+
+def error_outcome_rows(
+    seen: Iterable[tuple[bool, list[list[Any]]]], clean: dict[tuple[str, str], tuple[int, int]]
+) -> list[dict[str, Any]]:
+    """``errorOutcomes`` from each session's (abandoned, error entries) and, per field
+    ``(stepKey or '', fieldKey)``, its error-free sessions and how many of them abandoned."""
+    outcomes: dict[tuple[str, str, str], _Outcome] = defaultdict(_Outcome)
+    for abandoned, entries in seen:
+        for step, field, error_type, recovered, last, seconds in entries:
+            outcome = outcomes[(step, field, error_type)]
+            outcome.sessions += 1
+            outcome.recovered += recovered
+            outcome.abandoned += bool(abandoned and last)
+            if seconds is not None:
+                outcome.fixes.append(seconds)
+    rows: list[dict[str, Any]] = []
+    for (step, field, error_type), outcome in outcomes.items():
+        count, abandons = clean.get((step, field), (0, 0))
+        expected = outcome.sessions * abandons / count if count else 0
+        rows.append(
+            {
+                "stepKey": step or None,
+                "fieldKey": field,
+                "errorType": error_type,
+                "sessions": outcome.sessions,
+                "recovered": outcome.recovered,
+                "abandonedAfter": outcome.abandoned,
+                "excessAbandons": round(outcome.abandoned - expected, 2),
+                "medianSecondsToFix": median_seconds(outcome.fixes),
+            }
+        )
+    rows.sort(
+        key=lambda r: (
+            -r["excessAbandons"],
+            -r["sessions"],
+            r["stepKey"] or "",
+            r["fieldKey"],
+            r["errorType"],
+        )
+    )
+    return rows[:TOP_ERROR_OUTCOMES]
+
+
+def add_to_report(
+    sql: ReportSql, query: Query, sessions: list[Any], result: dict[str, Any]
+) -> None:
+    """Add the branch-aware funnel's numbers to ``result``'s step rows (and each breakdown
+    value's) and ``errorOutcomes`` to ``result``, for ``sessions``, the range's session rows."""
+    by_id = {session.id: session for session in sessions}
+    paths: dict[int, list[str]] = {}
+    seen = []
+    for session_id, path, errors in sql.run(
+        f"SELECT f.session_id, f.path, f.errors FROM {_FORM} f"
+        f" JOIN {_SESSION} s ON s.id = f.session_id WHERE {sql.where}",
+        sql.params,
+    ):
+        paths[session_id] = json.loads(path)
+        if errors != "[]":
+            seen.append((_abandoned(by_id[session_id]), json.loads(errors)))
+
+    def walks(group: Iterable[Any]) -> Iterator[Walk]:
+        for session in group:
+            yield Walk(paths.get(session.id, []), bool(session.completed), _abandoned(session))
+
+    branch_rows(result["steps"], walks(sessions), query.optional)
+    if query.breakdown:
+        groups: dict[str, list[Any]] = defaultdict(list)
+        for session in sessions:
+            groups[session.segment(query.breakdown)].append(session)
+        for group in result["breakdownValues"] or []:
+            branch_rows(group["steps"], walks(groups[group["value"]]), query.optional)
+    closed = "(s.ended <> 0 OR s.last_at < {p})"
+    clean = {
+        (step, field): (count, abandons or 0)
+        for step, field, count, abandons in sql.run(
+            "SELECT f.step_key, f.field_key, COUNT(*),"
+            f" SUM(CASE WHEN s.started <> 0 AND {closed} AND s.completed = 0 THEN 1 ELSE 0 END)"
+            f" FROM {_FIELD} f JOIN {_SESSION} s ON s.id = f.session_id"
+            f" WHERE f.errors = 0 AND {sql.where} GROUP BY f.step_key, f.field_key",
+            [sql.cutoff, *sql.params],
+        )
+    }
+    result["errorOutcomes"] = error_outcome_rows(seen, clean)
+
+
+def _abandoned(session: Any) -> bool:
+    return bool(session.started and session.closed and not session.completed)

@@ -1,0 +1,176 @@
+"""The reference for :mod:`.forms`: the branch-aware funnel and the error outcomes, computed
+slowly from each session's raw (folded) events, as ``docs/reports.md`` defines them."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+from .forms import COMPLETED, EXIT, OTHER, TOP_ERROR_OUTCOMES, TOP_TRANSITIONS
+from .query import FIELD_TYPES, Query, rate
+
+
+class _Event(Protocol):
+    type: str
+    step_key: str | None
+    field_key: str | None
+    error_type: str | None
+    occurred_at: Any
+
+
+class _Session(Protocol):
+    events: list[Any]
+    started: bool
+    completed: bool
+    closed: bool
+    segments: dict[str, str]
+
+
+def add(report: dict[str, Any], sessions: list[Any], query: Query) -> None:
+    """Add what :func:`flask_journey.reports.forms.add_to_report` adds, from raw events."""
+    _steps(report["steps"], sessions, query.optional)
+    for group in report.get("breakdownValues") or []:
+        members = [s for s in sessions if s.segments[query.breakdown] == group["value"]]
+        _steps(group["steps"], members, query.optional)
+    report["errorOutcomes"] = _error_outcomes(sessions)
+
+
+def _views(session: _Session) -> list[tuple[int, str]]:
+    """(index, step) of each step view that is not a view of the step viewed just before."""
+    found: list[tuple[int, str]] = []
+    for index, event in enumerate(session.events):
+        viewed = event.type == "step_view" and event.step_key
+        if viewed and (not found or found[-1][1] != event.step_key):
+            found.append((index, event.step_key))
+    return found
+
+
+def _abandoned(session: _Session) -> bool:
+    return session.started and session.closed and not session.completed
+
+
+def _steps(rows: list[dict[str, Any]], sessions: Iterable[_Session], optional: Iterable[str]):
+    skip = set(optional)
+    sessions = list(sessions)
+    by_key = {row["stepKey"]: row for row in rows}
+    for row in rows:
+        step = row["stepKey"]
+        exits = 0
+        nexts: Counter[str] = Counter()
+        sources: Counter[str] = Counter()
+        for session in sessions:
+            views = [key for _, key in _views(session)]
+            if step not in views:
+                continue
+            if views[-1] == step and _abandoned(session):
+                exits += 1
+            following = {views[n + 1] for n in range(len(views) - 1) if views[n] == step}
+            if views[-1] == step:
+                if session.completed:
+                    following.add(COMPLETED)
+                elif _abandoned(session):
+                    following.add(EXIT)
+            nexts.update(following)
+            earlier = views[: views.index(step)]
+            candidates = [key for key in earlier if key not in skip and key != step]
+            if candidates:
+                sources[candidates[-1]] += 1
+        ranked = sorted(nexts.items(), key=lambda item: (-item[1], item[0]))
+        transitions = [{"to": key, "sessions": n} for key, n in ranked[:TOP_TRANSITIONS]]
+        if ranked[TOP_TRANSITIONS:]:
+            transitions.append(
+                {"to": OTHER, "sessions": sum(n for _, n in ranked[TOP_TRANSITIONS:])}
+            )
+        previous = None
+        if sources:
+            best = max(sources.values())
+            previous = next(r["stepKey"] for r in rows if sources.get(r["stepKey"]) == best)
+        row["optional"] = step in skip
+        row["exits"] = exits
+        row["exitRate"] = rate(exits, row["sessions"])
+        row["transitions"] = transitions
+        row["previousStep"] = previous
+        row["shareOfPrevious"] = (
+            None if previous is None else rate(sources[previous], by_key[previous]["sessions"])
+        )
+
+
+def _error_outcomes(sessions: list[_Session]) -> list[dict[str, Any]]:
+    keys = sorted(
+        {
+            (e.step_key or "", e.field_key, e.error_type or "unknown")
+            for s in sessions
+            for e in s.events
+            if e.type == "validation_error" and e.field_key
+        }
+    )
+    rows = [_error_outcome(sessions, *key) for key in keys]
+    rows.sort(
+        key=lambda r: (
+            -r["excessAbandons"],
+            -r["sessions"],
+            r["stepKey"] or "",
+            r["fieldKey"],
+            r["errorType"],
+        )
+    )
+    return rows[:TOP_ERROR_OUTCOMES]
+
+
+def _error_outcome(
+    sessions: list[_Session], step: str, field: str, error_type: str
+) -> dict[str, Any]:
+    def on_field(event: _Event) -> bool:
+        return event.field_key == field and (event.step_key or "") == step
+
+    def is_error(event: _Event) -> bool:
+        return (
+            event.type == "validation_error"
+            and on_field(event)
+            and (event.error_type or "unknown") == error_type
+        )
+
+    seen = recovered = abandoned = 0
+    fixes: list[float] = []
+    for session in sessions:
+        events = session.events
+        hits = [n for n, e in enumerate(events) if is_error(e)]
+        if not hits:
+            continue
+        seen += 1
+        changes = [n for n, e in enumerate(events) if e.type == "field_change" and on_field(e)]
+        after_first = [n for n in changes if n > hits[0]]
+        if after_first:
+            fixes.append(
+                (events[after_first[0]].occurred_at - events[hits[0]].occurred_at).total_seconds()
+            )
+        after_last = [n for n in changes if n > hits[-1]]
+        if after_last and any(
+            e.type == "submit_success"
+            or (e.type == "step_view" and e.step_key is not None and e.step_key != step)
+            for e in events[after_last[0] + 1 :]
+        ):
+            recovered += 1
+        errors = [e for e in events if e.type == "validation_error" and e.field_key]
+        if _abandoned(session) and is_error(errors[-1]):
+            abandoned += 1
+    clean = [
+        s
+        for s in sessions
+        if any(e.type in FIELD_TYPES and on_field(e) for e in s.events)
+        and not any(e.type == "validation_error" and on_field(e) for e in s.events)
+    ]
+    count, clean_abandons = len(clean), sum(_abandoned(s) for s in clean)
+    expected = seen * clean_abandons / count if count else 0
+    return {
+        "stepKey": step or None,
+        "fieldKey": field,
+        "errorType": error_type,
+        "sessions": seen,
+        "recovered": recovered,
+        "abandonedAfter": abandoned,
+        "excessAbandons": round(abandoned - expected, 2),
+        "medianSecondsToFix": round(statistics.median(fixes), 3) if fixes else None,
+    }
