@@ -116,6 +116,7 @@ class JourneyResource(Schema):
     trackerId = fields.Integer(required=True)
     allowedOrigins = fields.List(fields.String(), required=True)
     steps = fields.List(fields.String(), required=True)
+    optionalSteps = fields.List(fields.String(), required=True)
     labels = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
     createdAt = fields.String(required=True, metadata={"format": "date-time"})
 
@@ -185,6 +186,11 @@ class ReportTotals(Schema):
     conversionRate = _fraction()
 
 
+class ReportTransition(Schema):
+    to = fields.String(required=True)
+    sessions = _count()
+
+
 class ReportStep(Schema):
     stepKey = fields.String(required=True)
     position = _count()
@@ -195,6 +201,22 @@ class ReportStep(Schema):
     dropoffs = _count()
     dropoffReasons = _counts()
     medianSeconds = _fraction()
+    optional = fields.Boolean(required=True)
+    exits = _count()
+    exitRate = _fraction()
+    transitions = fields.List(fields.Nested(ReportTransition), required=True)
+    previousStep = fields.String(required=True, allow_none=True)
+
+
+class ReportErrorOutcome(Schema):
+    stepKey = fields.String(required=True, allow_none=True)
+    fieldKey = fields.String(required=True)
+    errorType = fields.String(required=True)
+    sessions = _count()
+    recovered = _count()
+    abandonedAfter = _count()
+    excessAbandons = fields.Float(required=True)
+    medianSecondsToFix = _fraction()
 
 
 class ReportField(Schema):
@@ -268,6 +290,7 @@ class ReportPeriod(Schema):
     trend = fields.Nested(ReportTrend, required=True)
     events = fields.Nested(ReportEvents, required=True)
     outcomes = fields.List(fields.Nested(ReportOutcome), required=True)
+    errorOutcomes = fields.List(fields.Nested(ReportErrorOutcome), required=True)
     segments = fields.Dict(keys=fields.String(), values=_counts(), required=True)
     breakdownValues = fields.List(
         fields.Nested(ReportBreakdownValue), required=True, allow_none=True
@@ -455,7 +478,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "put",
         "/api/journeys/{journeyKey}",
-        "Replace a journey's allowed origins, steps or labels",
+        "Replace a journey's allowed origins, steps, optional steps or labels",
         {200: JourneyResource},
         Error,
         (400, 401, 403, 404, 413, 415, 503),

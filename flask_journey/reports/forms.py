@@ -120,8 +120,7 @@ class ReportSql(Protocol):
 
 @dataclass(frozen=True)
 class Walk:
-    """A session's path, and how it ended: ``exited`` when it is an abandon (closed, started,
-    not completed)."""
+    """A session's path, and how it ended: ``exited`` when it is closed and not completed."""
 
     path: Sequence[str]
     completed: bool
@@ -250,7 +249,8 @@ def add_to_report(
 
     def walks(group: Iterable[Any]) -> Iterator[Walk]:
         for session in group:
-            yield Walk(paths.get(session.id, []), bool(session.completed), _abandoned(session))
+            completed = bool(session.completed)
+            yield Walk(paths.get(session.id, []), completed, session.closed and not completed)
 
     branch_rows(result["steps"], walks(sessions), query.optional)
     if query.breakdown:

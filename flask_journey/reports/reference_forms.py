@@ -64,13 +64,14 @@ def _steps(rows: list[dict[str, Any]], sessions: Iterable[_Session], optional: I
             views = [key for _, key in _views(session)]
             if step not in views:
                 continue
-            if views[-1] == step and _abandoned(session):
+            exited = session.closed and not session.completed
+            if views[-1] == step and exited:
                 exits += 1
             following = {views[n + 1] for n in range(len(views) - 1) if views[n] == step}
             if views[-1] == step:
                 if session.completed:
                     following.add(COMPLETED)
-                elif _abandoned(session):
+                elif exited:
                     following.add(EXIT)
             nexts.update(following)
             earlier = views[: views.index(step)]
