@@ -31,8 +31,13 @@ TABLES: dict[str, tuple[str, ...]] = {
         "sessions",
         "shareOfSessions",
         "shareOfPrevious",
+        "previousStep",
+        "optional",
         "dropoffs",
         "dropoffReasons",
+        "exits",
+        "exitRate",
+        "transitions",
         "medianSeconds",
     ),
     "fields": (
@@ -62,6 +67,16 @@ TABLES: dict[str, tuple[str, ...]] = {
     ),
     "events": ("type", "name", "count"),
     "outcomes": ("action", "sessions", "completedSessions"),
+    "errorOutcomes": (
+        "stepKey",
+        "fieldKey",
+        "errorType",
+        "sessions",
+        "recovered",
+        "abandonedAfter",
+        "excessAbandons",
+        "medianSecondsToFix",
+    ),
 }
 DEFAULT_TABLE = "steps"
 
@@ -86,7 +101,14 @@ def rows(report: dict[str, Any], table: str) -> list[dict[str, Any]]:
             for group in report.get("breakdownValues") or []
             for step in group["steps"]
         ]
+    if table == "steps":
+        return [{**step, "transitions": _next_steps(step)} for step in report["steps"]]
     return list(report[table])
+
+
+def _next_steps(step: dict[str, Any]) -> dict[str, int]:
+    """A step row's transitions as ``{next step: sessions}``."""
+    return {move["to"]: move["sessions"] for move in step.get("transitions", [])}
 
 
 def to_csv(report: dict[str, Any], table: str = DEFAULT_TABLE) -> str:
@@ -125,10 +147,28 @@ _STEP_COLUMNS: list[Column] = [
     ("Step", "stepKey", str),
     ("Sessions", "sessions", str),
     ("Of all", "shareOfSessions", _percent),
-    ("Of previous", "shareOfPrevious", _percent),
+    ("From", "previousStep", lambda v: v or "-"),
+    ("Of from", "shareOfPrevious", _percent),
     ("Dropped", "dropoffs", str),
+    ("Exits", "exits", str),
+    ("Exit rate", "exitRate", _percent),
     ("Median time", "medianSeconds", _seconds),
     ("Drop-off reasons", "dropoffReasons", _counts),
+]
+_TRANSITION_COLUMNS: list[Column] = [
+    ("Step", "stepKey", str),
+    ("Sessions", "sessions", str),
+    ("Went on to", "next", _counts),
+]
+_ERROR_COLUMNS: list[Column] = [
+    ("Step", "stepKey", lambda v: v or "-"),
+    ("Field", "fieldKey", str),
+    ("Error", "errorType", str),
+    ("Sessions", "sessions", str),
+    ("Recovered", "recovered", str),
+    ("Abandoned after", "abandonedAfter", str),
+    ("Excess abandons", "excessAbandons", lambda v: f"{v:.2f}"),
+    ("Time to fix", "medianSecondsToFix", _seconds),
 ]
 _FIELD_COLUMNS: list[Column] = [
     ("Step", "stepKey", lambda v: v or "-"),
@@ -166,8 +206,8 @@ def _change(now: int, before: int | None) -> str:
 
 
 def to_text(report: dict[str, Any]) -> str:
-    """A report as a person reads it in a terminal: totals, the funnel, the fields, the
-    server-side outcomes.
+    """A report as a person reads it in a terminal: totals, the funnel and where each step's
+    sessions went next, the fields, the error outcomes, the server-side outcomes.
 
     What a sender wrote (step and field keys, drop-off reasons, error types, segment values)
     is shown through :func:`flask_journey.display.visible`: no escape sequence reaches the
@@ -197,7 +237,10 @@ def to_text(report: dict[str, Any]) -> str:
         f"{_percent(totals['completionRate'])}, conversion {_percent(totals['conversionRate'])}"
     )
     lines += ["", *_table("Steps", _STEP_COLUMNS, report["steps"])]
+    moves = [{**step, "next": _next_steps(step)} for step in report["steps"]]
+    lines += ["", *_table("Transitions", _TRANSITION_COLUMNS, moves)]
     lines += ["", *_table("Fields", _FIELD_COLUMNS, report["fields"])]
+    lines += ["", *_table("Error outcomes", _ERROR_COLUMNS, report.get("errorOutcomes", []))]
     lines += ["", *_table("Server outcomes", _OUTCOME_COLUMNS, report["outcomes"])]
     for group in report.get("breakdownValues") or []:
         lines += [
