@@ -49,7 +49,7 @@ from typing import Any
 from limits import parse_many
 from peewee import IntegrityError, fn
 
-from . import demo, migrations, reports, tenants
+from . import applications, demo, migrations, reports, tenants
 from .ingest import Stored, store_batch
 from .models import (
     SCOPES,
@@ -490,6 +490,14 @@ def usage(org: Organization | str) -> dict[str, Any]:
 # -- events ----------------------------------------------------------------------------------
 
 
+def application_key(application: object) -> str:
+    """The key of the application the site names ``application`` (a saved form's id): ``ak_``
+    and an HMAC of it under the installation's secret, as ``journey_embed(...,
+    application=...)`` renders it. Send it as ``applicationKey`` (:func:`store_events`'s
+    ``context``); the id itself is never stored."""
+    return applications.application_key(_state().application_secret(), application)
+
+
 def store_events(
     org: Organization | str,
     journey: str,
@@ -502,7 +510,8 @@ def store_events(
     ``events`` are seed-000 events (``docs/formats/journey.md``: ``_tag``, ``id``, ``ts``,
     ``sessionId``, ``clientId``, ``url`` and the tag's own keys); ``schemaVersion``,
     ``orgKey`` and ``journeyKey`` are filled in when missing. ``context`` is the batch's
-    context (``language``, ``deviceClass``, ...). They go through the ingest flow (validation,
+    context (``language``, ``deviceClass``, ``applicationKey`` from :func:`application_key`,
+    ...). They go through the ingest flow (validation,
     privacy, the quota, one transaction) without its origin and rate-limit checks.
 
     Returns :class:`flask_journey.ingest.Stored`: events written (a retry writes none) and the

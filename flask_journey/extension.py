@@ -16,7 +16,7 @@ from .dashboard import create_dashboard_blueprint
 from .embed import create_embed_blueprint, journey_embed
 from .formats import FORMATS
 from .guard import Guard
-from .installation import client_salt_of, identity_secret_of
+from .installation import application_secret_of, client_salt_of, identity_secret_of
 from .models import Organization
 from .openapi import create_openapi_blueprint
 from .state import JourneyState
@@ -54,6 +54,7 @@ class Journey:
             database,
             Guard(app, settings, database, client_salt_of(database)),
             TenantCache(settings.tenant_cache_seconds, database),
+            application_secret_of(database),
             geo=countries,
         )
         app.extensions["journey"] = state

@@ -417,6 +417,8 @@ class SessionForm(BaseModel):
     #: JSON ``[[stepKey, fieldKey, errorType, recovered, last, seconds to fix or null], ...]``
     #: (:func:`flask_journey.reports.forms.summarise`).
     errors = TextField()
+    #: The key of the application its first event naming one belongs to (null: none).
+    application = CharField(max_length=64, null=True, index=True)
 
     class Meta:
         table_name = "journey_session_form"

@@ -219,6 +219,21 @@ class ReportErrorOutcome(Schema):
     medianSecondsToFix = _fraction()
 
 
+class ReportPercentiles(Schema):
+    p50 = _fraction()
+    p90 = _fraction()
+
+
+class ReportApplications(Schema):
+    started = _count()
+    completed = _count()
+    saved = _count()
+    abandoned = _count()
+    completionRate = _fraction()
+    sessionsPerCompletion = _fraction()
+    daysToComplete = fields.Nested(ReportPercentiles, required=True)
+
+
 class ReportField(Schema):
     fieldKey = fields.String(required=True)
     stepKey = fields.String(required=True, allow_none=True)
@@ -291,6 +306,7 @@ class ReportPeriod(Schema):
     events = fields.Nested(ReportEvents, required=True)
     outcomes = fields.List(fields.Nested(ReportOutcome), required=True)
     errorOutcomes = fields.List(fields.Nested(ReportErrorOutcome), required=True)
+    applications = fields.Nested(ReportApplications, required=True)
     segments = fields.Dict(keys=fields.String(), values=_counts(), required=True)
     breakdownValues = fields.List(
         fields.Nested(ReportBreakdownValue), required=True, allow_none=True

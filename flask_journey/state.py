@@ -8,6 +8,7 @@ models use here and now is :func:`flask_journey.db.current_database`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -33,6 +34,8 @@ class JourneyState:
     database: Database
     guard: Guard
     tenants: TenantCache
+    #: The installation's application secret (:mod:`flask_journey.applications`), read once.
+    application_secret: Callable[[], bytes]
     formats: dict[str, WireFormat] = field(default_factory=dict)
     database_outage: OutageLog = field(default_factory=lambda: OutageLog("database"))
     #: The country lookup (``JOURNEY_GEOIP``, ``JOURNEY_GEOIP_DATABASE``).

@@ -156,6 +156,7 @@ def _query(
         dt.timedelta(minutes=settings.session_idle_minutes),
         now,
         tuple(journey.optional_steps()),
+        dt.timedelta(days=settings.application_idle_days),
     )
     return query, last
 

@@ -11,7 +11,9 @@ the report ``errorOutcomes``. ``docs/reports.md`` defines each number;
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -43,6 +45,8 @@ class FormRow:
     path: list[str]
     #: ``[stepKey or '', fieldKey, errorType, recovered, last, seconds to fix or None]``.
     errors: list[list[Any]]
+    #: The application key of the first event that names one (None: none does).
+    application: str | None = None
 
 
 def summarise(events: list[Event]) -> FormRow:
@@ -85,7 +89,16 @@ def summarise(events: list[Event]) -> FormRow:
             else (events[fixed].occurred_at - events[start].occurred_at).total_seconds()
         )
         errors.append([step, field, key[2], int(recovered), int(key == last_error), seconds])
-    return FormRow(path, errors)
+    return FormRow(path, errors, _application(events))
+
+
+def _application(events: list[Event]) -> str | None:
+    for event in events:
+        if event.properties and "applicationKey" in str(event.properties):
+            found = event.props().get("applicationKey")
+            if found:
+                return str(found)
+    return None
 
 
 def _next_change(events: list[Event], after: int, step: str, field: str) -> int | None:
@@ -101,10 +114,12 @@ def _next_change(events: list[Event], after: int, step: str, field: str) -> int 
     return None
 
 
-def stored(row: FormRow) -> tuple[str, str]:
-    """A row's ``path`` and ``errors`` columns."""
-    return json.dumps(row.path, separators=(",", ":")), json.dumps(
-        row.errors, separators=(",", ":")
+def stored(row: FormRow) -> tuple[str, str, str | None]:
+    """A row's ``path``, ``errors`` and ``application`` columns."""
+    return (
+        json.dumps(row.path, separators=(",", ":")),
+        json.dumps(row.errors, separators=(",", ":")),
+        row.application,
     )
 
 
@@ -271,7 +286,86 @@ def add_to_report(
         )
     }
     result["errorOutcomes"] = error_outcome_rows(seen, clean)
+    result["applications"] = _applications(sql, query, by_id)
 
 
 def _abandoned(session: Any) -> bool:
     return bool(session.started and session.closed and not session.completed)
+
+
+@dataclass(frozen=True)
+class Visit:
+    """One session of an application: when it began and ended, and whether it completed."""
+
+    first_at: dt.datetime
+    last_at: dt.datetime
+    completed: bool
+
+
+def application_numbers(applications: Iterable[list[Visit]], query: Query) -> dict[str, Any]:
+    """``applications`` from each application's sessions, in order (an application of the
+    report: its first session is one of the report's)."""
+    started = completed = saved = abandoned = visits = 0
+    days: list[float] = []
+    for sessions in applications:
+        started += 1
+        done = next((n for n, visit in enumerate(sessions) if visit.completed), None)
+        if done is not None:
+            completed += 1
+            visits += done + 1
+            took = sessions[done].last_at - sessions[0].first_at
+            days.append(took.total_seconds() / 86400)
+        elif query.now - max(visit.last_at for visit in sessions) < query.application_idle:
+            saved += 1
+        else:
+            abandoned += 1
+    return {
+        "started": started,
+        "completed": completed,
+        "saved": saved,
+        "abandoned": abandoned,
+        "completionRate": rate(completed, started),
+        "sessionsPerCompletion": round(visits / completed, 4) if completed else None,
+        "daysToComplete": {"p50": percentile(days, 50), "p90": percentile(days, 90)},
+    }
+
+
+def percentile(values: list[float], p: int) -> float | None:
+    """The nearest-rank ``p``-th percentile (the smallest value with at least ``p`` % of the
+    values at or below it), rounded to 3 decimals; None without values."""
+    if not values:
+        return None
+    ranked = sorted(values)
+    return round(ranked[max(math.ceil(p * len(ranked) / 100), 1) - 1], 3)
+
+
+def _applications(sql: ReportSql, query: Query, sessions: dict[int, Any]) -> dict[str, Any]:
+    """The applications of the report's sessions: each session's application, with all its
+    sessions, or the session alone when it names none."""
+    grouped: dict[str, list[tuple[dt.datetime, int, Visit]]] = defaultdict(list)
+    for application, pk, first_at, last_at, completed in sql.run(
+        f"SELECT a.application, t.id, t.first_at, t.last_at, t.completed FROM {_FORM} a"
+        f" JOIN {_SESSION} t ON t.id = a.session_id WHERE t.journey_id = {{p}}"
+        f" AND a.application IN (SELECT f.application FROM {_FORM} f"
+        f" JOIN {_SESSION} s ON s.id = f.session_id WHERE {sql.where}"
+        " AND f.application IS NOT NULL)",
+        [query.journey_id, *sql.params],
+    ):
+        first, last = _time(first_at), _time(last_at)
+        grouped[application].append((first, pk, Visit(first, last, bool(completed))))
+    named = {pk for visits in grouped.values() for _, pk, _ in visits}
+    found = [
+        [visit for _, _, visit in sorted(visits, key=lambda v: v[:2])]
+        for visits in grouped.values()
+        if min(visits, key=lambda v: v[:2])[1] in sessions
+    ]
+    found.extend(
+        [Visit(s.first_at, s.last_at, bool(s.completed))]
+        for pk, s in sessions.items()
+        if pk not in named
+    )
+    return application_numbers(found, query)
+
+
+def _time(value: Any) -> dt.datetime:
+    return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)

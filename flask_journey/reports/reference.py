@@ -216,7 +216,7 @@ def _report(events: list[_Event], query: Query, raw: list[_Event]) -> dict[str, 
             }
             for value, _ in top(counts)
         ]
-    reference_forms.add(report, sessions, query)
+    reference_forms.add(report, sessions, query, events)
     return report
 
 

@@ -4,11 +4,19 @@ slowly from each session's raw (folded) events, as ``docs/reports.md`` defines t
 from __future__ import annotations
 
 import statistics
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from .forms import COMPLETED, EXIT, OTHER, TOP_ERROR_OUTCOMES, TOP_TRANSITIONS
+from .forms import (
+    COMPLETED,
+    EXIT,
+    OTHER,
+    TOP_ERROR_OUTCOMES,
+    TOP_TRANSITIONS,
+    Visit,
+    application_numbers,
+)
 from .query import FIELD_TYPES, Query, rate
 
 
@@ -28,13 +36,50 @@ class _Session(Protocol):
     segments: dict[str, str]
 
 
-def add(report: dict[str, Any], sessions: list[Any], query: Query) -> None:
-    """Add what :func:`flask_journey.reports.forms.add_to_report` adds, from raw events."""
+def add(report: dict[str, Any], sessions: list[Any], query: Query, events: list[Any]) -> None:
+    """Add what :func:`flask_journey.reports.forms.add_to_report` adds, from raw events:
+    ``sessions`` are the report's, ``events`` all of the journey's."""
     _steps(report["steps"], sessions, query.optional)
     for group in report.get("breakdownValues") or []:
         members = [s for s in sessions if s.segments[query.breakdown] == group["value"]]
         _steps(group["steps"], members, query.optional)
     report["errorOutcomes"] = _error_outcomes(sessions)
+    report["applications"] = _applications(sessions, query, events)
+
+
+def _applications(sessions: list[Any], query: Query, events: list[Any]) -> dict[str, Any]:
+    """Every session of the journey with its application; those whose first session is one of
+    the report's, each with all its sessions in order."""
+    by_session: dict[str, list[Any]] = defaultdict(list)
+    for event in events:
+        if event.session_id is not None:
+            by_session[event.session_id].append(event)
+    visits: dict[str, tuple[Any, Visit]] = {}
+    for session_id, own in by_session.items():
+        own.sort(key=lambda e: (e.occurred_at, e.id))
+        application = next(
+            (
+                e.properties["applicationKey"]
+                for e in own
+                if (e.properties or {}).get("applicationKey")
+            ),
+            None,
+        )
+        completed = any(e.type == "submit_success" for e in own)
+        visits[session_id] = (
+            application or ("session", session_id),
+            Visit(own[0].occurred_at, own[-1].occurred_at, completed),
+        )
+    groups: dict[Any, list[tuple[Any, str]]] = defaultdict(list)
+    for session_id, (application, visit) in visits.items():
+        groups[application].append((visit.first_at, session_id))
+    ours = {s.events[0].session_id for s in sessions}
+    applications = []
+    for members in groups.values():
+        members.sort()
+        if members[0][1] in ours:
+            applications.append([visits[session_id][1] for _, session_id in members])
+    return application_numbers(applications, query)
 
 
 def _views(session: _Session) -> list[tuple[int, str]]:

@@ -421,7 +421,8 @@ def _store_sessions(
     ]
     _insert(db, FieldSummary._meta.table_name, _FIELD_COLUMNS, fields)
     paths = [(pk, *forms.stored(summaries[session_id][1])) for pk, session_id in created]
-    _insert(db, SessionForm._meta.table_name, ("session_id", "path", "errors"), paths)
+    columns = ("session_id", "path", "errors", "application")
+    _insert(db, SessionForm._meta.table_name, columns, paths)
 
 
 def _read_state(db: Database) -> tuple[int, str]:
