@@ -221,3 +221,94 @@ def test_error_outcomes_count_recoveries_and_abandons_beyond_the_error_free_rate
             "medianSecondsToFix": 6.0,
         },
     ]
+
+
+def _application_sessions(app, completing: int, of: int) -> list[list[dict[str, Any]]]:
+    """``of`` applications of three sessions a day apart; ``completing`` of them complete in
+    the third. Their keys come from the application ids, as a site makes them."""
+    with app.app_context():
+        keys = [api.application_key(f"grant-{n}") for n in range(of)]
+    sessions = []
+    for n, key in enumerate(keys):
+        for visit in range(3):
+            number = n * 3 + visit
+            at = visit * 86400 - number * 40  # each session starts a day after the last
+
+            def event(seconds: float, tag: str, **props: Any) -> dict[str, Any]:
+                return _event(number, at + seconds, tag, applicationKey=key, **props)
+
+            session = [
+                event(0, "step_view", stepKey="details"),
+                event(1, "field_focus", stepKey="details", fieldKey="f"),
+            ]
+            if visit == 2 and n < completing:
+                session.append(event(30, "submit_success", stepKey="details"))
+            sessions.append(session)
+    return sessions
+
+
+def test_an_application_completed_in_its_third_visit_is_one_completion(app, journey):
+    _store(app, _application_sessions(app, completing=92, of=100))
+    with app.app_context():
+        report = api.report(ORG, JOURNEY, start=DAY, end=DAY + dt.timedelta(days=5))
+
+    assert report["totals"]["completionRate"] == round(92 / 300, 4) < 0.4
+    assert report["applications"] == {
+        "started": 100,
+        "completed": 92,
+        "saved": 0,
+        "abandoned": 8,  # nothing since 2024: past JOURNEY_APPLICATION_IDLE_DAYS
+        "completionRate": 0.92,
+        "sessionsPerCompletion": 3.0,
+        "daysToComplete": {"p50": 2.0, "p90": 2.0},
+    }
+
+
+def test_an_application_idle_for_less_than_the_idle_days_is_saved(make_app, cli, journey):
+    app = make_app(JOURNEY_APPLICATION_IDLE_DAYS=100_000)
+    _store(app, _application_sessions(app, completing=1, of=3))
+    with app.app_context():
+        report = api.report(ORG, JOURNEY, start=DAY, end=DAY + dt.timedelta(days=5))
+
+    assert (report["applications"]["saved"], report["applications"]["abandoned"]) == (2, 0)
+
+
+def test_a_session_without_an_application_is_an_application_of_one_session(app, branched):
+    applications = _report(app)["applications"]
+
+    assert (applications["started"], applications["completed"]) == (1000, 700)
+    assert applications["sessionsPerCompletion"] == 1.0
+
+
+def test_the_application_id_never_reaches_the_page_or_the_database(app, client, journey):
+    with app.test_request_context():
+        tag = str(app.jinja_env.globals["journey_embed"](ORG, JOURNEY, application="grant-7"))
+        key = api.application_key("grant-7")
+    batch = {
+        "schemaVersion": 1,
+        "context": {"orgKey": ORG, "journeyKey": JOURNEY, "applicationKey": "grant-7"},
+        "events": [
+            {
+                "schemaVersion": 1,
+                "orgKey": ORG,
+                "journeyKey": JOURNEY,
+                **_event(1, 0, "step_view", stepKey="d"),
+            }
+        ],
+    }
+
+    refused = client.post("/api/ingest", json=batch, headers={"Origin": ORIGIN})
+    batch["context"]["applicationKey"] = key
+    accepted = client.post("/api/ingest", json=batch, headers={"Origin": ORIGIN})
+
+    assert f'data-application="{key}"' in tag and "grant-7" not in tag
+    assert key.startswith("ak_") and len(key) == 35
+    assert refused.status_code == 400
+    assert refused.json == {
+        "error": "Invalid request: applicationKey must be an application key (ak_ and "
+        "32 hex digits, as journey_embed(application=...) and api.application_key make it)"
+    }
+    assert accepted.status_code == 204
+    with app.app_context():
+        exported = json.loads(app.test_cli_runner().invoke(args=["journey", "export"]).output)
+    assert exported["properties"] == {"applicationKey": key}
