@@ -312,3 +312,12 @@ def test_the_application_id_never_reaches_the_page_or_the_database(app, client, 
     with app.app_context():
         exported = json.loads(app.test_cli_runner().invoke(args=["journey", "export"]).output)
     assert exported["properties"] == {"applicationKey": key}
+
+
+def test_the_cli_prints_the_applications(app, journey, cli):
+    _store(app, _application_sessions(app, completing=92, of=100))
+
+    text = cli("report", ORG, JOURNEY, "--from", "2024-01-15", "--to", "2024-01-20")
+
+    assert "Applications:     100 started, 92 completed (92.0%), 0 saved, 8 abandoned" in text
+    assert "3.00 sessions per completion; days to complete: median 2.0, 90th percentile 2.0" in text

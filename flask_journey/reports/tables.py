@@ -205,6 +205,22 @@ def _change(now: int, before: int | None) -> str:
     return f" ({(now - before) / before * 100:+.0f}%)"
 
 
+def _applications(numbers: dict[str, Any]) -> list[str]:
+    days = numbers["daysToComplete"]
+    per = numbers["sessionsPerCompletion"]
+    return [
+        f"{'Applications:':<13}{numbers['started']:>8} started, {numbers['completed']} completed "
+        f"({_percent(numbers['completionRate'])}), {numbers['saved']} saved, "
+        f"{numbers['abandoned']} abandoned",
+        f"{'':<13}{'-' if per is None else f'{per:.2f}'} sessions per completion; days to "
+        f"complete: median {_days(days['p50'])}, 90th percentile {_days(days['p90'])}",
+    ]
+
+
+def _days(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
 def to_text(report: dict[str, Any]) -> str:
     """A report as a person reads it in a terminal: totals, the funnel and where each step's
     sessions went next, the fields, the error outcomes, the server-side outcomes.
@@ -236,6 +252,8 @@ def to_text(report: dict[str, Any]) -> str:
         f"{'Rates:':<13}start {_percent(totals['startRate'])}, completion "
         f"{_percent(totals['completionRate'])}, conversion {_percent(totals['conversionRate'])}"
     )
+    if "applications" in report:
+        lines += ["", *_applications(report["applications"])]
     lines += ["", *_table("Steps", _STEP_COLUMNS, report["steps"])]
     moves = [{**step, "next": _next_steps(step)} for step in report["steps"]]
     lines += ["", *_table("Transitions", _TRANSITION_COLUMNS, moves)]
