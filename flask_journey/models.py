@@ -419,6 +419,8 @@ class SessionForm(BaseModel):
     errors = TextField()
     #: The key of the application its first event naming one belongs to (null: none).
     application = CharField(max_length=64, null=True, index=True)
+    #: Seconds from its first event to its first submit_success (null: not completed).
+    completion_seconds = DoubleField(null=True)
 
     class Meta:
         table_name = "journey_session_form"

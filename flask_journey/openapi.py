@@ -234,6 +234,38 @@ class ReportApplications(Schema):
     daysToComplete = fields.Nested(ReportPercentiles, required=True)
 
 
+class ReportBucket(Schema):
+    upToSeconds = fields.Integer(required=True, allow_none=True)
+    count = _count()
+
+
+class ReportDistribution(Schema):
+    count = _count()
+    p25 = _fraction()
+    p50 = _fraction()
+    p90 = _fraction()
+    histogram = fields.List(fields.Nested(ReportBucket), required=True)
+
+
+class ReportStepTime(Schema):
+    stepKey = fields.String(required=True)
+    p50 = _fraction()
+    p90 = _fraction()
+
+
+class ReportWeek(Schema):
+    week = fields.String(required=True, metadata={"format": "date"})
+    completions = _count()
+    p50 = _fraction()
+
+
+class ReportCompletionTime(Schema):
+    sessions = fields.Nested(ReportDistribution, required=True)
+    applications = fields.Nested(ReportDistribution)
+    steps = fields.List(fields.Nested(ReportStepTime), required=True)
+    weeks = fields.List(fields.Nested(ReportWeek), required=True)
+
+
 class ReportField(Schema):
     fieldKey = fields.String(required=True)
     stepKey = fields.String(required=True, allow_none=True)
@@ -289,6 +321,7 @@ class ReportBreakdownValue(Schema):
     totals = fields.Nested(ReportTotals, required=True)
     steps = fields.List(fields.Nested(ReportStep), required=True)
     fields_ = fields.List(fields.Nested(ReportField), required=True, data_key="fields")
+    completionTime = fields.Nested(ReportCompletionTime, required=True)
 
 
 class ReportPeriod(Schema):
@@ -307,6 +340,7 @@ class ReportPeriod(Schema):
     outcomes = fields.List(fields.Nested(ReportOutcome), required=True)
     errorOutcomes = fields.List(fields.Nested(ReportErrorOutcome), required=True)
     applications = fields.Nested(ReportApplications, required=True)
+    completionTime = fields.Nested(ReportCompletionTime, required=True)
     segments = fields.Dict(keys=fields.String(), values=_counts(), required=True)
     breakdownValues = fields.List(
         fields.Nested(ReportBreakdownValue), required=True, allow_none=True

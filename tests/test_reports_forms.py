@@ -321,3 +321,47 @@ def test_the_cli_prints_the_applications(app, journey, cli):
 
     assert "Applications:     100 started, 92 completed (92.0%), 0 saved, 8 abandoned" in text
     assert "3.00 sessions per completion; days to complete: median 2.0, 90th percentile 2.0" in text
+
+
+def test_completion_time_is_a_distribution_on_fixed_log_buckets(app, journey):
+    durations = [5, 20, 45, 90, 200, 400, 1000, 3000, 5000, 100_000]
+    sessions = [
+        [
+            _event(n * 100, 0, "step_view", stepKey="details"),
+            _event(n * 100, seconds, "submit_success", stepKey="details"),
+        ]
+        for n, seconds in enumerate(durations)
+    ]
+    _store(app, sessions)
+    with app.app_context():
+        report = api.report(
+            ORG, JOURNEY, start=DAY, end=DAY + dt.timedelta(days=7), breakdown="device"
+        )
+    times = report["completionTime"]
+
+    # Nearest rank: the 3rd, 5th and 9th of ten.
+    assert (times["sessions"]["count"], times["sessions"]["p25"]) == (10, 45.0)
+    assert (times["sessions"]["p50"], times["sessions"]["p90"]) == (200.0, 5000.0)
+    histogram = times["sessions"]["histogram"]
+    assert [bucket["count"] for bucket in histogram] == [1] * 9 + [0, 0, 1, 0]
+    assert [bucket["upToSeconds"] for bucket in times["sessions"]["histogram"]][-2:] == [
+        604800,
+        None,
+    ]
+    assert times["steps"] == [{"stepKey": "details", "p50": 200.0, "p90": 5000.0}]
+    assert times["weeks"] == [{"week": "2024-01-15", "completions": 10, "p50": 200.0}]
+    assert times["applications"]["p50"] == 200.0  # each session an application of its own
+    assert report["breakdownValues"][0]["completionTime"]["sessions"]["p90"] == 5000.0
+
+
+def test_an_application_takes_its_visits_to_complete(app, journey):
+    _store(app, _application_sessions(app, completing=92, of=100))
+    with app.app_context():
+        times = api.report(ORG, JOURNEY, start=DAY, end=DAY + dt.timedelta(days=5))[
+            "completionTime"
+        ]
+
+    assert (times["sessions"]["count"], times["sessions"]["p50"]) == (92, 30.0)
+    two_days = 2 * 86400 + 30.0
+    assert (times["applications"]["count"], times["applications"]["p90"]) == (92, two_days)
+    assert times["applications"]["histogram"][11] == {"upToSeconds": 604800, "count": 92}

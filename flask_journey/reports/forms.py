@@ -47,6 +47,8 @@ class FormRow:
     errors: list[list[Any]]
     #: The application key of the first event that names one (None: none does).
     application: str | None = None
+    #: Seconds from the first event to the first submit_success (None: not completed).
+    completion_seconds: float | None = None
 
 
 def summarise(events: list[Event]) -> FormRow:
@@ -89,7 +91,11 @@ def summarise(events: list[Event]) -> FormRow:
             else (events[fixed].occurred_at - events[start].occurred_at).total_seconds()
         )
         errors.append([step, field, key[2], int(recovered), int(key == last_error), seconds])
-    return FormRow(path, errors, _application(events))
+    success = next((e for e in events if e.type == "submit_success"), None)
+    took = None
+    if success is not None:
+        took = (success.occurred_at - events[0].occurred_at).total_seconds()
+    return FormRow(path, errors, _application(events), took)
 
 
 def _application(events: list[Event]) -> str | None:
@@ -114,12 +120,13 @@ def _next_change(events: list[Event], after: int, step: str, field: str) -> int 
     return None
 
 
-def stored(row: FormRow) -> tuple[str, str, str | None]:
-    """A row's ``path``, ``errors`` and ``application`` columns."""
+def stored(row: FormRow) -> tuple[str, str, str | None, float | None]:
+    """A row's ``path``, ``errors``, ``application`` and ``completion_seconds`` columns."""
     return (
         json.dumps(row.path, separators=(",", ":")),
         json.dumps(row.errors, separators=(",", ":")),
         row.application,
+        row.completion_seconds,
     )
 
 
@@ -252,13 +259,16 @@ def add_to_report(
     value's) and ``errorOutcomes`` to ``result``, for ``sessions``, the range's session rows."""
     by_id = {session.id: session for session in sessions}
     paths: dict[int, list[str]] = {}
+    took: dict[int, float] = {}
     seen = []
-    for session_id, path, errors in sql.run(
-        f"SELECT f.session_id, f.path, f.errors FROM {_FORM} f"
+    for session_id, path, errors, seconds in sql.run(
+        f"SELECT f.session_id, f.path, f.errors, f.completion_seconds FROM {_FORM} f"
         f" JOIN {_SESSION} s ON s.id = f.session_id WHERE {sql.where}",
         sql.params,
     ):
         paths[session_id] = json.loads(path)
+        if seconds is not None:
+            took[session_id] = seconds
         if errors != "[]":
             seen.append((_abandoned(by_id[session_id]), json.loads(errors)))
 
@@ -268,8 +278,8 @@ def add_to_report(
             yield Walk(paths.get(session.id, []), completed, session.closed and not completed)
 
     branch_rows(result["steps"], walks(sessions), query.optional)
+    groups: dict[str, list[Any]] = defaultdict(list)
     if query.breakdown:
-        groups: dict[str, list[Any]] = defaultdict(list)
         for session in sessions:
             groups[session.segment(query.breakdown)].append(session)
         for group in result["breakdownValues"] or []:
@@ -286,7 +296,22 @@ def add_to_report(
         )
     }
     result["errorOutcomes"] = error_outcome_rows(seen, clean)
-    result["applications"] = _applications(sql, query, by_id)
+    applications = _applications(sql, query, by_id, took)
+    result["applications"] = application_numbers(applications, query)
+    result["completionTime"] = completion_time(
+        [(s.first_at, took[s.id]) for s in sessions if s.id in took],
+        [times for times in (_application_seconds(a) for a in applications) if times],
+        {row["stepKey"]: step_seconds(sessions, row["stepKey"]) for row in result["steps"]},
+        query,
+    )
+    for group in result["breakdownValues"] or []:
+        members = groups[group["value"]]
+        group["completionTime"] = completion_time(
+            [(s.first_at, took[s.id]) for s in members if s.id in took],
+            None,
+            {row["stepKey"]: step_seconds(members, row["stepKey"]) for row in group["steps"]},
+            query,
+        )
 
 
 def _abandoned(session: Any) -> bool:
@@ -295,11 +320,13 @@ def _abandoned(session: Any) -> bool:
 
 @dataclass(frozen=True)
 class Visit:
-    """One session of an application: when it began and ended, and whether it completed."""
+    """One session of an application: when it began and ended, whether it completed, and the
+    seconds from its first event to its first ``submit_success``."""
 
     first_at: dt.datetime
     last_at: dt.datetime
     completed: bool
+    seconds: float | None = None
 
 
 def application_numbers(applications: Iterable[list[Visit]], query: Query) -> dict[str, Any]:
@@ -339,12 +366,15 @@ def percentile(values: list[float], p: int) -> float | None:
     return round(ranked[max(math.ceil(p * len(ranked) / 100), 1) - 1], 3)
 
 
-def _applications(sql: ReportSql, query: Query, sessions: dict[int, Any]) -> dict[str, Any]:
+def _applications(
+    sql: ReportSql, query: Query, sessions: dict[int, Any], took: dict[int, float]
+) -> list[list[Visit]]:
     """The applications of the report's sessions: each session's application, with all its
     sessions, or the session alone when it names none."""
     grouped: dict[str, list[tuple[dt.datetime, int, Visit]]] = defaultdict(list)
-    for application, pk, first_at, last_at, completed in sql.run(
-        f"SELECT a.application, t.id, t.first_at, t.last_at, t.completed FROM {_FORM} a"
+    for application, pk, first_at, last_at, completed, seconds in sql.run(
+        "SELECT a.application, t.id, t.first_at, t.last_at, t.completed, a.completion_seconds"
+        f" FROM {_FORM} a"
         f" JOIN {_SESSION} t ON t.id = a.session_id WHERE t.journey_id = {{p}}"
         f" AND a.application IN (SELECT f.application FROM {_FORM} f"
         f" JOIN {_SESSION} s ON s.id = f.session_id WHERE {sql.where}"
@@ -352,7 +382,8 @@ def _applications(sql: ReportSql, query: Query, sessions: dict[int, Any]) -> dic
         [query.journey_id, *sql.params],
     ):
         first, last = _time(first_at), _time(last_at)
-        grouped[application].append((first, pk, Visit(first, last, bool(completed))))
+        visit = Visit(first, last, bool(completed), seconds)
+        grouped[application].append((first, pk, visit))
     named = {pk for visits in grouped.values() for _, pk, _ in visits}
     found = [
         [visit for _, _, visit in sorted(visits, key=lambda v: v[:2])]
@@ -360,11 +391,81 @@ def _applications(sql: ReportSql, query: Query, sessions: dict[int, Any]) -> dic
         if min(visits, key=lambda v: v[:2])[1] in sessions
     ]
     found.extend(
-        [Visit(s.first_at, s.last_at, bool(s.completed))]
+        [Visit(s.first_at, s.last_at, bool(s.completed), took.get(pk))]
         for pk, s in sessions.items()
         if pk not in named
     )
-    return application_numbers(found, query)
+    return found
+
+
+def _application_seconds(visits: list[Visit]) -> tuple[dt.datetime, float] | None:
+    """When an application began, and the seconds to its completion (None: not completed)."""
+    done = next((visit for visit in visits if visit.completed), None)
+    if done is None or done.seconds is None:
+        return None
+    took = (done.first_at - visits[0].first_at).total_seconds() + done.seconds
+    return visits[0].first_at, took
+
+
+#: The upper bounds of the ``completionTime`` histogram's buckets, in seconds (a log scale:
+#: 10 s, 30 s, 1 min, 2 min, 5 min, 10 min, 30 min, 1 h, 2 h, 6 h, 1 day, 1 week); a last
+#: bucket without bound holds the rest.
+BUCKETS = (10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400, 604800)
+
+
+def distribution(values: list[float]) -> dict[str, Any]:
+    """``count``, ``p25``, ``p50``, ``p90`` and the ``histogram`` of some durations."""
+    counts = [0] * (len(BUCKETS) + 1)
+    for value in values:
+        counts[next((n for n, b in enumerate(BUCKETS) if value <= b), len(BUCKETS))] += 1
+    return {
+        "count": len(values),
+        "p25": percentile(values, 25),
+        "p50": percentile(values, 50),
+        "p90": percentile(values, 90),
+        "histogram": [
+            {"upToSeconds": bound, "count": n}
+            for bound, n in zip((*BUCKETS, None), counts, strict=True)
+        ],
+    }
+
+
+def completion_time(
+    sessions: list[tuple[dt.datetime, float]],
+    applications: list[tuple[dt.datetime, float]] | None,
+    steps: dict[str, list[float]],
+    query: Query,
+) -> dict[str, Any]:
+    """``completionTime``: the distributions of the completed sessions' and applications'
+    ``(start, seconds)``, each step's p50 and p90, and the weekly median of the sessions'."""
+    weeks: dict[str, list[float]] = defaultdict(list)
+    for start, seconds in sessions:
+        day = start.replace(tzinfo=dt.timezone.utc).astimezone(query.zone).date()
+        weeks[(day - dt.timedelta(days=day.weekday())).isoformat()].append(seconds)
+    found: dict[str, Any] = {
+        "sessions": distribution([seconds for _, seconds in sessions]),
+        "steps": [
+            {"stepKey": key, "p50": percentile(values, 50), "p90": percentile(values, 90)}
+            for key, values in steps.items()
+        ],
+        "weeks": [
+            {"week": week, "completions": len(values), "p50": percentile(values, 50)}
+            for week, values in sorted(weeks.items())
+        ],
+    }
+    if applications is not None:
+        found["applications"] = distribution([seconds for _, seconds in applications])
+    return found
+
+
+def step_seconds(sessions: Iterable[Any], step: str) -> list[float]:
+    """The time each session spent on a step, as the funnel's ``medianSeconds`` measures it."""
+    return [
+        entry[2]
+        for session in sessions
+        for entry in session.steps
+        if entry[0] == step and entry[2] is not None
+    ]
 
 
 def _time(value: Any) -> dt.datetime:

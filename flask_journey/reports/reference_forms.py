@@ -16,6 +16,7 @@ from .forms import (
     TOP_TRANSITIONS,
     Visit,
     application_numbers,
+    completion_time,
 )
 from .query import FIELD_TYPES, Query, rate
 
@@ -44,10 +45,41 @@ def add(report: dict[str, Any], sessions: list[Any], query: Query, events: list[
         members = [s for s in sessions if s.segments[query.breakdown] == group["value"]]
         _steps(group["steps"], members, query.optional)
     report["errorOutcomes"] = _error_outcomes(sessions)
-    report["applications"] = _applications(sessions, query, events)
+    applications = _applications(sessions, events)
+    report["applications"] = application_numbers(applications, query)
+    report["completionTime"] = _completion_time(sessions, applications, report["steps"], query)
+    for group in report.get("breakdownValues") or []:
+        members = [s for s in sessions if s.segments[query.breakdown] == group["value"]]
+        group["completionTime"] = _completion_time(members, None, group["steps"], query)
 
 
-def _applications(sessions: list[Any], query: Query, events: list[Any]) -> dict[str, Any]:
+def _completion_time(
+    sessions: list[Any],
+    applications: list[list[Visit]] | None,
+    steps: list[dict[str, Any]],
+    query: Query,
+) -> dict[str, Any]:
+    from .reference import _step_times  # the funnel's own measure of a step's time
+
+    done = []
+    for session in sessions:
+        success = next((e for e in session.events if e.type == "submit_success"), None)
+        if success is not None:
+            took = (success.occurred_at - session.events[0].occurred_at).total_seconds()
+            done.append((session.first_at, took))
+    finished = None
+    if applications is not None:
+        finished = []
+        for visits in applications:
+            completing = [visit for visit in visits if visit.completed]
+            if completing and completing[0].seconds is not None:
+                since = (completing[0].first_at - visits[0].first_at).total_seconds()
+                finished.append((visits[0].first_at, since + completing[0].seconds))
+    times = {row["stepKey"]: list(_step_times(sessions, row["stepKey"])) for row in steps}
+    return completion_time(done, finished, times, query)
+
+
+def _applications(sessions: list[Any], events: list[Any]) -> list[list[Visit]]:
     """Every session of the journey with its application; those whose first session is one of
     the report's, each with all its sessions in order."""
     by_session: dict[str, list[Any]] = defaultdict(list)
@@ -65,10 +97,13 @@ def _applications(sessions: list[Any], query: Query, events: list[Any]) -> dict[
             ),
             None,
         )
-        completed = any(e.type == "submit_success" for e in own)
+        success = next((e for e in own if e.type == "submit_success"), None)
+        seconds = None
+        if success is not None:
+            seconds = (success.occurred_at - own[0].occurred_at).total_seconds()
         visits[session_id] = (
             application or ("session", session_id),
-            Visit(own[0].occurred_at, own[-1].occurred_at, completed),
+            Visit(own[0].occurred_at, own[-1].occurred_at, success is not None, seconds),
         )
     groups: dict[Any, list[tuple[Any, str]]] = defaultdict(list)
     for session_id, (application, visit) in visits.items():
@@ -79,7 +114,7 @@ def _applications(sessions: list[Any], query: Query, events: list[Any]) -> dict[
         members.sort()
         if members[0][1] in ours:
             applications.append([visits[session_id][1] for _, session_id in members])
-    return application_numbers(applications, query)
+    return applications
 
 
 def _views(session: _Session) -> list[tuple[int, str]]:

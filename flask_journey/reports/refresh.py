@@ -421,7 +421,7 @@ def _store_sessions(
     ]
     _insert(db, FieldSummary._meta.table_name, _FIELD_COLUMNS, fields)
     paths = [(pk, *forms.stored(summaries[session_id][1])) for pk, session_id in created]
-    columns = ("session_id", "path", "errors", "application")
+    columns = ("session_id", "path", "errors", "application", "completion_seconds")
     _insert(db, SessionForm._meta.table_name, columns, paths)
 
 
