@@ -365,3 +365,12 @@ def test_an_application_takes_its_visits_to_complete(app, journey):
     two_days = 2 * 86400 + 30.0
     assert (times["applications"]["count"], times["applications"]["p90"]) == (92, two_days)
     assert times["applications"]["histogram"][11] == {"upToSeconds": 604800, "count": 92}
+
+
+def test_the_cli_prints_completion_times(app, journey, cli):
+    _store(app, _application_sessions(app, completing=92, of=100))
+
+    text = cli("report", ORG, JOURNEY, "--from", "2024-01-15", "--to", "2024-01-20")
+
+    assert "Completion:        92 sessions completed in: 25% within 30.0s, 50% within 30.0s" in text
+    assert "Applications:      92 applications completed in: 25% within 172830.0s" in text

@@ -217,6 +217,19 @@ def _applications(numbers: dict[str, Any]) -> list[str]:
     ]
 
 
+def _completion_time(times: dict[str, Any]) -> list[str]:
+    lines = []
+    for label, key in (("Completion:", "sessions"), ("Applications:", "applications")):
+        found = times.get(key)
+        if found:
+            lines.append(
+                f"{label:<13}{found['count']:>8} {key} completed in: 25% within "
+                f"{_seconds(found['p25'])}, 50% within {_seconds(found['p50'])}, 90% within "
+                f"{_seconds(found['p90'])}"
+            )
+    return lines
+
+
 def _days(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
@@ -254,6 +267,8 @@ def to_text(report: dict[str, Any]) -> str:
     )
     if "applications" in report:
         lines += ["", *_applications(report["applications"])]
+    if "completionTime" in report:
+        lines += ["", *_completion_time(report["completionTime"])]
     lines += ["", *_table("Steps", _STEP_COLUMNS, report["steps"])]
     moves = [{**step, "next": _next_steps(step)} for step in report["steps"]]
     lines += ["", *_table("Transitions", _TRANSITION_COLUMNS, moves)]
