@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..models import FieldSummary, SessionForm, SessionSummary
+from . import stats
 from .query import Query, median_seconds, rate
 from .summary import Event
 
@@ -470,3 +471,143 @@ def step_seconds(sessions: Iterable[Any], step: str) -> list[float]:
 
 def _time(value: Any) -> dt.datetime:
     return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
+
+
+@dataclass
+class Group:
+    """The sessions of one group (abandoners or completers) that had a field."""
+
+    sessions: int = 0
+    returns: int = 0
+    errors: int = 0
+
+    def __post_init__(self) -> None:
+        self.seconds: list[float] = []
+
+    def add(self, returned: bool, errored: bool, seconds: float | None) -> None:
+        self.sessions += 1
+        self.returns += returned
+        self.errors += errored
+        if seconds is not None:
+            self.seconds.append(seconds)
+
+
+def behaviour_rows(fields: dict[tuple[str, str], tuple[Group, Group]]) -> list[dict[str, Any]]:
+    """``behaviour``: per field ``(stepKey or '', fieldKey)``, its abandoners compared with its
+    completers on return rate, error rate (two-proportion z-test, or Fisher's exact test where
+    an expected count is under 5) and time in field (Mann-Whitney U), each ``significant``
+    after Benjamini-Hochberg over every test of every field where both groups have at least
+    :data:`~.stats.MIN_GROUP` sessions."""
+    rows: list[dict[str, Any]] = []
+    tested: list[tuple[dict[str, Any], float]] = []
+    for (step, field), (left, done) in sorted(fields.items()):
+        enough = min(left.sessions, done.sessions) >= stats.MIN_GROUP
+        row: dict[str, Any] = {
+            "stepKey": step or None,
+            "fieldKey": field,
+            "abandoners": left.sessions,
+            "completers": done.sessions,
+        }
+        for key, x1, x2 in (
+            ("returnRate", left.returns, done.returns),
+            ("errorRate", left.errors, done.errors),
+        ):
+            entry = _proportions(x1, left.sessions, x2, done.sessions)
+            row[key] = entry
+            if enough and entry["pValue"] is not None:
+                tested.append((entry, entry["pValue"]))
+        a, b = median_seconds(left.seconds), median_seconds(done.seconds)
+        p = (
+            stats.mann_whitney(left.seconds, done.seconds)
+            if left.seconds and done.seconds
+            else None
+        )
+        row["timeInField"] = {
+            "abandoners": a,
+            "completers": b,
+            "difference": None if a is None or b is None else round(a - b, 3),
+            "pValue": None if p is None else round(p, 6),
+            "test": "mann-whitney",
+            "significant": False,
+        }
+        if enough and p is not None:
+            tested.append((row["timeInField"], p))
+        rows.append(row)
+    mark(tested)
+    return rows
+
+
+def _proportions(x1: int, n1: int, x2: int, n2: int) -> dict[str, Any]:
+    """Two rates, their difference and the p-value of a test that they differ."""
+    if not n1 or not n2:
+        return {
+            "abandoners": rate(x1, n1),
+            "completers": rate(x2, n2),
+            "difference": None,
+            "pValue": None,
+            "test": None,
+            "significant": False,
+        }
+    p, test = stats.proportions(x1, n1, x2, n2)
+    return {
+        "abandoners": rate(x1, n1),
+        "completers": rate(x2, n2),
+        "difference": round(x1 / n1 - x2 / n2, 4),
+        "pValue": round(p, 6),
+        "test": test,
+        "significant": False,
+    }
+
+
+def mark(tested: list[tuple[dict[str, Any], float]]) -> None:
+    """Set ``significant`` on each tested entry, by Benjamini-Hochberg over all of them."""
+    for (entry, _), found in zip(
+        tested, stats.benjamini_hochberg([p for _, p in tested]), strict=True
+    ):
+        entry["significant"] = found
+
+
+def period_changes(report: dict[str, Any]) -> dict[str, Any] | None:
+    """``changes``: the completion rate and each step's exit rate against the previous period,
+    each with the p-value of a test that they differ and ``significant`` after
+    Benjamini-Hochberg over all of them (where both periods have at least
+    :data:`~.stats.MIN_GROUP` starters, or sessions at the step)."""
+    before = report.get("previous")
+    if not before:
+        return None
+    tested: list[tuple[dict[str, Any], float]] = []
+
+    def change(x1: int, n1: int, x2: int, n2: int, **named: Any) -> dict[str, Any]:
+        found = _proportions(x1, n1, x2, n2)
+        entry = {
+            **named,
+            "now": found.pop("abandoners"),
+            "before": found.pop("completers"),
+            **found,
+        }
+        if min(n1, n2) >= stats.MIN_GROUP and entry["pValue"] is not None:
+            tested.append((entry, entry["pValue"]))
+        return entry
+
+    now, then = report["totals"], before["totals"]
+    found: dict[str, Any] = {
+        "completionRate": change(
+            now["completions"], now["starters"], then["completions"], then["starters"]
+        ),
+        "exitRates": [],
+    }
+    earlier = {row["stepKey"]: row for row in before.get("steps") or []}
+    for row in report["steps"]:
+        old = earlier.get(row["stepKey"])
+        if old is not None and "exits" in old:
+            found["exitRates"].append(
+                change(
+                    row["exits"],
+                    row["sessions"],
+                    old["exits"],
+                    old["sessions"],
+                    stepKey=row["stepKey"],
+                )
+            )
+    mark(tested)
+    return found
