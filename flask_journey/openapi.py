@@ -266,6 +266,40 @@ class ReportCompletionTime(Schema):
     weeks = fields.List(fields.Nested(ReportWeek), required=True)
 
 
+class ReportComparison(Schema):
+    abandoners = _fraction()
+    completers = _fraction()
+    difference = _fraction()
+    pValue = _fraction()
+    test = fields.String(required=True, allow_none=True)
+    significant = fields.Boolean(required=True)
+
+
+class ReportBehaviour(Schema):
+    stepKey = fields.String(required=True, allow_none=True)
+    fieldKey = fields.String(required=True)
+    abandoners = _count()
+    completers = _count()
+    returnRate = fields.Nested(ReportComparison, required=True)
+    errorRate = fields.Nested(ReportComparison, required=True)
+    timeInField = fields.Nested(ReportComparison, required=True)
+
+
+class ReportChange(Schema):
+    stepKey = fields.String()
+    now = _fraction()
+    before = _fraction()
+    difference = _fraction()
+    pValue = _fraction()
+    test = fields.String(required=True, allow_none=True)
+    significant = fields.Boolean(required=True)
+
+
+class ReportChanges(Schema):
+    completionRate = fields.Nested(ReportChange, required=True)
+    exitRates = fields.List(fields.Nested(ReportChange), required=True)
+
+
 class ReportField(Schema):
     fieldKey = fields.String(required=True)
     stepKey = fields.String(required=True, allow_none=True)
@@ -341,6 +375,7 @@ class ReportPeriod(Schema):
     errorOutcomes = fields.List(fields.Nested(ReportErrorOutcome), required=True)
     applications = fields.Nested(ReportApplications, required=True)
     completionTime = fields.Nested(ReportCompletionTime, required=True)
+    behaviour = fields.List(fields.Nested(ReportBehaviour), required=True)
     segments = fields.Dict(keys=fields.String(), values=_counts(), required=True)
     breakdownValues = fields.List(
         fields.Nested(ReportBreakdownValue), required=True, allow_none=True
@@ -355,6 +390,7 @@ class Report(ReportPeriod):
     journeyKey = fields.String(required=True)
     refreshedAt = fields.String(required=True, allow_none=True)
     previous = fields.Nested(ReportPeriod, required=True, allow_none=True)
+    changes = fields.Nested(ReportChanges, required=True, allow_none=True)
 
 
 def _query(name: str, description: str, **schema: Any) -> dict[str, Any]:

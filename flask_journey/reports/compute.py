@@ -109,6 +109,7 @@ def compute(db: Database, query: Query, *, previous: str = "full") -> dict[str, 
     if query.compare:
         before = query.previous()
         result["previous"] = _period(db, before) if previous == "full" else _totals_of(db, before)
+    result["changes"] = forms.period_changes(result)
     return result
 
 

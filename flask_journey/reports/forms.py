@@ -297,6 +297,7 @@ def add_to_report(
         )
     }
     result["errorOutcomes"] = error_outcome_rows(seen, clean)
+    result["behaviour"] = _behaviour(sql, by_id)
     applications = _applications(sql, query, by_id, took)
     result["applications"] = application_numbers(applications, query)
     result["completionTime"] = completion_time(
@@ -313,6 +314,21 @@ def add_to_report(
             {row["stepKey"]: step_seconds(members, row["stepKey"]) for row in group["steps"]},
             query,
         )
+
+
+def _behaviour(sql: ReportSql, sessions: dict[int, Any]) -> list[dict[str, Any]]:
+    """``behaviour`` from the session-field rows of the report's abandoners and completers."""
+    fields: dict[tuple[str, str], tuple[Group, Group]] = defaultdict(lambda: (Group(), Group()))
+    for step, field, returned, errors, seconds, session_id in sql.run(
+        "SELECT f.step_key, f.field_key, f.returned, f.errors, f.seconds, f.session_id"
+        f" FROM {_FIELD} f JOIN {_SESSION} s ON s.id = f.session_id WHERE {sql.where}",
+        sql.params,
+    ):
+        session = sessions[session_id]
+        if session.completed or _abandoned(session):
+            group = fields[(step, field)][1 if session.completed else 0]
+            group.add(bool(returned), bool(errors), seconds)
+    return behaviour_rows(fields)
 
 
 def _abandoned(session: Any) -> bool:
@@ -538,12 +554,13 @@ def behaviour_rows(fields: dict[tuple[str, str], tuple[Group, Group]]) -> list[d
 
 
 def _proportions(x1: int, n1: int, x2: int, n2: int) -> dict[str, Any]:
-    """Two rates, their difference and the p-value of a test that they differ."""
-    if not n1 or not n2:
+    """Two rates, their difference and the p-value of a test that they differ (none where a
+    rate is not a share of its sessions: completions of sessions that never started)."""
+    if not n1 or not n2 or x1 > n1 or x2 > n2:
         return {
             "abandoners": rate(x1, n1),
             "completers": rate(x2, n2),
-            "difference": None,
+            "difference": None if not n1 or not n2 else round(x1 / n1 - x2 / n2, 4),
             "pValue": None,
             "test": None,
             "significant": False,

@@ -22,6 +22,7 @@ from ..db import using
 from ..identities import EMAIL, USER, kind_of
 from ..models import Event
 from . import reference_forms
+from .forms import period_changes
 from .query import (
     DIRECT,
     FIELD_TYPES,
@@ -108,7 +109,9 @@ def compute(db: Database, query: Query, limits: Limits | None = None) -> dict[st
     values beyond ``limits`` (default: the ``JOURNEY_MAX_*`` defaults) folded."""
     events = _events(db, query.journey_id)
     folded = _folded(events, query.steps, limits or Limits.default())
-    return _report(folded, query, events)
+    report = _report(folded, query, events)
+    report["changes"] = period_changes(report)
+    return report
 
 
 def _folded(events: list[_Event], configured: Iterable[str], limits: Limits) -> list[_Event]:

@@ -14,8 +14,10 @@ from .forms import (
     OTHER,
     TOP_ERROR_OUTCOMES,
     TOP_TRANSITIONS,
+    Group,
     Visit,
     application_numbers,
+    behaviour_rows,
     completion_time,
 )
 from .query import FIELD_TYPES, Query, rate
@@ -45,12 +47,35 @@ def add(report: dict[str, Any], sessions: list[Any], query: Query, events: list[
         members = [s for s in sessions if s.segments[query.breakdown] == group["value"]]
         _steps(group["steps"], members, query.optional)
     report["errorOutcomes"] = _error_outcomes(sessions)
+    report["behaviour"] = _behaviour(sessions)
     applications = _applications(sessions, events)
     report["applications"] = application_numbers(applications, query)
     report["completionTime"] = _completion_time(sessions, applications, report["steps"], query)
     for group in report.get("breakdownValues") or []:
         members = [s for s in sessions if s.segments[query.breakdown] == group["value"]]
         group["completionTime"] = _completion_time(members, None, group["steps"], query)
+
+
+def _behaviour(sessions: list[Any]) -> list[dict[str, Any]]:
+    from .reference import _returns, _time_in_field  # the field table's own measures
+
+    fields: dict[tuple[str, str], tuple[Group, Group]] = defaultdict(lambda: (Group(), Group()))
+    for session in sessions:
+        if not (session.completed or _abandoned(session)):
+            continue
+        returned = _returns(session)
+        own: dict[tuple[str, str | None], list[Any]] = defaultdict(list)
+        for event in session.events:
+            if event.field is not None:
+                own[event.field].append(event)
+        for (field, step), events in own.items():
+            group = fields[(step or "", field)][1 if session.completed else 0]
+            group.add(
+                (field, step) in returned,
+                any(e.type == "validation_error" for e in events),
+                _time_in_field(events),
+            )
+    return behaviour_rows(fields)
 
 
 def _completion_time(
