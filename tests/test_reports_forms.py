@@ -232,18 +232,18 @@ def _application_sessions(app, completing: int, of: int) -> list[list[dict[str, 
     for n, key in enumerate(keys):
         for visit in range(3):
             number = n * 3 + visit
-            at = visit * 86400 - number * 40  # each session starts a day after the last
-
-            def event(seconds: float, tag: str, **props: Any) -> dict[str, Any]:
-                return _event(number, at + seconds, tag, applicationKey=key, **props)
-
-            session = [
-                event(0, "step_view", stepKey="details"),
-                event(1, "field_focus", stepKey="details", fieldKey="f"),
-            ]
+            at = visit * 86400 - number * 40  # every application's visits: a day apart
+            steps = [(0, "step_view", {}), (1, "field_focus", {"fieldKey": "f"})]
             if visit == 2 and n < completing:
-                session.append(event(30, "submit_success", stepKey="details"))
-            sessions.append(session)
+                steps.append((30, "submit_success", {}))
+            sessions.append(
+                [
+                    _event(
+                        number, at + seconds, tag, applicationKey=key, stepKey="details", **extra
+                    )
+                    for seconds, tag, extra in steps
+                ]
+            )
     return sessions
 
 
