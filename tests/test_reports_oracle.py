@@ -105,6 +105,8 @@ def _embed_session(rng: random.Random, number: int) -> list[Event]:
     country = rng.choice((None, "US", "JP"))
     user_agent = rng.choice(USER_AGENTS)
     step = rng.choice((None, STEPS[0]))
+    # Some sessions belong to one of a few applications, named on some of their events.
+    application = rng.choice((None, None, *(f"ak_{k:032x}" for k in range(4))))
     events = []
     for n in range(rng.randint(1, 18)):
         at += _gap(rng)
@@ -156,6 +158,8 @@ def _embed_session(rng: random.Random, number: int) -> list[Event]:
             )
         else:
             event["type"] = rng.choice(("session_end", "page_view", "session_start"))
+        if application and rng.random() < 0.3:
+            event["properties"] = {**(event.get("properties") or {}), "applicationKey": application}
         events.append(("journey", event))
     return events
 
