@@ -374,3 +374,26 @@ def test_the_cli_prints_completion_times(app, journey, cli):
 
     assert "Completion:        92 sessions completed in: 25% within 30.0s, 50% within 30.0s" in text
     assert "Applications:      92 applications completed in: 25% within 172830.0s" in text
+
+
+def test_the_new_numbers_are_csv_tables(app, journey, cli):
+    _store(app, _application_sessions(app, completing=92, of=100))
+
+    def table(name: str) -> list[str]:
+        dates = ("--from", "2024-01-15", "--to", "2024-01-20")
+        return cli("report", ORG, JOURNEY, *dates, "--format", "csv", "--table", name).splitlines()
+
+    assert table("applications") == [
+        "started,completed,saved,abandoned,completionRate,sessionsPerCompletion,"
+        "daysToCompleteP50,daysToCompleteP90",
+        "100,92,0,8,0.92,3.0,2.0,2.0",
+    ]
+    completion = table("completionTime")
+    assert completion[0] == "of,upToSeconds,count,p25,p50,p90"
+    assert "sessions,30,92,30.0,30.0,30.0" in completion
+    assert "applications,604800,92,172830.0,172830.0,172830.0" in completion
+    behaviour = table("behaviour")
+    assert behaviour[0] == (
+        "stepKey,fieldKey,measure,abandoners,completers,difference,pValue,test,significant"
+    )
+    assert behaviour[1].startswith("details,f,returnRate,0.0,0.0,0.0,")

@@ -77,6 +77,28 @@ TABLES: dict[str, tuple[str, ...]] = {
         "excessAbandons",
         "medianSecondsToFix",
     ),
+    "applications": (
+        "started",
+        "completed",
+        "saved",
+        "abandoned",
+        "completionRate",
+        "sessionsPerCompletion",
+        "daysToCompleteP50",
+        "daysToCompleteP90",
+    ),
+    "completionTime": ("of", "upToSeconds", "count", "p25", "p50", "p90"),
+    "behaviour": (
+        "stepKey",
+        "fieldKey",
+        "measure",
+        "abandoners",
+        "completers",
+        "difference",
+        "pValue",
+        "test",
+        "significant",
+    ),
 }
 DEFAULT_TABLE = "steps"
 
@@ -103,6 +125,28 @@ def rows(report: dict[str, Any], table: str) -> list[dict[str, Any]]:
         ]
     if table == "steps":
         return [{**step, "transitions": _next_steps(step)} for step in report["steps"]]
+    if table == "applications":
+        numbers = report["applications"]
+        days = numbers["daysToComplete"]
+        return [{**numbers, "daysToCompleteP50": days["p50"], "daysToCompleteP90": days["p90"]}]
+    if table == "completionTime":
+        return [
+            {"of": of, **found, **bucket}
+            for of in ("sessions", "applications")
+            if (found := report["completionTime"].get(of))
+            for bucket in found["histogram"]
+        ]
+    if table == "behaviour":
+        return [
+            {
+                "stepKey": row["stepKey"],
+                "fieldKey": row["fieldKey"],
+                "measure": measure,
+                **row[measure],
+            }
+            for row in report["behaviour"]
+            for measure in ("returnRate", "errorRate", "timeInField")
+        ]
     return list(report[table])
 
 
