@@ -1,12 +1,15 @@
-"""Answers for real forms: a funnel that follows branches, and what follows a validation error.
+"""Answers for real forms: a funnel that follows branches, what follows a validation error,
+applications across sessions, how long completing takes, and which differences are real.
 
 :func:`summarise` takes one session's events, in order, and returns what
-:class:`~flask_journey.models.SessionForm` stores: the session's path through the steps and,
-for each field and error type it saw, whether it recovered. :func:`add_to_report` reads those
-rows for a report's sessions and adds, to each step row, ``exits``, ``exitRate``,
-``transitions`` and the ``previousStep`` its ``shareOfPrevious`` is measured against, and to
-the report ``errorOutcomes``. ``docs/reports.md`` defines each number;
-:mod:`.reference_forms` computes the same from raw events.
+:class:`~flask_journey.models.SessionForm` stores: the session's path through the steps, for
+each field and error type it saw whether it recovered, its application key and how long it took
+to complete. :func:`add_to_report` reads those rows for a report's sessions and adds, to each
+step row, ``exits``, ``exitRate``, ``transitions`` and the ``previousStep`` its
+``shareOfPrevious`` is measured against, and to the report ``errorOutcomes``, ``behaviour``,
+``applications`` and ``completionTime``; :func:`period_changes` gives ``changes``.
+``docs/reports.md`` defines each number; :mod:`.reference_forms` computes the same from raw
+events.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ..applications import KEY
 from ..models import FieldSummary, SessionForm, SessionSummary
 from . import stats
 from .query import Query, median_seconds, rate
@@ -100,11 +104,12 @@ def summarise(events: list[Event]) -> FormRow:
 
 
 def _application(events: list[Event]) -> str | None:
+    """The first application key an event names (a value of another shape is no key)."""
     for event in events:
         if event.properties and "applicationKey" in str(event.properties):
             found = event.props().get("applicationKey")
-            if found:
-                return str(found)
+            if isinstance(found, str) and KEY.match(found):
+                return found
     return None
 
 

@@ -8,6 +8,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any, Protocol
 
+from ..applications import KEY
 from .forms import (
     COMPLETED,
     EXIT,
@@ -118,7 +119,8 @@ def _applications(sessions: list[Any], events: list[Any]) -> list[list[Visit]]:
             (
                 e.properties["applicationKey"]
                 for e in own
-                if (e.properties or {}).get("applicationKey")
+                if isinstance((e.properties or {}).get("applicationKey"), str)
+                and KEY.match(e.properties["applicationKey"])
             ),
             None,
         )
