@@ -15,7 +15,15 @@ bp = Blueprint("grant", __name__)
 
 
 def _application() -> dict:
-    return session.setdefault("application", {})
+    """This browser's application: kept in its session cookie, so that it can be saved and
+    resumed in a later visit, with an id that names it to flask-journey (only a key derived
+    from the id reaches the page)."""
+    session.permanent = True
+    application = session.setdefault("application", {})
+    if "id" not in application:
+        application["id"] = secrets.token_hex(8)
+        session.modified = True
+    return application
 
 
 def _store(step: str, values: dict) -> None:
@@ -106,7 +114,10 @@ def submit() -> Response | tuple[str, int]:
             errors=errors,
         )
         return page, 400
-    session["application"] = {"reference": "SBG-" + secrets.token_hex(4).upper()}
+    session["application"] = {
+        "id": _application()["id"],
+        "reference": "SBG-" + secrets.token_hex(4).upper(),
+    }
     return redirect(url_for("grant.submitted"))
 
 

@@ -66,6 +66,7 @@ class JourneyUpdateSchema(Schema):
     allowedOrigins = _origins()
     steps = _steps()
     labels = _labels()
+    optionalSteps = _steps()
 
     @validates_schema
     def _changes_something(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -108,6 +109,7 @@ class JourneyResource(Schema):
     trackerId = fields.Integer(required=True)
     allowedOrigins = fields.List(fields.String(), required=True)
     steps = fields.List(fields.String(), required=True)
+    optionalSteps = fields.List(fields.String(), required=True)
     labels = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
     createdAt = fields.String(required=True, metadata={"format": "date-time"})
 
@@ -177,6 +179,11 @@ class ReportTotals(Schema):
     conversionRate = _fraction()
 
 
+class ReportTransition(Schema):
+    to = fields.String(required=True)
+    sessions = _count()
+
+
 class ReportStep(Schema):
     stepKey = fields.String(required=True)
     position = _count()
@@ -187,6 +194,103 @@ class ReportStep(Schema):
     dropoffs = _count()
     dropoffReasons = _counts()
     medianSeconds = _fraction()
+    optional = fields.Boolean(required=True)
+    exits = _count()
+    exitRate = _fraction()
+    transitions = fields.List(fields.Nested(ReportTransition), required=True)
+    previousStep = fields.String(required=True, allow_none=True)
+
+
+class ReportErrorOutcome(Schema):
+    stepKey = fields.String(required=True, allow_none=True)
+    fieldKey = fields.String(required=True)
+    errorType = fields.String(required=True)
+    sessions = _count()
+    recovered = _count()
+    abandonedAfter = _count()
+    excessAbandons = fields.Float(required=True)
+    medianSecondsToFix = _fraction()
+
+
+class ReportPercentiles(Schema):
+    p50 = _fraction()
+    p90 = _fraction()
+
+
+class ReportApplications(Schema):
+    started = _count()
+    completed = _count()
+    saved = _count()
+    abandoned = _count()
+    completionRate = _fraction()
+    sessionsPerCompletion = _fraction()
+    daysToComplete = fields.Nested(ReportPercentiles, required=True)
+
+
+class ReportBucket(Schema):
+    upToSeconds = fields.Integer(required=True, allow_none=True)
+    count = _count()
+
+
+class ReportDistribution(Schema):
+    count = _count()
+    p25 = _fraction()
+    p50 = _fraction()
+    p90 = _fraction()
+    histogram = fields.List(fields.Nested(ReportBucket), required=True)
+
+
+class ReportStepTime(Schema):
+    stepKey = fields.String(required=True)
+    p50 = _fraction()
+    p90 = _fraction()
+
+
+class ReportWeek(Schema):
+    week = fields.String(required=True, metadata={"format": "date"})
+    completions = _count()
+    p50 = _fraction()
+
+
+class ReportCompletionTime(Schema):
+    sessions = fields.Nested(ReportDistribution, required=True)
+    applications = fields.Nested(ReportDistribution)
+    steps = fields.List(fields.Nested(ReportStepTime), required=True)
+    weeks = fields.List(fields.Nested(ReportWeek), required=True)
+
+
+class ReportComparison(Schema):
+    abandoners = _fraction()
+    completers = _fraction()
+    difference = _fraction()
+    pValue = _fraction()
+    test = fields.String(required=True, allow_none=True)
+    significant = fields.Boolean(required=True)
+
+
+class ReportBehaviour(Schema):
+    stepKey = fields.String(required=True, allow_none=True)
+    fieldKey = fields.String(required=True)
+    abandoners = _count()
+    completers = _count()
+    returnRate = fields.Nested(ReportComparison, required=True)
+    errorRate = fields.Nested(ReportComparison, required=True)
+    timeInField = fields.Nested(ReportComparison, required=True)
+
+
+class ReportChange(Schema):
+    stepKey = fields.String()
+    now = _fraction()
+    before = _fraction()
+    difference = _fraction()
+    pValue = _fraction()
+    test = fields.String(required=True, allow_none=True)
+    significant = fields.Boolean(required=True)
+
+
+class ReportChanges(Schema):
+    completionRate = fields.Nested(ReportChange, required=True)
+    exitRates = fields.List(fields.Nested(ReportChange), required=True)
 
 
 class ReportField(Schema):
@@ -244,6 +348,7 @@ class ReportBreakdownValue(Schema):
     totals = fields.Nested(ReportTotals, required=True)
     steps = fields.List(fields.Nested(ReportStep), required=True)
     fields_ = fields.List(fields.Nested(ReportField), required=True, data_key="fields")
+    completionTime = fields.Nested(ReportCompletionTime, required=True)
 
 
 class ReportPeriod(Schema):
@@ -260,6 +365,10 @@ class ReportPeriod(Schema):
     trend = fields.Nested(ReportTrend, required=True)
     events = fields.Nested(ReportEvents, required=True)
     outcomes = fields.List(fields.Nested(ReportOutcome), required=True)
+    errorOutcomes = fields.List(fields.Nested(ReportErrorOutcome), required=True)
+    applications = fields.Nested(ReportApplications, required=True)
+    completionTime = fields.Nested(ReportCompletionTime, required=True)
+    behaviour = fields.List(fields.Nested(ReportBehaviour), required=True)
     segments = fields.Dict(keys=fields.String(), values=_counts(), required=True)
     breakdownValues = fields.List(
         fields.Nested(ReportBreakdownValue), required=True, allow_none=True
@@ -274,6 +383,7 @@ class Report(ReportPeriod):
     journeyKey = fields.String(required=True)
     refreshedAt = fields.String(required=True, allow_none=True)
     previous = fields.Nested(ReportPeriod, required=True, allow_none=True)
+    changes = fields.Nested(ReportChanges, required=True, allow_none=True)
 
 
 def _load(schema: Schema, max_bytes: int) -> dict[str, Any]:
@@ -288,7 +398,13 @@ def _load(schema: Schema, max_bytes: int) -> dict[str, Any]:
 
 
 #: The request field behind each argument a :class:`~flask_journey.api.TenantError` names.
-_FIELDS = {"slug": "journeyKey", "origins": "allowedOrigins", "steps": "steps", "labels": "labels"}
+_FIELDS = {
+    "slug": "journeyKey",
+    "origins": "allowedOrigins",
+    "steps": "steps",
+    "labels": "labels",
+    "optional": "optionalSteps",
+}
 
 
 def _journey(org: Organization, key: str) -> Journey:
@@ -358,6 +474,7 @@ def create_admin_blueprint(state: JourneyState) -> Blueprint:
                 origins=data.get("allowedOrigins"),
                 steps=data.get("steps"),
                 labels=data.get("labels"),
+                optional=data.get("optionalSteps"),
             )
         except api.TenantError as exc:
             raise _invalid(exc) from None
@@ -467,7 +584,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "put",
         "/api/journeys/{journeyKey}",
-        "Replace a journey's allowed origins, steps or labels",
+        "Replace a journey's allowed origins, steps, optional steps or labels",
         {200: JourneyResource},
         Error,
         (400, 401, 403, 404, 413, 415, 503),

@@ -55,7 +55,7 @@ from flask import current_app
 from limits import parse_many
 from peewee import IntegrityError, fn
 
-from . import demo, identities, migrations, reports, tenants
+from . import applications, demo, identities, migrations, reports, tenants
 from .dashboard import shares
 from .dashboard.signing import SigningKeys
 from .db import current_database
@@ -292,6 +292,17 @@ def _labels(labels: Mapping[str, str]) -> dict[str, str]:
     return checked
 
 
+def _optional(optional: Iterable[str], steps: list[str]) -> set[str]:
+    """Optional steps checked: each one of the journey's steps."""
+    if isinstance(optional, str):
+        raise TenantError("optional must be a list of step keys, not one string", "optional")
+    marked = set(optional)
+    unknown = sorted(marked - set(steps))
+    if unknown:
+        raise TenantError(f"optional step {unknown[0]!r} is not one of the steps", "optional")
+    return marked
+
+
 def create_journey(
     org: Organization | str,
     slug: str,
@@ -346,15 +357,23 @@ def update_journey(
     origins: Iterable[str] | None = None,
     steps: Iterable[str] | None = None,
     labels: Mapping[str, str] | None = None,
+    optional: Iterable[str] | None = None,
 ) -> Journey:
     """Replace a journey's allowed origins, its steps, the labels of its step and field keys,
-    or several (origins and steps as :func:`create_journey` takes them, labels as ``{key:
-    label}``, which the dashboard shows instead of the keys; an empty one clears it); None
-    leaves one as it is. All are checked before any is changed."""
+    its optional steps, or several (origins and steps as :func:`create_journey` takes them,
+    labels as ``{key: label}``, which the dashboard shows instead of the keys; an empty one
+    clears it; ``optional``: the steps, of its steps, that a session may skip); None leaves one
+    as it is (new steps keep the optional marks of those still among them). All are checked
+    before any is changed."""
     journey = get_journey(org, slug)
     new_origins = None if origins is None else _origins(origins)
     new_steps = None if steps is None else _steps(steps)
     new_labels = None if labels is None else _labels(labels)
+    kept_steps = journey.configured_steps() if new_steps is None else new_steps
+    marked = journey.optional_steps() if optional is None else _optional(optional, kept_steps)
+    new_optional = [step for step in kept_steps if step in marked]
+    if optional is not None or new_steps is not None:
+        new_steps = kept_steps
     with database.atomic():
         if new_labels is not None:
             JourneyLabels.delete().where(JourneyLabels.journey == journey.id).execute()
@@ -366,7 +385,7 @@ def update_journey(
         if new_steps is not None:
             JourneySteps.delete().where(JourneySteps.journey == journey.id).execute()
             if new_steps:
-                JourneySteps.create(journey=journey, steps=new_steps)
+                JourneySteps.create(journey=journey, steps=new_steps, optional=new_optional or None)
     tenants.changed(current_database())
     return journey
 
@@ -495,6 +514,14 @@ def usage(org: Organization | str) -> dict[str, Any]:
 # -- events ----------------------------------------------------------------------------------
 
 
+def application_key(application: object) -> str:
+    """The key of the application the site names ``application`` (a saved form's id): ``ak_``
+    and an HMAC of it under the installation's secret, as ``journey_embed(...,
+    application=...)`` renders it. Send it as ``applicationKey`` (:func:`store_events`'s
+    ``context``); the id itself is never stored."""
+    return applications.application_key(_state().application_secret(), application)
+
+
 def store_events(
     org: Organization | str,
     journey: str,
@@ -507,7 +534,8 @@ def store_events(
     ``events`` are seed-000 events (``docs/formats/journey.md``: ``_tag``, ``id``, ``ts``,
     ``sessionId``, ``clientId``, ``url`` and the tag's own keys); ``schemaVersion``,
     ``orgKey`` and ``journeyKey`` are filled in when missing. ``context`` is the batch's
-    context (``language``, ``deviceClass``, ...). They go through the ingest flow (validation,
+    context (``language``, ``deviceClass``, ``applicationKey`` from :func:`application_key`,
+    ...). They go through the ingest flow (validation,
     privacy, the quota, one transaction) without its origin and rate-limit checks.
 
     Returns :class:`flask_journey.ingest.Stored`: events written (a retry writes none) and the

@@ -190,9 +190,16 @@ def set_origins(org_slug: str, slug: str, origins: tuple[str, ...]) -> None:
 @click.argument("org_slug", metavar="ORG")
 @click.argument("slug", metavar="JOURNEY")
 @click.argument("steps", nargs=-1)
-def set_steps(org_slug: str, slug: str, steps: tuple[str, ...]) -> None:
+@click.option(
+    "--optional",
+    "optional",
+    multiple=True,
+    metavar="STEP",
+    help="A step sessions may skip (skipping it is no drop-off); may be given several times.",
+)
+def set_steps(org_slug: str, slug: str, steps: tuple[str, ...], optional: tuple[str, ...]) -> None:
     """Set a journey's steps, in order, for the reports' funnel (none given: clear them)."""
-    journey = api.update_journey(org_slug, slug, steps=steps)
+    journey = api.update_journey(org_slug, slug, steps=steps, optional=optional)
     click.echo(json.dumps(journey.to_dict()))
 
 

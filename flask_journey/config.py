@@ -262,6 +262,11 @@ class Settings:
     session_idle_minutes: float = setting(
         30, positive_number, "Minutes without events after which reports count a session closed."
     )
+    application_idle_days: float = setting(
+        30,
+        positive_number,
+        "Days without events after which reports count an uncompleted application abandoned.",
+    )
     report_timezone: str = setting(
         "UTC", timezone, "The IANA time zone of report dates and trends."
     )

@@ -129,8 +129,11 @@ def _visit(
     steps: Sequence[str],
     pages: Mapping[str, str],
     fields: Mapping[str, Sequence[DemoField]],
+    application: str,
+    first: int = 0,
 ) -> list[dict[str, object]]:
-    """One simulated session's canonical events."""
+    """One simulated session's canonical events, of the application ``application``; a
+    resumed application's session starts at the step of index ``first``."""
     session = f"demo-{number:06d}-{rng.getrandbits(32):08x}"
     referrer, utm = _pick(rng, SOURCES)
     common = {
@@ -168,11 +171,19 @@ def _visit(
         return events
 
     landing = f"{home}?utm_source={utm}" if utm else home
-    add("session_start", 0, url=landing, referrer=referrer)
+    add(
+        "session_start",
+        0,
+        url=landing,
+        referrer=referrer,
+        properties={"applicationKey": application},
+    )
     add("page_view", 0.2, url=landing, referrer=referrer, name="Home")
     # Each visitor has a patience; each step's difficulty draws on it.
     patience = rng.betavariate(5, 2)
     for index, step in enumerate(steps):
+        if index < first:
+            continue
         url = pages[step]
         add("page_view", rng.uniform(2, 12), url=url, name=step)
         add("step_view", 0.1, url=url, step_key=step)
@@ -180,7 +191,8 @@ def _visit(
             # The last step is the page a successful submission leads to.
             add("session_end", rng.uniform(5, 60), url=url)
             return events
-        bounce = rng.random() < 0.18 if index == 0 else rng.random() > patience + 0.35
+        draw = rng.random()
+        bounce = draw < 0.18 if index == 0 else draw > patience + 0.35 and index > first
         if bounce:
             return leave(url, step, rng.uniform(3, 40))
         touched: list[DemoField] = []
@@ -266,27 +278,59 @@ def simulate(
     urls.update({step: home + path.lstrip("/") for step, path in (pages or {}).items()})
     specs = _fields_of(steps, known)
     rng = random.Random(seed)
+    # Applications are saved and resumed on a generator of their own.
+    visits = random.Random(f"{seed}-applications")
+    saved: list[tuple[str, int, dt.datetime]] = []
     end = now or utcnow()
     stored = 0
     batch: list[dict[str, object]] = []
     for number in range(sessions):
-        # More visitors on recent days and on weekdays: a trend worth drawing.
-        age = min(days * rng.random() ** 1.3, days - 1e-6)
-        start = end - dt.timedelta(days=age)
-        if start.weekday() >= 5 and rng.random() < 0.4:
-            start -= dt.timedelta(days=2)
-            if start < end - dt.timedelta(days=days):
-                start = end - dt.timedelta(days=rng.uniform(0, min(days, 1)))
-        start = start.replace(hour=rng.choices(range(24), weights=_HOURS)[0])
-        if start > end:
-            start = end - dt.timedelta(hours=1)
-        batch.extend(_visit(rng, number, start, home, steps, urls, specs))
+        if saved and visits.random() < 0.3:
+            application, first, left_at = saved.pop(0)
+            start = min(left_at + dt.timedelta(days=visits.uniform(0.2, 4)), end)
+            batch.extend(_visit(rng, number, start, home, steps, urls, specs, application, first))
+        else:
+            batch.extend(
+                _new_visit(rng, visits, number, end, days, home, steps, urls, specs, saved)
+            )
         if len(batch) >= 400:
             stored += store(tenant, "demo", batch)
             batch = []
     if batch:
         stored += store(tenant, "demo", batch)
     return stored
+
+
+def _new_visit(
+    rng: random.Random,
+    visits: random.Random,
+    number: int,
+    end: dt.datetime,
+    days: int,
+    home: str,
+    steps: Sequence[str],
+    urls: Mapping[str, str],
+    specs: Mapping[str, Sequence[DemoField]],
+    saved: list[tuple[str, int, dt.datetime]],
+) -> list[dict[str, object]]:
+    """The first session of a new application; some that drop off are ``saved`` for later."""
+    # More visitors on recent days and on weekdays: a trend worth drawing.
+    age = min(days * rng.random() ** 1.3, days - 1e-6)
+    start = end - dt.timedelta(days=age)
+    if start.weekday() >= 5 and rng.random() < 0.4:
+        start -= dt.timedelta(days=2)
+        if start < end - dt.timedelta(days=days):
+            start = end - dt.timedelta(days=rng.uniform(0, min(days, 1)))
+    start = start.replace(hour=rng.choices(range(24), weights=_HOURS)[0])
+    if start > end:
+        start = end - dt.timedelta(hours=1)
+    application = f"ak_{visits.getrandbits(128):032x}"
+    events = _visit(rng, number, start, home, steps, urls, specs, application)
+    last = events[-1]
+    if last["type"] == "dropoff_signal" and visits.random() < 0.5:
+        # Saved: the visitor comes back to the step they left, in a later session.
+        saved.append((application, steps.index(str(last["step_key"])), start))
+    return events
 
 
 #: Relative visitors per hour of the day.

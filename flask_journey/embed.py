@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from flask import Blueprint, Response, send_from_directory, url_for
+from flask import Blueprint, Response, current_app, send_from_directory, url_for
 from markupsafe import Markup, escape
 
+from .applications import application_key
 from .endpoints import Endpoint
 
 if TYPE_CHECKING:
@@ -55,6 +56,7 @@ def journey_embed(
     keep_query: bool = False,
     flush_interval: int | None = None,
     instance: str | None = None,
+    application: object = None,
 ) -> Markup:
     """The ``<script>`` tag that loads the embed script for one journey, every attribute escaped.
 
@@ -62,7 +64,9 @@ def journey_embed(
     ``respect_dnt`` makes the script send nothing when the browser asks not to be tracked
     (Do Not Track or Global Privacy Control); ``keep_query`` sends query-string values;
     ``flush_interval`` is how often, in milliseconds, buffered events are sent (default 5000);
-    ``instance`` is an instance id every event carries (seed 002's, ``data-journey-instance``).
+    ``instance`` is an instance id every event carries (seed 002's, ``data-journey-instance``);
+    ``application`` names the application the page belongs to (a saved form resumed later):
+    only its key (:mod:`flask_journey.applications`) is rendered, never the id.
     ``docs/embed.md`` describes the attributes and the page conventions the script reads.
     """
     attrs = {
@@ -84,5 +88,8 @@ def journey_embed(
         attrs["data-flush-interval"] = str(flush_interval)
     if instance:
         attrs["data-journey-instance"] = instance
+    if application is not None and application != "":
+        secret = current_app.extensions["journey"].application_secret()
+        attrs["data-application"] = application_key(secret, application)
     rendered = " ".join(f'{name}="{escape(value)}"' for name, value in attrs.items())
     return Markup(f"<script {rendered} async></script>")

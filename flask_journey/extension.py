@@ -18,7 +18,12 @@ from .dashboard.signing import SigningKeys
 from .embed import create_embed_blueprint, journey_embed
 from .formats import FORMATS
 from .guard import Guard
-from .installation import client_salt_of, dashboard_secret_of, identity_secret_of
+from .installation import (
+    application_secret_of,
+    client_salt_of,
+    dashboard_secret_of,
+    identity_secret_of,
+)
 from .models import Organization
 from .openapi import create_openapi_blueprint
 from .state import JourneyState
@@ -57,6 +62,7 @@ class Journey:
             Guard(app, settings, database, client_salt_of(database)),
             TenantCache(settings.tenant_cache_seconds, database),
             reports.default_policy(settings),
+            application_secret_of(database),
             geo=countries,
             replica=db.create_database(settings, settings.report_database_url)
             if settings.report_database_url

@@ -23,6 +23,7 @@ from .models import Installation
 IDENTITY_SECRET = "identity_secret"
 CLIENT_SALT = "ratelimit_client_salt"
 DASHBOARD_SECRET = "dashboard_secret"
+APPLICATION_SECRET = "application_secret"
 
 
 def get_or_create(db: Database, name: str, make: Callable[[], str]) -> str:
@@ -60,6 +61,12 @@ def identity_secret_of(db: Database) -> Callable[[], bytes]:
 def client_salt_of(db: Database) -> Callable[[], bytes]:
     """The salt of the client-address hash the per-client rate limit counts under."""
     return kept(db, CLIENT_SALT)
+
+
+def application_secret_of(db: Database) -> Callable[[], bytes]:
+    """The secret that keys the HMAC of the application ids a site names
+    (:mod:`flask_journey.applications`)."""
+    return kept(db, APPLICATION_SECRET)
 
 
 def dashboard_secret_of(db: Database) -> Callable[[], bytes]:

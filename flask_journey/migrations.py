@@ -54,8 +54,10 @@ from .models import (
     JourneyLabels,
     JourneySteps,
     JourneyUsage,
+    JSONField,
     RefreshState,
     RefusalCount,
+    SessionForm,
     SessionSummary,
     ShareLink,
     VocabularyValue,
@@ -185,7 +187,10 @@ def _forget_summaries(migrator: SchemaMigrator) -> list[Operation]:
 
     def forget(migrator: SchemaMigrator) -> None:
         with using(migrator.database):
-            for table in (FieldSummary, SessionSummary, HourlyCount, RefreshState):
+            tables = [FieldSummary, SessionSummary, HourlyCount, RefreshState]
+            if SessionForm._meta.table_name in migrator.database.get_tables():
+                tables.insert(0, SessionForm)
+            for table in tables:
                 table.delete().execute()
 
     return [Operation(migrator, forget)]
@@ -348,6 +353,17 @@ MIGRATIONS: tuple[Migration, ...] = (
         "names, error types and drop-off reasons its reports show on their own; the report "
         "summaries are built again, folding the values beyond the JOURNEY_MAX_* limits",
         _in_turn(_create_tables(VocabularyValue), _forget_summaries),
+    ),
+    Migration(
+        21,
+        "answers for real forms: steps a journey marks optional (journey_steps.optional) and "
+        "each session's path through the steps and error outcomes (journey_session_form); "
+        "the report summaries are built again",
+        _in_turn(
+            _add_columns(JourneySteps._meta.table_name, optional=JSONField(null=True)),
+            _create_tables(SessionForm),
+            _forget_summaries,
+        ),
     ),
 )
 

@@ -97,6 +97,7 @@ class Journey(BaseModel):
             "trackerId": self.id,
             "allowedOrigins": list(self.allowed_origins or []),
             "steps": self.configured_steps(),
+            "optionalSteps": self.optional_steps(),
             "labels": self.labels(),
             "createdAt": self.created_at.isoformat() + "Z",
         }
@@ -105,6 +106,11 @@ class Journey(BaseModel):
         """The journey's steps in order, as set for the reports' funnel; [] when none are."""
         row = JourneySteps.get_or_none(JourneySteps.journey == self.id)
         return list(row.steps) if row else []
+
+    def optional_steps(self) -> list[str]:
+        """The configured steps marked optional: skipping one is never a drop-off."""
+        row = JourneySteps.get_or_none(JourneySteps.journey == self.id)
+        return list(row.optional or []) if row else []
 
     def labels(self) -> dict[str, str]:
         """The labels the site gives its step and field keys (key: label); {} when none."""
@@ -120,6 +126,8 @@ class JourneySteps(BaseModel):
 
     journey = ForeignKeyField(Journey, primary_key=True, on_delete="CASCADE")
     steps = JSONField(default=list)
+    #: The steps (of ``steps``) a session may skip (schema version 21; null: none).
+    optional = JSONField(null=True)
 
     class Meta:
         table_name = "journey_steps"
@@ -355,6 +363,26 @@ class FieldSummary(BaseModel):
         table_name = "journey_session_field"
 
 
+class SessionForm(BaseModel):
+    """One session's path through the steps and what followed its validation errors
+    (schema version 21): the branch-aware funnel and the error outcomes of the reports."""
+
+    id = AutoField()
+    session = ForeignKeyField(SessionSummary, on_delete="CASCADE", unique=True)
+    #: JSON list of the step keys the session viewed, in time order, a repeated view once.
+    path = TextField()
+    #: JSON ``[[stepKey, fieldKey, errorType, recovered, last, seconds to fix or null], ...]``
+    #: (:func:`flask_journey.reports.forms.summarise`).
+    errors = TextField()
+    #: The key of the application its first event naming one belongs to (null: none).
+    application = CharField(max_length=64, null=True, index=True)
+    #: Seconds from its first event to its first submit_success (null: not completed).
+    completion_seconds = DoubleField(null=True)
+
+    class Meta:
+        table_name = "journey_session_form"
+
+
 class HourlyCount(BaseModel):
     """Events of a journey per UTC hour, by kind and keys (schema version 5).
 
@@ -500,6 +528,7 @@ MODELS = (
     Installation,
     SessionSummary,
     FieldSummary,
+    SessionForm,
     HourlyCount,
     RefreshState,
     VocabularyValue,

@@ -8,6 +8,7 @@ models use here and now is :func:`flask_journey.db.current_database`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -38,6 +39,8 @@ class JourneyState:
     #: When a report refreshes the summaries first (:mod:`flask_journey.reports.policy`); the
     #: host may replace it, e.g. by ``NeverRefresh()`` when cron runs ``flask journey refresh``.
     refresh_policy: RefreshPolicy
+    #: The installation's application secret (:mod:`flask_journey.applications`), read once.
+    application_secret: Callable[[], bytes]
     formats: dict[str, WireFormat] = field(default_factory=dict)
     database_outage: OutageLog = field(default_factory=lambda: OutageLog("database"))
     #: The country lookup (``JOURNEY_GEOIP``, ``JOURNEY_GEOIP_DATABASE``).

@@ -123,5 +123,12 @@ def test_the_demo_data_matches_the_example_form(tmp_path):
     )
     reached = [step["sessions"] for step in report["steps"]]
     assert [step["stepKey"] for step in report["steps"]] == list(DEMO_PAGES)
-    assert reached == sorted(reached, reverse=True) and reached[0] == 300
+    assert reached == sorted(reached, reverse=True) and reached[0] <= 300
     assert reached[-1] == report["totals"]["completions"] > 0
+    # Some applications are saved and resumed in a later session, at the step they left.
+    applications = report["applications"]
+    assert applications["started"] < 300
+    assert applications["completionRate"] > report["totals"]["conversionRate"]
+    assert applications["sessionsPerCompletion"] > 1
+    assert sum(step["exits"] for step in report["steps"]) > 0
+    assert any(row["recovered"] and row["abandonedAfter"] for row in report["errorOutcomes"])

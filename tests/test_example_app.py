@@ -213,3 +213,19 @@ def test_stats_page_counts_what_was_recorded(browser):
     assert "1 session." in page
     assert re.search(r"<td>business-details</td><td>1</td><td>1</td>", page)
     assert re.search(r"<td>dropoff_signal</td><td>1</td>", page)
+
+
+def test_the_grant_form_names_its_application_by_a_key_the_same_in_every_visit(demo, browser):
+    first = browser.get("/apply/eligibility").get_data(as_text=True)
+    key = re.search(r'data-application="(ak_[0-9a-f]{32})"', first).group(1)
+    cookie = browser.get_cookie("session")
+    resumed = demo.test_client()  # a later visit, the saved application's cookie kept
+    resumed.set_cookie("session", cookie.value)
+    later = resumed.get("/apply/eligibility").get_data(as_text=True)
+    with browser.session_transaction() as saved:
+        application_id = saved["application"]["id"]
+
+    assert f'data-application="{key}"' in later
+    assert application_id not in first and application_id not in later
+    browser.get("/apply/start")
+    assert key not in browser.get("/apply/eligibility").get_data(as_text=True)

@@ -229,6 +229,9 @@ def test_migrate_upgrades_a_release_0_1_database_and_keeps_every_row(old_app, ru
         "fields, event names, error types and drop-off reasons its reports show on their own; "
         "the report summaries are built again, folding the values beyond the JOURNEY_MAX_* "
         "limits",
+        "Applied 21: answers for real forms: steps a journey marks optional "
+        "(journey_steps.optional) and each session's path through the steps and error "
+        "outcomes (journey_session_form); the report summaries are built again",
         f"Schema version 1 -> {migrations.LATEST}.",
     ]
     exported = [json.loads(line) for line in run("export").output.splitlines()]

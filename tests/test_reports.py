@@ -156,6 +156,14 @@ FUNNEL = [
         "dropoffs": 2,
         "dropoffReasons": {"leave": 1},
         "medianSeconds": 19.0,
+        "optional": False,
+        "exits": 2,
+        "exitRate": 0.5,
+        "transitions": [
+            {"to": "(exit)", "sessions": 2},
+            {"to": "business-details", "sessions": 2},
+        ],
+        "previousStep": None,
     },
     {
         "stepKey": "business-details",
@@ -167,6 +175,11 @@ FUNNEL = [
         "dropoffs": 1,
         "dropoffReasons": {"hidden": 1},
         "medianSeconds": 30.0,
+        "optional": False,
+        "exits": 1,
+        "exitRate": 0.5,
+        "transitions": [{"to": "(exit)", "sessions": 1}, {"to": "review", "sessions": 1}],
+        "previousStep": "eligibility",
     },
     {
         "stepKey": "review",
@@ -178,6 +191,11 @@ FUNNEL = [
         "dropoffs": 0,
         "dropoffReasons": {},
         "medianSeconds": 12.0,
+        "optional": False,
+        "exits": 0,
+        "exitRate": 0.0,
+        "transitions": [{"to": "(completed)", "sessions": 1}],
+        "previousStep": "business-details",
     },
 ]
 FIELDS = [

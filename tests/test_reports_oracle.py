@@ -106,6 +106,8 @@ def _embed_session(rng: random.Random, number: int) -> list[Event]:
     country = rng.choice((None, "US", "JP"))
     user_agent = rng.choice(USER_AGENTS)
     step = rng.choice((None, STEPS[0]))
+    # Some sessions belong to one of a few applications, named on some of their events.
+    application = rng.choice((None, None, *(f"ak_{k:032x}" for k in range(4))))
     events = []
     for n in range(rng.randint(1, 18)):
         at += _gap(rng)
@@ -157,6 +159,8 @@ def _embed_session(rng: random.Random, number: int) -> list[Event]:
             )
         else:
             event["type"] = rng.choice(("session_end", "page_view", "session_start"))
+        if application and rng.random() < 0.3:
+            event["properties"] = {**(event.get("properties") or {}), "applicationKey": application}
         events.append(("journey", event))
     return events
 
@@ -528,6 +532,11 @@ def test_the_reference_gives_the_numbers_worked_out_by_hand(app):
             "dropoffs": 0,
             "dropoffReasons": {},
             "medianSeconds": 20.0,
+            "optional": False,
+            "exits": 0,
+            "exitRate": 0.0,
+            "transitions": [{"to": "details", "sessions": 3}],
+            "previousStep": None,
         },
         {
             "stepKey": "details",
@@ -539,6 +548,34 @@ def test_the_reference_gives_the_numbers_worked_out_by_hand(app):
             "dropoffs": 2,
             "dropoffReasons": {"leave": 1},
             "medianSeconds": 35.0,
+            "optional": False,
+            "exits": 2,
+            "exitRate": 0.6667,
+            "transitions": [{"to": "(exit)", "sessions": 2}, {"to": "(completed)", "sessions": 1}],
+            "previousStep": "eligibility",
+        },
+    ]
+    # Neither email error was followed by a change of email; d's was its last, and it left.
+    assert report["errorOutcomes"] == [
+        {
+            "stepKey": "details",
+            "fieldKey": "email",
+            "errorType": "valueMissing",
+            "sessions": 1,
+            "recovered": 0,
+            "abandonedAfter": 1,
+            "excessAbandons": 1.0,
+            "medianSecondsToFix": None,
+        },
+        {
+            "stepKey": "details",
+            "fieldKey": "email",
+            "errorType": "typeMismatch",
+            "sessions": 1,
+            "recovered": 0,
+            "abandonedAfter": 0,
+            "excessAbandons": 0.0,
+            "medianSecondsToFix": None,
         },
     ]
     assert report["fields"] == [

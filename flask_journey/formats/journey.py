@@ -13,6 +13,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
+from ..applications import KEY
 from ..events import Tenant
 from ..outcomes import InvalidRequest, Refusal
 from ._base import Incoming, Parsed, Reply, WireFormat
@@ -48,6 +49,20 @@ def _schema_version() -> fields.Integer:
     )
 
 
+def _application_key() -> fields.String:
+    """An application key: a raw application id is refused, never stored."""
+    return text(
+        35,
+        validate=[
+            validate.Regexp(
+                KEY,
+                error="must be an application key (ak_ and 32 hex digits, as "
+                "journey_embed(application=...) and api.application_key make it)",
+            )
+        ],
+    )
+
+
 class ContextSchema(Schema):
     error_messages = {"type": "must be an object"}
 
@@ -59,6 +74,8 @@ class ContextSchema(Schema):
     language = text(35)
     #: Seed 002's instance id, for every event of the batch that names none of its own.
     instanceId = text(128)
+    #: The application every event of the batch that names none of its own belongs to.
+    applicationKey = _application_key()
     #: Any string: the seed lists no values, so one not in :data:`DEVICE_CLASSES` is kept as
     #: :data:`OTHER_DEVICE` rather than refusing the batch.
     deviceClass = fields.String(allow_none=True, error_messages={"invalid": "must be a string"})
@@ -106,6 +123,7 @@ class EventSchema(Schema):
     errorType = text(64)
     reason = text(64)
     instanceId = text(128)
+    applicationKey = _application_key()
 
     @validates_schema
     def _step_view_names_its_step(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -189,6 +207,7 @@ class JourneyFormat(WireFormat):
         device_class = device_class_of(context.get("deviceClass"))
         language = context.get("language")
         instance_id = context.get("instanceId")
+        application = context.get("applicationKey")
         user_agent = incoming.user_agent
         country = self.country(incoming)
         seen: set[str] = set()
@@ -198,7 +217,10 @@ class JourneyFormat(WireFormat):
             if event["id"] in seen:
                 continue
             seen.add(event["id"])
-            reason = event.get("reason")
+            properties = {
+                "reason": event.get("reason"),
+                "applicationKey": event.get("applicationKey") or application,
+            }
             events.append(
                 {
                     "event_id": event["id"],
@@ -219,7 +241,7 @@ class JourneyFormat(WireFormat):
                     "source": event.get("source"),
                     "schema_version": event["schemaVersion"],
                     "embed_version": event.get("embedVersion"),
-                    "properties": {"reason": reason} if reason else None,
+                    "properties": {k: v for k, v in properties.items() if v} or None,
                     "user_agent": user_agent,
                 }
             )

@@ -181,6 +181,8 @@ def _query(
         compare,
         dt.timedelta(minutes=settings.session_idle_minutes),
         now,
+        tuple(journey.optional_steps()),
+        dt.timedelta(days=settings.application_idle_days),
     )
     return query, last
 

@@ -23,6 +23,7 @@ from peewee import Database
 from ..db import is_sqlite
 from ..identities import LINKS_TABLE, RESOLVE_JOINS, RESOLVE_SQL
 from ..models import Event, FieldSummary, HourlyCount, SessionSummary
+from . import forms
 from .query import (
     EPOCH,
     NONE,
@@ -110,6 +111,7 @@ def compute(db: Database, query: Query, *, previous: str = "full") -> dict[str, 
     if query.compare:
         before = query.previous()
         result["previous"] = _period(db, before) if previous == "full" else _totals_of(db, before)
+    result["changes"] = forms.period_changes(result)
     return result
 
 
@@ -227,6 +229,7 @@ def _period(db: Database, query: Query) -> dict[str, Any]:
             }
             for value, _ in top(Counter({v: len(g) for v, g in groups.items()}))
         ]
+    forms.add_to_report(sql, query, sessions, result)
     return result
 
 

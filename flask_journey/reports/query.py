@@ -69,6 +69,10 @@ class Query:
     idle: dt.timedelta = dt.timedelta(minutes=30)
     #: When the report is computed (naive UTC): what "idle" is measured against.
     now: dt.datetime = field(default_factory=lambda: utc_now())
+    #: The configured steps a session may skip (:mod:`.forms`).
+    optional: tuple[str, ...] = ()
+    #: How long an uncompleted application may go without events and still count as saved.
+    application_idle: dt.timedelta = dt.timedelta(days=30)
 
     @property
     def zone(self) -> ZoneInfo:

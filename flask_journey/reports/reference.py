@@ -21,6 +21,8 @@ from peewee import Database
 from ..db import using
 from ..identities import EMAIL, USER, kind_of
 from ..models import Event
+from . import reference_forms
+from .forms import period_changes
 from .query import (
     DIRECT,
     FIELD_TYPES,
@@ -86,7 +88,9 @@ def compute(db: Database, query: Query, limits: Limits | None = None) -> dict[st
     values beyond ``limits`` (default: the ``JOURNEY_MAX_*`` defaults) folded."""
     events = _events(db, query.journey_id)
     folded = _folded(events, query.steps, limits or Limits.default())
-    return _report(folded, query, events)
+    report = _report(folded, query, events)
+    report["changes"] = period_changes(report)
+    return report
 
 
 def _folded(events: list[_Event], configured: Iterable[str], limits: Limits) -> list[_Event]:
@@ -194,6 +198,7 @@ def _report(events: list[_Event], query: Query, raw: list[_Event]) -> dict[str, 
             }
             for value, _ in top(counts)
         ]
+    reference_forms.add(report, sessions, query, events)
     return report
 
 

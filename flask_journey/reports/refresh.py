@@ -38,10 +38,12 @@ from ..models import (
     HourlyCount,
     JourneySteps,
     RefreshState,
+    SessionForm,
     SessionSummary,
     VocabularyValue,
     utcnow,
 )
+from . import forms
 from .query import FIELD_TYPES, PAGEVIEW_TYPES, url_host
 from .summary import EVENT_COLUMNS, SEGMENT_COLUMNS, SESSION_COLUMNS, Event, SessionRow, summarise
 from .vocabulary import KINDS, STEP_TYPES, Folded, Limits, Value, Vocabulary, decode, encode
@@ -342,9 +344,9 @@ def _folder(vocabulary: Vocabulary) -> Callable[[Event], Event]:
 
 def _summaries(
     db: Database, journey_id: int, chunk: list[ChunkEvent], vocabulary: Vocabulary
-) -> dict[str, SessionRow]:
-    """The summaries of the sessions a chunk's events of one journey belong to, with the
-    journey's values folded.
+) -> dict[str, tuple[SessionRow, forms.FormRow]]:
+    """The summaries (and :mod:`.forms` rows) of the sessions a chunk's events of one journey
+    belong to, with the journey's values folded.
 
     A session summarised before is summarised again from all its stored events; a session new
     in this chunk, from the chunk's own events: any others are read by a later refresh.
@@ -369,13 +371,16 @@ def _summaries(
         events.sort(key=lambda e: (e.occurred_at, e.id))
     new.update(session_events(db, journey_id, sorted(known)))
     fold = _folder(vocabulary)
-    return {
-        session_id: summarise([fold(event) for event in events])
-        for session_id, events in new.items()
-    }
+    summaries = {}
+    for session_id, events in new.items():
+        folded = [fold(event) for event in events]
+        summaries[session_id] = (summarise(folded), forms.summarise(folded))
+    return summaries
 
 
-def _store_sessions(db: Database, journey_id: int, summaries: dict[str, SessionRow]) -> None:
+def _store_sessions(
+    db: Database, journey_id: int, summaries: dict[str, tuple[SessionRow, forms.FormRow]]
+) -> None:
     """Replace the summaries of these sessions of a journey."""
     ids = list(summaries)
     for chunk in _chunks(ids):
@@ -383,11 +388,12 @@ def _store_sessions(db: Database, journey_id: int, summaries: dict[str, SessionR
             SessionSummary.journey == journey_id, SessionSummary.session_id.in_(chunk)
         )
         FieldSummary.delete().where(FieldSummary.session.in_(old)).execute()
+        SessionForm.delete().where(SessionForm.session.in_(old)).execute()
         SessionSummary.delete().where(
             SessionSummary.journey == journey_id, SessionSummary.session_id.in_(chunk)
         ).execute()
     rows = []
-    for session_id, row in summaries.items():
+    for session_id, (row, _) in summaries.items():
         rows.append(
             (
                 journey_id,
@@ -421,9 +427,12 @@ def _store_sessions(db: Database, journey_id: int, summaries: dict[str, SessionR
             f.hesitation,
         )
         for pk, session_id in created
-        for f in summaries[session_id].fields
+        for f in summaries[session_id][0].fields
     ]
     _insert(db, FieldSummary._meta.table_name, _FIELD_COLUMNS, fields)
+    paths = [(pk, *forms.stored(summaries[session_id][1])) for pk, session_id in created]
+    columns = ("session_id", "path", "errors", "application", "completion_seconds")
+    _insert(db, SessionForm._meta.table_name, columns, paths)
 
 
 def _read_state(db: Database) -> tuple[int, str]:
@@ -508,7 +517,14 @@ def rebuild(
     """Forget every summary and vocabulary and build them again from the stored events."""
     with using(db), _write_transaction(db):
         _lock(db)
-        for table in (FieldSummary, SessionSummary, HourlyCount, VocabularyValue, RefreshState):
+        for table in (
+            FieldSummary,
+            SessionForm,
+            SessionSummary,
+            HourlyCount,
+            VocabularyValue,
+            RefreshState,
+        ):
             table.delete().execute()
     return refresh(db, limits=limits, progress=progress)
 
@@ -523,6 +539,7 @@ def forget_before(db: Database, before: dt.datetime, journeys: Any = None) -> No
             old = old.where(SessionSummary.journey.in_(journeys))
             hours = hours.where(HourlyCount.journey.in_(journeys))
         FieldSummary.delete().where(FieldSummary.session.in_(old)).execute()
+        SessionForm.delete().where(SessionForm.session.in_(old)).execute()
         SessionSummary.delete().where(SessionSummary.id.in_(old)).execute()
         hours.execute()
 

@@ -31,8 +31,13 @@ TABLES: dict[str, tuple[str, ...]] = {
         "sessions",
         "shareOfSessions",
         "shareOfPrevious",
+        "previousStep",
+        "optional",
         "dropoffs",
         "dropoffReasons",
+        "exits",
+        "exitRate",
+        "transitions",
         "medianSeconds",
     ),
     "fields": (
@@ -62,6 +67,38 @@ TABLES: dict[str, tuple[str, ...]] = {
     ),
     "events": ("type", "name", "count"),
     "outcomes": ("action", "sessions", "completedSessions"),
+    "errorOutcomes": (
+        "stepKey",
+        "fieldKey",
+        "errorType",
+        "sessions",
+        "recovered",
+        "abandonedAfter",
+        "excessAbandons",
+        "medianSecondsToFix",
+    ),
+    "applications": (
+        "started",
+        "completed",
+        "saved",
+        "abandoned",
+        "completionRate",
+        "sessionsPerCompletion",
+        "daysToCompleteP50",
+        "daysToCompleteP90",
+    ),
+    "completionTime": ("of", "upToSeconds", "count", "p25", "p50", "p90"),
+    "behaviour": (
+        "stepKey",
+        "fieldKey",
+        "measure",
+        "abandoners",
+        "completers",
+        "difference",
+        "pValue",
+        "test",
+        "significant",
+    ),
 }
 DEFAULT_TABLE = "steps"
 
@@ -86,7 +123,36 @@ def rows(report: dict[str, Any], table: str) -> list[dict[str, Any]]:
             for group in report.get("breakdownValues") or []
             for step in group["steps"]
         ]
+    if table == "steps":
+        return [{**step, "transitions": _next_steps(step)} for step in report["steps"]]
+    if table == "applications":
+        numbers = report["applications"]
+        days = numbers["daysToComplete"]
+        return [{**numbers, "daysToCompleteP50": days["p50"], "daysToCompleteP90": days["p90"]}]
+    if table == "completionTime":
+        return [
+            {"of": of, **found, **bucket}
+            for of in ("sessions", "applications")
+            if (found := report["completionTime"].get(of))
+            for bucket in found["histogram"]
+        ]
+    if table == "behaviour":
+        return [
+            {
+                "stepKey": row["stepKey"],
+                "fieldKey": row["fieldKey"],
+                "measure": measure,
+                **row[measure],
+            }
+            for row in report["behaviour"]
+            for measure in ("returnRate", "errorRate", "timeInField")
+        ]
     return list(report[table])
+
+
+def _next_steps(step: dict[str, Any]) -> dict[str, int]:
+    """A step row's transitions as ``{next step: sessions}``."""
+    return {move["to"]: move["sessions"] for move in step.get("transitions", [])}
 
 
 def to_csv(report: dict[str, Any], table: str = DEFAULT_TABLE) -> str:
@@ -125,10 +191,28 @@ _STEP_COLUMNS: list[Column] = [
     ("Step", "stepKey", str),
     ("Sessions", "sessions", str),
     ("Of all", "shareOfSessions", _percent),
-    ("Of previous", "shareOfPrevious", _percent),
+    ("From", "previousStep", lambda v: v or "-"),
+    ("Of from", "shareOfPrevious", _percent),
     ("Dropped", "dropoffs", str),
+    ("Exits", "exits", str),
+    ("Exit rate", "exitRate", _percent),
     ("Median time", "medianSeconds", _seconds),
     ("Drop-off reasons", "dropoffReasons", _counts),
+]
+_TRANSITION_COLUMNS: list[Column] = [
+    ("Step", "stepKey", str),
+    ("Sessions", "sessions", str),
+    ("Went on to", "next", _counts),
+]
+_ERROR_COLUMNS: list[Column] = [
+    ("Step", "stepKey", lambda v: v or "-"),
+    ("Field", "fieldKey", str),
+    ("Error", "errorType", str),
+    ("Sessions", "sessions", str),
+    ("Recovered", "recovered", str),
+    ("Abandoned after", "abandonedAfter", str),
+    ("Excess abandons", "excessAbandons", lambda v: f"{v:.2f}"),
+    ("Time to fix", "medianSecondsToFix", _seconds),
 ]
 _FIELD_COLUMNS: list[Column] = [
     ("Step", "stepKey", lambda v: v or "-"),
@@ -165,9 +249,38 @@ def _change(now: int, before: int | None) -> str:
     return f" ({(now - before) / before * 100:+.0f}%)"
 
 
+def _applications(numbers: dict[str, Any]) -> list[str]:
+    days = numbers["daysToComplete"]
+    per = numbers["sessionsPerCompletion"]
+    return [
+        f"{'Applications:':<13}{numbers['started']:>8} started, {numbers['completed']} completed "
+        f"({_percent(numbers['completionRate'])}), {numbers['saved']} saved, "
+        f"{numbers['abandoned']} abandoned",
+        f"{'':<13}{'-' if per is None else f'{per:.2f}'} sessions per completion; days to "
+        f"complete: median {_days(days['p50'])}, 90th percentile {_days(days['p90'])}",
+    ]
+
+
+def _completion_time(times: dict[str, Any]) -> list[str]:
+    lines = []
+    for label, key in (("Completion:", "sessions"), ("Applications:", "applications")):
+        found = times.get(key)
+        if found:
+            lines.append(
+                f"{label:<13}{found['count']:>8} {key} completed in: 25% within "
+                f"{_seconds(found['p25'])}, 50% within {_seconds(found['p50'])}, 90% within "
+                f"{_seconds(found['p90'])}"
+            )
+    return lines
+
+
+def _days(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
 def to_text(report: dict[str, Any]) -> str:
-    """A report as a person reads it in a terminal: totals, the funnel, the fields, the
-    server-side outcomes.
+    """A report as a person reads it in a terminal: totals, the funnel and where each step's
+    sessions went next, the fields, the error outcomes, the server-side outcomes.
 
     What a sender wrote (step and field keys, drop-off reasons, error types, segment values)
     is shown through :func:`flask_journey.display.visible`: no escape sequence reaches the
@@ -196,8 +309,15 @@ def to_text(report: dict[str, Any]) -> str:
         f"{'Rates:':<13}start {_percent(totals['startRate'])}, completion "
         f"{_percent(totals['completionRate'])}, conversion {_percent(totals['conversionRate'])}"
     )
+    if "applications" in report:
+        lines += ["", *_applications(report["applications"])]
+    if "completionTime" in report:
+        lines += ["", *_completion_time(report["completionTime"])]
     lines += ["", *_table("Steps", _STEP_COLUMNS, report["steps"])]
+    moves = [{**step, "next": _next_steps(step)} for step in report["steps"]]
+    lines += ["", *_table("Transitions", _TRANSITION_COLUMNS, moves)]
     lines += ["", *_table("Fields", _FIELD_COLUMNS, report["fields"])]
+    lines += ["", *_table("Error outcomes", _ERROR_COLUMNS, report.get("errorOutcomes", []))]
     lines += ["", *_table("Server outcomes", _OUTCOME_COLUMNS, report["outcomes"])]
     for group in report.get("breakdownValues") or []:
         lines += [

@@ -172,7 +172,7 @@
       }
       var body = JSON.stringify({
         schemaVersion: 1,
-        context: {orgKey: org, journeyKey: journey, language: nav.language},
+        context: {orgKey: org, journeyKey: journey, language: nav.language, applicationKey: data.application},
         events: batch
       });
       if (!(beacon && nav.sendBeacon && nav.sendBeacon(endpoint, body))) send(body, batch);
