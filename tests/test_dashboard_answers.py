@@ -65,10 +65,13 @@ def test_the_fix_first_lines_name_the_worst_step_field_and_error(owner):
     lines = _fix_first(page)
     texts = [text for _, text in lines]
     assert texts[:3] == [
-        "Most drop-offs at step start: 13 sessions, 41.9% of the 31 that reached it.",
-        "Most abandons at field email (step start): 9 sessions left the form there, "
-        "56.2% of all abandons.",
-        "Most errors at field phone: seen in 15 sessions, mostly doesn't match the pattern.",
+        "Most exits at step start: 13 sessions left the form there, 41.9% of the 31 that "
+        "reached it.",
+        "Most abandons at field email (step start): 9 sessions left the form there, 56.2% of "
+        "all abandons.",
+        "Most abandons caused by an error: doesn't match the pattern at field phone (step "
+        "details): 4 of the 15 sessions that saw it left the form after it, 4.0 more than the "
+        "field's error-free sessions predict.",
     ]
     # Each line links to its detail, which is on the page.
     for anchor, _ in lines:
@@ -77,18 +80,22 @@ def test_the_fix_first_lines_name_the_worst_step_field_and_error(owner):
     # The error's key stays one hover away; the worst step is flagged in the funnel.
     assert '<span class="error-type" title="patternMismatch">' in page
     worst = re.search(r'<li class="step worst" id="step-1">.*?</li>', page, re.S).group(0)
-    assert "Most drop-offs" in worst and "13 dropped off here (41.9% of those" in worst
+    assert "Most exits" in worst and "13 left the form here: an exit rate of 41.9%" in worst
 
 
 def test_the_funnel_shows_the_rate_between_steps_and_the_drop_offs(owner):
     page = owner.get(PAGE + "?range=7").get_data(as_text=True)
     steps = re.findall(r'<li class="step[^"]*" id="step-\d">(.*?)</li>', page, re.S)
     assert [_text(step) for step in steps] == [
-        "1. start Most drop-offs 31 sessions · 100.0% of all "
-        "13 dropped off here (41.9% of those who reached it)",
-        "↓ 58.1% went on from the step before 2. details 18 sessions · 58.1% of all "
-        "4 dropped off here (22.2% of those who reached it)",
-        "↓ 77.8% went on from the step before 3. done 14 sessions · 45.2% of all No drop-offs here",
+        "1. start Most exits 31 sessions · 100.0% of all 13 left the form here: an exit rate of "
+        "41.9% Where its sessions went next Where the sessions at step start went next "
+        "NextSessions details18Left the form13",
+        "↓ 58.1% went on from the step before 2. details 18 sessions · 58.1% of all 4 left the "
+        "form here: an exit rate of 22.2% Where its sessions went next Where the sessions at "
+        "step details went next NextSessions done14Left the form4",
+        "↓ 77.8% went on from the step before 3. done 14 sessions · 45.2% of all Nobody left "
+        "the form here Where its sessions went next Where the sessions at step done went next "
+        "NextSessions Completed the form14",
     ]
 
 
@@ -149,8 +156,8 @@ def test_a_share_link_hides_small_numbers_and_the_owner_sees_them(owner, cli):
     assert not [n for n in _numbers(page) if 0 < n < 10]
     assert "&lt; 10" in page and "Counts under 10 show as" in page
     # 4 drop-offs at "details" are hidden, and so is their rate; 13 at "start" are shown.
-    assert "&lt; 10 dropped off here</p>" in page
-    assert "13 dropped off here (41.9% of those who reached it)" in page
+    assert "&lt; 10 left the form here</p>" in page
+    assert "13 left the form here: an exit rate of 41.9%" in page
 
     query = re.search(r'href="([^"]*report\.json\?[^"]*)"', page).group(1).replace("&amp;", "&")
     report = owner.application.test_client().get(query).json
@@ -181,7 +188,7 @@ def test_a_share_link_hides_small_numbers_and_the_owner_sees_them(owner, cli):
 
 def test_a_framed_page_hides_small_numbers_too(owner):
     framed = owner.get(PAGE + "?range=7", headers={"Sec-Fetch-Dest": "iframe"})
-    assert "&lt; 10 dropped off here</p>" in framed.get_data(as_text=True)
+    assert "&lt; 10 left the form here</p>" in framed.get_data(as_text=True)
 
 
 def test_the_minimum_is_a_setting(make_app, known, cli):
@@ -189,4 +196,4 @@ def test_the_minimum_is_a_setting(make_app, known, cli):
     url = app.test_cli_runner().invoke(args=["journey", "share", ORG, JOURNEY]).output.strip()
     page = app.test_client().get(url.removeprefix("http://localhost:5000") + "?range=7")
     text = page.get_data(as_text=True)
-    assert "&lt; 20" in text and "13 dropped off here" not in text
+    assert "&lt; 20" in text and "13 left the form here" not in text

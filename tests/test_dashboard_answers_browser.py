@@ -145,7 +145,7 @@ def test_the_fix_first_lines_link_to_their_detail(chromium, site):
         ]
         assert len(policies) == 2 and HOST_CSP in policies  # the host's and the dashboard's
         lines = page.locator("#fix-first li")
-        assert lines.nth(0).inner_text().startswith("Most drop-offs at step start: 13 sessions")
+        assert lines.nth(0).inner_text().startswith("Most exits at step start: 13 sessions")
         assert "field email" in lines.nth(1).inner_text()
         assert lines.nth(2).inner_text().endswith("mostly doesn't match the pattern.")
         assert lines.nth(2).locator(".error-type").get_attribute("title") == "patternMismatch"
@@ -270,8 +270,8 @@ def test_a_share_link_shows_small_numbers_as_less_than_ten(chromium, site):
         assert "< 10" in shown
         small = [text for text in shown if text.split(" ")[0] in [str(n) for n in range(1, 10)]]
         assert small == []
-        assert page.locator("#step-2 .dropped").inner_text() == "< 10 dropped off here"
+        assert page.locator("#step-2 .dropped").inner_text() == "< 10 left the form here"
         _shot(page, "answers-shared")
         _sign_in(page, site)
         page.goto(_page(site, KNOWN, "?range=7"))
-        assert page.locator("#step-2 .dropped").inner_text().startswith("4 dropped off here")
+        assert page.locator("#step-2 .dropped").inner_text().startswith("4 left the form here")

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from flask_journey import reports
 from flask_journey.dashboard import sections
 from flask_journey.dashboard.answers import error_anchor
 from tests import forms_report, known_journey
@@ -207,7 +208,25 @@ def test_fields_that_differ_significantly_are_marked(owner, forms):
     assert 'id="significant-note"' in page
 
 
-def test_without_the_numbers_the_page_is_as_before(owner):
+@pytest.fixture
+def without_forms(monkeypatch) -> None:
+    """Reports without the numbers of real forms, as an earlier release computed them."""
+    computed = reports.report
+
+    def report(*args: Any, **options: Any) -> dict[str, Any]:
+        out = computed(*args, **options)
+        for part in (out, out.get("previous") or {}):
+            for key in ("applications", "errorOutcomes", "completionTime", "behaviour", "changes"):
+                part.pop(key, None)
+            for step in part.get("steps", []):
+                for key in ("exits", "exitRate", "transitions", "optional", "previousStep"):
+                    step.pop(key, None)
+        return out
+
+    monkeypatch.setattr(reports, "report", report)
+
+
+def test_without_the_numbers_the_page_is_as_before(owner, without_forms):
     page = owner.get(PAGE + "?range=7").get_data(as_text=True)
     for anchor in ("applications", "error-outcomes", "completion-time", "significant-note"):
         assert f'id="{anchor}"' not in page
@@ -284,3 +303,49 @@ def test_times_read_in_the_unit_that_fits():
         "36.0 h",
         "6.0 d",
     ]
+
+
+def test_the_page_reads_the_reports_changes_behaviour_and_buckets_where_its_sections_look():
+    report = {
+        "steps": [{"stepKey": "start"}, {"stepKey": "details"}],
+        "fields": [{"stepKey": "details", "fieldKey": "email"}],
+        "completionTime": {"sessions": {"histogram": [{"upToSeconds": 30, "count": 2}]}},
+        "changes": {
+            "completionRate": {"now": 0.4, "before": 0.7, "pValue": 0.001, "significant": True},
+            "exitRates": [
+                {
+                    "stepKey": "details",
+                    "now": 0.5,
+                    "before": 0.2,
+                    "pValue": 0.01,
+                    "significant": True,
+                }
+            ],
+        },
+        "behaviour": [
+            {
+                "stepKey": "details",
+                "fieldKey": "email",
+                "returnRate": {"significant": False},
+                "errorRate": {"significant": True},
+                "timeInField": {"significant": False},
+            }
+        ],
+    }
+
+    page = sections.for_page(report)
+
+    assert page["completionTime"]["sessions"]["histogram"] == [
+        {"upTo": 30, "upToSeconds": 30, "count": 2}
+    ]
+    assert page["significance"]["completionRate"] == {
+        "previous": 0.7,
+        "current": 0.4,
+        "pValue": 0.001,
+        "significant": True,
+    }
+    assert [s["exitRateChange"] for s in page["steps"]] == [
+        None,
+        {"previous": 0.2, "current": 0.5, "pValue": 0.01, "significant": True},
+    ]
+    assert page["fields"][0]["behaviour"] == {"significant": True}

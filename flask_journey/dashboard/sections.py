@@ -216,3 +216,59 @@ def sections(report: Mapping[str, Any]) -> dict[str, Any]:
             (f.get("behaviour") or {}).get("significant") for f in report["fields"]
         ),
     }
+
+
+def _change(change: Mapping[str, Any]) -> dict[str, Any]:
+    """A report's change against the previous period, as the page words it."""
+    return {
+        "previous": change.get("before"),
+        "current": change.get("now"),
+        "pValue": change.get("pValue"),
+        "significant": bool(change.get("significant")),
+    }
+
+
+def for_page(report: Mapping[str, Any]) -> dict[str, Any]:
+    """``report`` with what the page reads of the real-forms numbers laid where its sections look
+    (where the report does not already carry them there):
+    each histogram bucket's bound as ``upTo``, the completion rate's change under
+    ``significance``, each step's exit-rate change as its ``exitRateChange``, and whether a
+    field's abandoners and completers differ significantly as its ``behaviour``."""
+    page = dict(report)
+    times = report.get("completionTime")
+    if times:
+        page["completionTime"] = {
+            key: (
+                {
+                    **value,
+                    "histogram": [
+                        {"upTo": bucket.get("upToSeconds"), **bucket}
+                        for bucket in value.get("histogram", [])
+                    ],
+                }
+                if isinstance(value, Mapping) and "histogram" in value
+                else value
+            )
+            for key, value in times.items()
+        }
+    changes = report.get("changes")
+    if changes:
+        page.setdefault("significance", {"completionRate": _change(changes["completionRate"])})
+        by_step = {c.get("stepKey"): _change(c) for c in changes.get("exitRates", [])}
+        page["steps"] = [
+            {"exitRateChange": by_step.get(step["stepKey"]), **step} for step in report["steps"]
+        ]
+    behaviour = report.get("behaviour")
+    if behaviour is not None:
+        differs = {
+            (row.get("stepKey"), row["fieldKey"]): any(
+                (row.get(measure) or {}).get("significant")
+                for measure in ("returnRate", "errorRate", "timeInField")
+            )
+            for row in behaviour
+        }
+        page["fields"] = [
+            {"behaviour": {"significant": differs.get((f["stepKey"], f["fieldKey"]), False)}, **f}
+            for f in report["fields"]
+        ]
+    return page

@@ -29,7 +29,7 @@ TOTAL_RATES = {
 }
 FIELD_COUNTS = ("sessions", "starters", "returns", "errorSessions", "abandons")
 #: Whole numbers that count no one.
-NOT_COUNTS = frozenset({"position", "upTo"})
+NOT_COUNTS = frozenset({"position", "upTo", "upToSeconds"})
 
 
 def _is_count(value: Any) -> bool:
