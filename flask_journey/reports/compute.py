@@ -554,24 +554,40 @@ def users(sql: _Sql, query: Query) -> dict[str, Any]:
 
 def outcomes(sql: _Sql, query: Query) -> list[dict[str, Any]]:
     """The server-side actions joined to the range's sessions by their instance ids: for each,
-    the sessions it followed and how many of them completed."""
-    by_action: dict[str, set[tuple[int, int]]] = defaultdict(set)
-    # From the journey's server-side events to the web events with their instance ids (its
-    # index) to their sessions: SQLite joins CROSS JOINs in the order written, and without
-    # statistics would otherwise read every event of every session of the range.
-    for session, completed, action in sql.run(
-        f"SELECT DISTINCT s.id, s.completed, o.name FROM {_EVENT} o"
-        f" CROSS JOIN {_EVENT} w CROSS JOIN {_SESSION} s"
-        " WHERE o.journey_id = {p} AND o.instance_id IS NOT NULL AND o.session_id IS NULL"
-        " AND o.type IN ('collect', 'custom') AND o.name IS NOT NULL"
-        " AND w.instance_id = o.instance_id AND w.journey_id = o.journey_id"
-        " AND w.session_id IS NOT NULL"
-        " AND s.journey_id = w.journey_id AND s.session_id = w.session_id"
-        f" AND {sql.where}",
-        [query.journey_id, *sql.params],
+    the sessions it followed and how many of them completed.
+
+    Two steps, each on its own index: the journey's server-side actions that carry an instance
+    id (the partial index of events with one), then the range's sessions whose events carry
+    those ids. A journey without such actions costs one empty index read; a single join let
+    SQLite's planner, which keeps no statistics, loop over every event of the journey.
+    """
+    actions: dict[str, set[str]] = defaultdict(set)
+    for instance, action in sql.run(
+        f"SELECT DISTINCT instance_id, name FROM {_EVENT}"
+        " WHERE instance_id IS NOT NULL AND journey_id = {p} AND session_id IS NULL"
+        " AND type IN ('collect', 'custom') AND name IS NOT NULL",
+        [query.journey_id],
     ):
-        by_action[action].add((session, completed))
+        actions[instance].add(action)
+    by_action: dict[str, set[tuple[int, int]]] = defaultdict(set)
+    instances = sorted(actions)
+    for start in range(0, len(instances), _IDS_PER_QUERY):
+        part = instances[start : start + _IDS_PER_QUERY]
+        marks = ", ".join(["{p}"] * len(part))
+        for instance, session, completed in sql.run(
+            f"SELECT DISTINCT w.instance_id, s.id, s.completed FROM {_EVENT} w"
+            f" JOIN {_SESSION} s ON s.journey_id = w.journey_id AND s.session_id = w.session_id"
+            f" WHERE w.instance_id IN ({marks}) AND w.journey_id = {{p}}"
+            f" AND w.session_id IS NOT NULL AND {sql.where}",
+            [*part, query.journey_id, *sql.params],
+        ):
+            for action in actions[instance]:
+                by_action[action].add((session, completed))
     return outcome_rows(by_action)
+
+
+#: Instance ids per ``IN (...)`` list: within every backend's limit on bound parameters.
+_IDS_PER_QUERY = 500
 
 
 def outcome_rows(by_action: dict[str, set[tuple[Any, int]]]) -> list[dict[str, Any]]:
