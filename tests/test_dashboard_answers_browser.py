@@ -147,13 +147,13 @@ def test_the_fix_first_lines_link_to_their_detail(chromium, site):
         lines = page.locator("#fix-first li")
         assert lines.nth(0).inner_text().startswith("Most exits at step start: 13 sessions")
         assert "field email" in lines.nth(1).inner_text()
-        assert lines.nth(2).inner_text().endswith("mostly doesn't match the pattern.")
+        assert "doesn't match the pattern at field phone" in lines.nth(2).inner_text()
         assert lines.nth(2).locator(".error-type").get_attribute("title") == "patternMismatch"
         lines.nth(2).locator("a").click()
-        page.wait_for_url("**#field-*")
+        page.wait_for_url("**#error-*")
         target = page.url.rsplit("#", 1)[1]
         row = page.locator(f"#{target}")
-        assert row.locator("th").inner_text() == "phone"
+        assert "phone" in row.inner_text()
         assert row.is_visible() and _in_view(page, f"#{target}")
 
 

@@ -448,10 +448,10 @@ def test_share_links_are_listed_and_revoked_on_the_page_without_javascript(chrom
         assert _serious_axe_violations(page, source) == []
 
 
-#: Every table cell whose right edge lies outside its scroll box or its card (its panel, or the
-#: page's main column for a table outside one).
+#: Every table cell whose right edge lies outside its scroll box (if it has one) or its card (its
+#: panel, or the page's main column for a table outside one).
 CUT_OFF = """() => [...document.querySelectorAll('table.data')].flatMap(table => {
-  const box = table.closest('.scroll').getBoundingClientRect();
+  const box = (table.closest('.scroll') || table).getBoundingClientRect();
   const card = (table.closest('.panel') || table.closest('main')).getBoundingClientRect();
   const right = Math.min(box.right, card.right) + 0.5;
   return [...table.querySelectorAll('th, td')]
