@@ -176,6 +176,7 @@ def journey_body(site: Site, n: int) -> dict:
             "language": "en-US",
             "deviceClass": "desktop",
             "instanceId": "chat-1",
+            "applicationKey": "ak_" + "0" * 32,
         },
         "events": [
             {
@@ -197,6 +198,7 @@ def journey_body(site: Site, n: int) -> dict:
                 "errorType": "required",
                 "reason": "idle",
                 "instanceId": "chat-2",
+                "applicationKey": "ak_" + "1" * 32,
             }
         ],
     }
@@ -411,6 +413,7 @@ ENDPOINTS = [
         lambda site, n: {
             "allowedOrigins": [ORIGIN, "https://other.example"],
             "steps": ["eligibility", "review"],
+            "optionalSteps": ["review"],
             "labels": {"eligibility": "Eligibility"},
         },
         journey_refusal,
