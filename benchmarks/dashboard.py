@@ -111,7 +111,7 @@ def _session(rng: random.Random, journey_id: int, number: int, start: dt.datetim
 def build(app: Flask, events: int) -> int:
     """Write about ``events`` events into the app's database; return how many were written."""
     state = app.extensions["journey"]
-    tenant = tenants.by_slugs(ORG, JOURNEY)
+    tenant = tenants.by_slugs(ORG, JOURNEY, state.tenants)
     database = state.database
     rng = random.Random(7)
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from flask_journey import store
+from flask_journey.events import CanonicalEvent
 from flask_journey.models import Event, Journey
 
 from . import ceiling
@@ -38,10 +39,12 @@ def _batches(journey_id: int, prefix: str, count: int, org_id: int) -> list[stor
     batches = []
     for body in ceiling.bodies(5, prefix, count):
         events = [
-            {
-                **{column: event.get(key) for column, key in ceiling.SOURCES.items()},
-                "occurred_at": dt.datetime(2024, 1, 15, 10),
-            }
+            CanonicalEvent(
+                **{
+                    **{column: event.get(key) for column, key in ceiling.SOURCES.items()},
+                    "occurred_at": dt.datetime(2024, 1, 15, 10),
+                }
+            )
             for event in json.loads(body)["events"]
         ]
         rows = store._rows(journey_id, "journey", received, events, False, True)

@@ -28,8 +28,9 @@ PER_SESSION = 500
 
 def junk(app: Flask, count: int) -> int:
     """Write ``count`` junk step keys and ``count`` junk field keys; return the events written."""
-    database = app.extensions["journey"].database
-    journey_id = tenants.by_slugs(ORG, JOURNEY).journey.id
+    state = app.extensions["journey"]
+    database = state.database
+    journey_id = tenants.by_slugs(ORG, JOURNEY, state.tenants).journey.id
     start = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - dt.timedelta(hours=3)
     rows = []
     for kind in ("step_view", "field_focus"):

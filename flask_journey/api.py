@@ -29,7 +29,7 @@ the management API (``/api/journeys``) are built on these functions.
 - Secret keys: :func:`create_key` (the secret, returned once, with its :data:`SCOPES`),
   :func:`list_keys`, :func:`revoke_key` (and the share links made with it).
 - Usage: :func:`usage` (events and requests per month against the quota, by journey).
-- Events: :func:`store_events` (seed-000 events from Python, through the ingest flow),
+- Events: :func:`store_events` (journey events from Python, through the ingest flow),
   :func:`has_events`, :func:`event_counts`, :func:`demo_data` (simulated visitors),
   :func:`export_events` and :func:`count_events` (every stored column, a chunk at a time),
   :func:`stats` (counts by journey, type, folded value and refusal), :func:`purge` and
@@ -55,9 +55,7 @@ from flask import current_app
 from limits import parse_many
 from peewee import IntegrityError, fn
 
-from . import applications, demo, identities, migrations, reports, tenants
-from .dashboard import shares
-from .dashboard.signing import SigningKeys
+from . import applications, demo, identities, migrations, reports, shares, tenants
 from .db import current_database
 from .events import FIELDS
 from .ingest import Stored, store_batch
@@ -83,6 +81,7 @@ from .reports.refresh import Refreshed, folded, forget_before
 from .reports.refresh import rebuild as _rebuild
 from .reports.refresh import refresh as _refresh
 from .reports.vocabulary import Limits
+from .signing import SigningKeys
 from .state import JourneyState, app_state
 from .tenants import TenantError
 
@@ -531,7 +530,7 @@ def store_events(
 ) -> Stored:
     """Store events of the journey from the site's own code, as ``POST /api/ingest`` would.
 
-    ``events`` are seed-000 events (``docs/formats/journey.md``: ``_tag``, ``id``, ``ts``,
+    ``events`` are journey events (``docs/formats/journey.md``: ``_tag``, ``id``, ``ts``,
     ``sessionId``, ``clientId``, ``url`` and the tag's own keys); ``schemaVersion``,
     ``orgKey`` and ``journeyKey`` are filled in when missing. ``context`` is the batch's
     context (``language``, ``deviceClass``, ``applicationKey`` from :func:`application_key`,
@@ -771,6 +770,7 @@ def demo_data(
     """
     found = get_journey(org, journey)
     stored = demo.simulate(
+        _state().database,
         tenants.tenant_of(found.organization, found),
         sessions=sessions,
         days=days,

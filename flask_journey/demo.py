@@ -17,10 +17,12 @@ import random
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from .events import Tenant
+from peewee import Database
+
+from .events import CanonicalEvent, Tenant
 from .models import Event, Journey, utcnow
 from .store import store
 
@@ -131,12 +133,12 @@ def _visit(
     fields: Mapping[str, Sequence[DemoField]],
     application: str,
     first: int = 0,
-) -> list[dict[str, object]]:
+) -> list[CanonicalEvent]:
     """One simulated session's canonical events, of the application ``application``; a
     resumed application's session starts at the step of index ``first``."""
     session = f"demo-{number:06d}-{rng.getrandbits(32):08x}"
     referrer, utm = _pick(rng, SOURCES)
-    common = {
+    common: dict[str, Any] = {
         "session_id": session,
         "client_id": f"demo-client-{rng.getrandbits(40):010x}",
         "user_agent": _pick(rng, USER_AGENTS),
@@ -144,23 +146,23 @@ def _visit(
     }
     # The country the language's region names: no draw of its own, so a seed's sessions stay.
     common["country"] = str(common["language"]).rpartition("-")[2]
-    events: list[dict[str, object]] = []
+    events: list[CanonicalEvent] = []
     clock = start
 
-    def add(kind: str, seconds: float, **values: object) -> None:
+    def add(kind: str, seconds: float, **values: Any) -> None:
         nonlocal clock
         clock += dt.timedelta(seconds=seconds)
         events.append(
-            {
+            CanonicalEvent(
                 **common,
-                "event_id": f"{session}-{len(events):03d}",
-                "type": kind,
-                "occurred_at": clock,
+                event_id=f"{session}-{len(events):03d}",
+                type=kind,
+                occurred_at=clock,
                 **values,
-            }
+            )
         )
 
-    def leave(url: str, step: str, seconds: float) -> list[dict[str, object]]:
+    def leave(url: str, step: str, seconds: float) -> list[CanonicalEvent]:
         add(
             "dropoff_signal",
             seconds,
@@ -249,6 +251,7 @@ def _visit(
 
 
 def simulate(
+    db: Database,
     tenant: Tenant,
     *,
     sessions: int = 500,
@@ -260,8 +263,8 @@ def simulate(
     seed: int = 12,
     now: dt.datetime | None = None,
 ) -> int:
-    """Store ``sessions`` simulated sessions spread over the last ``days`` days; return how
-    many events were stored.
+    """Store ``sessions`` simulated sessions of ``tenant`` into ``db`` (the database the models
+    use here), spread over the last ``days`` days; return how many events were stored.
 
     ``steps`` defaults to the journey's configured steps; ``fields`` maps a step to its fields,
     keys or :class:`DemoField` (default: those its stored events name, else made-up ones); a
@@ -283,7 +286,7 @@ def simulate(
     saved: list[tuple[str, int, dt.datetime]] = []
     end = now or utcnow()
     stored = 0
-    batch: list[dict[str, object]] = []
+    batch: list[CanonicalEvent] = []
     for number in range(sessions):
         if saved and visits.random() < 0.3:
             application, first, left_at = saved.pop(0)
@@ -294,10 +297,10 @@ def simulate(
                 _new_visit(rng, visits, number, end, days, home, steps, urls, specs, saved)
             )
         if len(batch) >= 400:
-            stored += store(tenant, "demo", batch)
+            stored += store(db, tenant, "demo", batch)
             batch = []
     if batch:
-        stored += store(tenant, "demo", batch)
+        stored += store(db, tenant, "demo", batch)
     return stored
 
 
@@ -312,7 +315,7 @@ def _new_visit(
     urls: Mapping[str, str],
     specs: Mapping[str, Sequence[DemoField]],
     saved: list[tuple[str, int, dt.datetime]],
-) -> list[dict[str, object]]:
+) -> list[CanonicalEvent]:
     """The first session of a new application; some that drop off are ``saved`` for later."""
     # More visitors on recent days and on weekdays: a trend worth drawing.
     age = min(days * rng.random() ** 1.3, days - 1e-6)
@@ -327,9 +330,9 @@ def _new_visit(
     application = f"ak_{visits.getrandbits(128):032x}"
     events = _visit(rng, number, start, home, steps, urls, specs, application)
     last = events[-1]
-    if last["type"] == "dropoff_signal" and visits.random() < 0.5:
+    if last.type == "dropoff_signal" and visits.random() < 0.5:
         # Saved: the visitor comes back to the step they left, in a later session.
-        saved.append((application, steps.index(str(last["step_key"])), start))
+        saved.append((application, steps.index(str(last.step_key)), start))
     return events
 
 

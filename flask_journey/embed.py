@@ -64,7 +64,7 @@ def journey_embed(
     ``respect_dnt`` makes the script send nothing when the browser asks not to be tracked
     (Do Not Track or Global Privacy Control); ``keep_query`` sends query-string values;
     ``flush_interval`` is how often, in milliseconds, buffered events are sent (default 5000);
-    ``instance`` is an instance id every event carries (seed 002's, ``data-journey-instance``);
+    ``instance`` is an instance id every event carries (``data-journey-instance``);
     ``application`` names the application the page belongs to (a saved form resumed later):
     only its key (:mod:`flask_journey.applications`) is rendered, never the id.
     ``docs/embed.md`` describes the attributes and the page conventions the script reads.

@@ -1,8 +1,8 @@
 """The ground floor: the canonical event and the tenant, as typed values.
 
-Every wire format maps its events to mappings keyed by the fields of :class:`CanonicalEvent`
-(and :data:`TRANSIENT`); the store (:mod:`flask_journey.store`) derives the columns it writes
-from them and refuses any other key, the reports read stored rows by these names, and
+Every wire format maps its events to :class:`CanonicalEvent` values; the store
+(:mod:`flask_journey.store`) derives the columns it writes from the class's fields
+(:data:`FIELDS`), the reports read stored rows by these names, and
 :class:`flask_journey.models.Event` has a column for each. This module imports nothing of the
 package: the adapters (:mod:`flask_journey.formats`) sit on it, below storage.
 """
@@ -10,7 +10,7 @@ package: the adapters (:mod:`flask_journey.formats`) sit on it, below storage.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 
@@ -18,13 +18,15 @@ from typing import Any
 class CanonicalEvent:
     """One event, whatever wire format it arrived in: the one declaration of its fields.
 
-    All but ``event_id``, ``type`` and ``occurred_at`` (naive UTC) are optional.
+    All but ``event_id``, ``type`` and ``occurred_at`` (naive UTC) are optional. Each field is
+    a column of the events table but ``user_agent`` (:data:`TRANSIENT`): the store reduces it to
+    ``device_class``, ``browser`` and ``os`` where the event has none, and keeps nothing else of it.
     """
 
     event_id: str
     type: str
+    occurred_at: dt.datetime
     name: str | None = None
-    occurred_at: dt.datetime | None = None
     session_id: str | None = None
     client_id: str | None = None
     user_id: str | None = None
@@ -48,16 +50,18 @@ class CanonicalEvent:
     label: str | None = None
     value: float | None = None
     properties: Any = None
+    user_agent: str | None = field(default=None, metadata={"stored": False})
 
 
-#: The fields of a canonical event, in the order the store writes them.
-FIELDS: tuple[str, ...] = tuple(f.name for f in fields(CanonicalEvent))
+#: The stored fields of a canonical event, in the order the store writes them.
+FIELDS: tuple[str, ...] = tuple(
+    f.name for f in fields(CanonicalEvent) if f.metadata.get("stored", True)
+)
 
-#: Keys an adapter may add to an event's mapping that enrich it and are never stored.
-TRANSIENT: tuple[str, ...] = ("user_agent",)
-
-#: Every key an adapter's event mapping may have.
-KEYS: frozenset[str] = frozenset(FIELDS + TRANSIENT)
+#: The fields that enrich an event as it is stored and are never stored themselves.
+TRANSIENT: tuple[str, ...] = tuple(
+    f.name for f in fields(CanonicalEvent) if not f.metadata.get("stored", True)
+)
 
 
 def utcnow() -> dt.datetime:

@@ -14,7 +14,6 @@ from .admin import create_admin_blueprint
 from .cli import journey_cli
 from .dashboard import blueprint as dashboard_blueprint
 from .dashboard.access import Access
-from .dashboard.signing import SigningKeys
 from .embed import create_embed_blueprint, journey_embed
 from .formats import FORMATS
 from .guard import Guard
@@ -26,6 +25,7 @@ from .installation import (
 )
 from .models import Organization
 from .openapi import create_openapi_blueprint
+from .signing import SigningKeys
 from .state import JourneyState
 from .tenants import TenantCache
 

@@ -28,7 +28,7 @@ from typing import Any
 
 from peewee import Database
 
-from .db import using
+from .events import CanonicalEvent
 from .models import IdentityLink, utcnow
 
 #: The kinds of identity a link holds.
@@ -62,59 +62,60 @@ class Identify:
         return any(kind == USER for kind, _ in self.names)
 
 
-def identify_of(event: dict[str, Any]) -> Identify | None:
+def identify_of(event: CanonicalEvent) -> Identify | None:
     """What a canonical event links, when it is an identify that names someone."""
-    if event.get("type") != "identify":
+    if event.type != "identify":
         return None
     names: list[tuple[str, str]] = []
-    user = event.get("user_id")
+    user = event.user_id
     if user:
         names.append((kind_of(user), user))
-    email = (event.get("properties") or {}).get("email")
+    email = (event.properties or {}).get("email")
     if isinstance(email, str) and email and email != user:
         names.append((EMAIL, email))
     if not names:
         return None
-    return Identify(event["occurred_at"], tuple(names), event.get("client_id"))
+    return Identify(event.occurred_at, tuple(names), event.client_id)
 
 
 def link(db: Database, journey_id: int, identify: Identify) -> None:
-    """Record what ``identify`` links in ``journey_id``, in the caller's transaction."""
+    """Record what ``identify`` links in ``journey_id``, in the caller's transaction on ``db``."""
     now = utcnow()
     names = identify.names
-    with using(db):
-        known = _linked(journey_id, names)
-        keys = _keys(known, names)
-        for name in names:
-            if name not in known:
-                key = keys[0] if keys else names[0][1]
-                _insert(journey_id, *name, key, identify.occurred_at, now)
-        # A transaction committed meanwhile may have linked one of the names (the insert then
-        # waited for it and did nothing): read them again, and merge what they show is one.
-        known = _linked(journey_id, names)
-        keys = _keys(known, names)
-        user_key = keys[0]
-        if len(keys) > 1:
-            IdentityLink.update(user_key=user_key).where(
-                IdentityLink.journey == journey_id, IdentityLink.user_key.in_(keys[1:])
-            ).execute()
-        earlier = [row.id for row in known.values() if identify.occurred_at < row.linked_at]
-        if earlier:
-            IdentityLink.update(linked_at=identify.occurred_at).where(
-                IdentityLink.id.in_(earlier)
-            ).execute()
-        if identify.visitor:
-            _insert(journey_id, VISITOR, identify.visitor, user_key, identify.occurred_at, now)
-            names += ((VISITOR, identify.visitor),)
-        IdentityLink.update(seen_at=now).where(
-            IdentityLink.journey == journey_id, _names_clause(names)
-        ).execute()
+    known = _linked(db, journey_id, names)
+    keys = _keys(known, names)
+    for name in names:
+        if name not in known:
+            key = keys[0] if keys else names[0][1]
+            _insert(db, journey_id, *name, key, identify.occurred_at, now)
+    # A transaction committed meanwhile may have linked one of the names (the insert then
+    # waited for it and did nothing): read them again, and merge what they show is one.
+    known = _linked(db, journey_id, names)
+    keys = _keys(known, names)
+    user_key = keys[0]
+    if len(keys) > 1:
+        IdentityLink.update(user_key=user_key).where(
+            IdentityLink.journey == journey_id, IdentityLink.user_key.in_(keys[1:])
+        ).execute(db)
+    earlier = [row.id for row in known.values() if identify.occurred_at < row.linked_at]
+    if earlier:
+        IdentityLink.update(linked_at=identify.occurred_at).where(
+            IdentityLink.id.in_(earlier)
+        ).execute(db)
+    if identify.visitor:
+        _insert(db, journey_id, VISITOR, identify.visitor, user_key, identify.occurred_at, now)
+        names += ((VISITOR, identify.visitor),)
+    IdentityLink.update(seen_at=now).where(
+        IdentityLink.journey == journey_id, _names_clause(names)
+    ).execute(db)
 
 
-def _linked(journey_id: int, names: tuple[tuple[str, str], ...]) -> dict[tuple[str, str], Any]:
+def _linked(
+    db: Database, journey_id: int, names: tuple[tuple[str, str], ...]
+) -> dict[tuple[str, str], Any]:
     """The links of ``names`` there are, by name."""
     query = IdentityLink.select().where(IdentityLink.journey == journey_id, _names_clause(names))
-    return {(row.kind, row.alias): row for row in query}
+    return {(row.kind, row.alias): row for row in query.execute(db)}
 
 
 def _keys(known: dict[tuple[str, str], Any], names: tuple[tuple[str, str], ...]) -> list[str]:
@@ -125,11 +126,10 @@ def _keys(known: dict[tuple[str, str], Any], names: tuple[tuple[str, str], ...])
 def forget_before(db: Database, before: dt.datetime, journeys: Any = None) -> int:
     """Delete the links no identify stored since ``before`` names (of ``journeys``, a query of
     journey ids, when given); return how many."""
-    with using(db):
-        old = IdentityLink.delete().where(IdentityLink.seen_at < before)
-        if journeys is not None:
-            old = old.where(IdentityLink.journey.in_(journeys))
-        return old.execute()
+    old = IdentityLink.delete().where(IdentityLink.seen_at < before)
+    if journeys is not None:
+        old = old.where(IdentityLink.journey.in_(journeys))
+    return old.execute(db)
 
 
 def _names_clause(names: tuple[tuple[str, str], ...]) -> Any:
@@ -141,12 +141,18 @@ def _names_clause(names: tuple[tuple[str, str], ...]) -> Any:
 
 
 def _insert(
-    journey_id: int, kind: str, alias: str, user_key: str, at: dt.datetime, now: dt.datetime
+    db: Database,
+    journey_id: int,
+    kind: str,
+    alias: str,
+    user_key: str,
+    at: dt.datetime,
+    now: dt.datetime,
 ) -> None:
     """Link ``alias`` unless it is linked already (a visitor's first person stays)."""
     IdentityLink.insert(
         journey=journey_id, kind=kind, alias=alias, user_key=user_key, linked_at=at, seen_at=now
-    ).on_conflict_ignore().execute()
+    ).on_conflict_ignore().execute(db)
 
 
 #: The person an event ``e`` is of, as SQL: :data:`RESOLVE_SQL` is its user key (NULL for

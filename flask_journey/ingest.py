@@ -8,8 +8,8 @@ and rate limits, :mod:`flask_journey.guard`), parse (canonical events), quota, s
 some of its events, is logged and counted (:mod:`flask_journey.refusals`); a storage outage is
 logged by the app's outage log (:mod:`flask_journey.outages`) and answered 503.
 
-:func:`store_batch` runs a seed-000 batch built by the site's own Python code through the same
-flow, without the origin and rate-limit checks.
+:func:`store_batch` runs a journey-events batch built by the site's own Python code through the
+same flow, without the origin and rate-limit checks.
 
 The adapters (:mod:`flask_journey.formats`) are pure; the Flask side of ingest is here and only
 here: :func:`read_request` is the one function that reads ``flask.request``, and :func:`blueprint`
@@ -154,12 +154,12 @@ def _run(
         if parsed.events:
             state.guard.check_quota(tenant, len(parsed.events))
             parsed.stored = store.store(
+                state.database,
                 tenant,
                 wire_format.name,
                 parsed.events,
                 keep_query_values=settings.keep_query_values,
                 group_commit=settings.group_commit,
-                database=state.database,
             )
             state.database_outage.succeeded()
         if parsed.rejected:
@@ -212,7 +212,7 @@ class Stored(NamedTuple):
 
 
 def store_batch(state: JourneyState, batch: Mapping[str, Any]) -> Stored:
-    """Store a seed-000 batch (``docs/formats/journey.md``) from the site's own Python code.
+    """Store a journey-events batch (``docs/formats/journey.md``) from the site's own Python code.
 
     ``state`` is the app's (``app.extensions["journey"]``); ``batch`` is what ``POST
     /api/ingest`` takes: ``{"schemaVersion": 1, "context": {"orgKey", "journeyKey", ...},

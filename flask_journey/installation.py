@@ -16,7 +16,6 @@ from collections.abc import Callable
 
 from peewee import Database
 
-from .db import using
 from .migrations import create_if_empty
 from .models import Installation
 
@@ -31,11 +30,10 @@ def get_or_create(db: Database, name: str, make: Callable[[], str]) -> str:
 
     Processes that ask at the same time all get the value the first of them kept.
     """
-    with using(db):
-        create_if_empty(db)
-        with db.atomic():
-            db.execute(Installation.insert(name=name, value=make()).on_conflict_ignore())
-        return Installation.select(Installation.value).where(Installation.name == name).scalar()
+    create_if_empty(db)
+    with db.atomic():
+        Installation.insert(name=name, value=make()).on_conflict_ignore().execute(db)
+    return Installation.select(Installation.value).where(Installation.name == name).scalar(db)
 
 
 def kept(db: Database, name: str) -> Callable[[], bytes]:

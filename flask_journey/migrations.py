@@ -37,6 +37,7 @@ from playhouse.migrate import Operation, SchemaMigrator, make_index_name, migrat
 
 from ._peewee import index_name, index_where
 from .db import using
+from .events import CanonicalEvent
 from .identities import identify_of, link
 from .models import (
     INSTANCE_ID_INDEX,
@@ -124,8 +125,7 @@ def _create_tables(*models: type[BaseModel]) -> Steps:
 
     def steps(migrator: SchemaMigrator) -> list[Operation]:
         def create(migrator: SchemaMigrator) -> None:
-            with using(migrator.database):
-                migrator.database.create_tables(models, safe=True)
+            migrator.database.create_tables(models, safe=True)
 
         return [Operation(migrator, create)]
 
@@ -162,13 +162,12 @@ def _rewrite_origins(rewrite: Callable[[list[Any]], list[str]]) -> Steps:
 
     def steps(migrator: SchemaMigrator) -> list[Operation]:
         def run(migrator: SchemaMigrator) -> None:
-            with using(migrator.database):
-                for journey in Journey.select(Journey.id, Journey.allowed_origins):
-                    stored = journey.allowed_origins
-                    new = rewrite(stored if isinstance(stored, list) else [])
-                    if new != stored:
-                        changed = Journey.update(allowed_origins=new)
-                        changed.where(Journey.id == journey.id).execute()
+            for journey in Journey.select(Journey.id, Journey.allowed_origins):
+                stored = journey.allowed_origins
+                new = rewrite(stored if isinstance(stored, list) else [])
+                if new != stored:
+                    changed = Journey.update(allowed_origins=new)
+                    changed.where(Journey.id == journey.id).execute()
 
         return [Operation(migrator, run)]
 
@@ -186,12 +185,11 @@ def _forget_summaries(migrator: SchemaMigrator) -> list[Operation]:
     again from the events."""
 
     def forget(migrator: SchemaMigrator) -> None:
-        with using(migrator.database):
-            tables = [FieldSummary, SessionSummary, HourlyCount, RefreshState]
-            if SessionForm._meta.table_name in migrator.database.get_tables():
-                tables.insert(0, SessionForm)
-            for table in tables:
-                table.delete().execute()
+        tables = [FieldSummary, SessionSummary, HourlyCount, RefreshState]
+        if SessionForm._meta.table_name in migrator.database.get_tables():
+            tables.insert(0, SessionForm)
+        for table in tables:
+            table.delete().execute(migrator.database)
 
     return [Operation(migrator, forget)]
 
@@ -202,24 +200,25 @@ def _link_identifies(migrator: SchemaMigrator) -> list[Operation]:
 
     def replay(migrator: SchemaMigrator) -> None:
         db = migrator.database
-        with using(db):
-            identifies = (
-                Event.select(
-                    Event.journey,
-                    Event.type,
-                    Event.occurred_at,
-                    Event.client_id,
-                    Event.user_id,
-                    Event.properties,
-                )
-                .where(Event.type == "identify")
-                .order_by(Event.id)
-                .dicts()
+        identifies = (
+            Event.select(
+                Event.journey,
+                Event.event_id,
+                Event.type,
+                Event.occurred_at,
+                Event.client_id,
+                Event.user_id,
+                Event.properties,
             )
-            for event in identifies:
-                found = identify_of(event)
-                if found is not None:
-                    link(db, event["journey"], found)
+            .where(Event.type == "identify")
+            .order_by(Event.id)
+            .dicts()
+        )
+        for row in identifies:
+            journey = row.pop("journey")
+            found = identify_of(CanonicalEvent(**row))
+            if found is not None:
+                link(db, journey, found)
 
     return [Operation(migrator, replay)]
 
@@ -251,7 +250,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(
         4,
-        "index instance_id only on the events that carry one (seed 002's), not on every event",
+        "index instance_id only on the events that carry an instance id, not on every event",
         _in_turn(
             _drop_indexes(
                 Event._meta.table_name, make_index_name(Event._meta.table_name, ("instance_id",))
@@ -447,9 +446,8 @@ def create_if_empty(db: Database) -> None:
 def version(db: Database) -> int | None:
     """The schema version of ``db``; None when it has no flask-journey tables."""
     tables = set(db.get_tables())
-    with using(db):
-        if SchemaVersion._meta.table_name in tables:
-            return SchemaVersion.select(fn.MAX(SchemaVersion.version)).scalar()
+    if SchemaVersion._meta.table_name in tables:
+        return SchemaVersion.select(fn.MAX(SchemaVersion.version)).scalar(db)
     return BASELINE if Event._meta.table_name in tables else None
 
 

@@ -1,7 +1,7 @@
 """The store: the one way events are stored, whatever format they came in.
 
-A wire-format adapter hands :func:`store` a list of canonical events: mappings whose keys are
-the fields of :class:`flask_journey.events.CanonicalEvent` (and its transient keys). Here they
+A wire-format adapter hands :func:`store` a list of canonical events
+(:class:`flask_journey.events.CanonicalEvent`), whose fields are the columns written. Here they
 are scrubbed (:mod:`flask_journey.privacy`), enriched from the user agent, and written in one
 transaction that skips event ids the journey already has.
 """
@@ -11,13 +11,15 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from peewee import EXCLUDED, Database
 
-from .db import current_database, is_sqlite, per_database, retrying_transaction, storable_json
-from .events import FIELDS, KEYS, Tenant, utcnow
+from .db import is_sqlite, per_database, retrying_transaction, storable_json
+from .events import FIELDS, CanonicalEvent, Tenant, utcnow
 from .identities import Identify, identify_of, link
 from .models import Event, JourneyUsage, Usage
 from .privacy import describe_user_agent, scrub_properties, scrub_url, url_path
@@ -90,57 +92,60 @@ def _scrub(url: str, keep_query_values: bool, clean: CleanUrls) -> tuple[str | N
     return result
 
 
-def _prepare(event: dict[str, Any], keep_query_values: bool, clean: CleanUrls) -> dict[str, Any]:
-    """Apply the privacy rules and the user-agent enrichment to one canonical event."""
-    user_agent = event.pop("user_agent", None)
-    if user_agent:
-        device = describe_user_agent(user_agent)
-        event["device_class"] = event.get("device_class") or device.device_class
-        event["browser"] = event.get("browser") or device.browser
-        event["os"] = event.get("os") or device.os
-    url = event.get("url")
-    if url:
-        event["url"], path = _scrub(url, keep_query_values, clean)
-        event["path"] = event.get("path") or path
-    if event.get("referrer"):
-        event["referrer"] = _scrub(event["referrer"], keep_query_values, clean)[0]
-    event["properties"] = scrub_properties(event.get("properties"), keep_query_values)
-    return event
-
-
 def _sqlite_time(value: dt.datetime) -> str:
     """A naive UTC datetime as SQLite stores it (``YYYY-MM-DD HH:MM:SS.ffffff``)."""
     return value.isoformat(" ", "microseconds")
+
+
+#: A canonical event's stored values, in the order of :data:`FIELDS`.
+_VALUES = attrgetter(*FIELDS)
+#: Where the fields the store rewrites sit in a row of :data:`COLUMNS`.
+_DEVICE, _BROWSER, _OS, _OCCURRED, _URL, _PATH, _REFERRER, _PROPERTIES = (
+    COLUMNS.index(name)
+    for name in (
+        "device_class",
+        "browser",
+        "os",
+        "occurred_at",
+        "url",
+        "path",
+        "referrer",
+        "properties",
+    )
+)
 
 
 def _rows(
     journey_id: int,
     wire_format: str,
     received: dt.datetime,
-    events: list[dict[str, Any]],
+    events: Sequence[CanonicalEvent],
     keep_query_values: bool,
     sqlite: bool,
     clean_urls: CleanUrls | None = None,
 ) -> list[list[Any]]:
-    """The events as rows of :data:`COLUMNS`, scrubbed and enriched (``clean_urls``: the
-    URLs known to need no scrubbing, filled as they are found).
-
-    An event with a key that is not a canonical event's field raises ``ValueError``.
-    """
+    """The events as rows of :data:`COLUMNS`, with the privacy rules and the user-agent
+    enrichment applied (``clean_urls``: the URLs known to need no scrubbing, filled as they are
+    found)."""
     clean = {} if clean_urls is None else clean_urls
-    occurred = 3 + FIELDS.index("occurred_at")
-    props = 3 + FIELDS.index("properties")
     head: list[Any] = [journey_id, wire_format, _sqlite_time(received) if sqlite else received]
     rows = []
     for event in events:
-        if not event.keys() <= KEYS:
-            raise ValueError(f"not a canonical event field: {sorted(event.keys() - KEYS)}")
-        _prepare(event, keep_query_values, clean)
-        row = head + list(map(event.get, FIELDS))
+        row = [*head, *_VALUES(event)]
+        if event.user_agent:
+            device = describe_user_agent(event.user_agent)
+            row[_DEVICE] = row[_DEVICE] or device.device_class
+            row[_BROWSER] = row[_BROWSER] or device.browser
+            row[_OS] = row[_OS] or device.os
+        if event.url:
+            row[_URL], path = _scrub(event.url, keep_query_values, clean)
+            row[_PATH] = row[_PATH] or path
+        if event.referrer:
+            row[_REFERRER] = _scrub(event.referrer, keep_query_values, clean)[0]
         if sqlite:
-            row[occurred] = _sqlite_time(row[occurred])
-        if row[props] is not None:
-            row[props] = storable_json(row[props])
+            row[_OCCURRED] = _sqlite_time(row[_OCCURRED])
+        properties = scrub_properties(event.properties, keep_query_values)
+        row[_PROPERTIES] = None if properties is None else storable_json(properties)
         rows.append(row)
     return rows
 
@@ -162,23 +167,21 @@ class _Batch:
 
 
 def store(
+    db: Database,
     tenant: Tenant,
     wire_format: str,
-    events: list[dict[str, Any]],
+    events: Sequence[CanonicalEvent],
     *,
     keep_query_values: bool = False,
     group_commit: bool = False,
-    database: Database | None = None,
 ) -> int:
     """Store a batch in one transaction and meter it; return how many events were new.
 
     Events whose ``event_id`` the journey already has are skipped, so a retried batch stores
     nothing twice. Nothing is written unless everything is, and nothing is returned before the
     commit. With ``group_commit``, batches stored at the same time by other threads of this
-    process may share the transaction (:class:`GroupCommitter`). The events go to ``database``,
-    by default the current app's (:func:`flask_journey.db.current_database`).
+    process may share the transaction (:class:`GroupCommitter`).
     """
-    db = database if database is not None else current_database()
     received = utcnow()
     identifies = [found for event in events if (found := identify_of(event)) is not None]
     rows = _rows(

@@ -16,7 +16,7 @@ import weakref
 
 from peewee import Database, Model
 
-from .db import current_database, per_database
+from .db import per_database
 from .events import Tenant, TenantJourney, TenantOrganization
 from .models import ApiKey, Journey, Organization
 from .outcomes import InsufficientScope, TenantNotFound, Unauthenticated
@@ -95,22 +95,17 @@ class TenantCache:
     A change made in this process (through :mod:`flask_journey.api`) empties it at
     once; a change made by another process is seen within ``max_age`` seconds. Only tenants
     that were found are kept, so a journey is usable as soon as it is created. ``max_age`` 0
-    reads every lookup from the database. Without a ``database``, lookups read the current
-    app's (:func:`flask_journey.db.current_database`).
+    reads every lookup from the database.
     """
 
     #: Entries kept at most; past that the cache starts again empty.
     MAX_ENTRIES = 10_000
 
-    def __init__(self, max_age: float, database: Database | None = None) -> None:
+    def __init__(self, max_age: float, database: Database) -> None:
         self.max_age = max_age
-        self._database = database
+        #: The database the lookups read.
+        self.database = database
         self._entries: dict[tuple, tuple[float, int, Tenant]] = {}
-
-    @property
-    def database(self) -> Database:
-        """The database the lookups read."""
-        return self._database if self._database is not None else current_database()
 
     def find(self, lookup: str, *params: object) -> Tenant | None:
         """The tenant ``lookup`` finds with ``params``, or None."""
@@ -131,10 +126,7 @@ class TenantCache:
         return tenant
 
 
-_UNCACHED = TenantCache(0)
-
-
-def by_slugs(org_slug: str, journey_slug: str, cache: TenantCache = _UNCACHED) -> Tenant:
+def by_slugs(org_slug: str, journey_slug: str, cache: TenantCache) -> Tenant:
     """Find a journey by organization and journey slug (seed 000's ``orgKey``/``journeyKey``)."""
     tenant = cache.find("slugs", org_slug, journey_slug)
     if tenant is None:
@@ -144,7 +136,7 @@ def by_slugs(org_slug: str, journey_slug: str, cache: TenantCache = _UNCACHED) -
     return tenant
 
 
-def by_public_key(public_key: str, cache: TenantCache = _UNCACHED) -> Tenant:
+def by_public_key(public_key: str, cache: TenantCache) -> Tenant:
     """Find a journey by its public key (``pk_...``)."""
     tenant = cache.find("public_key", public_key)
     if tenant is None:
@@ -152,7 +144,7 @@ def by_public_key(public_key: str, cache: TenantCache = _UNCACHED) -> Tenant:
     return tenant
 
 
-def by_ids(account_id: int, tracker_id: int, cache: TenantCache = _UNCACHED) -> Tenant:
+def by_ids(account_id: int, tracker_id: int, cache: TenantCache) -> Tenant:
     """Find a journey by organization id and journey id (seed 002's ``aid``/``tid``)."""
     tenant = cache.find("ids", account_id, tracker_id)
     if tenant is None:

@@ -22,6 +22,7 @@ from typing import Any
 from flask import Flask
 
 from flask_journey import api
+from flask_journey.events import CanonicalEvent
 from flask_journey.models import utcnow
 from flask_journey.store import store
 from flask_journey.tenants import tenant_of
@@ -108,5 +109,10 @@ def fill(app: Flask, org: str, journey: str) -> None:
                 found_org, journey, origins=["https://grants.example.com"], steps=STEPS
             )
         events = [event for session in sessions(utcnow()) for event in session.events]
-        store(tenant_of(found_org, found), "demo", events)
+        store(
+            app.extensions["journey"].database,
+            tenant_of(found_org, found),
+            "demo",
+            [CanonicalEvent(**e) for e in events],
+        )
         api.refresh()

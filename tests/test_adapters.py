@@ -15,6 +15,7 @@ import pytest
 from marshmallow import ValidationError
 
 from flask_journey import formats
+from flask_journey.events import CanonicalEvent
 from flask_journey.formats import FORMATS, WireFormat
 from flask_journey.formats._base import Incoming, Parsed, Reply, event_id
 from flask_journey.formats.collect import CollectFormat
@@ -166,8 +167,8 @@ def seed_batch() -> dict[str, Any]:
     }
 
 
-def journey_event(**values: Any) -> dict[str, Any]:
-    event = {
+def journey_event(**values: Any) -> CanonicalEvent:
+    event: dict[str, Any] = {
         "type": "page_view",
         "session_id": "sess_xyz789",
         "client_id": "client_def456",
@@ -187,7 +188,7 @@ def journey_event(**values: Any) -> dict[str, Any]:
         "user_agent": UA,
     }
     event.update(values)
-    return event
+    return CanonicalEvent(**event)
 
 
 def test_journey_maps_the_seed_example_to_canonical_events():
@@ -227,9 +228,9 @@ def test_journey_keeps_one_of_each_event_id_and_the_dropoff_reason():
     dropoff = {**first, "_tag": "dropoff_signal", "id": "evt_drop", "reason": "idle"}
     batch["events"] = [first, dict(first), dropoff]
     _, parsed = parse(adapter(JourneyFormat), Incoming(batch))
-    assert [e["event_id"] for e in parsed.events] == ["evt_abc123", "evt_drop"]
-    assert parsed.events[1]["properties"] == {"reason": "idle"}
-    assert parsed.events[0]["user_agent"] is None
+    assert [e.event_id for e in parsed.events] == ["evt_abc123", "evt_drop"]
+    assert parsed.events[1].properties == {"reason": "idle"}
+    assert parsed.events[0].user_agent is None
 
 
 def test_journey_keeps_the_instance_id_of_the_batch_or_of_the_event():
@@ -237,7 +238,7 @@ def test_journey_keeps_the_instance_id_of_the_batch_or_of_the_event():
     batch["context"]["instanceId"] = "chat-42"
     batch["events"][1]["instanceId"] = "chat-43"
     _, parsed = parse(adapter(JourneyFormat), Incoming(batch))
-    assert [e["instance_id"] for e in parsed.events] == ["chat-42", "chat-43", "chat-42"]
+    assert [e.instance_id for e in parsed.events] == ["chat-42", "chat-43", "chat-42"]
 
 
 def test_journey_origin_is_the_origin_header():
@@ -295,7 +296,7 @@ def test_journey_from_python_sets_invalid_events_aside():
     batch["events"][1]["ts"] = "yesterday"
     batch["events"][2]["journeyKey"] = "other"
     _, parsed = parse(adapter(TrustedJourneyFormat), Incoming(batch))
-    assert [e["event_id"] for e in parsed.events] == ["evt_abc123"]
+    assert [e.event_id for e in parsed.events] == ["evt_abc123"]
     assert parsed.rejected == [
         (1, "ts must be a valid ISO 8601 timestamp"),
         (2, "journeyKey must match context.journeyKey"),
@@ -342,27 +343,27 @@ def test_typed_maps_the_seed_pageview_to_a_canonical_event():
     tenant, parsed = parse(wire_format, typed_request(pageview()))
     (event,) = parsed.events
     assert tenant is TENANT
-    assert event == {
-        "event_id": event["event_id"],
-        "type": "pageview",
-        "name": None,
-        "occurred_at": dt.datetime(2023, 11, 14, 22, 13, 19, 999000),
-        "session_id": None,
-        "client_id": "a1b2c3d4-e5f6-7890-abcd-ef1234567890",
-        "user_id": None,
-        "instance_id": None,
-        "url": "https://example.com/pricing?plan=pro",
-        "path": "/pricing",
-        "referrer": "https://google.com/search?q=example",
-        "title": "Pricing - Example",
-        "source": "client",
-        "properties": {"utm": {"source": "google", "medium": "cpc", "campaign": "spring_2024"}},
-        "user_agent": UA,
-        "country": None,
-    }
+    assert event == CanonicalEvent(
+        event_id=event.event_id,
+        type="pageview",
+        name=None,
+        occurred_at=dt.datetime(2023, 11, 14, 22, 13, 19, 999000),
+        session_id=None,
+        client_id="a1b2c3d4-e5f6-7890-abcd-ef1234567890",
+        user_id=None,
+        instance_id=None,
+        url="https://example.com/pricing?plan=pro",
+        path="/pricing",
+        referrer="https://google.com/search?q=example",
+        title="Pricing - Example",
+        source="client",
+        properties={"utm": {"source": "google", "medium": "cpc", "campaign": "spring_2024"}},
+        user_agent=UA,
+        country=None,
+    )
     # The client said when: a retry of the same request gets the same id.
     _, again = parse(wire_format, typed_request(pageview()))
-    assert again.events[0]["event_id"] == event["event_id"]
+    assert again.events[0].event_id == event.event_id
     assert wire_format.accepted(parsed) == Reply(200, {"success": True, "processed": 1})
 
 
@@ -371,8 +372,8 @@ def test_typed_ids_follow_the_idempotency_key():
     no_time = pageview(timestamp=None)
     _, first = parse(wire_format, typed_request(no_time, no_time, idempotency_key="k1"))
     _, retry = parse(wire_format, typed_request(no_time, no_time, idempotency_key="k1"))
-    ids = [e["event_id"] for e in first.events]
-    assert ids == [e["event_id"] for e in retry.events]
+    ids = [e.event_id for e in first.events]
+    assert ids == [e.event_id for e in retry.events]
     assert ids[0] != ids[1]
     assert ids[1] == event_id(TENANT, {}, "k1", client_time=False, index=1)
 
@@ -401,11 +402,11 @@ def test_typed_server_example_takes_identity_from_the_events():
     incoming = Incoming(body, {"public_key": "pk_grant"}, user_agent=UA)
     _, parsed = parse(adapter(TypedFormat, identity="keep"), incoming)
     identify, custom = parsed.events
-    assert identify["user_id"] == "usr_123"
-    assert identify["user_agent"] is None  # a server's user agent is no visitor's
-    assert custom["name"] == "subscription_created"
-    assert custom["user_id"] == "jane@acme.com"
-    assert custom["properties"] == {"plan": "pro", "amount": 99}
+    assert identify.user_id == "usr_123"
+    assert identify.user_agent is None  # a server's user agent is no visitor's
+    assert custom.name == "subscription_created"
+    assert custom.user_id == "jane@acme.com"
+    assert custom.properties == {"plan": "pro", "amount": 99}
 
 
 def test_typed_form_keeps_field_names_never_values():
@@ -419,8 +420,8 @@ def test_typed_form_keeps_field_names_never_values():
     }
     _, parsed = parse(adapter(TypedFormat), typed_request(form))
     (event,) = parsed.events
-    assert event["name"] == "contact-form"
-    assert event["properties"] == {"fields": ["company", "message"]}
+    assert event.name == "contact-form"
+    assert event.properties == {"fields": ["company", "message"]}
 
 
 def test_typed_partial_success_is_207_and_an_unknown_key_its_error_shape():
@@ -468,22 +469,23 @@ def test_collect_maps_a_server_event_with_its_extra_fields():
     tenant, parsed = parse(wire_format, Incoming(body, {"aid": "7", "tid": "11"}, user_agent=UA))
     (event,) = parsed.events
     assert tenant is TENANT
-    assert now_between(event.pop("occurred_at"), before)
-    assert event == {
-        "type": "collect",
-        "name": "view",
-        "instance_id": "abc123",
-        "source": "server",
-        "properties": {
+    assert now_between(event.occurred_at, before)
+    assert event == CanonicalEvent(
+        occurred_at=event.occurred_at,
+        type="collect",
+        name="view",
+        instance_id="abc123",
+        source="server",
+        properties={
             "object": "form",
             "vendor": "Vendor A",
             "product": "Product 1",
             "page": "/apply",
         },
-        "event_id": event["event_id"],
-        "user_agent": None,
-        "country": None,
-    }
+        event_id=event.event_id,
+        user_agent=None,
+        country=None,
+    )
     assert wire_format.accepted(parsed) == Reply(204)
 
 
@@ -493,8 +495,8 @@ def test_collect_from_a_browser_keeps_its_user_agent_and_origin():
         COLLECTED, {"aid": "7", "tid": "11"}, origin="https://grants.example.com", user_agent=UA
     )
     _, parsed = parse(wire_format, incoming)
-    assert parsed.events[0]["source"] == "browser"
-    assert parsed.events[0]["user_agent"] == UA
+    assert parsed.events[0].source == "browser"
+    assert parsed.events[0].user_agent == UA
     assert wire_format.origins(wire_format.envelope(incoming), incoming) == (
         "https://grants.example.com",
     )
@@ -535,21 +537,20 @@ def test_events_api_maps_the_seed_pageview_and_forgets_the_address():
     tenant, parsed = parse(wire_format, events_api_request("pageview", body, user_agent="curl"))
     (event,) = parsed.events
     assert tenant is TENANT
-    assert now_between(event.pop("occurred_at"), before)
-    assert event == {
-        "type": "pageview",
-        "name": None,
-        "url": "https://example.com/pricing",
-        "referrer": "https://google.com/search",
-        "properties": None,
-        "event_id": event["event_id"],
-        "user_agent": UA,
-        "country": None,  # a documentation address has no country
-    }
-    assert "203.0.113.42" not in repr(parsed)
-    assert wire_format.accepted(parsed) == Reply(
-        201, {"success": True, "event_id": event["event_id"]}
+    assert now_between(event.occurred_at, before)
+    assert event == CanonicalEvent(
+        occurred_at=event.occurred_at,
+        type="pageview",
+        name=None,
+        url="https://example.com/pricing",
+        referrer="https://google.com/search",
+        properties=None,
+        event_id=event.event_id,
+        user_agent=UA,
+        country=None,  # a documentation address has no country
     )
+    assert "203.0.113.42" not in repr(parsed)
+    assert wire_format.accepted(parsed) == Reply(201, {"success": True, "event_id": event.event_id})
 
 
 def test_events_api_maps_the_seed_custom_event():
@@ -561,9 +562,9 @@ def test_events_api_maps_the_seed_custom_event():
     }
     _, parsed = parse(adapter(EventsApiFormat), events_api_request("custom", body))
     (event,) = parsed.events
-    assert event["type"] == "custom"
-    assert event["name"] == "signup"
-    assert event["properties"] == {"plan": "pro", "source": "landing-page", "trial_days": 14}
+    assert event.type == "custom"
+    assert event.name == "signup"
+    assert event.properties == {"plan": "pro", "source": "landing-page", "trial_days": 14}
 
 
 def custom(**values: Any) -> dict[str, Any]:
@@ -642,31 +643,31 @@ def test_project_maps_the_seed_example_to_a_canonical_event():
     tenant, parsed = parse(wire_format, incoming)
     (event,) = parsed.events
     assert tenant is TENANT
-    assert event == {
-        "event_id": event["event_id"],
-        "type": "custom",
-        "name": "ButtonClick",
-        "occurred_at": dt.datetime(2025, 8, 2, 14, 19, 12),
-        "session_id": "uuid-session-id",
-        "user_id": None,
-        "url": "https://yourdomain.com/page",
-        "path": "/",
-        "referrer": "https://referrer.com/",
-        "title": "Home",
-        "category": "CTA",
-        "label": "Homepage Hero",
-        "value": 1.0,
-        "properties": {"custom_field": "custom value"},
-        "user_agent": UA,
-        "country": None,
-    }
+    assert event == CanonicalEvent(
+        event_id=event.event_id,
+        type="custom",
+        name="ButtonClick",
+        occurred_at=dt.datetime(2025, 8, 2, 14, 19, 12),
+        session_id="uuid-session-id",
+        user_id=None,
+        url="https://yourdomain.com/page",
+        path="/",
+        referrer="https://referrer.com/",
+        title="Home",
+        category="CTA",
+        label="Homepage Hero",
+        value=1.0,
+        properties={"custom_field": "custom value"},
+        user_agent=UA,
+        country=None,
+    )
     # Both the Origin header and the event's page must be allowed origins.
     assert wire_format.origins(wire_format.envelope(incoming), incoming) == (
         "https://yourdomain.com",
         "https://yourdomain.com",
     )
     assert wire_format.accepted(parsed) == Reply(
-        200, {"success": True, "eventId": event["event_id"], "sessionId": "uuid-session-id"}
+        200, {"success": True, "eventId": event.event_id, "sessionId": "uuid-session-id"}
     )
 
 
@@ -675,9 +676,9 @@ def test_project_generates_the_same_session_for_a_retry():
     body = project_event(sessionId=None, timestamp=None, userAgent=None)
     _, first = parse(wire_format, Incoming(body, idempotency_key="k1", user_agent=UA))
     _, retry = parse(wire_format, Incoming(body, idempotency_key="k1", user_agent=UA))
-    assert first.events[0]["session_id"] == retry.events[0]["session_id"]
-    assert first.events[0]["event_id"] == retry.events[0]["event_id"]
-    assert first.events[0]["user_agent"] == UA
+    assert first.events[0].session_id == retry.events[0].session_id
+    assert first.events[0].event_id == retry.events[0].event_id
+    assert first.events[0].user_agent == UA
 
 
 @pytest.mark.parametrize(
@@ -712,7 +713,7 @@ def located(cls: type[WireFormat], incoming: Incoming) -> str | None:
         identity=IdentityPolicy("keep", b"secret"),
         geo=Geo(countries.get),
     )
-    return parse(wire_format, incoming)[1].events[0]["country"]
+    return parse(wire_format, incoming)[1].events[0].country
 
 
 BROWSER = {"origin": "https://grants.example.com", "client": "1.0.16.1"}

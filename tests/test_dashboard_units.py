@@ -7,7 +7,8 @@ import datetime as dt
 
 import pytest
 
-from flask_journey.dashboard import answers, charts, options, shares
+from flask_journey import shares
+from flask_journey.dashboard import answers, charts, options
 from flask_journey.reports import ReportError
 
 TODAY = dt.date(2024, 3, 31)

@@ -10,6 +10,7 @@ from peewee import IntegrityError
 
 from flask_journey import store
 from flask_journey.db import is_sqlite
+from flask_journey.events import CanonicalEvent
 from flask_journey.models import Event, Usage
 
 from .helpers import ORG, ORIGIN, batch, event
@@ -55,12 +56,12 @@ def test_concurrent_requests_are_each_stored_once_and_metered_exactly(
 
 def rows(app, tenant_journey_id: int, prefix: str, *, event_id: str | None = "ok") -> list:
     events = [
-        {
-            "event_id": f"{prefix}_{i}" if event_id else None,
-            "type": "page_view",
-            "occurred_at": store.utcnow(),
-            "url": "https://grants.example.com/apply",
-        }
+        CanonicalEvent(
+            event_id=f"{prefix}_{i}" if event_id else None,  # type: ignore[arg-type]
+            type="page_view",
+            occurred_at=store.utcnow(),
+            url="https://grants.example.com/apply",
+        )
         for i in range(3)
     ]
     sqlite = is_sqlite(app.extensions["journey"].database)

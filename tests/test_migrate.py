@@ -198,8 +198,8 @@ def test_migrate_upgrades_a_release_0_1_database_and_keeps_every_row(old_app, ru
         "Applied 3: drop two event indexes no query uses, which every insert paid for: "
         "journey_id alone (the unique index on journey_id, event_id covers it) and "
         "journey_id, occurred_at",
-        "Applied 4: index instance_id only on the events that carry one (seed 002's), not on "
-        "every event",
+        "Applied 4: index instance_id only on the events that carry an instance id, not on every "
+        "event",
         "Applied 5: report summaries: sessions, their fields, hourly event counts and the "
         "refresh state; a journey's configured steps (flask journey migrate then builds the "
         "summaries)",

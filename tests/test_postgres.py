@@ -8,6 +8,7 @@ import pytest
 
 from flask_journey import db as journey_db
 from flask_journey import store, tenants
+from flask_journey.events import CanonicalEvent
 from flask_journey.models import Event, utcnow
 
 from .helpers import JOURNEY, ORG, ORIGIN, event
@@ -54,17 +55,18 @@ def test_properties_are_queryable_as_jsonb(app, client, journey):
 def test_a_nul_that_reaches_storage_is_stored_as_a_replacement_character(app, journey, exported):
     """A NUL copied from a header into an event must not fail the batch on PostgreSQL."""
     with app.app_context():
-        app.extensions["journey"].activate()
-        tenant = tenants.by_slugs(ORG, JOURNEY)
-        event = {
-            "event_id": "evt_nul",
-            "type": "custom",
-            "name": "sign\x00up",
-            "occurred_at": utcnow(),
-            "referrer": "https://example.com/\x00",
-            "properties": {"plan\x00": ["pro\x00"]},
-        }
-        assert store.store(tenant, "journey", [event]) == 1
+        state = app.extensions["journey"]
+        state.activate()
+        tenant = tenants.by_slugs(ORG, JOURNEY, state.tenants)
+        event = CanonicalEvent(
+            event_id="evt_nul",
+            type="custom",
+            name="sign\x00up",
+            occurred_at=utcnow(),
+            referrer="https://example.com/\x00",
+            properties={"plan\x00": ["pro\x00"]},
+        )
+        assert store.store(state.database, tenant, "journey", [event]) == 1
 
     [stored] = exported()
     assert stored["name"] == "sign\ufffdup"

@@ -18,8 +18,10 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
+from peewee import Database
 
 from flask_journey import api, store, tenants
+from flask_journey.events import CanonicalEvent
 from flask_journey.models import Organization
 from flask_journey.privacy import url_path
 from flask_journey.reports.compute import compute as summaries_report
@@ -293,12 +295,12 @@ scenarios = st.fixed_dictionaries(
 _journeys = itertools.count(1)
 
 
-def _store(tenant: tenants.Tenant, batch: list[tuple[str, dict[str, Any]]]) -> None:
-    by_format: dict[str, list[dict[str, Any]]] = {}
+def _store(db: Database, tenant: tenants.Tenant, batch: list[tuple[str, dict[str, Any]]]) -> None:
+    by_format: dict[str, list[CanonicalEvent]] = {}
     for wire_format, event in batch:
-        by_format.setdefault(wire_format, []).append(dict(event))
+        by_format.setdefault(wire_format, []).append(CanonicalEvent(**event))
     for wire_format, events in by_format.items():
-        store.store(tenant, wire_format, events)
+        store.store(db, tenant, wire_format, events)
 
 
 def _queries(journey_id: int, scenario: dict[str, Any]) -> list[Query]:
@@ -372,10 +374,10 @@ def _hold_against_the_reference(app, limits: Limits | None = None) -> set[str]:
                 api.create_organization(ORG)
             slug = f"journey-{next(_journeys)}"
             api.create_journey(ORG, slug, steps=scenario["steps"])
-            tenant = tenants.by_slugs(ORG, slug)
+            tenant = tenants.by_slugs(ORG, slug, state.tenants)
             queries = _queries(tenant.journey.id, scenario)
             for batch, refresh_now in _batches(scenario["seed"]):
-                _store(tenant, batch)
+                _store(db, tenant, batch)
                 if refresh_now:
                     refresh(db, limits=limits)
                     _assert_same(db, queries[:1], limits)
@@ -486,11 +488,11 @@ def test_the_reference_gives_the_numbers_worked_out_by_hand(app):
     with app.app_context():
         state.activate()
         api.create_journey(api.create_organization(ORG), "grant")
-        tenant = tenants.by_slugs(ORG, "grant")
+        tenant = tenants.by_slugs(ORG, "grant", state.tenants)
         # Stored newest first, in two batches, the second sent twice.
         events = _hand_written_sessions()[::-1]
         for batch in (events[:10], events[10:], events[10:]):
-            store.store(tenant, "journey", [dict(e) for e in batch])
+            store.store(state.database, tenant, "journey", [CanonicalEvent(**e) for e in batch])
         query = Query(
             journey_id=tenant.journey.id,
             steps=("eligibility", "details"),
@@ -717,8 +719,8 @@ def test_medians_half_a_millisecond_apart_agree_with_the_reference(app):
     with app.app_context():
         state.activate()
         api.create_journey(api.create_organization(ORG), "grant")
-        tenant = tenants.by_slugs(ORG, "grant")
-        store.store(tenant, "journey", events)
+        tenant = tenants.by_slugs(ORG, "grant", state.tenants)
+        store.store(state.database, tenant, "journey", [CanonicalEvent(**e) for e in events])
         refresh(state.database)
         query = Query(
             journey_id=tenant.journey.id,

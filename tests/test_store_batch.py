@@ -10,7 +10,7 @@ import json
 import pytest
 
 from flask_journey import store, tenants
-from flask_journey.events import utcnow
+from flask_journey.events import CanonicalEvent, utcnow
 from flask_journey.ingest import Stored, store_batch
 from flask_journey.outcomes import InvalidRequest, RateLimited, TenantNotFound
 
@@ -118,8 +118,9 @@ def test_an_event_with_a_key_that_is_no_canonical_field_is_an_error_and_nothing_
 ):
     misspelt = {"event_id": "evt_typo", "type": "step_view", "occurred_at": utcnow()}
     misspelt["stepkey"] = "eligibility"
+    state = app.extensions["journey"]
     with app.app_context():
-        tenant = tenants.by_slugs(ORG, JOURNEY)
-        with pytest.raises(ValueError, match="stepkey"):
-            store.store(tenant, "journey", [misspelt])
+        tenant = tenants.by_slugs(ORG, JOURNEY, state.tenants)
+        with pytest.raises(TypeError, match="stepkey"):
+            store.store(state.database, tenant, "journey", [CanonicalEvent(**misspelt)])
     assert exported() == []

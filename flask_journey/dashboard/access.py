@@ -29,7 +29,7 @@ from .. import tenants
 from ..config import Settings
 from ..models import ApiKey, DashboardSession, Organization, utcnow
 from ..outcomes import Unauthenticated
-from .signing import SigningKeys
+from ..signing import SigningKeys
 
 #: Cookie names: the sign-in, and the random value CSRF tokens are bound to.
 SESSION_COOKIE = "journey_dashboard"

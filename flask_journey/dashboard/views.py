@@ -24,7 +24,7 @@ from flask import (
 )
 from werkzeug.exceptions import HTTPException
 
-from .. import api, reports, tenants
+from .. import api, reports, shares, tenants
 from ..countries import country_name
 from ..display import visible
 from ..downloads import report_name, report_response
@@ -35,7 +35,7 @@ from ..reports import SEGMENTS, ReportError, parse_options
 from ..reports.query import NONE
 from ..reports.tables import DEFAULT_TABLE, TABLES
 from ..state import JourneyState, app_state
-from . import answers, charts, sections, shares
+from . import answers, charts, sections
 from .access import CSRF_COOKIE, SESSION_COOKIE, Access, SignInLimited
 from .options import PRESETS, order_fields, read_view
 from .suppress import suppress

@@ -24,7 +24,7 @@ from typing import Any, ClassVar, Protocol
 from marshmallow import Schema, ValidationError
 
 from ..endpoints import Error
-from ..events import TRANSIENT, Tenant, TenantOrganization
+from ..events import CanonicalEvent, Tenant, TenantOrganization
 from ..geo import NOWHERE, Geo
 from ..outcomes import InvalidRequest, Refusal
 from ..privacy import IdentityPolicy
@@ -85,7 +85,7 @@ class Lookup(Protocol):
 class Parsed:
     """A request's events in canonical form, and the ones refused with their reasons."""
 
-    events: list[dict[str, Any]]
+    events: list[CanonicalEvent]
     rejected: list[tuple[int, str]] = field(default_factory=list)
     stored: int = 0
 
@@ -115,7 +115,7 @@ def error_field(path: tuple) -> str:
 
 def event_id(
     tenant: Tenant,
-    event: dict[str, Any],
+    content: Mapping[str, Any],
     idempotency_key: str | None,
     *,
     client_time: bool,
@@ -125,19 +125,20 @@ def event_id(
 
     Derived from the request's ``Idempotency-Key`` header and the event's ``index`` in the
     request when the header is sent; else, when the client said when the event happened
-    (``client_time``), from the event's content and ``index``; else random. A retried
-    request thus gets the ids it got the first time, and stores nothing twice, while two
-    identical events of one request (two clicks in one millisecond) are both stored.
+    (``client_time``), from the event's ``content`` (the fields its format sets from the
+    request, by name) and ``index``; else random. A retried request thus gets the ids it got
+    the first time, and stores nothing twice, while two identical events of one request (two
+    clicks in one millisecond) are both stored.
     """
+    hashed: list[Any]
     if idempotency_key:
-        content: Any = ["idempotency-key", idempotency_key, index]
+        hashed = ["idempotency-key", idempotency_key, index]
     elif client_time:
-        kept = {k: v for k, v in event.items() if k not in TRANSIENT}
         # The first event keeps the id earlier releases gave it.
-        content = ["event", kept] if index == 0 else ["event", kept, index]
+        hashed = ["event", dict(content)] if index == 0 else ["event", dict(content), index]
     else:
         return f"evt_{uuid.uuid4().hex}"
-    raw = json.dumps([tenant.journey.id, content], sort_keys=True, default=str)
+    raw = json.dumps([tenant.journey.id, hashed], sort_keys=True, default=str)
     return f"evt_{hashlib.sha256(raw.encode()).hexdigest()[:32]}"
 
 

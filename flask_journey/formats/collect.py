@@ -15,7 +15,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema
 
-from ..events import Tenant, utcnow
+from ..events import CanonicalEvent, Tenant, utcnow
 from ..outcomes import Refusal, TenantNotFound
 from ..privacy import strip_personal
 from ._base import Incoming, Parsed, Reply, WireFormat, event_id, json_object
@@ -59,7 +59,7 @@ class CollectFormat(WireFormat):
     name = "collect"
     routes = (("/collect/<aid>/<tid>/event", "event"),)
     cors_headers = ("Content-Type", "Idempotency-Key")
-    operations = (("/collect/{aid}/{tid}/event", "One tracker event (seed 002)", CollectSchema),)
+    operations = (("/collect/{aid}/{tid}/event", "Event tracker: one event", CollectSchema),)
     replies = {204: None}
     docs = "formats/collect.md"
 
@@ -91,7 +91,7 @@ class CollectFormat(WireFormat):
                 **event["properties"],
             }
         )
-        canonical = {
+        content = {
             "type": "collect",
             "name": event["action"],
             "occurred_at": utcnow(),
@@ -99,11 +99,12 @@ class CollectFormat(WireFormat):
             "source": "browser" if from_browser else "server",
             "properties": properties,
         }
-        canonical["event_id"] = event_id(
-            tenant, canonical, incoming.idempotency_key, client_time=False
+        canonical = CanonicalEvent(
+            event_id=event_id(tenant, content, incoming.idempotency_key, client_time=False),
+            user_agent=incoming.user_agent if from_browser else None,
+            country=self.country(incoming),
+            **content,
         )
-        canonical["user_agent"] = incoming.user_agent if from_browser else None
-        canonical["country"] = self.country(incoming)
         return Parsed([canonical])
 
     def accepted(self, parsed: Parsed) -> Reply:

@@ -11,7 +11,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-from ..events import Tenant, utcnow
+from ..events import CanonicalEvent, Tenant, utcnow
 from ..outcomes import (
     BodyTooLarge,
     InsufficientScope,
@@ -107,8 +107,8 @@ class EventsApiFormat(WireFormat):
     cors_headers = ("Content-Type", "Authorization", "Idempotency-Key")
     authenticated = True
     operations = (
-        ("/api/v1/events/pageview", "A page view (seed 003)", PageviewSchema),
-        ("/api/v1/events/custom", "A custom event (seed 003)", CustomSchema),
+        ("/api/v1/events/pageview", "Events API: a page view", PageviewSchema),
+        ("/api/v1/events/custom", "Events API: a custom event", CustomSchema),
     )
     replies = {201: EventsApiCreated}
     error = EventsApiError
@@ -138,7 +138,7 @@ class EventsApiFormat(WireFormat):
         props = dict(event.get("props") or {})
         # Seed 002's instance id, linking a server-side outcome to a web session: a column.
         instance_id = props.pop("instance_id", None)
-        canonical = {
+        content = {
             "type": event["kind"],
             "name": event.get("event_name"),
             "occurred_at": utcnow(),
@@ -147,17 +147,18 @@ class EventsApiFormat(WireFormat):
             "properties": strip_personal(props) or None,
         }
         if instance_id is not None:
-            canonical["instance_id"] = instance_id
-        canonical["event_id"] = event_id(
-            tenant, canonical, incoming.idempotency_key, client_time=False
+            content["instance_id"] = instance_id
+        canonical = CanonicalEvent(
+            event_id=event_id(tenant, content, incoming.idempotency_key, client_time=False),
+            user_agent=event.get("user_agent"),
+            # A server sends these: its own address is not the visitor's, only ip_address is.
+            country=self.geo.country(event.get("ip_address")),
+            **content,
         )
-        canonical["user_agent"] = event.get("user_agent")
-        # A server sends these: its own address is not the visitor's, only ip_address is.
-        canonical["country"] = self.geo.country(event.get("ip_address"))
         return Parsed([canonical])
 
     def accepted(self, parsed: Parsed) -> Reply:
-        return Reply(201, {"success": True, "event_id": parsed.events[0]["event_id"]})
+        return Reply(201, {"success": True, "event_id": parsed.events[0].event_id})
 
     def refused(self, outcome: Refusal) -> Reply:
         code = next((c for cls, c in CODES if isinstance(outcome, cls)), "service_unavailable")

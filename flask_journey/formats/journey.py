@@ -14,7 +14,7 @@ from typing import Any
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from ..applications import KEY
-from ..events import Tenant
+from ..events import CanonicalEvent, Tenant
 from ..outcomes import InvalidRequest, Refusal
 from ._base import Incoming, Parsed, Reply, WireFormat
 from ._fastload import fast_loader
@@ -176,7 +176,7 @@ class JourneyFormat(WireFormat):
     name = "journey"
     routes = (("/api/ingest", "ingest"),)
     cors_headers = ("Content-Type", "Authorization")
-    operations = (("/api/ingest", "Journey events, batched (seed 000)", BatchSchema),)
+    operations = (("/api/ingest", "Journey events, batched", BatchSchema),)
     replies = {204: None}
     docs = "formats/journey.md"
     #: The batch's events are validated one by one against ``EventSchema``.
@@ -222,28 +222,28 @@ class JourneyFormat(WireFormat):
                 "applicationKey": event.get("applicationKey") or application,
             }
             events.append(
-                {
-                    "event_id": event["id"],
-                    "type": event["_tag"],
-                    "occurred_at": event["ts"].astimezone(dt.timezone.utc).replace(tzinfo=None),
-                    "session_id": event["sessionId"],
-                    "client_id": event["clientId"],
-                    "instance_id": event.get("instanceId") or instance_id or None,
-                    "url": event["url"],
-                    "referrer": event.get("referrer"),
-                    "title": event.get("title"),
-                    "step_key": event.get("stepKey"),
-                    "field_key": event.get("fieldKey"),
-                    "error_type": event.get("errorType"),
-                    "device_class": device_class,
-                    "language": language,
-                    "country": country,
-                    "source": event.get("source"),
-                    "schema_version": event["schemaVersion"],
-                    "embed_version": event.get("embedVersion"),
-                    "properties": {k: v for k, v in properties.items() if v} or None,
-                    "user_agent": user_agent,
-                }
+                CanonicalEvent(
+                    event_id=event["id"],
+                    type=event["_tag"],
+                    occurred_at=event["ts"].astimezone(dt.timezone.utc).replace(tzinfo=None),
+                    session_id=event["sessionId"],
+                    client_id=event["clientId"],
+                    instance_id=event.get("instanceId") or instance_id or None,
+                    url=event["url"],
+                    referrer=event.get("referrer"),
+                    title=event.get("title"),
+                    step_key=event.get("stepKey"),
+                    field_key=event.get("fieldKey"),
+                    error_type=event.get("errorType"),
+                    device_class=device_class,
+                    language=language,
+                    country=country,
+                    source=event.get("source"),
+                    schema_version=event["schemaVersion"],
+                    embed_version=event.get("embedVersion"),
+                    properties={k: v for k, v in properties.items() if v} or None,
+                    user_agent=user_agent,
+                )
             )
         return Parsed(events)
 

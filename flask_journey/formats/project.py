@@ -12,7 +12,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from ..events import Tenant, utcnow
+from ..events import CanonicalEvent, Tenant, utcnow
 from ..outcomes import Refusal, TenantNotFound
 from ..privacy import strip_personal, url_origin
 from ._base import Incoming, Parsed, Reply, WireFormat, event_id, json_object
@@ -109,7 +109,7 @@ class ProjectFormat(WireFormat):
     name = "project"
     routes = (("/api/events", "event"),)
     cors_headers = ("Content-Type", "Idempotency-Key")
-    operations = (("/api/events", "A project-key custom event (seed 004)", ProjectEventSchema),)
+    operations = (("/api/events", "Project-key custom events: one event", ProjectEventSchema),)
     replies = {200: ProjectAccepted}
     error = ProjectError
     docs = "formats/project.md"
@@ -126,7 +126,7 @@ class ProjectFormat(WireFormat):
     def parse(self, event: dict[str, Any], tenant: Tenant, incoming: Incoming) -> Parsed:
         category, label, value, rest = extract(event.get("event_data") or {})
         when = event.get("timestamp")
-        canonical = {
+        content = {
             "type": "custom",
             "name": event["event_name"],
             "occurred_at": naive_utc(when) if when else utcnow(),
@@ -141,20 +141,24 @@ class ProjectFormat(WireFormat):
             "value": value,
             "properties": strip_personal(rest) or None,
         }
-        canonical["event_id"] = event_id(
-            tenant, canonical, incoming.idempotency_key, client_time=when is not None
+        identifier = event_id(
+            tenant, content, incoming.idempotency_key, client_time=when is not None
         )
         # Generated from the event id, so that a retried request is answered the same session.
-        canonical["session_id"] = canonical["session_id"] or str(
-            uuid.uuid5(uuid.NAMESPACE_URL, canonical["event_id"])
+        content["session_id"] = content["session_id"] or str(
+            uuid.uuid5(uuid.NAMESPACE_URL, identifier)
         )
-        canonical["user_agent"] = event.get("userAgent") or incoming.user_agent
-        canonical["country"] = self.country(incoming)
+        canonical = CanonicalEvent(
+            event_id=identifier,
+            user_agent=event.get("userAgent") or incoming.user_agent,
+            country=self.country(incoming),
+            **content,
+        )
         return Parsed([canonical])
 
     def accepted(self, parsed: Parsed) -> Reply:
         event = parsed.events[0]
-        body = {"success": True, "eventId": event["event_id"], "sessionId": event["session_id"]}
+        body = {"success": True, "eventId": event.event_id, "sessionId": event.session_id}
         return Reply(200, body)
 
     def refused(self, outcome: Refusal) -> Reply:

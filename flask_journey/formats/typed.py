@@ -12,7 +12,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-from ..events import Tenant, utcnow
+from ..events import CanonicalEvent, Tenant, utcnow
 from ..outcomes import InvalidRequest, Refusal, TenantNotFound
 from ..privacy import IdentityPolicy, is_sensitive_key, looks_like_email, strip_personal
 from ._base import (
@@ -342,9 +342,7 @@ class TypedFormat(WireFormat):
     name = "typed"
     routes = (("/api/i/v1/<public_key>/events", "events"),)
     cors_headers = ("Content-Type", "Idempotency-Key")
-    operations = (
-        ("/api/i/v1/{publicKey}/events", "Typed events, batched (seed 001)", BatchSchema),
-    )
+    operations = (("/api/i/v1/{publicKey}/events", "Typed events, batched", BatchSchema),)
     replies = {200: TypedResult, 207: TypedResult}
     error = TypedResult
     docs = "formats/typed.md"
@@ -422,7 +420,7 @@ class TypedFormat(WireFormat):
             if stored_email and any(own):
                 props["email"] = stored_email
             when = event.get("timestamp")
-            canonical = {
+            content = {
                 "type": event["type"],
                 "name": name,
                 "occurred_at": naive_utc(when) if when else utcnow(),
@@ -437,16 +435,14 @@ class TypedFormat(WireFormat):
                 "source": batch["source"],
                 "properties": props or None,
             }
-            canonical["event_id"] = event_id(
-                tenant,
-                canonical,
-                incoming.idempotency_key,
-                client_time=when is not None,
-                index=index,
+            identifier = event_id(
+                tenant, content, incoming.idempotency_key, client_time=when is not None, index=index
             )
-            canonical["user_agent"] = user_agent
-            canonical["country"] = country
-            events.append(canonical)
+            events.append(
+                CanonicalEvent(
+                    event_id=identifier, user_agent=user_agent, country=country, **content
+                )
+            )
         return Parsed(events, rejected)
 
     def accepted(self, parsed: Parsed) -> Reply:

@@ -19,7 +19,7 @@ from collections.abc import Collection, Sequence
 from itsdangerous import BadSignature, Signer
 from peewee import JOIN
 
-from ..models import ApiKey, Journey, Organization, ShareLink, utcnow
+from .models import ApiKey, Journey, Organization, ShareLink, utcnow
 from .signing import fingerprint
 
 _DURATION = re.compile(r"^(\d{1,5})([hdw])$")
