@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, note, settings
+from hypothesis import HealthCheck, given, note, seed, settings
 from hypothesis import strategies as st
 from peewee import Database
 
@@ -364,6 +364,9 @@ def _hold_against_the_reference(app, limits: Limits | None = None) -> set[str]:
     db = state.database
     folded: set[str] = set()
 
+    # A seed of their own: derandomize alone draws from a hash of check's source, so any edit
+    # to it would draw other journeys.
+    @seed(2)
     @SETTINGS
     @given(scenarios)
     def check(scenario: dict[str, Any]) -> None:
