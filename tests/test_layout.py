@@ -94,3 +94,13 @@ def test_the_reports_read_events_by_the_canonical_event_field_names():
     for columns in (summary.EVENT_COLUMNS, reference._COLUMNS):
         assert set(columns) - {"id"} <= set(FIELDS)
     assert set(CHUNK_COLUMNS) - {"id", "journey_id"} <= set(FIELDS)
+
+
+@pytest.mark.parametrize(
+    "name", ["store", "identities", "tenants", "installation", "guard", "shares"]
+)
+def test_the_raw_sql_modules_take_their_database_and_look_up_none(name):
+    source = (PACKAGE / f"{name}.py").read_text()
+    assert "using(" not in source
+    assert "current_database" not in source
+    assert "database_or_none" not in source
