@@ -360,6 +360,8 @@ def sums(
     context = journey(db, query.journey_id, query.zone)
     cutoff = query.now - query.idle
     chosen = selector(query) if zone_of(db) == query.timezone else None
+    if breakdown and query.filters:
+        chosen = None  # a breakdown of filtered sessions: two segments at once
     total: Sums = Sums()
     groups: dict[str, Sums] = defaultdict(Sums)
     if chosen is None:
