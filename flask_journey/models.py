@@ -412,13 +412,16 @@ class HourlyCount(BaseModel):
 
 
 class Rollup(BaseModel):
-    """Sums of a journey's sessions that are over, per local day of the report time zone, per
-    segment value and for all (``segment`` ''), by kind and keys (schema version 22): what
+    """Sums of a journey's sessions that are over, per local day (and week) of the report time
+    zone, per segment value and for all (``segment`` ''), by kind and keys (schema version 22): what
     :func:`flask_journey.reports.rollup.contribution` adds up. Holds only counts, sums of
     durations and keys the events already hold.
     """
 
     journey = ForeignKeyField(Journey, on_delete="CASCADE", index=False)
+    #: ``t`` (the trend's kinds by day), ``d`` (the others by day), ``w`` (by week: ``day`` is
+    #: its Monday).
+    grain = CharField(max_length=1)
     day = CharField(max_length=10)
     segment = CharField(max_length=16)
     value = CharField(max_length=256)
@@ -433,7 +436,7 @@ class Rollup(BaseModel):
     class Meta:
         table_name = "journey_rollup"
         primary_key = CompositeKey(
-            "journey", "segment", "value", "day", "kind", "key1", "key2", "key3", "bucket"
+            "journey", "segment", "value", "grain", "day", "kind", "key1", "key2", "key3", "bucket"
         )
 
 

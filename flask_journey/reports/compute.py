@@ -121,7 +121,7 @@ def _period(db: Database, query: Query) -> dict[str, Any]:
         "trend": trend(query, found),
         "events": {**events(sql, query), "users": users(sql, query)},
         "outcomes": outcomes(sql, query),
-        "segments": rollups.segment_counts(db, query),
+        "segments": rollups.segment_counts(db, query, found),
         "breakdownValues": None,
         "previous": None,
     }
@@ -290,38 +290,52 @@ def _finish(rows: list[dict], order: list[str]) -> None:
 
 
 def events(sql: _Sql, query: Query) -> dict[str, Any]:
-    """The range's events by type and name, pages, referrers, forms and custom events."""
+    """The range's events by type and name, pages, referrers, forms and custom events, added up
+    by the database from the hourly counts of the UTC hours whose start falls on a day of the
+    range, local time."""
     start, end = query.bounds()
     hour = dt.timedelta(hours=1)
-    rows = sql.run(
-        f"SELECT hour, kind, key1, key2, key3, count, value_sum FROM {_HOURLY}"
-        " WHERE journey_id = {p} AND hour >= {p} AND hour < {p}",
-        [query.journey_id, sql.time(start - hour), sql.time(end + hour)],
-    )
-    periods = {period: 0 for period in query.periods()}
     first, last = query.start.isoformat(), query.end.isoformat()
+    hours = []
+    at = start - hour
+    while at <= end + hour:
+        if first <= query.period(at)[:10] <= last:
+            hours.append(at)
+        at += hour
+    periods = {period: 0 for period in query.periods()}
     types: Counter = Counter()
     pages: Counter = Counter()
     referrers: Counter = Counter()
     custom: dict[tuple, list[float]] = defaultdict(lambda: [0, 0.0])
-    period_of: dict[Any, str] = {}  # many rows share an hour
-    for at, kind, key1, key2, key3, count, value_sum in rows:
-        period = period_of.get(at)
-        if period is None:
-            period = period_of[at] = query.period(_time(at))
-        if not first <= period[:10] <= last:
-            continue
-        if kind == "type":
-            types[(key1, key2 or None)] += count
-            periods[period] = periods.get(period, 0) + count
-        elif kind == "page":
-            pages[key1 or None] += count
-        elif kind == "referrer":
-            referrers[key1] += count
-        elif kind == "custom":
-            entry = custom[(key1, key2 or None, key3 or None)]
-            entry[0] += count
-            entry[1] += value_sum
+    if hours:
+        where = "journey_id = {p} AND hour >= {p} AND hour <= {p}"
+        span = [query.journey_id, sql.time(hours[0]), sql.time(hours[-1])]
+        for at, count in sql.run(
+            f"SELECT hour, SUM(count) FROM {_HOURLY} WHERE {where} AND kind = 'type'"
+            " GROUP BY hour",
+            span,
+        ):
+            period = query.period(_time(at))
+            periods[period] = periods.get(period, 0) + int(count)
+        for kind, key1, key2, key3, count, value_sum in sql.run(
+            f"SELECT kind, key1, key2, key3, SUM(count), SUM(value_sum) FROM {_HOURLY}"
+            f" WHERE {where} AND kind IN ('type', 'custom') GROUP BY kind, key1, key2, key3",
+            span,
+        ):
+            if kind == "type":
+                types[(key1, key2 or None)] += int(count)
+            else:
+                entry = custom[(key1, key2 or None, key3 or None)]
+                entry[0] += int(count)
+                entry[1] += float(value_sum)
+        for kind, found in (("page", pages), ("referrer", referrers)):
+            # The most frequent first: a few more than are shown, ties settled below.
+            for key1, count in sql.run(
+                f"SELECT key1, SUM(count) AS c FROM {_HOURLY} WHERE {where} AND kind = {{p}}"
+                f" GROUP BY key1 ORDER BY c DESC LIMIT {10 * TOP_EVENTS}",
+                [*span, kind],
+            ):
+                found[(key1 or None) if kind == "page" else key1] += int(count)
     forms = Counter({name: n for (kind, name), n in types.items() if kind == "form"})
     return {
         "total": sum(types.values()),

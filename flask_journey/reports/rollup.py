@@ -148,6 +148,8 @@ def contribution(session: SessionSeen, closed: bool, journey: Journey) -> dict[K
     abandoned = bool(session.started and closed and not completed)
     local = session.first_at.replace(tzinfo=dt.timezone.utc).astimezone(journey.zone)
     hour = f"{local.hour:02d}"
+    for name in SEGMENTS:
+        add("segment", name, session.segment(name))
     for metric, n in (
         ("sessions", 1),
         ("starters", session.started),

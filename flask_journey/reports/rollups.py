@@ -47,6 +47,7 @@ BATCH = 500
 DAILY = ("total", "hour", "completion_time")
 _COLUMNS = (
     "journey_id",
+    "grain",
     "day",
     "segment",
     "value",
@@ -74,8 +75,11 @@ _SESSION_COLUMNS = (
     "last_field",
 )
 
-#: Rollup changes: ``{(journey, day, segment, value, key): [n, total]}``.
-Deltas = dict[tuple[int, str, str, str, Key], list[float]]
+#: Rollup changes: ``{(journey, grain, day, segment, value, key): [n, total]}``.
+Deltas = dict[tuple[int, str, str, str, str, Key], list[float]]
+#: The grains of the rollups: the :data:`DAILY` kinds by day (``t``), the others by day (``d``)
+#: and by week (``w``, its Monday): a range reads its whole weeks and the days around them.
+TREND, DAY, WEEK = "t", "d", "w"
 
 
 def _time(value: Any) -> dt.datetime:
@@ -145,12 +149,21 @@ def load(db: Database, where: str, params: Iterable[Any]) -> dict[int, tuple[int
     return found
 
 
-def journey(db: Database, journey_id: int, zone: ZoneInfo) -> rollup.Journey:
+def journey(
+    db: Database,
+    journey_id: int,
+    zone: ZoneInfo,
+    configured: Iterable[str] | None = None,
+    optional: Iterable[str] | None = None,
+) -> rollup.Journey:
     """What contributions of a journey's sessions depend on: its configured steps, then the
-    other steps in the order its vocabulary admitted them, and its optional steps."""
-    configured = JourneySteps.get_or_none(JourneySteps.journey == journey_id)
-    steps = list(configured.steps) if configured else []
-    optional = frozenset((configured.optional or []) if configured else [])
+    other steps in the order its vocabulary admitted them, and its optional steps (read from
+    the journey when not given)."""
+    if configured is None or optional is None:
+        kept = JourneySteps.get_or_none(JourneySteps.journey == journey_id)
+        configured = list(kept.steps) if kept else []
+        optional = (kept.optional or []) if kept else []
+    steps = list(configured)
     table = VocabularyValue._meta.table_name
     for (value,) in _run(
         db,
@@ -159,7 +172,7 @@ def journey(db: Database, journey_id: int, zone: ZoneInfo) -> rollup.Journey:
     ):
         if value not in steps:
             steps.append(value)
-    return rollup.Journey({step: n for n, step in enumerate(steps)}, optional, zone)
+    return rollup.Journey({step: n for n, step in enumerate(steps)}, frozenset(optional), zone)
 
 
 def add_to(
@@ -172,22 +185,33 @@ def add_to(
 ) -> None:
     """Add a session's contribution (or take it away: ``sign`` -1) to ``deltas``."""
     day = rollup.local_day(session, context.zone)
+    week = monday(dt.date.fromisoformat(day)).isoformat()
     rows = rollup.contribution(session, closed, context)
     for segment, value in rollup.selectors(session):
         for key, (n, total) in rows.items():
-            entry = deltas.setdefault((journey_id, day, segment, value[:256], key), [0, 0.0])
-            entry[0] += sign * n
-            entry[1] += sign * total
+            if key[0] == "segment" and segment:
+                continue  # which segment values: counted among all sessions only
+            places = ((TREND, day),) if key[0] in DAILY else ((DAY, day), (WEEK, week))
+            for grain, when in places:
+                entry = deltas.setdefault(
+                    (journey_id, grain, when, segment, value[:256], key), [0, 0.0]
+                )
+                entry[0] += sign * n
+                entry[1] += sign * total
+
+
+def monday(day: dt.date) -> dt.date:
+    return day - dt.timedelta(days=day.weekday())
 
 
 def write(db: Database, deltas: Deltas) -> None:
     """Add ``deltas`` to the rollup rows."""
     rows = [
-        (journey_id, day, segment, value, *key, int(n), total)
-        for (journey_id, day, segment, value, key), (n, total) in deltas.items()
+        (journey_id, grain, day, segment, value, *key, int(n), total)
+        for (journey_id, grain, day, segment, value, key), (n, total) in deltas.items()
         if n or total
     ]
-    conflict = "journey_id, segment, value, day, kind, key1, key2, key3, bucket"
+    conflict = "journey_id, segment, value, grain, day, kind, key1, key2, key3, bucket"
     tail = (
         f"ON CONFLICT ({conflict}) DO UPDATE SET n = {_ROLLUP}.n + excluded.n,"
         f" total = {_ROLLUP}.total + excluded.total"
@@ -262,8 +286,9 @@ def forget(db: Database, journey_id: int | None = None) -> None:
 
 def zone_of(db: Database) -> str | None:
     """The time zone the rollups' days are kept in."""
-    state = RefreshState.get_or_none(RefreshState.id == 1)
-    return state.zone if state else None
+    table = RefreshState._meta.table_name
+    found = _run(db, f"SELECT zone FROM {table} WHERE id = 1")
+    return found[0][0] if found else None
 
 
 @dataclass
@@ -295,6 +320,10 @@ class Sums:
         day = rollup.local_day(session, context.zone)
         for key, (n, total) in rollup.contribution(session, closed, context).items():
             self.add(day, key, sign * n, sign * total)
+
+    def segment_counts(self, name: str) -> Counter:
+        """Sessions by the values of a segment (of the sums of all sessions)."""
+        return Counter({value: n for k1, value, _, n in self.counts("segment") if k1 == name})
 
     def n(self, kind: str, k1: str = "", k2: str = "", k3: str = "") -> int:
         entry = self.kinds.get(kind, {}).get((k1, k2, k3, rollup.NO_BUCKET))
@@ -357,7 +386,7 @@ def sums(
     still open at ``query.now`` read row by row; otherwise from every session row of the range.
     """
     where = Where(db, query)
-    context = journey(db, query.journey_id, query.zone)
+    context = journey(db, query.journey_id, query.zone, query.steps, query.optional)
     cutoff = query.now - query.idle
     chosen = selector(query) if zone_of(db) == query.timezone else None
     if breakdown and query.filters:
@@ -372,9 +401,6 @@ def sums(
             if breakdown:
                 groups[session.segment(breakdown)].add_session(session, closed, context)
         return total, _top(groups)
-    _add_rollups(db, query, chosen, total, kinds)
-    if breakdown:
-        _add_breakdown(db, query, breakdown, groups)
     # Sessions not rolled up, and rolled-up sessions open at ``now`` (a report of the past).
     rows = load(
         db,
@@ -383,14 +409,20 @@ def sums(
     )
     rolled = _rolled_ids(db, list(rows))
     for pk, (_, session) in rows.items():
-        closed = session.closed(cutoff)
-        targets = [total]
-        if breakdown:
-            targets.append(groups[session.segment(breakdown)])
-        for target in targets:
-            if pk in rolled:
-                target.add_session(session, True, context, -1)
-            target.add_session(session, closed, context)
+        if pk in rolled:
+            total.add_session(session, True, context, -1)
+        total.add_session(session, session.closed(cutoff), context)
+    _add_rollups(db, query, chosen, [""], {"": total}, kinds)
+    if breakdown:
+        values = [value for value, _ in top(total.segment_counts(breakdown))]
+        for pk, (_, session) in rows.items():
+            value = session.segment(breakdown)
+            if value in values:
+                if pk in rolled:
+                    groups[value].add_session(session, True, context, -1)
+                groups[value].add_session(session, session.closed(cutoff), context)
+        if values:
+            _add_rollups(db, query, (breakdown, ""), values, groups, kinds)
     return total, _top(groups)
 
 
@@ -407,57 +439,55 @@ def _rolled_ids(db: Database, ids: list[int]) -> set[int]:
     return found
 
 
-def _day_range(query: Query) -> list[Any]:
-    return [query.start.isoformat(), query.end.isoformat()]
-
-
-_SUM = (
-    "CASE WHEN kind IN ('total', 'hour', 'completion_time') THEN day ELSE '' END AS d,"
-    " kind, key1, key2, key3, bucket, SUM(n), SUM(total)"
-)
-_GROUP = "GROUP BY d, kind, key1, key2, key3, bucket"
-
-
 def _add_rollups(
     db: Database,
     query: Query,
     chosen: tuple[str, str],
-    into: Sums,
+    values: list[str],
+    into: Mapping[str, Sums],
     kinds: tuple[str, ...] | None,
 ) -> None:
-    only = f" AND kind IN ({', '.join(['{p}'] * len(kinds))})" if kinds else ""
-    for day, *key, n, total in _run(
-        db,
-        f"SELECT {_SUM} FROM {_ROLLUP} WHERE journey_id = {{p}} AND segment = {{p}}"
-        f" AND value = {{p}} AND day >= {{p}} AND day <= {{p}}{only} {_GROUP}",
-        [query.journey_id, *chosen, *_day_range(query), *(kinds or ())],
-    ):
-        into.add(day, tuple(key), n, total)
-
-
-def _add_breakdown(db: Database, query: Query, name: str, groups: dict[str, Sums]) -> None:
-    """The rollup sums of the breakdown's values with the most sessions in the rollups (the
-    sessions read row by row are added after; :func:`_top` ranks them all)."""
-    values = [
-        value
-        for value, _ in _run(
+    """Add the rollup rows of a segment's values (``chosen[1]`` when ``values`` is ``['']``)
+    over the query's days to ``into[value]``: the trend kinds by day, the others by whole
+    week and by the days around them."""
+    start, end = query.start, query.end
+    first = monday(start + dt.timedelta(days=6))
+    last = monday(end + dt.timedelta(days=1)) - dt.timedelta(days=7)
+    spans: list[tuple[str, dt.date, dt.date]] = [(TREND, start, end)]
+    if first <= last:
+        spans += [(WEEK, first, last), (DAY, start, first - dt.timedelta(days=1))]
+        spans.append((DAY, last + dt.timedelta(days=7), end))
+    else:
+        spans.append((DAY, start, end))
+    named = [chosen[1]] if values == [""] else values
+    marks = ", ".join(["{p}"] * len(named))
+    for grain, low, high in spans:
+        if low > high:
+            continue
+        wanted = [kind for kind in kinds or () if (kind in DAILY) == (grain == TREND)]
+        if kinds is not None and not wanted:
+            continue
+        only = f" AND kind IN ({', '.join(['{p}'] * len(wanted))})" if wanted else ""
+        day = "day, " if grain == TREND else ""
+        for value, *rest in _run(
             db,
-            f"SELECT value, SUM(n) AS c FROM {_ROLLUP} WHERE journey_id = {{p}}"
-            " AND segment = {p} AND day >= {p} AND day <= {p} AND kind = 'total'"
-            " AND key1 = 'sessions' GROUP BY value ORDER BY c DESC, value LIMIT {p}",
-            [query.journey_id, name, *_day_range(query), 2 * TOP_VALUES],
-        )
-    ]
-    if not values:
-        return
-    marks = ", ".join(["{p}"] * len(values))
-    for value, day, *key, n, total in _run(
-        db,
-        f"SELECT value, {_SUM} FROM {_ROLLUP} WHERE journey_id = {{p}} AND segment = {{p}}"
-        f" AND value IN ({marks}) AND day >= {{p}} AND day <= {{p}} {_GROUP}, value",
-        [query.journey_id, name, *values, *_day_range(query)],
-    ):
-        groups[value].add(day, tuple(key), n, total)
+            f"SELECT value, {day}kind, key1, key2, key3, bucket, SUM(n), SUM(total)"
+            f" FROM {_ROLLUP} WHERE journey_id = {{p}} AND segment = {{p}}"
+            f" AND value IN ({marks}) AND grain = {{p}} AND day >= {{p}} AND day <= {{p}}{only}"
+            f" GROUP BY value, {day}kind, key1, key2, key3, bucket",
+            [
+                query.journey_id,
+                chosen[0],
+                *named,
+                grain,
+                low.isoformat(),
+                high.isoformat(),
+                *wanted,
+            ],
+        ):
+            when = rest.pop(0) if grain == TREND else ""
+            *key, n, total = rest
+            into["" if values == [""] else value].add(when, tuple(key), n, total)
 
 
 def _top(groups: Mapping[str, Sums]) -> dict[str, Sums]:
@@ -469,28 +499,18 @@ def _top(groups: Mapping[str, Sums]) -> dict[str, Sums]:
     }
 
 
-def segment_counts(db: Database, query: Query) -> dict[str, dict[str, int]]:
+def segment_counts(db: Database, query: Query, found: Sums) -> dict[str, dict[str, int]]:
     """Sessions by each segment's value, the :data:`~.query.TOP_VALUES` largest: from the
-    rollups and the sessions not rolled up without filters, else counted by the database from
-    the session rows."""
-    found: dict[str, Counter] = {name: Counter() for name in SEGMENTS}
+    report's sums without filters, else counted by the database from the session rows."""
+    if selector(query) == ("", "") and zone_of(db) == query.timezone:
+        return {name: dict(top(found.segment_counts(name))) for name in SEGMENTS}
+    counted: dict[str, Counter] = {name: Counter() for name in SEGMENTS}
     where = Where(db, query)
-    rolled_up = not query.filters and zone_of(db) == query.timezone
-    if rolled_up:
-        for name, value, n in _run(
-            db,
-            f"SELECT segment, value, SUM(n) FROM {_ROLLUP} WHERE journey_id = {{p}}"
-            " AND segment <> '' AND day >= {p} AND day <= {p} AND kind = 'total'"
-            " AND key1 = 'sessions' GROUP BY segment, value",
-            [query.journey_id, *_day_range(query)],
-        ):
-            found[name][value] += int(n)
-    condition = f"{where.sql} AND s.rolled = 0" if rolled_up else where.sql
     for name, column in SEGMENTS.items():
         for value, n in _run(
             db,
-            f"SELECT s.{column}, COUNT(*) FROM {_SESSION} s WHERE {condition} GROUP BY s.{column}",
+            f"SELECT s.{column}, COUNT(*) FROM {_SESSION} s WHERE {where.sql} GROUP BY s.{column}",
             where.params,
         ):
-            found[name][value or NONE] += n
-    return {name: dict(top(+counts)) for name, counts in found.items()}
+            counted[name][value or NONE] += n
+    return {name: dict(top(+counts)) for name, counts in counted.items()}
