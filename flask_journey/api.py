@@ -77,6 +77,7 @@ from .models import (
     utcnow,
 )
 from .origins import allowed_origin
+from .reports import rolling, rollups
 from .reports.refresh import Refreshed, folded, forget_before
 from .reports.refresh import rebuild as _rebuild
 from .reports.refresh import refresh as _refresh
@@ -385,6 +386,8 @@ def update_journey(
             JourneySteps.delete().where(JourneySteps.journey == journey.id).execute()
             if new_steps:
                 JourneySteps.create(journey=journey, steps=new_steps, optional=new_optional or None)
+            # Drop-offs and where sessions came from depend on the steps: rolled up again.
+            rollups.forget(database, journey.id)
     tenants.changed(current_database())
     return journey
 
@@ -892,7 +895,9 @@ def refresh(*, rebuild: bool = False, progress: Callable[[int], None] | None = N
     """
     state = _state()
     limits = Limits.of(state.settings)
-    return (_rebuild if rebuild else _refresh)(state.database, limits=limits, progress=progress)
+    return (_rebuild if rebuild else _refresh)(
+        state.database, limits=limits, progress=progress, rolling=rolling(state.settings)
+    )
 
 
 # -- the schema ------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from peewee import (
     ForeignKeyField,
     IntegerField,
     PostgresqlDatabase,
+    SmallIntegerField,
     SqliteDatabase,
     fn,
 )
@@ -58,6 +59,7 @@ from .models import (
     JSONField,
     RefreshState,
     RefusalCount,
+    Rollup,
     SessionForm,
     SessionSummary,
     ShareLink,
@@ -186,6 +188,8 @@ def _forget_summaries(migrator: SchemaMigrator) -> list[Operation]:
 
     def forget(migrator: SchemaMigrator) -> None:
         tables = [FieldSummary, SessionSummary, HourlyCount, RefreshState]
+        if Rollup._meta.table_name in migrator.database.get_tables():
+            tables.insert(0, Rollup)
         if SessionForm._meta.table_name in migrator.database.get_tables():
             tables.insert(0, SessionForm)
         for table in tables:
@@ -361,6 +365,20 @@ MIGRATIONS: tuple[Migration, ...] = (
         _in_turn(
             _add_columns(JourneySteps._meta.table_name, optional=JSONField(null=True)),
             _create_tables(SessionForm),
+            _forget_summaries,
+        ),
+    ),
+    Migration(
+        22,
+        "reports from rollups: sums of the sessions that are over per local day and segment "
+        "value (journey_rollup), which sessions they hold (journey_session.rolled) and the "
+        "time zone of their days (journey_refresh.zone); the report summaries are built again",
+        _in_turn(
+            _create_tables(Rollup),
+            _add_columns(SessionSummary._meta.table_name, rolled=SmallIntegerField(default=0)),
+            _add_columns(RefreshState._meta.table_name, zone=CharField(max_length=64, null=True)),
+            _add_index(SessionSummary._meta.table_name, ("journey_id", "last_at")),
+            _add_index(SessionSummary._meta.table_name, ("rolled", "journey_id")),
             _forget_summaries,
         ),
     ),

@@ -12,12 +12,14 @@ from peewee import (
     AutoField,
     BigIntegerField,
     CharField,
+    CompositeKey,
     Database,
     DateTimeField,
     DoubleField,
     ForeignKeyField,
     IntegerField,
     Model,
+    SmallIntegerField,
     TextField,
 )
 
@@ -332,12 +334,16 @@ class SessionSummary(BaseModel):
     #: The step and field of its last field event ('' for a field event without a step).
     last_step = CharField(max_length=128, null=True)
     last_field = CharField(max_length=128, null=True)
+    #: 1 once the session is over and counted in the rollups (schema version 22).
+    rolled = SmallIntegerField(default=0)
 
     class Meta:
         table_name = "journey_session"
         indexes = (
             (("journey", "session_id"), True),
             (("journey", "first_at"), False),
+            (("journey", "last_at"), False),
+            (("rolled", "journey"), False),
         )
 
 
@@ -405,6 +411,35 @@ class HourlyCount(BaseModel):
         indexes = ((("journey", "hour", "kind", "key1", "key2", "key3"), True),)
 
 
+class Rollup(BaseModel):
+    """Sums of a journey's sessions that are over, per local day (and week) of the report time
+    zone, per segment value and for all (``segment`` ''), by kind and keys (schema version 22): what
+    :func:`flask_journey.reports.rollup.contribution` adds up. Holds only counts, sums of
+    durations and keys the events already hold.
+    """
+
+    journey = ForeignKeyField(Journey, on_delete="CASCADE", index=False)
+    #: ``t`` (the trend's kinds by day), ``d`` (the others by day), ``w`` (by week: ``day`` is
+    #: its Monday).
+    grain = CharField(max_length=1)
+    day = CharField(max_length=10)
+    segment = CharField(max_length=16)
+    value = CharField(max_length=256)
+    kind = CharField(max_length=24)
+    key1 = TextField()
+    key2 = TextField()
+    key3 = TextField()
+    bucket = IntegerField()
+    n = BigIntegerField()
+    total = DoubleField()
+
+    class Meta:
+        table_name = "journey_rollup"
+        primary_key = CompositeKey(
+            "journey", "segment", "value", "grain", "day", "kind", "key1", "key2", "key3", "bucket"
+        )
+
+
 class RefreshState(BaseModel):
     """How far the summaries have read the events table (one row, schema version 5).
 
@@ -417,6 +452,8 @@ class RefreshState(BaseModel):
     watermark = BigIntegerField()
     gaps = TextField()
     refreshed_at = DateTimeField(null=True)
+    #: The time zone whose local days the rollups are kept in (schema version 22).
+    zone = CharField(max_length=64, null=True)
 
     class Meta:
         table_name = "journey_refresh"
@@ -530,6 +567,7 @@ MODELS = (
     FieldSummary,
     SessionForm,
     HourlyCount,
+    Rollup,
     RefreshState,
     VocabularyValue,
     ShareLink,

@@ -181,7 +181,7 @@ def describe(database) -> dict:
         table: (
             sorted((c.name, c.data_type.lower(), c.null) for c in database.get_columns(table)),
             sorted(
-                (i.name, tuple(i.columns), i.unique, " WHERE " in i.sql.upper())
+                (i.name, tuple(i.columns), i.unique, " WHERE " in (i.sql or "").upper())
                 for i in database.get_indexes(table)
             ),
         )
@@ -232,6 +232,10 @@ def test_migrate_upgrades_a_release_0_1_database_and_keeps_every_row(old_app, ru
         "Applied 21: answers for real forms: steps a journey marks optional "
         "(journey_steps.optional) and each session's path through the steps and error "
         "outcomes (journey_session_form); the report summaries are built again",
+        "Applied 22: reports from rollups: sums of the sessions that are over per local day "
+        "and segment value (journey_rollup), which sessions they hold "
+        "(journey_session.rolled) and the time zone of their days (journey_refresh.zone); "
+        "the report summaries are built again",
         f"Schema version 1 -> {migrations.LATEST}.",
     ]
     exported = [json.loads(line) for line in run("export").output.splitlines()]

@@ -26,7 +26,7 @@ from ..models import Journey
 from .compute import compute, compute_overview
 from .policy import NeverRefresh, RefreshPolicy, RefreshWhenOlder
 from .query import SEGMENTS, Query, default_range, utc_now
-from .refresh import refreshed_at
+from .refresh import Rolling, refreshed_at
 from .vocabulary import Limits
 
 __all__ = [
@@ -190,7 +190,13 @@ def _query(
 def default_policy(settings: Settings) -> RefreshWhenOlder:
     """An app's refresh policy unless its host sets another: refresh when the summaries are
     ``JOURNEY_REPORT_MAX_STALENESS`` seconds old."""
-    return RefreshWhenOlder(settings.report_max_staleness, Limits.of(settings))
+    return RefreshWhenOlder(settings.report_max_staleness, Limits.of(settings), rolling(settings))
+
+
+def rolling(settings: Settings) -> Rolling:
+    """How an app's refreshes keep the rollups: in its report time zone, a session over after
+    its idle minutes."""
+    return Rolling(settings.report_timezone, dt.timedelta(minutes=settings.session_idle_minutes))
 
 
 def _labelled(

@@ -1,31 +1,29 @@
-"""A report computed from the summaries: its cost follows the sessions in the range.
+"""A report computed from the rollups: its cost follows the days of its range and the
+journey's vocabulary, not its traffic.
 
-Totals, the funnel, the trend and breakdowns come from one read of the range's session rows,
-field friction from one read of their session-field rows, the other events from the hourly
-counts; the people (``events.users``) from the range's identify and stage events and the
-identity links, the outcomes from the events that carry an instance id (both read through
-partial indexes that hold only those events). Where only totals are wanted (the previous
-period on the dashboard), and for the list of journeys' totals and trends, the database counts
-them (the trend by stretches of UTC time that fit the report zone's periods). ``docs/reports.md``
-defines every number; :mod:`.reference` computes the same from raw events."""
+Totals, the funnel, field friction, the trend and breakdowns are added up from the rollups
+(:mod:`.rollups`) with the sessions still open; the other events come from the hourly counts,
+the people (``events.users``) from the range's identify and stage events and the identity links,
+the outcomes from the events that carry an instance id (both read through partial indexes that
+hold only those events). ``docs/reports.md`` defines every number; :mod:`.reference` computes
+the same from raw events.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 from peewee import Database
 
 from ..db import is_sqlite
 from ..identities import LINKS_TABLE, RESOLVE_JOINS, RESOLVE_SQL
-from ..models import Event, FieldSummary, HourlyCount, SessionSummary
-from . import forms
+from ..models import Event, HourlyCount, SessionSummary
+from . import forms, rollups
 from .query import (
-    EPOCH,
     NONE,
     OTHER_OUTCOMES,
     SEGMENTS,
@@ -33,43 +31,14 @@ from .query import (
     TOP_OUTCOMES,
     USER_STAGES,
     Query,
-    median_seconds,
     rate,
-    top,
 )
-from .summary import SESSION_COLUMNS
+from .rollup import NO_BUCKET, Histogram
+from .rollups import Sums
 
 _SESSION = SessionSummary._meta.table_name
-_FIELD = FieldSummary._meta.table_name
 _HOURLY = HourlyCount._meta.table_name
 _EVENT = Event._meta.table_name
-_SESSION_COLUMNS = (*SESSION_COLUMNS, "id")
-
-
-@dataclass
-class Session:
-    """One session row of the range."""
-
-    first_at: dt.datetime
-    last_at: dt.datetime
-    device_class: str | None
-    browser: str | None
-    os: str | None
-    language: str | None
-    country: str | None
-    source: str | None
-    started: int
-    submitted: int
-    completed: int
-    ended: int
-    steps: list[list[Any]]
-    last_step: str | None
-    last_field: str | None
-    id: int
-    closed: bool = False
-
-    def segment(self, name: str) -> str:
-        return getattr(self, SEGMENTS[name]) or NONE
 
 
 def _time(value: Any) -> dt.datetime:
@@ -102,7 +71,7 @@ class _Sql:
 
 
 def compute(db: Database, query: Query, *, previous: str = "full") -> dict[str, Any]:
-    """The report for ``query``, from the summaries (bring them up to date first).
+    """The report for ``query``, from the rollups (bring them up to date first).
 
     With ``query.compare``, the previous period's whole report, or only its range and totals
     when ``previous`` is ``"totals"``.
@@ -116,152 +85,88 @@ def compute(db: Database, query: Query, *, previous: str = "full") -> dict[str, 
 
 
 def compute_overview(db: Database, query: Query) -> dict[str, Any]:
-    """The range's totals and trend, and the previous period's range and totals, all counted
-    by the database."""
+    """The range's totals and trend, and the previous period's range and totals."""
+    found, _ = rollups.sums(db, query, kinds=_TREND_KINDS)
     return {
         "from": query.start.isoformat(),
         "to": query.end.isoformat(),
         "timezone": query.timezone,
-        "totals": _totals_of(db, query)["totals"],
-        "trend": _trend_of(_Sql(db, query), query),
+        "totals": totals(found),
+        "trend": trend(query, found),
         "previous": _totals_of(db, query.previous()),
     }
 
 
-def _trend_of(sql: _Sql, query: Query) -> dict[str, Any]:
-    """:func:`trend`, from the sessions, starters and completions the database counts by
-    stretches of :meth:`Query.bucket_seconds`, each inside one period."""
-    length = query.bucket_seconds()
-    if is_sqlite(sql.db):
-        bucket = f"CAST(strftime('%s', s.first_at) AS INTEGER) / {length}"
-    else:
-        bucket = f"FLOOR(EXTRACT(EPOCH FROM s.first_at) / {length})"
-    points: dict[str, dict[str, Any]] = {
-        period: {"period": period, "sessions": 0, "starters": 0, "completions": 0}
-        for period in query.periods()
-    }
-    for number, count, starters, completions in sql.run(
-        f"SELECT {bucket} AS b, COUNT(*), SUM(s.started), SUM(s.completed)"
-        f" FROM {_SESSION} s WHERE {sql.where} GROUP BY b",
-        sql.params,
-    ):
-        at = EPOCH + dt.timedelta(seconds=int(number) * length)
-        point = points.get(query.period(at))
-        if point is not None:
-            point["sessions"] += count
-            point["starters"] += starters
-            point["completions"] += completions
-    for point in points.values():
-        point["completionRate"] = rate(point["completions"], point["starters"])
-    return {"interval": "hour" if query.hourly else "day", "points": list(points.values())}
-
-
-def _sessions(sql: _Sql, query: Query) -> list[Session]:
-    """The range's session rows."""
-    cutoff = query.now - query.idle
-    sessions = []
-    for row in sql.run(
-        f"SELECT {', '.join(_SESSION_COLUMNS)} FROM {_SESSION} s WHERE {sql.where}", sql.params
-    ):
-        values = dict(zip(_SESSION_COLUMNS, row, strict=True))
-        values.update(
-            first_at=_time(row[0]), last_at=_time(row[1]), steps=json.loads(values["steps"])
-        )
-        session = Session(**values)
-        session.closed = bool(session.ended) or session.last_at < cutoff
-        sessions.append(session)
-    return sessions
+_TREND_KINDS = ("total", "hour")
 
 
 def _totals_of(db: Database, query: Query) -> dict[str, Any]:
-    """The range and totals of ``query``'s sessions, counted by the database."""
-    sql = _Sql(db, query)
-    closed = "(s.ended <> 0 OR s.last_at < {p})"
-    ((count, starters, submitters, completions, abandons, active),) = sql.run(
-        "SELECT COUNT(*), SUM(s.started), SUM(s.submitted), SUM(s.completed),"
-        f" SUM(CASE WHEN s.started <> 0 AND {closed} AND s.completed = 0 THEN 1 ELSE 0 END),"
-        f" SUM(CASE WHEN NOT {closed} AND s.completed = 0 THEN 1 ELSE 0 END)"
-        f" FROM {_SESSION} s WHERE {sql.where}",
-        [sql.cutoff, sql.cutoff, *sql.params],
-    )
-    return {
-        "from": query.start.isoformat(),
-        "to": query.end.isoformat(),
-        "totals": _totals(
-            count, starters or 0, submitters or 0, completions or 0, abandons or 0, active or 0
-        ),
-    }
+    found, _ = rollups.sums(db, query, kinds=("total",))
+    return {"from": query.start.isoformat(), "to": query.end.isoformat(), "totals": totals(found)}
 
 
 def _period(db: Database, query: Query) -> dict[str, Any]:
     sql = _Sql(db, query)
-    sessions = _sessions(sql, query)
-    order = step_order(query.steps, sessions)
-    fields = _fields(sql, query, order, {session.id: session for session in sessions})
+    found, groups = rollups.sums(db, query, query.breakdown)
+    order = step_order(query.steps, found)
     result: dict[str, Any] = {
         "from": query.start.isoformat(),
         "to": query.end.isoformat(),
         "timezone": query.timezone,
         "filters": dict(query.filters),
         "breakdown": query.breakdown,
-        "totals": totals(sessions),
-        "steps": funnel(sessions, order, set(query.steps)),
-        "fields": fields.get(None, []),
-        "trend": trend(query, sessions),
+        "totals": totals(found),
+        "steps": funnel(found, order, query),
+        "fields": fields(found, order),
+        "trend": trend(query, found),
         "events": {**events(sql, query), "users": users(sql, query)},
         "outcomes": outcomes(sql, query),
-        "segments": {
-            name: dict(top(Counter(s.segment(name) for s in sessions))) for name in SEGMENTS
-        },
+        "segments": rollups.segment_counts(db, query, found),
         "breakdownValues": None,
         "previous": None,
     }
     if query.breakdown:
-        groups: dict[str, list[Session]] = defaultdict(list)
-        for session in sessions:
-            groups[session.segment(query.breakdown)].append(session)
         result["breakdownValues"] = [
             {
                 "value": value,
-                "totals": totals(groups[value]),
-                "steps": funnel(groups[value], order, set(query.steps)),
-                "fields": fields.get(value, []),
+                "totals": totals(group),
+                "steps": funnel(group, order, query),
+                "fields": fields(group, order),
             }
-            for value, _ in top(Counter({v: len(g) for v, g in groups.items()}))
+            for value, group in groups.items()
         ]
-    forms.add_to_report(sql, query, sessions, result)
+    forms.add_to_report(sql, query, found, groups, result)
     return result
 
 
-def step_order(configured: Iterable[str], sessions: list[Session]) -> list[str]:
-    """The journey order: configured steps, then the others viewed, by where sessions reach them.
+def step_order(configured: Iterable[str], found: Sums) -> list[str]:
+    """The journey order: configured steps, then the others viewed, by where sessions reach
+    them on average (then by key).
 
     A configured step is listed even when no session viewed it: that nobody got there is news.
     """
-    positions: dict[str, list[int]] = defaultdict(list)
-    first_view: dict[str, str] = {}
-    for session in sessions:
-        viewed = [step for step in session.steps if step[1]]
-        for position, (key, _, _, _, at) in enumerate(viewed):
-            positions[key].append(position)
-            if key not in first_view or at < first_view[key]:
-                first_view[key] = at
     listed = list(configured)
+    reached = {k1: n for k1, k2, _, n in found.counts("step") if k2 == "reach"}
     others = sorted(
-        (key for key in positions if key not in listed),
-        key=lambda key: (sum(positions[key]) / len(positions[key]), first_view[key], key),
+        (key for key in reached if key not in listed),
+        key=lambda key: (Fraction(found.n("step", key, "position"), reached[key]), key),
     )
     return listed + others
 
 
-def totals(sessions: list[Session]) -> dict[str, Any]:
+def totals(found: Sums) -> dict[str, Any]:
     return _totals(
-        len(sessions),
-        sum(s.started for s in sessions),
-        sum(s.submitted for s in sessions),
-        sum(s.completed for s in sessions),
-        sum(1 for s in sessions if s.started and s.closed and not s.completed),
-        sum(1 for s in sessions if not s.closed and not s.completed),
+        *(
+            found.n("total", metric)
+            for metric in (
+                "sessions",
+                "starters",
+                "submitters",
+                "completions",
+                "abandons",
+                "active",
+            )
+        )
     )
 
 
@@ -281,150 +186,91 @@ def _totals(
     }
 
 
-def funnel(sessions: list[Session], order: list[str], configured: set[str]) -> list[dict]:
-    position = {key: index for index, key in enumerate(order)}
-    reached: Counter = Counter()
-    dropped: Counter = Counter()
-    reasons: dict[str, Counter] = defaultdict(Counter)
-    seconds: dict[str, list[float]] = defaultdict(list)
-    for session in sessions:
-        furthest = None
-        for key, viewed, spent, signalled, _ in session.steps:
-            for reason in signalled:
-                reasons[key][reason] += 1
-            if not viewed or key not in position:
-                continue
-            reached[key] += 1
-            if spent is not None:
-                seconds[key].append(spent)
-            if furthest is None or position[key] > position[furthest]:
-                furthest = key
-        if furthest is not None and session.closed and not session.completed:
-            dropped[furthest] += 1
+def funnel(found: Sums, order: list[str], query: Query) -> list[dict]:
+    """The step rows, with the branch-aware numbers of :func:`.forms.branch_rows`."""
+    sessions = found.n("total", "sessions")
+    reasons: dict[str, dict[str, int]] = defaultdict(dict)
+    for step, reason, _, n in found.counts("reason"):
+        reasons[step][reason] = n
+    times = found.histograms("step_time")
     rows = []
-    previous = None
     for index, key in enumerate(order):
+        reached = found.n("step", key, "reach")
         rows.append(
             {
                 "stepKey": key,
                 "position": index + 1,
-                "configured": key in configured,
-                "sessions": reached[key],
-                "shareOfSessions": rate(reached[key], len(sessions)),
-                "shareOfPrevious": None
-                if previous is None
-                else rate(reached[key], reached[previous]),
-                "dropoffs": dropped[key],
+                "configured": key in query.steps,
+                "sessions": reached,
+                "shareOfSessions": rate(reached, sessions),
+                "shareOfPrevious": None,
+                "dropoffs": found.n("step", key, "dropoffs"),
                 "dropoffReasons": dict(sorted(reasons[key].items())),
-                "medianSeconds": median_seconds(seconds[key]),
+                "medianSeconds": times[(key, "", "")].median() if (key, "", "") in times else None,
             }
         )
-        previous = key
+    forms.branch_rows(rows, found, query.optional)
     return rows
 
 
-def trend(query: Query, sessions: list[Session]) -> dict[str, Any]:
+def trend(query: Query, found: Sums) -> dict[str, Any]:
+    """Sessions, starters and completions by local day, or local hour for short ranges."""
     points: dict[str, dict[str, Any]] = {
         period: {"period": period, "sessions": 0, "starters": 0, "completions": 0}
         for period in query.periods()
     }
-    for session in sessions:
-        point = points.get(query.period(session.first_at))
-        if point is not None:
-            point["sessions"] += 1
-            point["starters"] += session.started
-            point["completions"] += session.completed
+    for day, kinds in found.days.items():
+        if query.hourly:
+            for (hour, metric, _, _), (n, _) in kinds.get("hour", {}).items():
+                point = points.get(f"{day}T{hour}:00")
+                if point is not None:
+                    point[metric] += int(n)
+        else:
+            point = points.get(day)
+            if point is not None:
+                for metric in ("sessions", "starters", "completions"):
+                    entry = kinds.get("total", {}).get((metric, "", "", NO_BUCKET))
+                    point[metric] += int(entry[0]) if entry else 0
     for point in points.values():
         point["completionRate"] = rate(point["completions"], point["starters"])
     return {"interval": "hour" if query.hourly else "day", "points": list(points.values())}
 
 
-class _FieldTally:
-    """One field's numbers as its session rows are read."""
-
-    __slots__ = (
-        "sessions",
-        "starters",
-        "returns",
-        "error_sessions",
-        "errors",
-        "abandons",
-        "seconds",
-        "hesitation",
-    )
-
-    def __init__(self) -> None:
-        self.sessions = self.starters = self.returns = self.error_sessions = self.abandons = 0
-        self.errors: Counter = Counter()
-        self.seconds: list[float] = []
-        self.hesitation: list[float] = []
-
-    def row(self, step: str, field: str) -> dict[str, Any]:
-        return {
-            "fieldKey": field,
-            "stepKey": step or None,
-            "sessions": self.sessions,
-            "starters": self.starters,
-            "returns": self.returns,
-            "errorSessions": self.error_sessions,
-            "errors": dict(sorted(self.errors.items())),
-            "errorRate": rate(self.error_sessions, self.sessions),
-            "abandons": self.abandons,
-            "abandonShare": None,
-            "medianSeconds": median_seconds(self.seconds),
-            "medianHesitationSeconds": median_seconds(self.hesitation),
-        }
-
-
-def _fields(
-    sql: _Sql, query: Query, order: list[str], sessions: dict[int, Session]
-) -> dict[str | None, list[dict]]:
-    """Field rows of the range (key None) and, with a breakdown, of each of its values.
-
-    One read of the range's session-field rows (their sessions already read: ``sessions`` by
-    row id); each is tallied for its field, and for its field and segment value.
-    """
-    tallies: dict[tuple, _FieldTally] = defaultdict(_FieldTally)
-    error_types: dict[str, dict[str, int]] = {}  # the same few mixes of errors recur
-    for session_id, step, field, started, returned, errors, types, seconds, hesitation in sql.run(
-        "SELECT f.session_id, f.step_key, f.field_key, f.started, f.returned, f.errors,"
-        f" f.error_types, f.seconds, f.hesitation FROM {_FIELD} f"
-        f" JOIN {_SESSION} s ON s.id = f.session_id WHERE {sql.where}",
-        sql.params,
-    ):
-        session = sessions[session_id]
-        abandoned = (
-            session.closed
-            and not session.completed
-            and session.last_field == field
-            and session.last_step == step
+def fields(found: Sums, order: list[str]) -> list[dict]:
+    """The field rows, ordered by their step's position, then key."""
+    numbers: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
+    for step, field, metric, n in found.counts("field"):
+        numbers[(step, field)][metric] = n
+    errors: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
+    for step, field, error_type, n in found.counts("error"):
+        errors[(step, field)][error_type] = n
+    times: dict[tuple[str, str], Histogram] = defaultdict(Histogram)
+    for (step, field, _), histogram in found.histograms("field_time").items():
+        times[(step, field)].merge(histogram)
+    hesitation = found.histograms("hesitation")
+    rows = []
+    for (step, field), counts in numbers.items():
+        if not counts.get("sessions"):
+            continue
+        pause = hesitation.get((step, field, ""))
+        rows.append(
+            {
+                "fieldKey": field,
+                "stepKey": step or None,
+                "sessions": counts["sessions"],
+                "starters": counts.get("starters", 0),
+                "returns": counts.get("returns", 0),
+                "errorSessions": counts.get("errorSessions", 0),
+                "errors": dict(sorted(errors[(step, field)].items())),
+                "errorRate": rate(counts.get("errorSessions", 0), counts["sessions"]),
+                "abandons": counts.get("abandons", 0),
+                "abandonShare": None,
+                "medianSeconds": times[(step, field)].median(),
+                "medianHesitationSeconds": pause.median() if pause else None,
+            }
         )
-        groups: list[tuple[str | None, str, str]] = [(None, step, field)]
-        if query.breakdown:
-            groups.append((session.segment(query.breakdown), step, field))
-        for key in groups:
-            tally = tallies[key]
-            tally.sessions += 1
-            tally.starters += started
-            tally.returns += returned
-            tally.abandons += abandoned
-            if errors:
-                tally.error_sessions += 1
-                counts = error_types.get(types)
-                if counts is None:
-                    counts = error_types[types] = json.loads(types)
-                tally.errors.update(counts)
-            if seconds is not None:
-                tally.seconds.append(seconds)
-            if hesitation is not None:
-                tally.hesitation.append(hesitation)
-    found: dict[str | None, list[dict]] = defaultdict(list)
-    found[None] = []
-    for (value, step, field), tally in tallies.items():
-        found[value].append(tally.row(step, field))
-    for rows in found.values():
-        _finish(rows, order)
-    return found
+    _finish(rows, order)
+    return rows
 
 
 def _finish(rows: list[dict], order: list[str]) -> None:
@@ -444,38 +290,52 @@ def _finish(rows: list[dict], order: list[str]) -> None:
 
 
 def events(sql: _Sql, query: Query) -> dict[str, Any]:
-    """The range's events by type and name, pages, referrers, forms and custom events."""
+    """The range's events by type and name, pages, referrers, forms and custom events, added up
+    by the database from the hourly counts of the UTC hours whose start falls on a day of the
+    range, local time."""
     start, end = query.bounds()
     hour = dt.timedelta(hours=1)
-    rows = sql.run(
-        f"SELECT hour, kind, key1, key2, key3, count, value_sum FROM {_HOURLY}"
-        " WHERE journey_id = {p} AND hour >= {p} AND hour < {p}",
-        [query.journey_id, sql.time(start - hour), sql.time(end + hour)],
-    )
-    periods = {period: 0 for period in query.periods()}
     first, last = query.start.isoformat(), query.end.isoformat()
+    hours = []
+    at = start - hour
+    while at <= end + hour:
+        if first <= query.period(at)[:10] <= last:
+            hours.append(at)
+        at += hour
+    periods = {period: 0 for period in query.periods()}
     types: Counter = Counter()
     pages: Counter = Counter()
     referrers: Counter = Counter()
     custom: dict[tuple, list[float]] = defaultdict(lambda: [0, 0.0])
-    period_of: dict[Any, str] = {}  # many rows share an hour
-    for at, kind, key1, key2, key3, count, value_sum in rows:
-        period = period_of.get(at)
-        if period is None:
-            period = period_of[at] = query.period(_time(at))
-        if not first <= period[:10] <= last:
-            continue
-        if kind == "type":
-            types[(key1, key2 or None)] += count
-            periods[period] = periods.get(period, 0) + count
-        elif kind == "page":
-            pages[key1 or None] += count
-        elif kind == "referrer":
-            referrers[key1] += count
-        elif kind == "custom":
-            entry = custom[(key1, key2 or None, key3 or None)]
-            entry[0] += count
-            entry[1] += value_sum
+    if hours:
+        where = "journey_id = {p} AND hour >= {p} AND hour <= {p}"
+        span = [query.journey_id, sql.time(hours[0]), sql.time(hours[-1])]
+        for at, count in sql.run(
+            f"SELECT hour, SUM(count) FROM {_HOURLY} WHERE {where} AND kind = 'type'"
+            " GROUP BY hour",
+            span,
+        ):
+            period = query.period(_time(at))
+            periods[period] = periods.get(period, 0) + int(count)
+        for kind, key1, key2, key3, count, value_sum in sql.run(
+            f"SELECT kind, key1, key2, key3, SUM(count), SUM(value_sum) FROM {_HOURLY}"
+            f" WHERE {where} AND kind IN ('type', 'custom') GROUP BY kind, key1, key2, key3",
+            span,
+        ):
+            if kind == "type":
+                types[(key1, key2 or None)] += int(count)
+            else:
+                entry = custom[(key1, key2 or None, key3 or None)]
+                entry[0] += int(count)
+                entry[1] += float(value_sum)
+        for kind, found in (("page", pages), ("referrer", referrers)):
+            # The most frequent first: a few more than are shown, ties settled below.
+            for key1, count in sql.run(
+                f"SELECT key1, SUM(count) AS c FROM {_HOURLY} WHERE {where} AND kind = {{p}}"
+                f" GROUP BY key1 ORDER BY c DESC LIMIT {10 * TOP_EVENTS}",
+                [*span, kind],
+            ):
+                found[(key1 or None) if kind == "page" else key1] += int(count)
     forms = Counter({name: n for (kind, name), n in types.items() if kind == "form"})
     return {
         "total": sum(types.values()),

@@ -18,14 +18,16 @@ import datetime as dt
 import json
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..applications import KEY
-from ..models import FieldSummary, SessionForm, SessionSummary
+from ..models import SessionForm, SessionSummary
 from . import stats
-from .query import Query, median_seconds, rate
+from .query import Query, rate
+from .rollup import BINS, Histogram, bucket, coarse
+from .rollups import Sums
 from .summary import Event
 
 #: How many next steps a step row's ``transitions`` lists; the rest are one ``(other)`` entry.
@@ -39,7 +41,6 @@ OTHER = "(other)"
 
 _FORM = SessionForm._meta.table_name
 _SESSION = SessionSummary._meta.table_name
-_FIELD = FieldSummary._meta.table_name
 
 
 @dataclass
@@ -141,44 +142,22 @@ class ReportSql(Protocol):
 
     where: str
     params: list[Any]
-    cutoff: Any
 
     def run(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]: ...
 
-
-@dataclass(frozen=True)
-class Walk:
-    """A session's path, and how it ended: ``exited`` when it is closed and not completed."""
-
-    path: Sequence[str]
-    completed: bool
-    exited: bool
+    def time(self, value: dt.datetime) -> Any: ...
 
 
-def branch_rows(rows: list[dict[str, Any]], walks: Iterable[Walk], optional: Iterable[str]) -> None:
+def branch_rows(rows: list[dict[str, Any]], found: Sums, optional: Iterable[str]) -> None:
     """Add ``optional``, ``exits``, ``exitRate``, ``transitions`` and ``previousStep`` to the
     step rows of a funnel, and measure ``shareOfPrevious`` against ``previousStep``."""
     skip = set(optional)
-    exits: Counter = Counter()
     moves: dict[str, Counter] = defaultdict(Counter)
+    for here, there, _, n in found.counts("move"):
+        moves[here][there] = n
     came: dict[str, Counter] = defaultdict(Counter)
-    for walk in walks:
-        path = list(walk.path)
-        if not path:
-            continue
-        pairs = set(zip(path, path[1:], strict=False))
-        if walk.completed:
-            pairs.add((path[-1], COMPLETED))
-        elif walk.exited:
-            pairs.add((path[-1], EXIT))
-            exits[path[-1]] += 1
-        for here, there in pairs:
-            moves[here][there] += 1
-        for step in dict.fromkeys(path):
-            before = path[: path.index(step)]
-            source = next((s for s in reversed(before) if s not in skip and s != step), None)
-            if source is not None:
-                came[step][source] += 1
+    for step, source, _, n in found.counts("came"):
+        came[step][source] = n
     sessions = {row["stepKey"]: row["sessions"] for row in rows}
     position = {row["stepKey"]: row["position"] for row in rows}
     for row in rows:
@@ -187,9 +166,10 @@ def branch_rows(rows: list[dict[str, Any]], walks: Iterable[Walk], optional: Ite
         previous = None
         if sources:
             previous = min(sources, key=lambda s: (-sources[s], position.get(s, len(rows) + 1), s))
+        exits = found.n("step", step, "exits")
         row["optional"] = step in skip
-        row["exits"] = exits[step]
-        row["exitRate"] = rate(exits[step], row["sessions"])
+        row["exits"] = exits
+        row["exitRate"] = rate(exits, row["sessions"])
         row["transitions"] = _transitions(moves.get(step, Counter()))
         row["previousStep"] = previous
         row["shareOfPrevious"] = (
@@ -206,44 +186,32 @@ def _transitions(counts: Counter) -> list[dict[str, Any]]:
     return rows
 
 
-@dataclass
-class _Outcome:
-    sessions: int = 0
-    recovered: int = 0
-    abandoned: int = 0
-
-    def __post_init__(self) -> None:
-        self.fixes: list[float] = []
-
-
-def error_outcome_rows(
-    seen: Iterable[tuple[bool, list[list[Any]]]], clean: dict[tuple[str, str], tuple[int, int]]
-) -> list[dict[str, Any]]:
-    """``errorOutcomes`` from each session's (abandoned, error entries) and, per field
-    ``(stepKey or '', fieldKey)``, its error-free sessions and how many of them abandoned."""
-    outcomes: dict[tuple[str, str, str], _Outcome] = defaultdict(_Outcome)
-    for abandoned, entries in seen:
-        for step, field, error_type, recovered, last, seconds in entries:
-            outcome = outcomes[(step, field, error_type)]
-            outcome.sessions += 1
-            outcome.recovered += recovered
-            outcome.abandoned += bool(abandoned and last)
-            if seconds is not None:
-                outcome.fixes.append(seconds)
+def error_outcome_rows(found: Sums) -> list[dict[str, Any]]:
+    """``errorOutcomes``: per field and error type, its sessions, how many recovered, how many
+    abandoned after it and how many more than the field's error-free sessions would have."""
+    outcomes: dict[tuple[str, str, str], dict[str, int]] = defaultdict(dict)
+    for step, field, entry, n in found.counts("outcome"):
+        error_type, metric = entry.rsplit("\x1f", 1)
+        outcomes[(step, field, error_type)][metric] = n
+    fixes = found.histograms("fix_time")
     rows: list[dict[str, Any]] = []
-    for (step, field, error_type), outcome in outcomes.items():
-        count, abandons = clean.get((step, field), (0, 0))
-        expected = outcome.sessions * abandons / count if count else 0
+    for (step, field, error_type), numbers in outcomes.items():
+        if not numbers.get("sessions"):
+            continue
+        count = found.n("field", step, field, "clean")
+        abandons = found.n("field", step, field, "cleanAbandons")
+        expected = numbers["sessions"] * abandons / count if count else 0
+        fix = fixes.get((step, field, error_type))
         rows.append(
             {
                 "stepKey": step or None,
                 "fieldKey": field,
                 "errorType": error_type,
-                "sessions": outcome.sessions,
-                "recovered": outcome.recovered,
-                "abandonedAfter": outcome.abandoned,
-                "excessAbandons": round(outcome.abandoned - expected, 2),
-                "medianSecondsToFix": median_seconds(outcome.fixes),
+                "sessions": numbers["sessions"],
+                "recovered": numbers.get("recovered", 0),
+                "abandonedAfter": numbers.get("abandoned", 0),
+                "excessAbandons": round(numbers.get("abandoned", 0) - expected, 2),
+                "medianSecondsToFix": fix.median() if fix else None,
             }
         )
     rows.sort(
@@ -259,85 +227,36 @@ def error_outcome_rows(
 
 
 def add_to_report(
-    sql: ReportSql, query: Query, sessions: list[Any], result: dict[str, Any]
+    sql: ReportSql,
+    query: Query,
+    found: Sums,
+    groups: dict[str, Sums],
+    result: dict[str, Any],
 ) -> None:
-    """Add the branch-aware funnel's numbers to ``result``'s step rows (and each breakdown
-    value's) and ``errorOutcomes`` to ``result``, for ``sessions``, the range's session rows."""
-    by_id = {session.id: session for session in sessions}
-    paths: dict[int, list[str]] = {}
-    took: dict[int, float] = {}
-    seen = []
-    for session_id, path, errors, seconds in sql.run(
-        f"SELECT f.session_id, f.path, f.errors, f.completion_seconds FROM {_FORM} f"
-        f" JOIN {_SESSION} s ON s.id = f.session_id WHERE {sql.where}",
-        sql.params,
-    ):
-        paths[session_id] = json.loads(path)
-        if seconds is not None:
-            took[session_id] = seconds
-        if errors != "[]":
-            seen.append((_abandoned(by_id[session_id]), json.loads(errors)))
-
-    def walks(group: Iterable[Any]) -> Iterator[Walk]:
-        for session in group:
-            completed = bool(session.completed)
-            yield Walk(paths.get(session.id, []), completed, session.closed and not completed)
-
-    branch_rows(result["steps"], walks(sessions), query.optional)
-    groups: dict[str, list[Any]] = defaultdict(list)
-    if query.breakdown:
-        for session in sessions:
-            groups[session.segment(query.breakdown)].append(session)
-        for group in result["breakdownValues"] or []:
-            branch_rows(group["steps"], walks(groups[group["value"]]), query.optional)
-    closed = "(s.ended <> 0 OR s.last_at < {p})"
-    clean = {
-        (step, field): (count, abandons or 0)
-        for step, field, count, abandons in sql.run(
-            "SELECT f.step_key, f.field_key, COUNT(*),"
-            f" SUM(CASE WHEN s.started <> 0 AND {closed} AND s.completed = 0 THEN 1 ELSE 0 END)"
-            f" FROM {_FIELD} f JOIN {_SESSION} s ON s.id = f.session_id"
-            f" WHERE f.errors = 0 AND {sql.where} GROUP BY f.step_key, f.field_key",
-            [sql.cutoff, *sql.params],
-        )
-    }
-    result["errorOutcomes"] = error_outcome_rows(seen, clean)
-    result["behaviour"] = _behaviour(sql, by_id)
-    applications = _applications(sql, query, by_id, took)
-    result["applications"] = application_numbers(applications, query)
-    result["completionTime"] = completion_time(
-        [(s.first_at, took[s.id]) for s in sessions if s.id in took],
-        [times for times in (_application_seconds(a) for a in applications) if times],
-        {row["stepKey"]: step_seconds(sessions, row["stepKey"]) for row in result["steps"]},
-        query,
-    )
+    """Add ``errorOutcomes``, ``behaviour``, ``applications`` and ``completionTime`` to
+    ``result`` (and each breakdown value's ``completionTime``), from the report's sums."""
+    result["errorOutcomes"] = error_outcome_rows(found)
+    result["behaviour"] = _behaviour(found)
+    named = _named_applications(sql, query)
+    result["applications"] = _application_numbers(sql, query, found, named)
+    finished = [times for times in (_application_seconds(a) for a in named) if times]
+    result["completionTime"] = _completion_time(found, finished, result["steps"], query)
     for group in result["breakdownValues"] or []:
-        members = groups[group["value"]]
-        group["completionTime"] = completion_time(
-            [(s.first_at, took[s.id]) for s in members if s.id in took],
-            None,
-            {row["stepKey"]: step_seconds(members, row["stepKey"]) for row in group["steps"]},
-            query,
+        group["completionTime"] = _completion_time(
+            groups[group["value"]], None, group["steps"], query
         )
 
 
-def _behaviour(sql: ReportSql, sessions: dict[int, Any]) -> list[dict[str, Any]]:
-    """``behaviour`` from the session-field rows of the report's abandoners and completers."""
+def _behaviour(found: Sums) -> list[dict[str, Any]]:
+    """``behaviour`` from the abandoners' and completers' sums of each field."""
     fields: dict[tuple[str, str], tuple[Group, Group]] = defaultdict(lambda: (Group(), Group()))
-    for step, field, returned, errors, seconds, session_id in sql.run(
-        "SELECT f.step_key, f.field_key, f.returned, f.errors, f.seconds, f.session_id"
-        f" FROM {_FIELD} f JOIN {_SESSION} s ON s.id = f.session_id WHERE {sql.where}",
-        sql.params,
-    ):
-        session = sessions[session_id]
-        if session.completed or _abandoned(session):
-            group = fields[(step, field)][1 if session.completed else 0]
-            group.add(bool(returned), bool(errors), seconds)
+    for step, field, entry, n in found.counts("behaviour"):
+        group, metric = entry.split("\x1f")
+        setattr(fields[(step, field)][group == "c"], metric, n)
+    for (step, field, group), histogram in found.histograms("field_time").items():
+        if group != "o" and (step, field) in fields:
+            fields[(step, field)][group == "c"].times.merge(histogram)
     return behaviour_rows(fields)
-
-
-def _abandoned(session: Any) -> bool:
-    return bool(session.started and session.closed and not session.completed)
 
 
 @dataclass(frozen=True)
@@ -379,6 +298,45 @@ def application_numbers(applications: Iterable[list[Visit]], query: Query) -> di
     }
 
 
+def _application_numbers(
+    sql: ReportSql, query: Query, found: Sums, named: list[list[Visit]]
+) -> dict[str, Any]:
+    """:func:`application_numbers`: the applications the site named, from their sessions, and
+    the sessions that name none (applications of one session) from the sums, with how many of
+    those are still saved counted by the database."""
+    numbers = application_numbers(named, query)
+    single, done = found.n("single", "sessions"), found.n("single", "completed")
+    ((saved,),) = sql.run(
+        f"SELECT COUNT(*) FROM {_SESSION} s JOIN {_FORM} f ON f.session_id = s.id"
+        f" WHERE {sql.where} AND f.application IS NULL AND s.completed = 0 AND s.last_at > {{p}}",
+        [*sql.params, sql.time(query.now - query.application_idle)],
+    )
+    started = numbers["started"] + single
+    completed = numbers["completed"] + done
+    visits = round((numbers["sessionsPerCompletion"] or 0) * numbers["completed"]) + done
+    days = Histogram()
+    for visits_of in named:
+        finish = next((visit for visit in visits_of if visit.completed), None)
+        if finish is not None:
+            seconds = (finish.last_at - visits_of[0].first_at).total_seconds()
+            days.add(bucket(seconds), 1, seconds)
+    histogram = found.histograms("single_days").get(("", "", ""))
+    if histogram is not None:
+        days.merge(histogram)
+    return {
+        "started": started,
+        "completed": completed,
+        "saved": numbers["saved"] + (saved or 0),
+        "abandoned": numbers["abandoned"] + single - done - (saved or 0),
+        "completionRate": rate(completed, started),
+        "sessionsPerCompletion": round(visits / completed, 4) if completed else None,
+        "daysToComplete": {
+            "p50": days.percentile(50, scale=86400),
+            "p90": days.percentile(90, scale=86400),
+        },
+    }
+
+
 def percentile(values: list[float], p: int) -> float | None:
     """The nearest-rank ``p``-th percentile (the smallest value with at least ``p`` % of the
     values at or below it), rounded to 3 decimals; None without values."""
@@ -388,11 +346,19 @@ def percentile(values: list[float], p: int) -> float | None:
     return round(ranked[max(math.ceil(p * len(ranked) / 100), 1) - 1], 3)
 
 
-def _applications(
-    sql: ReportSql, query: Query, sessions: dict[int, Any], took: dict[int, float]
-) -> list[list[Visit]]:
-    """The applications of the report's sessions: each session's application, with all its
-    sessions, or the session alone when it names none."""
+def _named_applications(sql: ReportSql, query: Query) -> list[list[Visit]]:
+    """The applications the site named whose first session is one of the report's, each with
+    all its sessions in order."""
+    ours = {
+        row[0]
+        for row in sql.run(
+            f"SELECT s.id FROM {_SESSION} s JOIN {_FORM} f ON f.session_id = s.id"
+            f" WHERE {sql.where} AND f.application IS NOT NULL",
+            sql.params,
+        )
+    }
+    if not ours:
+        return []
     grouped: dict[str, list[tuple[dt.datetime, int, Visit]]] = defaultdict(list)
     for application, pk, first_at, last_at, completed, seconds in sql.run(
         "SELECT a.application, t.id, t.first_at, t.last_at, t.completed, a.completion_seconds"
@@ -404,20 +370,12 @@ def _applications(
         [query.journey_id, *sql.params],
     ):
         first, last = _time(first_at), _time(last_at)
-        visit = Visit(first, last, bool(completed), seconds)
-        grouped[application].append((first, pk, visit))
-    named = {pk for visits in grouped.values() for _, pk, _ in visits}
-    found = [
+        grouped[application].append((first, pk, Visit(first, last, bool(completed), seconds)))
+    return [
         [visit for _, _, visit in sorted(visits, key=lambda v: v[:2])]
         for visits in grouped.values()
-        if min(visits, key=lambda v: v[:2])[1] in sessions
+        if min(visits, key=lambda v: v[:2])[1] in ours
     ]
-    found.extend(
-        [Visit(s.first_at, s.last_at, bool(s.completed), took.get(pk))]
-        for pk, s in sessions.items()
-        if pk not in named
-    )
-    return found
 
 
 def _application_seconds(visits: list[Visit]) -> tuple[dt.datetime, float] | None:
@@ -429,17 +387,15 @@ def _application_seconds(visits: list[Visit]) -> tuple[dt.datetime, float] | Non
     return visits[0].first_at, took
 
 
-#: The upper bounds of the ``completionTime`` histogram's buckets, in seconds (a log scale:
-#: 10 s, 30 s, 1 min, 2 min, 5 min, 10 min, 30 min, 1 h, 2 h, 6 h, 1 day, 1 week); a last
-#: bucket without bound holds the rest.
-BUCKETS = (10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400, 604800)
+#: The upper bounds of the ``completionTime`` histogram's buckets, in seconds.
+BUCKETS = BINS
 
 
 def distribution(values: list[float]) -> dict[str, Any]:
     """``count``, ``p25``, ``p50``, ``p90`` and the ``histogram`` of some durations."""
     counts = [0] * (len(BUCKETS) + 1)
     for value in values:
-        counts[next((n for n, b in enumerate(BUCKETS) if value <= b), len(BUCKETS))] += 1
+        counts[coarse(value)] += 1
     return {
         "count": len(values),
         "p25": percentile(values, 25),
@@ -480,14 +436,64 @@ def completion_time(
     return found
 
 
-def step_seconds(sessions: Iterable[Any], step: str) -> list[float]:
-    """The time each session spent on a step, as the funnel's ``medianSeconds`` measures it."""
-    return [
-        entry[2]
-        for session in sessions
-        for entry in session.steps
-        if entry[0] == step and entry[2] is not None
-    ]
+def _completion_time(
+    found: Sums,
+    applications: list[tuple[dt.datetime, float]] | None,
+    steps: list[dict[str, Any]],
+    query: Query,
+) -> dict[str, Any]:
+    """:func:`completion_time` from the sums: the sessions' distribution and weekly medians
+    from their buckets, the applications' from the sessions naming none and those named."""
+    times = found.histograms("step_time")
+    empty = Histogram()
+    weeks: dict[str, Histogram] = defaultdict(Histogram)
+    for day, kinds in found.days.items():
+        local = dt.date.fromisoformat(day)
+        week = (local - dt.timedelta(days=local.weekday())).isoformat()
+        for (_, _, _, index), (n, total) in kinds.get("completion_time", {}).items():
+            weeks[week].add(index, n, total)
+    found_times: dict[str, Any] = {
+        "sessions": _distribution(
+            found.histograms("completion_time").get(("", "", ""), empty),
+            {int(k1): n for k1, _, _, n in found.counts("completion_bin")},
+        ),
+        "steps": [
+            {
+                "stepKey": row["stepKey"],
+                "p50": times.get((row["stepKey"], "", ""), empty).percentile(50),
+                "p90": times.get((row["stepKey"], "", ""), empty).percentile(90),
+            }
+            for row in steps
+        ],
+        "weeks": [
+            {"week": week, "completions": histogram.count, "p50": histogram.percentile(50)}
+            for week, histogram in sorted(weeks.items())
+            if histogram.count
+        ],
+    }
+    if applications is not None:
+        histogram = Histogram()
+        histogram.merge(found.histograms("single_time").get(("", "", ""), empty))
+        bins = Counter({int(k1): n for k1, _, _, n in found.counts("single_bin")})
+        for _, seconds in applications:
+            histogram.add(bucket(seconds), 1, seconds)
+            bins[coarse(seconds)] += 1
+        found_times["applications"] = _distribution(histogram, bins)
+    return found_times
+
+
+def _distribution(histogram: Histogram, bins: Mapping[int, int]) -> dict[str, Any]:
+    """:func:`distribution` of durations given by their buckets and coarse bins."""
+    return {
+        "count": histogram.count,
+        "p25": histogram.percentile(25),
+        "p50": histogram.percentile(50),
+        "p90": histogram.percentile(90),
+        "histogram": [
+            {"upToSeconds": bound, "count": bins.get(n, 0)}
+            for n, bound in enumerate((*BUCKETS, None))
+        ],
+    }
 
 
 def _time(value: Any) -> dt.datetime:
@@ -503,14 +509,15 @@ class Group:
     errors: int = 0
 
     def __post_init__(self) -> None:
-        self.seconds: list[float] = []
+        #: Their times in the field, by log-scale bucket (:mod:`.rollup`).
+        self.times = Histogram()
 
     def add(self, returned: bool, errored: bool, seconds: float | None) -> None:
         self.sessions += 1
         self.returns += returned
         self.errors += errored
         if seconds is not None:
-            self.seconds.append(seconds)
+            self.times.add(bucket(seconds), 1, seconds)
 
 
 def behaviour_rows(fields: dict[tuple[str, str], tuple[Group, Group]]) -> list[dict[str, Any]]:
@@ -537,10 +544,10 @@ def behaviour_rows(fields: dict[tuple[str, str], tuple[Group, Group]]) -> list[d
             row[key] = entry
             if enough and entry["pValue"] is not None:
                 tested.append((entry, entry["pValue"]))
-        a, b = median_seconds(left.seconds), median_seconds(done.seconds)
+        a, b = left.times.median(), done.times.median()
         p = (
-            stats.mann_whitney(left.seconds, done.seconds)
-            if left.seconds and done.seconds
+            stats.mann_whitney_counts(left.times.counts(), done.times.counts())
+            if left.times.count and done.times.count
             else None
         )
         row["timeInField"] = {

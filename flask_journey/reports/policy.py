@@ -14,7 +14,7 @@ from typing import Protocol
 
 from peewee import Database
 
-from .refresh import refresh, refreshed_at
+from .refresh import Rolling, refresh, refreshed_at
 from .vocabulary import Limits
 
 
@@ -29,15 +29,17 @@ class RefreshPolicy(Protocol):
 @dataclass(frozen=True)
 class RefreshWhenOlder:
     """Refresh first when the summaries are ``seconds`` old or older (0: before every report);
-    the refresh bounds each journey's vocabulary by ``limits``."""
+    the refresh bounds each journey's vocabulary by ``limits`` and keeps the rollups as
+    ``rolling`` says."""
 
     seconds: float
     limits: Limits
+    rolling: Rolling = Rolling()
 
     def before_report(self, db: Database, now: dt.datetime) -> None:
         last = refreshed_at(db)
         if last is None or (now - last).total_seconds() >= self.seconds:
-            refresh(db, limits=self.limits)
+            refresh(db, limits=self.limits, rolling=self.rolling)
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from peewee import Database, PostgresqlDatabase
 
@@ -38,12 +39,13 @@ from ..models import (
     HourlyCount,
     JourneySteps,
     RefreshState,
+    Rollup,
     SessionForm,
     SessionSummary,
     VocabularyValue,
     utcnow,
 )
-from . import forms
+from . import forms, rollups
 from .query import FIELD_TYPES, PAGEVIEW_TYPES, url_host
 from .summary import EVENT_COLUMNS, SEGMENT_COLUMNS, SESSION_COLUMNS, Event, SessionRow, summarise
 from .vocabulary import KINDS, STEP_TYPES, Folded, Limits, Value, Vocabulary, decode, encode
@@ -77,6 +79,15 @@ class ChunkEvent:
     value: float | None
     #: What the session's summary and the journey's vocabulary read of it.
     event: Event
+
+
+@dataclass(frozen=True)
+class Rolling:
+    """How the refresh keeps the rollups: the time zone of their days, and how long a session
+    without events stays open (``JOURNEY_REPORT_TIMEZONE``, ``JOURNEY_SESSION_IDLE_MINUTES``)."""
+
+    timezone: str = "UTC"
+    idle: dt.timedelta = dt.timedelta(minutes=30)
 
 
 @dataclass
@@ -228,7 +239,7 @@ def _counts(
 
 
 _COUNT_COLUMNS = ("journey_id", "hour", "kind", "key1", "key2", "key3", "count", "value_sum")
-_SESSION_COLUMNS = ("journey_id", "session_id", *SESSION_COLUMNS)
+_SESSION_COLUMNS = ("journey_id", "session_id", *SESSION_COLUMNS, "rolled")
 _FIELD_COLUMNS = (
     "session_id",
     "step_key",
@@ -409,6 +420,7 @@ def _store_sessions(
                 json.dumps(row.steps, separators=(",", ":")),
                 row.last_step,
                 row.last_field,
+                0,
             )
         )
     created = _insert(
@@ -447,12 +459,13 @@ def _write_transaction(db: Database) -> Any:
     return db.atomic(lock_type="IMMEDIATE") if is_sqlite(db) else db.atomic()
 
 
-def _refresh_chunk(db: Database, limits: Limits) -> tuple[int, int, bool]:
+def _refresh_chunk(db: Database, limits: Limits, rolling: Rolling) -> tuple[int, int, bool]:
     """Read one chunk; return (events read, sessions summarised, whether more may follow).
 
     Everything is read and summarised first, outside any transaction, so that writers wait
     only for the short transaction that stores the result; if another refresh stored one in
-    between, the chunk is read again.
+    between, the chunk is read again. The transaction also takes the sessions summarised again
+    out of the rollups and rolls up those that are over (:mod:`.rollups`).
     """
     while True:
         seen = _read_state(db)
@@ -476,33 +489,48 @@ def _refresh_chunk(db: Database, limits: Limits) -> tuple[int, int, bool]:
                 continue  # another refresh stored this chunk meanwhile
             _store_vocabularies(db, vocabularies)
             _add_counts(db, _counts(rows, vocabularies))
+            if rollups.zone_of(db) != rolling.timezone:
+                rollups.forget(db)
+            contexts = rollups.Contexts(db, ZoneInfo(rolling.timezone))
+            deltas: rollups.Deltas = {}
             for journey_id, sessions in summaries.items():
+                rollups.take_out(db, journey_id, list(sessions), contexts, deltas)
                 _store_sessions(db, journey_id, sessions)
+            rolled = rollups.roll_over(db, utcnow() - rolling.idle, contexts, deltas)
+            rollups.write(db, deltas)
             values = {
                 "watermark": ids[-1] if ids else watermark,
                 "gaps": json.dumps(next_gaps),
                 "refreshed_at": utcnow(),
+                "zone": rolling.timezone,
             }
             RefreshState.insert(id=1, **values).on_conflict(
                 conflict_target=[RefreshState.id], update=values
             ).execute()
         sessions_done = sum(len(sessions) for sessions in summaries.values())
-        return len(rows), sessions_done, len(ids) >= CHUNK
+        return len(rows), sessions_done, len(ids) >= CHUNK or rolled >= rollups.ROLL_LIMIT
 
 
 def refresh(
-    db: Database, *, limits: Limits | None = None, progress: Progress | None = None
+    db: Database,
+    *,
+    limits: Limits | None = None,
+    progress: Progress | None = None,
+    rolling: Rolling | None = None,
 ) -> Refreshed:
-    """Bring the summaries up to date with every event committed so far.
+    """Bring the summaries and rollups up to date with every event committed so far.
 
     ``limits`` bound each journey's vocabulary (default: the ``JOURNEY_MAX_*`` defaults);
-    ``progress`` is called with the number of events read after each chunk.
+    ``rolling`` gives the rollups' time zone and the idle time that ends a session (default:
+    UTC, 30 minutes; a new time zone rolls every session up again); ``progress`` is called
+    with the number of events read after each chunk.
     """
     limits = limits or Limits.default()
+    rolling = rolling or Rolling()
     done = Refreshed()
     with using(db):
         while True:
-            events, sessions, more = _refresh_chunk(db, limits)
+            events, sessions, more = _refresh_chunk(db, limits, rolling)
             done.events += events
             done.sessions += sessions
             if progress is not None and events:
@@ -512,12 +540,17 @@ def refresh(
 
 
 def rebuild(
-    db: Database, *, limits: Limits | None = None, progress: Progress | None = None
+    db: Database,
+    *,
+    limits: Limits | None = None,
+    progress: Progress | None = None,
+    rolling: Rolling | None = None,
 ) -> Refreshed:
-    """Forget every summary and vocabulary and build them again from the stored events."""
+    """Forget every summary, rollup and vocabulary and build them again from the stored events."""
     with using(db), _write_transaction(db):
         _lock(db)
         for table in (
+            Rollup,
             FieldSummary,
             SessionForm,
             SessionSummary,
@@ -526,7 +559,7 @@ def rebuild(
             RefreshState,
         ):
             table.delete().execute()
-    return refresh(db, limits=limits, progress=progress)
+    return refresh(db, limits=limits, progress=progress, rolling=rolling)
 
 
 def forget_before(db: Database, before: dt.datetime, journeys: Any = None) -> None:
@@ -538,6 +571,16 @@ def forget_before(db: Database, before: dt.datetime, journeys: Any = None) -> No
         if journeys is not None:
             old = old.where(SessionSummary.journey.in_(journeys))
             hours = hours.where(HourlyCount.journey.in_(journeys))
+        zone = rollups.zone_of(db)
+        if zone is not None:
+            contexts = rollups.Contexts(db, ZoneInfo(zone))
+            deltas: rollups.Deltas = {}
+            rolled = [row.id for row in old.where(SessionSummary.rolled == 1)]
+            for part in _chunks(rolled):
+                found = rollups.load(db, f"s.id IN ({', '.join(['{p}'] * len(part))})", part)
+                for journey_id, session in found.values():
+                    rollups.add_to(deltas, journey_id, session, True, contexts[journey_id], -1)
+            rollups.write(db, deltas)
         FieldSummary.delete().where(FieldSummary.session.in_(old)).execute()
         SessionForm.delete().where(SessionForm.session.in_(old)).execute()
         SessionSummary.delete().where(SessionSummary.id.in_(old)).execute()

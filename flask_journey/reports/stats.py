@@ -8,7 +8,9 @@ correction) and the Benjamini-Hochberg procedure. Every p-value is two-sided.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 #: The false discovery rate Benjamini-Hochberg holds, and the fewest sessions each group needs
 #: before a difference may be called significant.
@@ -66,23 +68,22 @@ def proportions(x1: int, n1: int, x2: int, n2: int) -> tuple[float, str]:
 def mann_whitney(xs: Sequence[float], ys: Sequence[float]) -> float:
     """The p-value of the Mann-Whitney U test that ``xs`` and ``ys`` come from one
     distribution (normal approximation, ties corrected); 1.0 when either is empty."""
-    n1, n2 = len(xs), len(ys)
+    return mann_whitney_counts(Counter(xs), Counter(ys))
+
+
+def mann_whitney_counts(xs: Mapping[Any, int], ys: Mapping[Any, int]) -> float:
+    """:func:`mann_whitney` of two samples given as ``{value: how many times}`` (values of
+    durations' buckets are ties)."""
+    n1, n2 = sum(xs.values()), sum(ys.values())
     if not n1 or not n2:
         return 1.0
-    ranked = sorted([(value, 0) for value in xs] + [(value, 1) for value in ys])
-    ranks = [0.0] * len(ranked)
-    ties = 0.0
-    start = 0
-    while start < len(ranked):
-        end = start
-        while end + 1 < len(ranked) and ranked[end + 1][0] == ranked[start][0]:
-            end += 1
-        for index in range(start, end + 1):
-            ranks[index] = (start + end) / 2 + 1
-        size = end - start + 1
+    below = 0
+    u = ties = 0.0
+    for value in sorted(set(xs) | set(ys)):
+        size = xs.get(value, 0) + ys.get(value, 0)
+        u += xs.get(value, 0) * (below + (size + 1) / 2)
         ties += size**3 - size
-        start = end + 1
-    u = sum(rank for rank, (_, group) in zip(ranks, ranked, strict=True) if group == 0)
+        below += size
     u -= n1 * (n1 + 1) / 2
     total = n1 + n2
     variance = n1 * n2 / 12 * ((total + 1) - ties / (total * (total - 1)))

@@ -1,0 +1,330 @@
+"""What one session adds to its journey's rollups, and the numbers read back from them.
+
+Pure. A journey's rollups (``journey_rollup``) hold, per local day of the report time zone and
+per segment value (and for all sessions), the sums of :func:`contribution` over the sessions
+that began that day: counts, and for durations the count and sum of each log-scale bucket
+(:func:`bucket`). A report adds up the rows of its days (:class:`Sums`); its cost follows the
+days and the journey's vocabulary, not its traffic. ``docs/reports.md`` says which numbers are
+exact and which come from the buckets, with their bound.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from .query import NONE, SEGMENTS
+
+#: Buckets per doubling of a duration: a quarter octave, each bucket's upper end 2^(1/4)
+#: (about 19 %) above its lower end.
+PER_OCTAVE = 4
+#: How far a number read from the buckets (a median, a percentile) may be from the exact one,
+#: relative to it: the width of a bucket.
+BOUND = 2 ** (1 / PER_OCTAVE) - 1
+#: The bucket of a duration of 0 s; the others start above it.
+ZERO = 0
+_OFFSET = 200
+#: ``total`` is kept for every row; ``bucket`` is :data:`NO_BUCKET` where it is no duration.
+NO_BUCKET = -1
+
+#: A rollup row's key: ``(kind, key1, key2, key3, bucket)``.
+Key = tuple[str, str, str, str, int]
+
+
+def bucket(seconds: float) -> int:
+    """The log-scale bucket of a duration: 0 for none, else one per quarter octave."""
+    if seconds <= 0:
+        return ZERO
+    return max(1, math.floor(PER_OCTAVE * math.log2(seconds)) + _OFFSET)
+
+
+@dataclass
+class FieldSeen:
+    """One field of a session, as its summary row holds it."""
+
+    step_key: str
+    field_key: str
+    started: int
+    returned: int
+    errors: int
+    error_types: Mapping[str, int]
+    seconds: float | None
+    hesitation: float | None
+
+
+@dataclass
+class SessionSeen:
+    """One session as its summary rows hold it: what its contribution is made from."""
+
+    first_at: dt.datetime
+    last_at: dt.datetime
+    segments: Mapping[str, str | None]
+    started: int
+    submitted: int
+    completed: int
+    ended: int
+    #: ``[stepKey, viewed, seconds or None, [reasons], first view]`` per step.
+    steps: list[list[Any]]
+    last_step: str | None
+    last_field: str | None
+    fields: list[FieldSeen] = field(default_factory=list)
+    #: The steps viewed in time order, a repeated view once (:mod:`.forms`).
+    path: list[str] = field(default_factory=list)
+    #: ``[stepKey, fieldKey, errorType, recovered, last, seconds to fix]`` per field error type.
+    errors: list[list[Any]] = field(default_factory=list)
+    completion_seconds: float | None = None
+    #: The application it belongs to (None: an application of this one session).
+    application: str | None = None
+
+    def closed(self, cutoff: dt.datetime) -> bool:
+        """Whether the session is over: it ended, or nothing happened since ``cutoff``."""
+        return bool(self.ended) or self.last_at < cutoff
+
+    def segment(self, name: str) -> str:
+        return self.segments.get(SEGMENTS[name]) or NONE
+
+
+def field_seen(
+    step: str,
+    field_key: str,
+    started: int,
+    returned: int,
+    errors: int,
+    types: str | None,
+    seconds: float | None,
+    hesitation: float | None,
+) -> FieldSeen:
+    """A field row as the database returns it (error types as JSON text)."""
+    return FieldSeen(
+        step,
+        field_key,
+        started,
+        returned,
+        errors,
+        json.loads(types) if types else {},
+        seconds,
+        hesitation,
+    )
+
+
+@dataclass(frozen=True)
+class Journey:
+    """What a session's contribution depends on besides the session: the order drop-offs are
+    measured in (configured steps, then the others as the journey first saw them) and the
+    optional steps, which a step's sessions are never said to come from."""
+
+    ranks: Mapping[str, int]
+    optional: frozenset[str]
+    zone: ZoneInfo
+
+    def rank(self, step: str) -> tuple[int, str]:
+        return (self.ranks.get(step, len(self.ranks)), step)
+
+
+def contribution(session: SessionSeen, closed: bool, journey: Journey) -> dict[Key, list[float]]:
+    """The rollup rows one session adds: ``{key: [n, total]}``.
+
+    ``closed``: whether the session counts as over (a rolled-up session always is; a report
+    adds the sessions still open as they stand).
+    """
+    rows: dict[Key, list[float]] = defaultdict(lambda: [0, 0.0])
+
+    def add(kind: str, k1: str = "", k2: str = "", k3: str = "", n: int = 1) -> None:
+        if n:
+            rows[(kind, k1, k2, k3, NO_BUCKET)][0] += n
+
+    def time(kind: str, k1: str, k2: str, k3: str, seconds: float) -> None:
+        entry = rows[(kind, k1, k2, k3, bucket(seconds))]
+        entry[0] += 1
+        entry[1] += seconds
+
+    completed = bool(session.completed)
+    abandoned = bool(session.started and closed and not completed)
+    local = session.first_at.replace(tzinfo=dt.timezone.utc).astimezone(journey.zone)
+    hour = f"{local.hour:02d}"
+    for name in SEGMENTS:
+        add("segment", name, session.segment(name))
+    for metric, n in (
+        ("sessions", 1),
+        ("starters", session.started),
+        ("submitters", session.submitted),
+        ("completions", session.completed),
+        ("abandons", int(abandoned)),
+        ("active", int(not closed and not completed)),
+    ):
+        add("total", metric, n=n)
+        if metric in ("sessions", "starters", "completions"):
+            add("hour", hour, metric, n=n)
+    viewed = [entry for entry in session.steps if entry[1]]
+    for position, (key, _, spent, _, _) in enumerate(viewed):
+        add("step", key, "reach")
+        add("step", key, "position", n=position)
+        if spent is not None:
+            time("step_time", key, "", "", spent)
+    for key, _, _, reasons, _ in session.steps:
+        for reason in reasons:
+            add("reason", key, reason)
+    if viewed and closed and not completed:
+        add("step", max((entry[0] for entry in viewed), key=journey.rank), "dropoffs")
+    _path(session, closed, journey, add)
+    for seen in session.fields:
+        _field(session, seen, closed, add, time)
+    for step, field_key, error_type, recovered, last, seconds in session.errors:
+        add("outcome", step, field_key, f"{error_type}\x1fsessions")
+        add("outcome", step, field_key, f"{error_type}\x1frecovered", n=recovered)
+        add("outcome", step, field_key, f"{error_type}\x1fabandoned", n=int(abandoned and last))
+        if seconds is not None:
+            time("fix_time", step, field_key, error_type, seconds)
+    if session.completion_seconds is not None:
+        time("completion_time", "", "", "", session.completion_seconds)
+        add("completion_bin", str(coarse(session.completion_seconds)))
+    if session.application is None:
+        add("single", "sessions")
+        if completed:
+            add("single", "completed")
+            time("single_days", "", "", "", (session.last_at - session.first_at).total_seconds())
+            if session.completion_seconds is not None:
+                time("single_time", "", "", "", session.completion_seconds)
+                add("single_bin", str(coarse(session.completion_seconds)))
+    return rows
+
+
+def _path(session: SessionSeen, closed: bool, journey: Journey, add: Any) -> None:
+    """Exits, transitions and where each step's sessions came from, from the session's path."""
+    path = session.path
+    if not path:
+        return
+    pairs = set(zip(path, path[1:], strict=False))
+    if session.completed:
+        pairs.add((path[-1], "(completed)"))
+    elif closed:
+        pairs.add((path[-1], "(exit)"))
+        add("step", path[-1], "exits")
+    for here, there in pairs:
+        add("move", here, there)
+    for step in dict.fromkeys(path):
+        before = path[: path.index(step)]
+        source = next(
+            (s for s in reversed(before) if s not in journey.optional and s != step), None
+        )
+        if source is not None:
+            add("came", step, source)
+
+
+def _field(session: SessionSeen, seen: FieldSeen, closed: bool, add: Any, time: Any) -> None:
+    step, key = seen.step_key, seen.field_key
+    completed = bool(session.completed)
+    abandoner = bool(session.started and closed and not completed)
+    here = session.last_field == key and session.last_step == step
+    add("field", step, key, "sessions")
+    add("field", step, key, "starters", n=seen.started)
+    add("field", step, key, "returns", n=seen.returned)
+    add("field", step, key, "errorSessions", n=int(seen.errors > 0))
+    add("field", step, key, "abandons", n=int(closed and not completed and here))
+    for error_type, count in seen.error_types.items():
+        add("error", step, key, error_type, n=count)
+    if not seen.errors:
+        add("field", step, key, "clean")
+        add("field", step, key, "cleanAbandons", n=int(abandoner))
+    group = "c" if completed else "a" if abandoner else "o"
+    if group != "o":
+        add("behaviour", step, key, f"{group}\x1fsessions")
+        add("behaviour", step, key, f"{group}\x1freturns", n=seen.returned)
+        add("behaviour", step, key, f"{group}\x1ferrors", n=int(seen.errors > 0))
+    if seen.seconds is not None:
+        time("field_time", step, key, group, seen.seconds)
+    if seen.hesitation is not None:
+        time("hesitation", step, key, "", seen.hesitation)
+
+
+#: The upper bounds of the coarse histogram of completion times, in seconds (a log scale:
+#: 10 s, 30 s, 1 min, 2 min, 5 min, 10 min, 30 min, 1 h, 2 h, 6 h, 1 day, 1 week); a last
+#: bin without bound holds the rest.
+BINS = (10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400, 604800)
+
+
+def coarse(seconds: float) -> int:
+    """The index of the :data:`BINS` bin a duration falls in."""
+    return next((n for n, bound in enumerate(BINS) if seconds <= bound), len(BINS))
+
+
+def local_day(session: SessionSeen, zone: ZoneInfo) -> str:
+    """The local date (ISO) a session belongs to: the day of its first event."""
+    return session.first_at.replace(tzinfo=dt.timezone.utc).astimezone(zone).date().isoformat()
+
+
+def selectors(session: SessionSeen) -> Iterator[tuple[str, str]]:
+    """The rollups a session counts in: all sessions (``('', '')``), and each segment's value."""
+    yield "", ""
+    for name in SEGMENTS:
+        yield name, session.segment(name)
+
+
+class Histogram:
+    """The buckets of some durations: ``{bucket: [count, sum]}``."""
+
+    def __init__(self) -> None:
+        self.buckets: dict[int, list[float]] = defaultdict(lambda: [0, 0.0])
+
+    def add(self, index: int, count: float, total: float) -> None:
+        entry = self.buckets[index]
+        entry[0] += count
+        entry[1] += total
+
+    def merge(self, other: Histogram) -> None:
+        for index, (count, total) in other.buckets.items():
+            self.add(index, count, total)
+
+    @property
+    def count(self) -> int:
+        return int(sum(count for count, _ in self.buckets.values()))
+
+    def _ranked(self) -> list[tuple[int, float]]:
+        return [
+            (int(count), total / count)
+            for _, (count, total) in sorted(self.buckets.items())
+            if count > 0
+        ]
+
+    def _at(self, ranked: Sequence[tuple[int, float]], rank: int) -> float:
+        """The value at a 0-based rank: the mean of the bucket holding it."""
+        for count, mean in ranked:
+            if rank < count:
+                return mean
+            rank -= count
+        raise IndexError(rank)
+
+    def median(self) -> float | None:
+        """The median, rounded to 3 decimals: each middle value read as the mean of its
+        bucket (exact when that bucket holds one distinct value); None without values."""
+        total = self.count
+        if not total:
+            return None
+        ranked = self._ranked()
+        low, high = self._at(ranked, (total - 1) // 2), self._at(ranked, total // 2)
+        return round((low + high) / 2, 3)
+
+    def percentile(self, p: int, scale: float = 1) -> float | None:
+        """The nearest-rank ``p``-th percentile, read as the mean of its bucket, divided by
+        ``scale`` and rounded to 3 decimals."""
+        total = self.count
+        if not total:
+            return None
+        return round(self._at(self._ranked(), max(math.ceil(p * total / 100), 1) - 1) / scale, 3)
+
+    def counts(self) -> dict[int, int]:
+        """How many durations each bucket holds."""
+        return {index: int(count) for index, (count, _) in self.buckets.items() if count > 0}
+
+
+def merged(histograms: Iterable[Histogram]) -> Histogram:
+    found = Histogram()
+    for histogram in histograms:
+        found.merge(histogram)
+    return found

@@ -1,0 +1,516 @@
+"""The rollups in the database: kept by the refresh, added up by the reports.
+
+The refresh rolls up each session once it is over (it ended, or nothing happened for
+``JOURNEY_SESSION_IDLE_MINUTES``): :func:`roll_over` adds its contribution to the rows of its
+local day, for all sessions and for each of its segment values, and marks it ``rolled``. A
+rolled session that gets more events is taken out first (:func:`take_out`) and rolled again
+when it is over again. :func:`sums` adds up a report's days: the rollup rows, aggregated by the
+database, then the sessions of the range not rolled up or still open at the report's ``now``,
+read row by row (the only ones that are).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from peewee import Database
+
+from ..db import is_sqlite
+from ..models import (
+    FieldSummary,
+    JourneySteps,
+    RefreshState,
+    Rollup,
+    SessionForm,
+    SessionSummary,
+    VocabularyValue,
+)
+from . import rollup
+from .query import NONE, SEGMENTS, TOP_VALUES, Query, top
+from .rollup import Histogram, Key, SessionSeen
+
+_ROLLUP = Rollup._meta.table_name
+_SESSION = SessionSummary._meta.table_name
+_FIELD = FieldSummary._meta.table_name
+_FORM = SessionForm._meta.table_name
+#: Sessions rolled up per transaction of a refresh.
+ROLL_LIMIT = 5000
+#: Rows per INSERT and ids per IN (...) list: within every backend's parameter limits.
+BATCH = 500
+#: Kinds whose rows a report keeps by day: the trend and the weekly completion times.
+DAILY = ("total", "hour", "completion_time")
+_COLUMNS = (
+    "journey_id",
+    "grain",
+    "day",
+    "segment",
+    "value",
+    "kind",
+    "key1",
+    "key2",
+    "key3",
+    "bucket",
+    "n",
+    "total",
+)
+_SEGMENT_COLUMNS = tuple(dict.fromkeys(SEGMENTS.values()))
+_SESSION_COLUMNS = (
+    "id",
+    "journey_id",
+    "first_at",
+    "last_at",
+    *_SEGMENT_COLUMNS,
+    "started",
+    "submitted",
+    "completed",
+    "ended",
+    "steps",
+    "last_step",
+    "last_field",
+)
+
+#: Rollup changes: ``{(journey, grain, day, segment, value, key): [n, total]}``.
+Deltas = dict[tuple[int, str, str, str, str, Key], list[float]]
+#: The grains of the rollups: the :data:`DAILY` kinds by day (``t``), the others by day (``d``)
+#: and by week (``w``, its Monday): a range reads its whole weeks and the days around them.
+TREND, DAY, WEEK = "t", "d", "w"
+
+
+def _time(value: Any) -> dt.datetime:
+    return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
+
+
+def db_time(db: Database, value: dt.datetime) -> Any:
+    """A naive UTC time as parameter: text that sorts as the time on SQLite."""
+    return value.isoformat(" ", "microseconds") if is_sqlite(db) else value
+
+
+def _run(db: Database, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
+    return list(db.execute_sql(sql.format(p=db.param), list(params)).fetchall())
+
+
+def _parts(items: list[Any], size: int = BATCH) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def load(db: Database, where: str, params: Iterable[Any]) -> dict[int, tuple[int, SessionSeen]]:
+    """The sessions a WHERE clause over ``journey_session s`` selects, with their field and
+    path rows: ``{row id: (journey id, session)}``."""
+    found: dict[int, tuple[int, SessionSeen]] = {}
+    for row in _run(
+        db,
+        f"SELECT {', '.join('s.' + c for c in _SESSION_COLUMNS)} FROM {_SESSION} s WHERE {where}",
+        params,
+    ):
+        values = dict(zip(_SESSION_COLUMNS, row, strict=True))
+        found[values["id"]] = (
+            values["journey_id"],
+            SessionSeen(
+                first_at=_time(values["first_at"]),
+                last_at=_time(values["last_at"]),
+                segments={column: values[column] for column in _SEGMENT_COLUMNS},
+                started=values["started"],
+                submitted=values["submitted"],
+                completed=values["completed"],
+                ended=values["ended"],
+                steps=json.loads(values["steps"]),
+                last_step=values["last_step"],
+                last_field=values["last_field"],
+            ),
+        )
+    ids = list(found)
+    for part in _parts(ids):
+        marks = ", ".join(["{p}"] * len(part))
+        for session_id, *columns in _run(
+            db,
+            "SELECT session_id, step_key, field_key, started, returned, errors, error_types,"
+            f" seconds, hesitation FROM {_FIELD} WHERE session_id IN ({marks})",
+            part,
+        ):
+            found[session_id][1].fields.append(rollup.field_seen(*columns))
+        for session_id, path, errors, application, seconds in _run(
+            db,
+            "SELECT session_id, path, errors, application, completion_seconds"
+            f" FROM {_FORM} WHERE session_id IN ({marks})",
+            part,
+        ):
+            session = found[session_id][1]
+            session.path = json.loads(path)
+            session.errors = json.loads(errors)
+            session.application = application
+            session.completion_seconds = seconds
+    return found
+
+
+def journey(
+    db: Database,
+    journey_id: int,
+    zone: ZoneInfo,
+    configured: Iterable[str] | None = None,
+    optional: Iterable[str] | None = None,
+) -> rollup.Journey:
+    """What contributions of a journey's sessions depend on: its configured steps, then the
+    other steps in the order its vocabulary admitted them, and its optional steps (read from
+    the journey when not given)."""
+    if configured is None or optional is None:
+        kept = JourneySteps.get_or_none(JourneySteps.journey == journey_id)
+        configured = list(kept.steps) if kept else []
+        optional = (kept.optional or []) if kept else []
+    steps = list(configured)
+    table = VocabularyValue._meta.table_name
+    for (value,) in _run(
+        db,
+        f"SELECT value FROM {table} WHERE journey_id = {{p}} AND kind = 'step' ORDER BY id",
+        [journey_id],
+    ):
+        if value not in steps:
+            steps.append(value)
+    return rollup.Journey({step: n for n, step in enumerate(steps)}, frozenset(optional), zone)
+
+
+def add_to(
+    deltas: Deltas,
+    journey_id: int,
+    session: SessionSeen,
+    closed: bool,
+    context: rollup.Journey,
+    sign: int = 1,
+) -> None:
+    """Add a session's contribution (or take it away: ``sign`` -1) to ``deltas``."""
+    day = rollup.local_day(session, context.zone)
+    week = monday(dt.date.fromisoformat(day)).isoformat()
+    rows = rollup.contribution(session, closed, context)
+    for segment, value in rollup.selectors(session):
+        for key, (n, total) in rows.items():
+            if key[0] == "segment" and segment:
+                continue  # which segment values: counted among all sessions only
+            places = ((TREND, day),) if key[0] in DAILY else ((DAY, day), (WEEK, week))
+            for grain, when in places:
+                entry = deltas.setdefault(
+                    (journey_id, grain, when, segment, value[:256], key), [0, 0.0]
+                )
+                entry[0] += sign * n
+                entry[1] += sign * total
+
+
+def monday(day: dt.date) -> dt.date:
+    return day - dt.timedelta(days=day.weekday())
+
+
+def write(db: Database, deltas: Deltas) -> None:
+    """Add ``deltas`` to the rollup rows."""
+    rows = [
+        (journey_id, grain, day, segment, value, *key, int(n), total)
+        for (journey_id, grain, day, segment, value, key), (n, total) in deltas.items()
+        if n or total
+    ]
+    conflict = "journey_id, segment, value, grain, day, kind, key1, key2, key3, bucket"
+    tail = (
+        f"ON CONFLICT ({conflict}) DO UPDATE SET n = {_ROLLUP}.n + excluded.n,"
+        f" total = {_ROLLUP}.total + excluded.total"
+    )
+    for part in _parts(rows):
+        row = "(" + ", ".join([db.param] * len(_COLUMNS)) + ")"
+        db.execute_sql(
+            f"INSERT INTO {_ROLLUP} ({', '.join(_COLUMNS)}) VALUES"
+            f" {', '.join([row] * len(part))} {tail}",
+            [value for entry in part for value in entry],
+        )
+
+
+class Contexts:
+    """Each journey's :class:`rollup.Journey`, read once per refresh transaction."""
+
+    def __init__(self, db: Database, zone: ZoneInfo) -> None:
+        self.db, self.zone = db, zone
+        self.found: dict[int, rollup.Journey] = {}
+
+    def __getitem__(self, journey_id: int) -> rollup.Journey:
+        if journey_id not in self.found:
+            self.found[journey_id] = journey(self.db, journey_id, self.zone)
+        return self.found[journey_id]
+
+
+def take_out(
+    db: Database, journey_id: int, session_ids: list[str], contexts: Contexts, deltas: Deltas
+) -> None:
+    """Take the rolled-up sessions among these out of the rollups (their summaries are about to
+    be replaced)."""
+    for part in _parts(session_ids):
+        marks = ", ".join(["{p}"] * len(part))
+        found = load(
+            db,
+            f"s.journey_id = {{p}} AND s.rolled = 1 AND s.session_id IN ({marks})",
+            [journey_id, *part],
+        )
+        for journey_of, session in found.values():
+            add_to(deltas, journey_of, session, True, contexts[journey_of], -1)
+
+
+def roll_over(db: Database, cutoff: dt.datetime, contexts: Contexts, deltas: Deltas) -> int:
+    """Roll up at most :data:`ROLL_LIMIT` sessions that are over and not rolled up yet; return
+    how many."""
+    found = load(
+        db,
+        f"s.rolled = 0 AND (s.ended <> 0 OR s.last_at < {{p}}) ORDER BY s.id LIMIT {ROLL_LIMIT}",
+        [db_time(db, cutoff)],
+    )
+    for journey_id, session in found.values():
+        add_to(deltas, journey_id, session, True, contexts[journey_id])
+    for part in _parts(list(found)):
+        marks = ", ".join(["{p}"] * len(part))
+        db.execute_sql(
+            f"UPDATE {_SESSION} SET rolled = 1 WHERE id IN ({marks})".format(p=db.param), part
+        )
+    return len(found)
+
+
+def forget(db: Database, journey_id: int | None = None) -> None:
+    """Empty the rollups (of one journey, or all): the next refresh rolls up its sessions
+    again, and reports read them row by row until then."""
+    where, params = ("WHERE journey_id = {p}", [journey_id]) if journey_id is not None else ("", [])
+    db.execute_sql(f"DELETE FROM {_ROLLUP} {where}".format(p=db.param), params)
+    db.execute_sql(
+        f"UPDATE {_SESSION} SET rolled = 0 {where} ".format(p=db.param)
+        + ("AND rolled = 1" if where else "WHERE rolled = 1"),
+        params,
+    )
+
+
+def zone_of(db: Database) -> str | None:
+    """The time zone the rollups' days are kept in."""
+    table = RefreshState._meta.table_name
+    found = _run(db, f"SELECT zone FROM {table} WHERE id = 1")
+    return found[0][0] if found else None
+
+
+@dataclass
+class Sums:
+    """A report's numbers added up: rows by kind, ``{(key1, key2, key3, bucket): [n, total]}``,
+    and for :data:`DAILY` kinds also by day."""
+
+    kinds: dict[str, dict[tuple[str, str, str, int], list[float]]] = field(
+        default_factory=lambda: defaultdict(dict)
+    )
+    days: dict[str, dict[str, dict[tuple[str, str, str, int], list[float]]]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(dict))
+    )
+
+    def add(self, day: str, key: Key, n: float, total: float) -> None:
+        n, total = int(n), float(total)  # PostgreSQL sums bigints as numeric
+        kind, rest = key[0], key[1:]
+        entry = self.kinds[kind].setdefault(rest, [0, 0.0])
+        entry[0] += n
+        entry[1] += total
+        if kind in DAILY:
+            entry = self.days[day][kind].setdefault(rest, [0, 0.0])
+            entry[0] += n
+            entry[1] += total
+
+    def add_session(
+        self, session: SessionSeen, closed: bool, context: rollup.Journey, sign: int = 1
+    ) -> None:
+        day = rollup.local_day(session, context.zone)
+        for key, (n, total) in rollup.contribution(session, closed, context).items():
+            self.add(day, key, sign * n, sign * total)
+
+    def segment_counts(self, name: str) -> Counter:
+        """Sessions by the values of a segment (of the sums of all sessions)."""
+        return Counter({value: n for k1, value, _, n in self.counts("segment") if k1 == name})
+
+    def n(self, kind: str, k1: str = "", k2: str = "", k3: str = "") -> int:
+        entry = self.kinds.get(kind, {}).get((k1, k2, k3, rollup.NO_BUCKET))
+        return int(entry[0]) if entry else 0
+
+    def counts(self, kind: str) -> Iterator[tuple[str, str, str, int]]:
+        """``(key1, key2, key3, n)`` of each non-zero count of a kind."""
+        for (k1, k2, k3, _), (n, _) in self.kinds.get(kind, {}).items():
+            if n:
+                yield k1, k2, k3, int(n)
+
+    def histograms(self, kind: str) -> dict[tuple[str, str, str], Histogram]:
+        """The histogram of each ``(key1, key2, key3)`` of a duration kind."""
+        found: dict[tuple[str, str, str], Histogram] = defaultdict(Histogram)
+        for (k1, k2, k3, index), (n, total) in self.kinds.get(kind, {}).items():
+            if n:
+                found[(k1, k2, k3)].add(index, n, total)
+        return found
+
+
+def selector(query: Query) -> tuple[str, str] | None:
+    """The rollup rows that answer a query's filters: all sessions, one segment's value, or
+    None for several filters (answered from session rows)."""
+    if not query.filters:
+        return "", ""
+    if len(query.filters) == 1:
+        ((name, value),) = query.filters.items()
+        return name, value[:256]
+    return None
+
+
+class Where:
+    """The WHERE clause over ``journey_session s`` of a query's sessions, with its params."""
+
+    def __init__(self, db: Database, query: Query) -> None:
+        start, end = query.bounds()
+        clauses = ["s.journey_id = {p}", "s.first_at >= {p}", "s.first_at < {p}"]
+        self.params: list[Any] = [query.journey_id, db_time(db, start), db_time(db, end)]
+        for name, value in sorted(query.filters.items()):
+            column = SEGMENTS[name]
+            if value == NONE:
+                clauses.append(f"s.{column} IS NULL")
+            else:
+                clauses.append(f"s.{column} = {{p}}")
+                self.params.append(value)
+        self.sql = " AND ".join(clauses)
+
+
+def sums(
+    db: Database,
+    query: Query,
+    breakdown: str | None = None,
+    kinds: tuple[str, ...] | None = None,
+) -> tuple[Sums, dict[str, Sums]]:
+    """The query's sums (of the rollup ``kinds`` only, when given), and with ``breakdown``
+    those of each of the segment's :data:`~.query.TOP_VALUES` values with the most sessions.
+
+    From the rollups where they answer the query (its filters select one row set, and its days
+    are in the rollups' time zone), with the sessions of the range that are not rolled up or
+    still open at ``query.now`` read row by row; otherwise from every session row of the range.
+    """
+    where = Where(db, query)
+    context = journey(db, query.journey_id, query.zone, query.steps, query.optional)
+    cutoff = query.now - query.idle
+    chosen = selector(query) if zone_of(db) == query.timezone else None
+    if breakdown and query.filters:
+        chosen = None  # a breakdown of filtered sessions: two segments at once
+    total: Sums = Sums()
+    groups: dict[str, Sums] = defaultdict(Sums)
+    if chosen is None:
+        rows = load(db, where.sql, where.params)
+        for _, session in rows.values():
+            closed = session.closed(cutoff)
+            total.add_session(session, closed, context)
+            if breakdown:
+                groups[session.segment(breakdown)].add_session(session, closed, context)
+        return total, _top(groups)
+    # Sessions not rolled up, and rolled-up sessions open at ``now`` (a report of the past).
+    rows = load(
+        db,
+        f"{where.sql} AND (s.rolled = 0 OR (s.ended = 0 AND s.last_at >= {{p}}))",
+        [*where.params, db_time(db, cutoff)],
+    )
+    rolled = _rolled_ids(db, list(rows))
+    for pk, (_, session) in rows.items():
+        if pk in rolled:
+            total.add_session(session, True, context, -1)
+        total.add_session(session, session.closed(cutoff), context)
+    _add_rollups(db, query, chosen, [""], {"": total}, kinds)
+    if breakdown:
+        values = [value for value, _ in top(total.segment_counts(breakdown))]
+        for pk, (_, session) in rows.items():
+            value = session.segment(breakdown)
+            if value in values:
+                if pk in rolled:
+                    groups[value].add_session(session, True, context, -1)
+                groups[value].add_session(session, session.closed(cutoff), context)
+        if values:
+            _add_rollups(db, query, (breakdown, ""), values, groups, kinds)
+    return total, _top(groups)
+
+
+def _rolled_ids(db: Database, ids: list[int]) -> set[int]:
+    found: set[int] = set()
+    for part in _parts(ids):
+        marks = ", ".join(["{p}"] * len(part))
+        found.update(
+            row[0]
+            for row in _run(
+                db, f"SELECT id FROM {_SESSION} WHERE rolled = 1 AND id IN ({marks})", part
+            )
+        )
+    return found
+
+
+def _add_rollups(
+    db: Database,
+    query: Query,
+    chosen: tuple[str, str],
+    values: list[str],
+    into: Mapping[str, Sums],
+    kinds: tuple[str, ...] | None,
+) -> None:
+    """Add the rollup rows of a segment's values (``chosen[1]`` when ``values`` is ``['']``)
+    over the query's days to ``into[value]``: the trend kinds by day, the others by whole
+    week and by the days around them."""
+    start, end = query.start, query.end
+    first = monday(start + dt.timedelta(days=6))
+    last = monday(end + dt.timedelta(days=1)) - dt.timedelta(days=7)
+    spans: list[tuple[str, dt.date, dt.date]] = [(TREND, start, end)]
+    if first <= last:
+        spans += [(WEEK, first, last), (DAY, start, first - dt.timedelta(days=1))]
+        spans.append((DAY, last + dt.timedelta(days=7), end))
+    else:
+        spans.append((DAY, start, end))
+    named = [chosen[1]] if values == [""] else values
+    marks = ", ".join(["{p}"] * len(named))
+    for grain, low, high in spans:
+        if low > high:
+            continue
+        wanted = [kind for kind in kinds or () if (kind in DAILY) == (grain == TREND)]
+        if kinds is not None and not wanted:
+            continue
+        only = f" AND kind IN ({', '.join(['{p}'] * len(wanted))})" if wanted else ""
+        day = "day, " if grain == TREND else ""
+        for value, *rest in _run(
+            db,
+            f"SELECT value, {day}kind, key1, key2, key3, bucket, SUM(n), SUM(total)"
+            f" FROM {_ROLLUP} WHERE journey_id = {{p}} AND segment = {{p}}"
+            f" AND value IN ({marks}) AND grain = {{p}} AND day >= {{p}} AND day <= {{p}}{only}"
+            f" GROUP BY value, {day}kind, key1, key2, key3, bucket",
+            [
+                query.journey_id,
+                chosen[0],
+                *named,
+                grain,
+                low.isoformat(),
+                high.isoformat(),
+                *wanted,
+            ],
+        ):
+            when = rest.pop(0) if grain == TREND else ""
+            *key, n, total = rest
+            into["" if values == [""] else value].add(when, tuple(key), n, total)
+
+
+def _top(groups: Mapping[str, Sums]) -> dict[str, Sums]:
+    ranked = sorted(groups, key=lambda value: (-groups[value].n("total", "sessions"), value))
+    return {
+        value: groups[value]
+        for value in ranked[:TOP_VALUES]
+        if groups[value].n("total", "sessions")
+    }
+
+
+def segment_counts(db: Database, query: Query, found: Sums) -> dict[str, dict[str, int]]:
+    """Sessions by each segment's value, the :data:`~.query.TOP_VALUES` largest: from the
+    report's sums without filters, else counted by the database from the session rows."""
+    if selector(query) == ("", "") and zone_of(db) == query.timezone:
+        return {name: dict(top(found.segment_counts(name))) for name in SEGMENTS}
+    counted: dict[str, Counter] = {name: Counter() for name in SEGMENTS}
+    where = Where(db, query)
+    for name, column in SEGMENTS.items():
+        for value, n in _run(
+            db,
+            f"SELECT s.{column}, COUNT(*) FROM {_SESSION} s WHERE {where.sql} GROUP BY s.{column}",
+            where.params,
+        ):
+            counted[name][value or NONE] += n
+    return {name: dict(top(+counts)) for name, counts in counted.items()}
