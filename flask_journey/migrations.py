@@ -55,6 +55,7 @@ from .models import (
     JourneySteps,
     JourneyUsage,
     JSONField,
+    PageLabel,
     RefreshState,
     RefusalCount,
     SessionForm,
@@ -353,6 +354,13 @@ MIGRATIONS: tuple[Migration, ...] = (
         "names, error types and drop-off reasons its reports show on their own; the report "
         "summaries are built again, folding the values beyond the JOURNEY_MAX_* limits",
         _in_turn(_create_tables(VocabularyValue), _forget_summaries),
+    ),
+    Migration(
+        16,
+        "labels the pages give step and field keys (journey_page_label): a field's label or a "
+        "step's heading, as the embed script sends them, kept by the refresh for the keys of "
+        "the journey's vocabulary",
+        _create_tables(PageLabel),
     ),
     Migration(
         21,

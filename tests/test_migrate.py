@@ -229,6 +229,9 @@ def test_migrate_upgrades_a_release_0_1_database_and_keeps_every_row(old_app, ru
         "fields, event names, error types and drop-off reasons its reports show on their own; "
         "the report summaries are built again, folding the values beyond the JOURNEY_MAX_* "
         "limits",
+        "Applied 16: labels the pages give step and field keys (journey_page_label): a "
+        "field's label or a step's heading, as the embed script sends them, kept by the "
+        "refresh for the keys of the journey's vocabulary",
         "Applied 21: answers for real forms: steps a journey marks optional "
         "(journey_steps.optional) and each session's path through the steps and error "
         "outcomes (journey_session_form); the report summaries are built again",

@@ -344,7 +344,7 @@ def _journey_page(journey: Journey, links: dict[str, Any], shared: dict | None) 
         segments=list(SEGMENTS),
         tables=list(TABLES),
         fields=order_fields(report["fields"], view),
-        labels=journey.labels(),
+        labels=journey.shown_labels(),
         fix_first=answers.fix_first(report),
         error_words=answers.ERROR_WORDS,
         field_anchor=answers.field_anchor,
