@@ -204,7 +204,7 @@
         el = el.textContent;
       }
       return el;
-    }).join(" ").replace(/\s+/g, " ").trim().slice(0, 120);
+    }).join(" ").replace(/\s+/g, " ").trim().slice(0, 120).trim();
   }
 
   // A field event, keyed by data-journey-field, else name, else id; ignored and sensitive
