@@ -187,10 +187,11 @@ def _visit(
         url = pages[step]
         if index < first:
             # A resumed application passes the steps its answers are saved for on the way back
-            # to the one it left: every session views the steps in order.
-            add("page_view", rng.uniform(1, 4), url=url, name=step)
+            # to the one it left: every session views the steps in order. (No draw: a seed's
+            # other sessions stay as they were.)
+            add("page_view", 2, url=url, name=step)
             add("step_view", 0.1, url=url, step_key=step)
-            add("submit_attempt", rng.uniform(1, 5), url=url, step_key=step)
+            add("submit_attempt", 3, url=url, step_key=step)
             continue
         add("page_view", rng.uniform(2, 12), url=url, name=step)
         add("step_view", 0.1, url=url, step_key=step)
