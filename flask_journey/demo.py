@@ -5,9 +5,11 @@ The visitors are made up (seeded, so a run is reproducible): they arrive from a 
 several devices, in several languages and countries, go through the journey's steps in order,
 focus, change and leave its fields, hit the validation errors each field can have
 (:class:`DemoField`), come back to fields, and drop off at each step with a falling
-probability. Only a successful submission leads to the last step, so no step is reached more
-often than the steps before it allow and the sessions reaching the last step are the
-completions. Nothing here is a real person's data.
+probability. A saved application is resumed in a later session that passes the steps already
+answered on its way to the one it left. Every session views the steps in order, from the first,
+and only a successful submission leads to the last step, so no step is reached more often than
+the steps before it allow and the sessions reaching the last step are the completions. Nothing
+here is a real person's data.
 """
 
 from __future__ import annotations
@@ -184,9 +186,15 @@ def _visit(
     # Each visitor has a patience; each step's difficulty draws on it.
     patience = rng.betavariate(5, 2)
     for index, step in enumerate(steps):
-        if index < first:
-            continue
         url = pages[step]
+        if index < first:
+            # A resumed application passes the steps its answers are saved for on the way back
+            # to the one it left: every session views the steps in order. (No draw: a seed's
+            # other sessions stay as they were.)
+            add("page_view", 2, url=url, name=step)
+            add("step_view", 0.1, url=url, step_key=step)
+            add("submit_attempt", 3, url=url, step_key=step)
+            continue
         add("page_view", rng.uniform(2, 12), url=url, name=step)
         add("step_view", 0.1, url=url, step_key=step)
         if index == len(steps) - 1 and index > 0:

@@ -57,6 +57,7 @@ from .models import (
     JourneySteps,
     JourneyUsage,
     JSONField,
+    PageLabel,
     RefreshState,
     RefusalCount,
     Rollup,
@@ -381,6 +382,13 @@ MIGRATIONS: tuple[Migration, ...] = (
             _add_index(SessionSummary._meta.table_name, ("rolled", "journey_id")),
             _forget_summaries,
         ),
+    ),
+    Migration(
+        23,
+        "labels the pages give step and field keys (journey_page_label): a field's label or a "
+        "step's heading, as the embed script sends them, kept by the refresh for the keys of "
+        "the journey's vocabulary",
+        _create_tables(PageLabel),
     ),
 )
 

@@ -119,6 +119,17 @@ class Journey(BaseModel):
         row = JourneyLabels.get_or_none(JourneyLabels.journey == self.id)
         return dict(row.labels) if row else {}
 
+    def page_labels(self) -> dict[str, str]:
+        """The labels the pages give its step and field keys (key: label), as the embed script
+        sent them and the refresh kept them (:class:`PageLabel`); {} when none."""
+        rows = PageLabel.select(PageLabel.key, PageLabel.label).where(PageLabel.journey == self.id)
+        return dict(rows.tuples())
+
+    def shown_labels(self) -> dict[str, str]:
+        """What the dashboard shows instead of the keys: the pages' labels, each one the site
+        gives (:meth:`labels`) in its place."""
+        return {**self.page_labels(), **self.labels()}
+
 
 class JourneySteps(BaseModel):
     """A journey's configured steps, the order of the reports' funnel (schema version 5).
@@ -139,6 +150,9 @@ class JourneySteps(BaseModel):
 #: (the report API, the dashboard, share links), managing journeys and keys.
 SCOPES = ("ingest", "read", "admin")
 
+#: The most characters of a label a page gives a key that are kept (:class:`PageLabel`).
+PAGE_LABEL_LENGTH = 120
+
 
 class JourneyLabels(BaseModel):
     """Labels a site gives its journey's step and field keys, which the dashboard shows instead
@@ -149,6 +163,24 @@ class JourneyLabels(BaseModel):
 
     class Meta:
         table_name = "journey_labels"
+
+
+class PageLabel(BaseModel):
+    """The label a journey's pages give a step or field key (schema version 23): the text of a
+    field's ``<label>`` (or ``aria-label``, ``aria-labelledby``) or of a step's heading, as the
+    embed script sent it with a ``field_focus`` or ``step_view`` (``title``). Kept by the
+    refresh for the keys in the journey's vocabulary only, whitespace collapsed and cut to
+    :data:`PAGE_LABEL_LENGTH` characters; the latest sent wins. Labels the site sets
+    (:class:`JourneyLabels`) are shown in their place."""
+
+    id = AutoField()
+    journey = ForeignKeyField(Journey, on_delete="CASCADE", index=False)
+    key = CharField(max_length=128)
+    label = CharField(max_length=PAGE_LABEL_LENGTH)
+
+    class Meta:
+        table_name = "journey_page_label"
+        indexes = ((("journey", "key"), True),)
 
 
 class ApiKey(BaseModel):
@@ -556,6 +588,7 @@ MODELS = (
     Journey,
     JourneySteps,
     JourneyLabels,
+    PageLabel,
     ApiKey,
     Usage,
     JourneyUsage,

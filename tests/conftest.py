@@ -15,7 +15,7 @@ from flask_journey import Journey
 
 from .helpers import JOURNEY, ORG, ORIGIN
 
-pytest_plugins = ("tests.servers",)
+pytest_plugins = ("tests.servers", "tests.known_dashboard")
 
 
 @pytest.fixture(params=("sqlite", "postgresql"))

@@ -1,7 +1,8 @@
 """The numbers of real forms (issue 19: exits, transitions, optional steps, applications, error
-outcomes, completion times, significance) with answers written out, laid over the report of the
-known journey (tests/known_journey.py), so that the dashboard's sections are tested against
-numbers whose answers are known whatever the report computes itself.
+outcomes, completion times, behaviour, changes), under the report's own keys, with answers
+written out, laid over the report of the known journey (tests/known_journey.py), so that the
+dashboard's sections are tested against numbers whose answers are known whatever the report
+computes itself.
 
 :func:`serve` monkeypatches the report function the dashboard calls so that every journey
 report it draws (page, JSON and CSV) carries them. Steps ``start`` (31 sessions), ``details``
@@ -37,37 +38,68 @@ STEPS: dict[str, dict[str, Any]] = {
             {"to": "(exit)", "sessions": 7},
             {"to": "(other)", "sessions": 6},
         ],
-        "exitRateChange": {
-            "previous": 0.25,
-            "current": 7 / 31,
-            "pValue": 0.7,
-            "significant": False,
-        },
     },
     "details": {
         "exits": 9,
         "exitRate": 0.5,
         "optional": True,
         "transitions": [{"to": "done", "sessions": 9}, {"to": "(exit)", "sessions": 9}],
-        "exitRateChange": {"previous": 0.2, "current": 0.5, "pValue": 0.004, "significant": True},
     },
     "done": {
         "exits": 0,
         "exitRate": 0.0,
         "optional": False,
         "transitions": [{"to": "(completed)", "sessions": 14}],
-        "exitRateChange": {"previous": 0.0, "current": 0.0, "pValue": 1.0, "significant": False},
     },
 }
+
+
+def _compared(abandoners: Any, completers: Any, p_value: Any, significant: bool) -> dict:
+    difference = None if None in (abandoners, completers) else round(abandoners - completers, 4)
+    return {
+        "abandoners": abandoners,
+        "completers": completers,
+        "difference": difference,
+        "pValue": p_value,
+        "test": "z",
+        "significant": significant,
+    }
+
+
+#: ``behaviour`` by field key (each row also gets the field's step and the group sizes).
 BEHAVIOUR = {
     "email": {
-        "returnRate": {"abandoners": 0.6, "completers": 0.1, "pValue": 0.001},
-        "significant": True,
+        "returnRate": _compared(0.6, 0.1, 0.001, True),
+        "errorRate": _compared(0.4, 0.3, 0.5, False),
+        "timeInField": _compared(30.0, 12.0, 0.2, False),
     },
     "phone": {
-        "returnRate": {"abandoners": 0.3, "completers": 0.25, "pValue": 0.6},
-        "significant": False,
+        "returnRate": _compared(0.3, 0.25, 0.6, False),
+        "errorRate": _compared(0.5, 0.4, 0.7, False),
+        "timeInField": _compared(20.0, 18.0, 0.9, False),
     },
+}
+
+
+def _change(before: float, now: float, p_value: float, significant: bool, **named: Any) -> dict:
+    return {
+        **named,
+        "now": now,
+        "before": before,
+        "difference": round(now - before, 4),
+        "pValue": p_value,
+        "test": "z",
+        "significant": significant,
+    }
+
+
+CHANGES = {
+    "completionRate": _change(0.7, 0.452, 0.0004, True),
+    "exitRates": [
+        _change(0.25, 7 / 31, 0.7, False, stepKey="start"),
+        _change(0.2, 0.5, 0.004, True, stepKey="details"),
+        _change(0.0, 0.0, 1.0, False, stepKey="done"),
+    ],
 }
 #: Not in the order of their excess abandons: the page puts the worst first.
 ERROR_OUTCOMES = [
@@ -119,14 +151,14 @@ REPORT: dict[str, Any] = {
             "p50": 95.0,
             "p90": 1800.0,
             "histogram": [
-                {"upTo": 30, "count": 0},
-                {"upTo": 60, "count": 3},
-                {"upTo": 120, "count": 5},
-                {"upTo": 300, "count": 4},
-                {"upTo": 600, "count": 1},
-                {"upTo": 1800, "count": 0},
-                {"upTo": 3600, "count": 1},
-                {"upTo": None, "count": 0},
+                {"upToSeconds": 30, "count": 0},
+                {"upToSeconds": 60, "count": 3},
+                {"upToSeconds": 120, "count": 5},
+                {"upToSeconds": 300, "count": 4},
+                {"upToSeconds": 600, "count": 1},
+                {"upToSeconds": 1800, "count": 0},
+                {"upToSeconds": 3600, "count": 1},
+                {"upToSeconds": None, "count": 0},
             ],
         },
         "applications": {
@@ -134,22 +166,14 @@ REPORT: dict[str, Any] = {
             "p50": 129600.0,
             "p90": 518400.0,
             "histogram": [
-                {"upTo": 3600, "count": 4},
-                {"upTo": 86400, "count": 3},
-                {"upTo": 604800, "count": 7},
-                {"upTo": None, "count": 0},
+                {"upToSeconds": 3600, "count": 4},
+                {"upToSeconds": 86400, "count": 3},
+                {"upToSeconds": 604800, "count": 7},
+                {"upToSeconds": None, "count": 0},
             ],
         },
     },
-    "significance": {
-        "completionRate": {
-            "previous": 0.7,
-            "current": 0.452,
-            "pValue": 0.0004,
-            "significant": True,
-        },
-        "startRate": {"previous": 0.9, "current": 0.95, "pValue": 0.4, "significant": False},
-    },
+    "changes": CHANGES,
 }
 
 
@@ -158,9 +182,18 @@ def augment(report: dict[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(report)
     for step in out["steps"]:
         step.update(copy.deepcopy(STEPS.get(step["stepKey"], {})))
-    for field in out["fields"]:
-        field["behaviour"] = copy.deepcopy(BEHAVIOUR.get(field["fieldKey"], {"significant": False}))
     out.update(copy.deepcopy(REPORT))
+    out["behaviour"] = [
+        {
+            "stepKey": field["stepKey"],
+            "fieldKey": field["fieldKey"],
+            "abandoners": 12,
+            "completers": 14,
+            **copy.deepcopy(BEHAVIOUR[field["fieldKey"]]),
+        }
+        for field in out["fields"]
+        if field["fieldKey"] in BEHAVIOUR
+    ]
     return out
 
 

@@ -13,32 +13,14 @@ from typing import Any
 
 import pytest
 
-from tests import known_journey
+from tests.known_dashboard import JOURNEY, ORG
 
-ORG, JOURNEY = "acme", "known"
 PAGE = f"/journey/{ORG}/{JOURNEY}/"
 
 
 @pytest.fixture
 def config() -> dict[str, Any]:
     return {"SECRET_KEY": "answers-test-secret", "JOURNEY_REPORT_MAX_STALENESS": 0}
-
-
-@pytest.fixture
-def known(app, cli) -> str:
-    """The known journey stored; a secret key of its organization."""
-    cli("init-db")
-    known_journey.fill(app, ORG, JOURNEY)
-    return cli("create-key", ORG).split()[-1]
-
-
-@pytest.fixture
-def owner(client, known):
-    """A client signed in with the organization's key."""
-    page = client.get("/journey/sign-in").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    assert client.post("/journey/sign-in", data={"csrf_token": token, "key": known}).status_code
-    return client
 
 
 def _text(html: str) -> str:

@@ -11,48 +11,25 @@ request nothing from another host (``visitor`` in tests/live.py).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask, Response
+from flask import Flask
 
 from flask_journey import Journey
 from tests import known_journey
-from tests.live import axe_source, launch_chromium, serve_wsgi, visitor
-
-ORG, KNOWN, DEMO = "acme", "known", "signup"
-#: A host's strict policy: nothing but its own files, no script at all, no inline style.
-HOST_CSP = (
-    "default-src 'self'; script-src 'none'; style-src 'self'; img-src 'self'; "
-    "frame-ancestors 'self'"
+from tests.known_dashboard import (
+    HOST_CSP,
+    JOURNEY,
+    ORG,
+    Site,
+    shot,
+    sign_in,
+    with_host_policy,
 )
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "dashboard"
+from tests.live import axe_source, serve_wsgi, visitor
 
-
-@dataclass
-class Site:
-    app: Flask
-    base: str
-    key: str = ""
-
-    def cli(self, *args: str) -> str:
-        result = self.app.test_cli_runner().invoke(args=["journey", *args])
-        assert result.exit_code == 0, result.output
-        return result.output
-
-
-def _sign_in(page: Any, site: Site) -> None:
-    page.goto(f"{site.base}/journey/sign-in")
-    page.fill("#key", site.key)
-    page.click("form.stack button[type=submit]")
-    page.wait_for_url(f"{site.base}/journey/{ORG}/")
-
-
-def _shot(page: Any, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+DEMO = "signup"
 
 
 @pytest.fixture(scope="module")
@@ -65,28 +42,17 @@ def site(tmp_path_factory) -> Iterator[Site]:
         JOURNEY_REPORT_MAX_STALENESS=0,
     )
     Journey(app)
-
-    @app.after_request
-    def strict(response: Response) -> Response:
-        # The host's own policy, on every response beside the dashboard's: both must hold.
-        response.headers.add("Content-Security-Policy", HOST_CSP)
-        return response
+    with_host_policy(app)
 
     with serve_wsgi(app) as base:
         site = Site(app, base)
         site.cli("init-db")
-        known_journey.fill(app, ORG, KNOWN)
+        known_journey.fill(app, ORG, JOURNEY)
         site.cli("create-journey", ORG, DEMO, "--allowed-origin", "https://grants.example.com")
         site.cli("set-steps", ORG, DEMO, "about-you", "contact", "payment", "done")
         site.cli("demo-data", ORG, DEMO, "--sessions", "150", "--days", "30")
         site.key = site.cli("create-key", ORG).split()[-1]
         yield site
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    with launch_chromium() as browser:
-        yield browser
 
 
 def _page(site: Site, journey: str, query: str = "") -> str:
@@ -123,8 +89,8 @@ REASONS = """() => {
 def test_a_right_to_left_override_does_not_turn_its_neighbour_around(chromium, site):
     with visitor(chromium, site) as context:
         page = context.new_page()
-        _sign_in(page, site)
-        page.goto(_page(site, KNOWN, "?range=7"))
+        sign_in(page, site)
+        page.goto(_page(site, JOURNEY, "?range=7"))
         shown = page.evaluate(REASONS)
         assert shown["reasons"] == ["a\\u202e 1", "back 12"]
         assert shown["cell"] == "a\\u202e 1, back 12"
@@ -136,8 +102,8 @@ def test_a_right_to_left_override_does_not_turn_its_neighbour_around(chromium, s
 def test_the_fix_first_lines_link_to_their_detail(chromium, site):
     with visitor(chromium, site) as context:
         page = context.new_page()
-        _sign_in(page, site)
-        response = page.goto(_page(site, KNOWN, "?range=7"))
+        sign_in(page, site)
+        response = page.goto(_page(site, JOURNEY, "?range=7"))
         policies = [
             h["value"]
             for h in response.headers_array()
@@ -168,7 +134,7 @@ def _in_view(page: Any, selector: str) -> bool:
 def test_a_sort_and_a_breakdown_return_to_their_section(chromium, site):
     with visitor(chromium, site) as context:
         page = context.new_page()
-        _sign_in(page, site)
+        sign_in(page, site)
         page.goto(_page(site, DEMO))
         page.locator("#fields-table thead a", has_text="Returns").click()
         page.wait_for_url("**sort=returns**#fields")
@@ -190,7 +156,7 @@ def test_a_sort_and_a_breakdown_return_to_their_section(chromium, site):
 def test_typed_dates_select_a_custom_range(chromium, site):
     with visitor(chromium, site) as context:
         page = context.new_page()
-        _sign_in(page, site)
+        sign_in(page, site)
         page.goto(_page(site, DEMO, "?range=30"))
         end = page.input_value("#to")
         page.fill("#from", "2024-01-01")
@@ -219,7 +185,7 @@ LABELS_BESIDE = """() => [...document.querySelectorAll('form label[for]')].filte
 def test_the_layout_holds_from_a_phone_to_a_desktop(chromium, site, width):
     with visitor(chromium, site, viewport={"width": width, "height": 900}) as context:
         page = context.new_page()
-        _sign_in(page, site)
+        sign_in(page, site)
         page.goto(_page(site, DEMO, "?breakdown=device"))
         sizes = page.evaluate(TEXT_SIZES)
         assert sizes and min(sizes) >= 11, sizes
@@ -227,7 +193,7 @@ def test_the_layout_holds_from_a_phone_to_a_desktop(chromium, site, width):
         assert together > 1 or rows == 1
         assert page.evaluate(LABELS_BESIDE) == []
         assert page.evaluate("document.documentElement.scrollWidth") <= width
-        _shot(page, f"answers-{width}")
+        shot(page, f"answers-{width}")
         page.goto(f"{site.base}/journey/{ORG}/")
         table = page.locator("#journeys-table").bounding_box()
         assert table["x"] + table["width"] <= width
@@ -239,13 +205,13 @@ def test_the_layout_holds_from_a_phone_to_a_desktop(chromium, site, width):
 
 def test_every_page_passes_axe_core(chromium, site):
     source = axe_source()
-    url = site.cli("share", ORG, KNOWN, "--base-url", site.base).strip()
+    url = site.cli("share", ORG, JOURNEY, "--base-url", site.base).strip()
     with visitor(chromium, site) as context:
         page = context.new_page()
-        _sign_in(page, site)
+        sign_in(page, site)
         for address in (
             f"{site.base}/journey/{ORG}/",
-            _page(site, KNOWN, "?range=7"),
+            _page(site, JOURNEY, "?range=7"),
             _page(site, DEMO, "?breakdown=source&sort=abandons&dir=asc"),
             url + "?range=7&breakdown=device",
         ):
@@ -262,7 +228,7 @@ SHOWN_NUMBERS = """() => [...document.querySelectorAll(
 
 
 def test_a_share_link_shows_small_numbers_as_less_than_ten(chromium, site):
-    url = site.cli("share", ORG, KNOWN, "--base-url", site.base).strip()
+    url = site.cli("share", ORG, JOURNEY, "--base-url", site.base).strip()
     with visitor(chromium, site) as context:
         page = context.new_page()
         page.goto(url + "?range=7")
@@ -271,7 +237,7 @@ def test_a_share_link_shows_small_numbers_as_less_than_ten(chromium, site):
         small = [text for text in shown if text.split(" ")[0] in [str(n) for n in range(1, 10)]]
         assert small == []
         assert page.locator("#step-2 .dropped").inner_text() == "< 10 left the form here"
-        _shot(page, "answers-shared")
-        _sign_in(page, site)
-        page.goto(_page(site, KNOWN, "?range=7"))
+        shot(page, "answers-shared")
+        sign_in(page, site)
+        page.goto(_page(site, JOURNEY, "?range=7"))
         assert page.locator("#step-2 .dropped").inner_text().startswith("4 left the form here")

@@ -4,11 +4,15 @@ machine only, reached from the "Statistics" link."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 from urllib.parse import urlsplit
 
-from example_app import DEMO_PAGES, create_app
+import pytest
+
+from example_app import DEMO_PAGES, create_app, demo_fields
 from example_app.forms import BUSINESS, DECLARATION, ELIGIBILITY
+from flask_journey import api
 
 PAGE = "/journey/demo-org/small-business-grant/"
 LOCAL = {"REMOTE_ADDR": "127.0.0.1"}
@@ -132,3 +136,31 @@ def test_the_demo_data_matches_the_example_form(tmp_path):
     assert applications["sessionsPerCompletion"] > 1
     assert sum(step["exits"] for step in report["steps"]) > 0
     assert any(row["recovered"] and row["abandonedAfter"] for row in report["errorOutcomes"])
+
+
+@pytest.mark.parametrize("seed", [1, 5, 8, 12])
+def test_no_demo_step_is_reached_more_often_than_the_step_before_it(tmp_path, seed):
+    # Applications saved and resumed in a later session included: that session passes the
+    # steps already answered, so "declaration" never outnumbers "review".
+    app = create_app(
+        {"SECRET_KEY": "test", "JOURNEY_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}"}
+    )
+    today = dt.datetime.now(dt.timezone.utc).date()
+    with app.app_context():
+        api.demo_data(
+            "demo-org",
+            "small-business-grant",
+            sessions=250,
+            days=60,
+            seed=seed,
+            fields=demo_fields(),
+            pages=DEMO_PAGES,
+        )
+        for start in (today - dt.timedelta(days=61), None):  # every session, the last 30 days
+            report = api.report("demo-org", "small-business-grant", start=start, end=today)
+            steps = report["steps"]
+            assert [step["stepKey"] for step in steps] == list(DEMO_PAGES)
+            assert not any(step["optional"] for step in steps)
+            for before, step in itertools.pairwise(steps):
+                assert step["sessions"] <= before["sessions"], (seed, start, step["stepKey"])
+            assert report["applications"]["sessionsPerCompletion"] > 1

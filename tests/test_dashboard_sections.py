@@ -18,32 +18,15 @@ import pytest
 from flask_journey import reports
 from flask_journey.dashboard import sections
 from flask_journey.dashboard.answers import error_anchor
-from tests import forms_report, known_journey
+from tests import forms_report
+from tests.known_dashboard import JOURNEY, ORG
 
-ORG, JOURNEY = "acme", "known"
 PAGE = f"/journey/{ORG}/{JOURNEY}/"
 
 
 @pytest.fixture
 def config() -> dict[str, Any]:
     return {"SECRET_KEY": "sections-test-secret", "JOURNEY_REPORT_MAX_STALENESS": 0}
-
-
-@pytest.fixture
-def known(app, cli) -> str:
-    """The known journey stored; a secret key of its organization."""
-    cli("init-db")
-    known_journey.fill(app, ORG, JOURNEY)
-    return cli("create-key", ORG).split()[-1]
-
-
-@pytest.fixture
-def owner(client, known):
-    """A client signed in with the organization's key."""
-    page = client.get("/journey/sign-in").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    assert client.post("/journey/sign-in", data={"csrf_token": token, "key": known}).status_code
-    return client
 
 
 @pytest.fixture
@@ -276,7 +259,11 @@ def test_a_share_link_hides_the_small_numbers_of_the_new_sections(owner, forms, 
 
 def test_the_histogram_draws_equal_columns_on_a_log_scale_of_buckets():
     chart = sections.histogram(
-        [{"upTo": 60, "count": 4}, {"upTo": 600, "count": "< 10"}, {"upTo": None, "count": 10}],
+        [
+            {"upToSeconds": 60, "count": 4},
+            {"upToSeconds": 600, "count": "< 10"},
+            {"upToSeconds": None, "count": 10},
+        ],
         300,
         100,
     )
@@ -305,11 +292,10 @@ def test_times_read_in_the_unit_that_fits():
     ]
 
 
-def test_the_page_reads_the_reports_changes_behaviour_and_buckets_where_its_sections_look():
+def test_the_sections_read_the_reports_changes_and_behaviour_by_their_own_keys():
     report = {
         "steps": [{"stepKey": "start"}, {"stepKey": "details"}],
         "fields": [{"stepKey": "details", "fieldKey": "email"}],
-        "completionTime": {"sessions": {"histogram": [{"upToSeconds": 30, "count": 2}]}},
         "changes": {
             "completionRate": {"now": 0.4, "before": 0.7, "pValue": 0.001, "significant": True},
             "exitRates": [
@@ -329,23 +315,20 @@ def test_the_page_reads_the_reports_changes_behaviour_and_buckets_where_its_sect
                 "returnRate": {"significant": False},
                 "errorRate": {"significant": True},
                 "timeInField": {"significant": False},
-            }
+            },
+            {
+                "stepKey": "details",
+                "fieldKey": "phone",
+                "returnRate": {"significant": False},
+                "errorRate": {"significant": False},
+                "timeInField": {"significant": None},
+            },
         ],
     }
 
-    page = sections.for_page(report)
+    shown = sections.sections(report)
 
-    assert page["completionTime"]["sessions"]["histogram"] == [
-        {"upTo": 30, "upToSeconds": 30, "count": 2}
-    ]
-    assert page["significance"]["completionRate"] == {
-        "previous": 0.7,
-        "current": 0.4,
-        "pValue": 0.001,
-        "significant": True,
-    }
-    assert [s["exitRateChange"] for s in page["steps"]] == [
-        None,
-        {"previous": 0.2, "current": 0.5, "pValue": 0.01, "significant": True},
-    ]
-    assert page["fields"][0]["behaviour"] == {"significant": True}
+    assert shown["exit_changes"] == {"details": report["changes"]["exitRates"][0]}
+    assert shown["different_fields"] == {("details", "email")}
+    without = sections.sections({**report, "changes": None, "behaviour": None})
+    assert without["exit_changes"] == {} and without["different_fields"] == set()

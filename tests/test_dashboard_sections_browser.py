@@ -13,40 +13,28 @@ request nothing from another host (``visitor`` in tests/live.py).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask, Response
+from flask import Flask
 
 from flask_journey import Journey
 from flask_journey.dashboard.answers import error_anchor
 from tests import forms_report, known_journey
-from tests.live import axe_source, launch_chromium, serve_wsgi, visitor
-
-ORG, KNOWN = "acme", "known"
-#: A host's strict policy: nothing but its own files, no script at all, no inline style.
-HOST_CSP = (
-    "default-src 'self'; script-src 'none'; style-src 'self'; img-src 'self'; "
-    "frame-ancestors 'self'"
+from tests.known_dashboard import (
+    HOST_CSP,
+    JOURNEY,
+    ORG,
+    Site,
+    shot,
+    sign_in,
+    with_host_policy,
 )
+from tests.live import axe_source, serve_wsgi, visitor
+
 #: Every SVG text's rendered size in CSS px (its font size times the chart's scale).
 TEXT_SIZES = """() => [...document.querySelectorAll('svg text')].map(t =>
   parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a)"""
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "dashboard"
-
-
-@dataclass
-class Site:
-    app: Flask
-    base: str
-    key: str = ""
-
-    def cli(self, *args: str) -> str:
-        result = self.app.test_cli_runner().invoke(args=["journey", *args])
-        assert result.exit_code == 0, result.output
-        return result.output
 
 
 @pytest.fixture(scope="module")
@@ -59,36 +47,19 @@ def site(tmp_path_factory) -> Iterator[Site]:
         JOURNEY_REPORT_MAX_STALENESS=0,
     )
     Journey(app)
-
-    @app.after_request
-    def strict(response: Response) -> Response:
-        response.headers.add("Content-Security-Policy", HOST_CSP)
-        return response
+    with_host_policy(app)
 
     with pytest.MonkeyPatch.context() as patch, serve_wsgi(app) as base:
         forms_report.serve(patch)
         site = Site(app, base)
         site.cli("init-db")
-        known_journey.fill(app, ORG, KNOWN)
+        known_journey.fill(app, ORG, JOURNEY)
         site.key = site.cli("create-key", ORG).split()[-1]
         yield site
 
 
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    with launch_chromium() as browser:
-        yield browser
-
-
-def _sign_in(page: Any, site: Site) -> None:
-    page.goto(f"{site.base}/journey/sign-in")
-    page.fill("#key", site.key)
-    page.click("form.stack button[type=submit]")
-    page.wait_for_url(f"{site.base}/journey/{ORG}/")
-
-
 def _page(site: Site) -> str:
-    return f"{site.base}/journey/{ORG}/{KNOWN}/?range=7"
+    return f"{site.base}/journey/{ORG}/{JOURNEY}/?range=7"
 
 
 def _in_view(page: Any, selector: str) -> bool:
@@ -102,7 +73,7 @@ def _in_view(page: Any, selector: str) -> bool:
 def test_the_fix_first_lines_name_the_step_field_and_error_and_land_on_them(chromium, site):
     with visitor(chromium, site) as context:
         page = context.new_page()
-        _sign_in(page, site)
+        sign_in(page, site)
         response = page.goto(_page(site))
         policies = [
             h["value"]
@@ -141,7 +112,7 @@ def test_the_fix_first_lines_name_the_step_field_and_error_and_land_on_them(chro
 def test_a_steps_transitions_open_on_demand(chromium, site):
     with visitor(chromium, site) as context:
         page = context.new_page()
-        _sign_in(page, site)
+        sign_in(page, site)
         page.goto(_page(site))
         table = page.locator("#step-1-next table")
         assert not table.is_visible()
@@ -165,7 +136,7 @@ LAST_ROWS = """() => [...document.querySelectorAll('.cards')].map(group => {
 def test_the_sections_hold_from_a_phone_to_a_desktop(chromium, site, width):
     with visitor(chromium, site, viewport={"width": width, "height": 900}) as context:
         page = context.new_page()
-        _sign_in(page, site)
+        sign_in(page, site)
         page.goto(_page(site))
         assert page.is_visible("#time-sessions-chart") and page.is_visible("#applications")
         sizes = page.evaluate(TEXT_SIZES)
@@ -173,16 +144,15 @@ def test_the_sections_hold_from_a_phone_to_a_desktop(chromium, site, width):
         for together, rows in page.evaluate(LAST_ROWS):
             assert together > 1 or rows == 1
         assert page.evaluate("document.documentElement.scrollWidth") <= width
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / f"sections-{width}.png"), full_page=True)
+        shot(page, f"sections-{width}")
 
 
 def test_the_sections_pass_axe_core_signed_in_and_shared(chromium, site):
     source = axe_source()
-    url = site.cli("share", ORG, KNOWN, "--base-url", site.base).strip()
+    url = site.cli("share", ORG, JOURNEY, "--base-url", site.base).strip()
     with visitor(chromium, site) as context:
         page = context.new_page()
-        _sign_in(page, site)
+        sign_in(page, site)
         for address in (_page(site), url + "?range=7"):
             for width in (1280, 390):
                 page.set_viewport_size({"width": width, "height": 900})
@@ -197,7 +167,7 @@ def test_the_sections_pass_axe_core_signed_in_and_shared(chromium, site):
 
 
 def test_a_share_link_hides_the_small_numbers_of_the_sections(chromium, site):
-    url = site.cli("share", ORG, KNOWN, "--base-url", site.base).strip()
+    url = site.cli("share", ORG, JOURNEY, "--base-url", site.base).strip()
     with visitor(chromium, site) as context:
         page = context.new_page()
         page.goto(url + "?range=7")
@@ -208,5 +178,4 @@ def test_a_share_link_hides_the_small_numbers_of_the_sections(chromium, site):
         assert email.locator("td").nth(2).inner_text() == "< 10"  # its sessions
         assert email.locator("td").nth(4).inner_text() == "< 10"  # left after it
         assert email.locator("td").nth(5).inner_text() == "–"  # its excess abandons
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "sections-shared.png"), full_page=True)
+        shot(page, "sections-shared")

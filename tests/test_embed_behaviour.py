@@ -343,3 +343,33 @@ def test_the_instance_id_of_the_tag_the_page_and_the_api_reaches_storage(visitor
         ("step_view", "track-4"),
         ("submit_attempt", "track-4"),
     ]
+
+
+def test_a_label_is_the_pages_text_and_never_what_was_typed(visitor, live):
+    typed = "typed-7f3a secret words"
+    body = f"""
+<section data-journey-step="one"><h2>  Your
+   plans </h2>
+  <label>Plans <textarea id="plans" name="plans">{typed}</textarea> (optional)</label>
+  <span id="a">Budget</span><span id="b">in pounds</span>
+  <input id="budget" name="budget" aria-labelledby="a b" aria-label="ignored">
+  <input id="code" name="code" aria-label="Promotion code">
+  <label for="long">{"Long " * 40}</label><input id="long" name="long">
+  <input id="bare" name="bare"></section>
+"""
+    page = open_page(visitor, live, html=page_html(body=body))
+    for field in ("plans", "budget", "code", "long", "bare", "plans"):
+        page.focus(f"#{field}")
+    page.fill("#budget", typed)
+    page.focus("#plans")
+    page.evaluate("JourneyEmbed.flush()")
+    events = wait_for(live, lambda evs: types(evs).count("field_focus") == 8)
+    assert [(e["type"], e["field_key"], e["title"]) for e in events if e["title"]] == [
+        ("page_view", None, "Test page"),
+        ("step_view", None, "Your plans"),
+        ("field_focus", "plans", "Plans (optional)"),
+        ("field_focus", "budget", "Budget in pounds"),
+        ("field_focus", "code", "Promotion code"),
+        ("field_focus", "long", ("Long " * 24).strip()),
+    ]
+    assert typed not in json.dumps(events)

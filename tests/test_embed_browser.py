@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from example_app.forms import BUSINESS, DECLARATION, ELIGIBILITY
+
 from .live import Live, browser_context, launch_chromium, serve_demo, wait_for
 
 #: What the visitor types, distinctive enough to be searched for in every body and event.
@@ -220,3 +222,37 @@ def test_urls_are_sent_without_query_string_values(visit):
     landing = [e["url"] for e in sent if e["_tag"] == "page_view" and "?" in e["url"]]
     assert landing == [visit["events"][1]["url"]]
     assert landing[0].endswith("/?promo=")
+
+
+def test_a_fields_first_focus_on_each_page_carries_its_label_as_the_page_shows_it(visit):
+    declared = {
+        field.attrs.get("data-journey-field", field.name): field.label
+        for field in (*ELIGIBILITY, *BUSINESS, *DECLARATION)
+    }
+    page, sent, labels = None, set(), {}
+    for e in visit["events"]:
+        if e["type"] == "page_view":
+            page, sent = e["url"], set()
+        elif e["type"] == "field_focus":
+            key = e["field_key"]
+            # The first focus of a field on a page carries its label; later ones do not.
+            assert (e["title"] is not None) == (key not in sent), (page, key)
+            sent.add(key)
+            if e["title"] is not None:
+                labels[key] = e["title"]
+        elif e["type"] != "step_view":
+            assert e["title"] is None
+    assert labels == {key: declared[key] for key in labels}
+    # Labels <label for=...> give, and the one around the checkbox.
+    assert {"employees", "turnover", "business-name", "email", "uk_based", "confirm"} <= set(labels)
+
+
+def test_a_step_view_carries_the_steps_heading(visit):
+    headings = {(e["step_key"], e["title"]) for e in visit["events"] if e["type"] == "step_view"}
+    assert headings == {
+        ("eligibility", "Check you are eligible"),
+        ("business-details", "About your business"),
+        ("review", "Review your answers"),
+        ("declaration", "Sign the declaration"),
+        ("submitted", "Application submitted"),
+    }

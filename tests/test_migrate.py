@@ -236,6 +236,9 @@ def test_migrate_upgrades_a_release_0_1_database_and_keeps_every_row(old_app, ru
         "and segment value (journey_rollup), which sessions they hold "
         "(journey_session.rolled) and the time zone of their days (journey_refresh.zone); "
         "the report summaries are built again",
+        "Applied 23: labels the pages give step and field keys (journey_page_label): a "
+        "field's label or a step's heading, as the embed script sends them, kept by the "
+        "refresh for the keys of the journey's vocabulary",
         f"Schema version 1 -> {migrations.LATEST}.",
     ]
     exported = [json.loads(line) for line in run("export").output.splitlines()]

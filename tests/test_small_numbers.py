@@ -277,9 +277,9 @@ def _small(minimum: int, *values: Any) -> bool:
 
 @st.composite
 def forms_reports(draw: Any) -> dict[str, Any]:
-    """A report with the numbers of real forms (docs/reports.md): a step's exits, exit rate,
-    transitions and exit-rate change, applications, error outcomes, completion times, a
-    field's behaviour, the significance of the headline changes."""
+    """A report with the numbers of real forms (docs/reports.md), under its own keys: a step's
+    exits, exit rate and transitions, applications, error outcomes, completion times,
+    ``behaviour`` and ``changes``."""
     report = draw(reports())
     for step in report["steps"]:
         exits = draw(count)
@@ -288,19 +288,23 @@ def forms_reports(draw: Any) -> dict[str, Any]:
         step["transitions"] = [
             {"to": to, "sessions": draw(count)} for to in ("next", "(completed)", "(exit)")
         ]
-        step["exitRateChange"] = {
-            "previous": 0.2,
-            "current": step["exitRate"],
-            "pValue": 0.03,
-            "significant": draw(st.booleans()),
-        }
-    for field in report["fields"]:
-        field["behaviour"] = {
+    report["behaviour"] = [
+        {
+            "stepKey": field["stepKey"],
+            "fieldKey": field["fieldKey"],
             "abandoners": draw(count),
             "completers": draw(count),
-            "returnRate": {"abandoners": 0.5, "completers": 0.25, "pValue": 0.01},
-            "significant": draw(st.booleans()),
+            **{
+                measure: _compared(then, now, draw(st.booleans()))
+                for measure, then, now in (
+                    ("returnRate", 0.5, 0.25),
+                    ("errorRate", 0.4, 0.1),
+                    ("timeInField", 30.0, 12.5),
+                )
+            },
         }
+        for field in report["fields"]
+    ]
     started, completed = draw(count), draw(count)
     report["applications"] = {
         "started": started,
@@ -329,19 +333,42 @@ def forms_reports(draw: Any) -> dict[str, Any]:
             "p25": 30.0,
             "p50": 60.0,
             "p90": 600.0,
-            "histogram": [{"upTo": up, "count": draw(count)} for up in (30, 300, None)],
+            "histogram": [{"upToSeconds": up, "count": draw(count)} for up in (30, 300, None)],
         }
         for name in ("sessions", "applications")
     }
-    report["significance"] = {
-        "completionRate": {
-            "previous": 0.5,
-            "current": report["totals"]["completionRate"],
-            "pValue": 0.02,
-            "significant": draw(st.booleans()),
-        }
+    report["changes"] = {
+        "completionRate": _change(0.5, report["totals"]["completionRate"], draw(st.booleans())),
+        "exitRates": [
+            {"stepKey": step["stepKey"], **_change(0.2, step["exitRate"], draw(st.booleans()))}
+            for step in report["steps"]
+        ],
     }
     return report
+
+
+def _compared(abandoners: float, completers: float, significant: bool) -> dict[str, Any]:
+    """One measure of ``behaviour``: the two groups' values, compared."""
+    return {
+        "abandoners": abandoners,
+        "completers": completers,
+        "difference": round(abandoners - completers, 4),
+        "pValue": 0.01,
+        "test": "z",
+        "significant": significant,
+    }
+
+
+def _change(before: float, now: float | None, significant: bool) -> dict[str, Any]:
+    """One entry of ``changes``: a rate now and in the previous period, compared."""
+    return {
+        "now": now,
+        "before": before,
+        "difference": None if now is None else round(now - before, 4),
+        "pValue": 0.02,
+        "test": "z",
+        "significant": significant,
+    }
 
 
 @settings(max_examples=200, deadline=None)
@@ -351,21 +378,30 @@ def test_the_numbers_of_real_forms_follow_the_same_rule(report, minimum):
     small = [
         (key, value)
         for key, value in _numbers({k: v for k, v in shown.items() if k != "hiddenBelow"})
-        if key not in ("position", "upTo") and _small(minimum, value)
+        if key not in ("position", "upToSeconds") and _small(minimum, value)
     ]
     assert small == []
 
     def hidden(value: Any, *sources: Any) -> Any:
         return None if _small(minimum, *sources) else value
 
-    for step, original in zip(shown["steps"], report["steps"], strict=True):
+    changes = zip(shown["changes"]["exitRates"], report["changes"]["exitRates"], strict=True)
+    for step, original, (change, before) in zip(
+        shown["steps"], report["steps"], changes, strict=True
+    ):
         reached, exits = original["sessions"], original["exits"]
         assert step["exitRate"] == hidden(original["exitRate"], exits, reached)
-        assert step["exitRateChange"]["current"] == hidden(original["exitRate"], exits, reached)
-        assert step["exitRateChange"]["significant"] == original["exitRateChange"]["significant"]
-    for field, original in zip(shown["fields"], report["fields"], strict=True):
-        if _small(minimum, original["sessions"], original["abandons"]):
-            assert field["behaviour"]["returnRate"]["abandoners"] is None
+        assert change["stepKey"] == original["stepKey"]
+        assert change["now"] == hidden(original["exitRate"], exits, reached)
+        assert change["before"] == hidden(0.2, exits, reached)
+        assert change["significant"] == before["significant"]
+    for row, original in zip(shown["behaviour"], report["behaviour"], strict=True):
+        groups = (original["abandoners"], original["completers"])
+        for measure in ("returnRate", "errorRate", "timeInField"):
+            compared, was = row[measure], original[measure]
+            assert compared["abandoners"] == hidden(was["abandoners"], *groups)
+            assert compared["difference"] == hidden(was["difference"], *groups)
+            assert compared["significant"] == was["significant"]
     applications, original = shown["applications"], report["applications"]
     started, completed = original["started"], original["completed"]
     assert applications["completionRate"] == hidden(original["completionRate"], completed, started)
@@ -384,8 +420,8 @@ def test_the_numbers_of_real_forms_follow_the_same_rule(report, minimum):
         assert times["p50"] == hidden(60.0, total)
     totals = report["totals"]
     before = (report.get("previous") or {}).get("totals") or {}
-    change = shown["significance"]["completionRate"]
-    assert change["current"] == hidden(
+    change = shown["changes"]["completionRate"]
+    assert change["now"] == hidden(
         totals["completionRate"],
         totals["completions"],
         totals["starters"],

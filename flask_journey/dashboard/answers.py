@@ -2,8 +2,9 @@
 person reads, and the anchors that link a line to its detail (pure).
 
 A report with the numbers of real forms (docs/reports.md: a step's ``exits`` and
-``exitRate``, ``errorOutcomes``, ``significance`` and each step's ``exitRateChange``) is read
-through them; a report without them through drop-offs, error sessions and the size of a change.
+``exitRate``, ``errorOutcomes``, and ``changes``: the completion rate's and each step's exit
+rate's change against the previous period) is read through them, by the report's own keys; a
+report without them through drop-offs, error sessions and the size of a change.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ def fix_first(report: Mapping[str, Any]) -> list[Line]:
     drop-offs and drop-offs ÷ sessions that reached it), the field with the most abandons, the
     error with the most excess abandons (or, without ``errorOutcomes``, the field whose errors
     were seen in the most sessions and its most frequent error), and every change against the
-    previous period that is significant (or, without ``significance``, every headline rate that
+    previous period that is significant (``changes``; without them, every headline rate that
     moved by at least :data:`LARGE_CHANGE_POINTS`). A number hidden from a shared view (not a
     number) is never the basis of a line."""
     lines = [
@@ -110,8 +111,9 @@ def fix_first(report: Mapping[str, Any]) -> list[Line]:
         _outcome_line(report.get("errorOutcomes")) or _error_line(report["fields"]),
     ]
     found = [line for line in lines if line is not None]
-    if "significance" in report:
-        return found + _significant_lines(report)
+    changes = report.get("changes")
+    if changes is not None:
+        return found + _significant_lines(report["steps"], changes)
     return found + _large_changes(report)
 
 
@@ -209,7 +211,7 @@ def _error_line(fields: list[Mapping[str, Any]]) -> Line | None:
 
 def _moved(change: Mapping[str, Any]) -> str:
     """How a significant change moved, in words: "fell from 40.0% to 31.0%"."""
-    then, now = change.get("previous"), change.get("current")
+    then, now = change.get("before"), change.get("now")
     if not (_number(then) and _number(now)):
         return "changed"
     verb = "rose" if now > then else "fell"
@@ -223,19 +225,25 @@ def _p_value(change: Mapping[str, Any]) -> str:
     return f" (p = {p:.3f})" if p >= 0.001 else " (p < 0.001)"
 
 
-def _significant_lines(report: Mapping[str, Any]) -> list[Line]:
+def exit_changes(changes: Mapping[str, Any] | None) -> dict[str, Mapping[str, Any]]:
+    """Each step's exit-rate change against the previous period (``changes.exitRates``), by
+    step key; {} without ``changes``."""
+    return {change["stepKey"]: change for change in (changes or {}).get("exitRates") or ()}
+
+
+def _significant_lines(steps: list[Mapping[str, Any]], changes: Mapping[str, Any]) -> list[Line]:
     lines: list[Line] = []
-    flags = report["significance"] or {}
     for key, label in RATES:
-        change = flags.get(key)
+        change = changes.get(key)
         if change and change.get("significant"):
             text = (
                 f"{label} {_moved(change)} against the previous period, a significant "
                 f"change{_p_value(change)}."
             )
             lines.append(Line("change", f"headline-{key}", (("text", text),)))
-    for step in report["steps"]:
-        change = step.get("exitRateChange")
+    by_step = exit_changes(changes)
+    for step in steps:
+        change = by_step.get(step["stepKey"])
         if change and change.get("significant"):
             lines.append(
                 Line(

@@ -150,8 +150,8 @@ class Histogram:
 
 
 def histogram(buckets: Sequence[Mapping[str, Any]], width: float, height: float) -> Histogram:
-    """The histogram of ``buckets`` (``[{upTo, count}]``, ``upTo`` in seconds, None for the
-    last, open bucket) in a ``width`` x ``height`` plot; a count hidden from a shared view is
+    """The histogram of ``buckets`` (``[{upToSeconds, count}]``, None for the last, open
+    bucket) in a ``width`` x ``height`` plot; a count hidden from a shared view is
     drawn as nothing (its table says ``< 10``)."""
     counts = [b["count"] if _number(b["count"]) else 0 for b in buckets]
     top = nice_top(max(counts, default=0))
@@ -159,7 +159,7 @@ def histogram(buckets: Sequence[Mapping[str, Any]], width: float, height: float)
     bars = []
     previous = None
     for i, (bucket, count) in enumerate(zip(buckets, counts, strict=True)):
-        bound = bucket["upTo"]
+        bound = bucket["upToSeconds"]
         label = f"≤ {duration(bound)}" if bound is not None else f"> {duration(previous)}"
         bars.append(
             Bar(
@@ -198,6 +198,22 @@ def completion_times(times: Mapping[str, Any]) -> list[dict[str, Any]]:
     return shown
 
 
+#: The measures ``behaviour`` compares a field's abandoners and completers on.
+BEHAVIOUR_MEASURES = ("returnRate", "errorRate", "timeInField")
+
+
+def different_fields(
+    behaviour: Sequence[Mapping[str, Any]] | None,
+) -> set[tuple[str | None, str]]:
+    """The fields, ``(stepKey, fieldKey)``, whose abandoners and completers differ significantly
+    on some measure of the report's ``behaviour``; none without it."""
+    return {
+        (row.get("stepKey"), row["fieldKey"])
+        for row in behaviour or ()
+        if any((row.get(measure) or {}).get("significant") for measure in BEHAVIOUR_MEASURES)
+    }
+
+
 def sections(report: Mapping[str, Any]) -> dict[str, Any]:
     """What the page's new sections show, each None when the report does not carry it."""
     return {
@@ -212,63 +228,6 @@ def sections(report: Mapping[str, Any]) -> dict[str, Any]:
         else None,
         "exits": answers.losses(report["steps"]) == "exits",
         "destinations": DESTINATIONS,
-        "significant_fields": any(
-            (f.get("behaviour") or {}).get("significant") for f in report["fields"]
-        ),
+        "exit_changes": answers.exit_changes(report.get("changes")),
+        "different_fields": different_fields(report.get("behaviour")),
     }
-
-
-def _change(change: Mapping[str, Any]) -> dict[str, Any]:
-    """A report's change against the previous period, as the page words it."""
-    return {
-        "previous": change.get("before"),
-        "current": change.get("now"),
-        "pValue": change.get("pValue"),
-        "significant": bool(change.get("significant")),
-    }
-
-
-def for_page(report: Mapping[str, Any]) -> dict[str, Any]:
-    """``report`` with what the page reads of the real-forms numbers laid where its sections look
-    (where the report does not already carry them there):
-    each histogram bucket's bound as ``upTo``, the completion rate's change under
-    ``significance``, each step's exit-rate change as its ``exitRateChange``, and whether a
-    field's abandoners and completers differ significantly as its ``behaviour``."""
-    page = dict(report)
-    times = report.get("completionTime")
-    if times:
-        page["completionTime"] = {
-            key: (
-                {
-                    **value,
-                    "histogram": [
-                        {"upTo": bucket.get("upToSeconds"), **bucket}
-                        for bucket in value.get("histogram", [])
-                    ],
-                }
-                if isinstance(value, Mapping) and "histogram" in value
-                else value
-            )
-            for key, value in times.items()
-        }
-    changes = report.get("changes")
-    if changes:
-        page.setdefault("significance", {"completionRate": _change(changes["completionRate"])})
-        by_step = {c.get("stepKey"): _change(c) for c in changes.get("exitRates", [])}
-        page["steps"] = [
-            {"exitRateChange": by_step.get(step["stepKey"]), **step} for step in report["steps"]
-        ]
-    behaviour = report.get("behaviour")
-    if behaviour is not None:
-        differs = {
-            (row.get("stepKey"), row["fieldKey"]): any(
-                (row.get(measure) or {}).get("significant")
-                for measure in ("returnRate", "errorRate", "timeInField")
-            )
-            for row in behaviour
-        }
-        page["fields"] = [
-            {"behaviour": {"significant": differs.get((f["stepKey"], f["fieldKey"]), False)}, **f}
-            for f in report["fields"]
-        ]
-    return page

@@ -6,9 +6,9 @@ whether it is the rate's numerator or its denominator: ``completionRate`` with 3
 50 starters would give the 3 back. A 0 is shown: it identifies nobody. ``docs/reports.md``
 defines each number and what it is computed from; :func:`suppress` follows those definitions.
 
-The numbers of real forms (a step's ``exits``, ``exitRate``, ``transitions`` and
-``exitRateChange``, ``applications``, ``errorOutcomes``, ``completionTime``, a field's
-``behaviour``, ``significance``) are hidden by the same rule where the report has them. A number
+The numbers of real forms (a step's ``exits``, ``exitRate`` and ``transitions``,
+``applications``, ``errorOutcomes``, ``completionTime``, ``behaviour``, ``changes``) are hidden
+by the same rule where the report has them, read by the report's own keys. A number
 anywhere in the report that this module does not name (the server actions' ``outcomes``, the
 people of ``events.users``, a number added later) is hidden by default: a whole number as a
 count, any other number as computed from the counts of its row and of the objects that hold it.
@@ -29,7 +29,7 @@ TOTAL_RATES = {
 }
 FIELD_COUNTS = ("sessions", "starters", "returns", "errorSessions", "abandons")
 #: Whole numbers that count no one.
-NOT_COUNTS = frozenset({"position", "upTo", "upToSeconds"})
+NOT_COUNTS = frozenset({"position", "upToSeconds"})
 
 
 def _is_count(value: Any) -> bool:
@@ -70,18 +70,30 @@ class _Suppressor:
             return self.derived(value, *sources)
         return value
 
-    def flags(
-        self, significance: Mapping[str, Any], totals: Mapping[str, Any], before: Any
-    ) -> dict[str, Any]:
-        """The significance of changes against the previous period: each rate hidden as the
-        totals' own rate is, now and before."""
-        out = {}
-        for key, flag in significance.items():
-            sources = TOTAL_RATES.get(key, ("sessions",))
-            counts = [totals.get(source) for source in sources]
-            if before:
-                counts += [before.get(source) for source in sources]
-            out[key] = self.loose(flag, *counts)
+    def changes(self, part: Mapping[str, Any]) -> dict[str, Any]:
+        """``changes`` against the previous period: the completion rate's hidden as the totals'
+        own rate is, now and before; each step's exit rate as the step's, now (and before,
+        where the report holds the previous period's steps)."""
+        changes, previous = part["changes"], part.get("previous") or {}
+        out = self.loose(changes)
+        periods = (part, previous)
+        if changes.get("completionRate") is not None:
+            counts = [
+                (period.get("totals") or {}).get(key)
+                for period in periods
+                for key in TOTAL_RATES["completionRate"]
+            ]
+            out["completionRate"] = self.loose(changes["completionRate"], *counts)
+        steps = [{row["stepKey"]: row for row in period.get("steps") or ()} for period in periods]
+
+        def counts_at(step_key: str) -> list[Any]:
+            found = [by_key.get(step_key) or {} for by_key in steps]
+            return [step.get(key) for step in found for key in ("exits", "sessions")]
+
+        out["exitRates"] = [
+            self.loose(change, *counts_at(change["stepKey"]))
+            for change in changes.get("exitRates") or ()
+        ]
         return out
 
     def applications(self, applications: Mapping[str, Any]) -> dict[str, Any]:
@@ -146,10 +158,6 @@ class _Suppressor:
             )
             if "exitRate" in step:
                 rows[-1]["exitRate"] = self.derived(step["exitRate"], step["exits"], reached)
-            if step.get("exitRateChange") is not None:
-                rows[-1]["exitRateChange"] = self.loose(
-                    step["exitRateChange"], step["exits"], reached
-                )
             before = reached
         return rows
 
@@ -255,9 +263,8 @@ class _Suppressor:
             out["errorOutcomes"] = self.outcomes(part["errorOutcomes"])
         if part.get("completionTime") is not None:
             out["completionTime"] = self.times(part["completionTime"])
-        if part.get("significance") is not None:
-            before = (part.get("previous") or {}).get("totals")
-            out["significance"] = self.flags(part["significance"], part["totals"], before)
+        if part.get("changes") is not None:
+            out["changes"] = self.changes(part)
         return out
 
 

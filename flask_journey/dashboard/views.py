@@ -328,7 +328,7 @@ def _hides_small_numbers(shared: bool) -> bool:
 def _journey_page(journey: Journey, links: dict[str, Any], shared: dict | None) -> str:
     state = _state()
     view = read_view(request.args, _today())
-    report = sections.for_page(_report_of(journey, **view.report_options(), previous="totals"))
+    report = _report_of(journey, **view.report_options(), previous="totals")
     g._journey_frame_ancestors = list(journey.allowed_origins or [])
     has_events = report["totals"]["sessions"] > 0 or (
         Event.select().where(Event.journey == journey.id).exists()
@@ -344,7 +344,7 @@ def _journey_page(journey: Journey, links: dict[str, Any], shared: dict | None) 
         segments=list(SEGMENTS),
         tables=list(TABLES),
         fields=order_fields(report["fields"], view),
-        labels=journey.labels(),
+        labels=journey.shown_labels(),
         fix_first=answers.fix_first(report),
         error_words=answers.ERROR_WORDS,
         field_anchor=answers.field_anchor,

@@ -14,7 +14,9 @@ read, exactly once.
 Each journey's values are admitted to its vocabulary (:mod:`.vocabulary`) as the refresh reads
 its events, in id order, and the summaries and counts hold them folded: a journey's reports show
 at most ``JOURNEY_MAX_*`` distinct step keys, fields, event names, error types and reasons, the
-rest as ``(other)``. A rebuild admits them again, under the limits then in force.
+rest as ``(other)``. The labels pages give those steps and fields (a ``field_focus``'s or
+``step_view``'s ``title``) are kept beside them (``journey_page_label``). A rebuild admits them
+again, under the limits then in force.
 """
 
 from __future__ import annotations
@@ -33,11 +35,12 @@ from zoneinfo import ZoneInfo
 from peewee import Database, PostgresqlDatabase
 
 from ..db import is_sqlite, using
-from ..models import Event as EventModel
 from ..models import (
+    PAGE_LABEL_LENGTH,
     FieldSummary,
     HourlyCount,
     JourneySteps,
+    PageLabel,
     RefreshState,
     Rollup,
     SessionForm,
@@ -45,10 +48,21 @@ from ..models import (
     VocabularyValue,
     utcnow,
 )
+from ..models import Event as EventModel
 from . import forms, rollups
 from .query import FIELD_TYPES, PAGEVIEW_TYPES, url_host
 from .summary import EVENT_COLUMNS, SEGMENT_COLUMNS, SESSION_COLUMNS, Event, SessionRow, summarise
-from .vocabulary import KINDS, STEP_TYPES, Folded, Limits, Value, Vocabulary, decode, encode
+from .vocabulary import (
+    KINDS,
+    OTHER,
+    STEP_TYPES,
+    Folded,
+    Limits,
+    Value,
+    Vocabulary,
+    decode,
+    encode,
+)
 
 #: Events read per transaction.
 CHUNK = 20_000
@@ -63,7 +77,19 @@ _LOCK_KEY = 0x6A6F7572726566  # "jourref"
 
 #: Columns of the events a refresh reads besides what a summary is made from (:class:`Event`):
 #: the journey, the session and the hourly counts' columns (:class:`ChunkEvent`).
-CHUNK_COLUMNS = ("journey_id", "session_id", "name", "path", "category", "label", "value")
+CHUNK_COLUMNS = (
+    "journey_id",
+    "session_id",
+    "name",
+    "path",
+    "category",
+    "label",
+    "value",
+    "title",
+)
+#: The event types whose ``title`` is the label a page gives their key: a field's label on its
+#: first focus on a page, a step's heading on its view (the embed script sends them).
+LABEL_TYPES = {"field_focus": "field_key", "step_view": "step_key"}
 
 
 @dataclass
@@ -77,6 +103,7 @@ class ChunkEvent:
     category: str | None
     label: str | None
     value: float | None
+    title: str | None
     #: What the session's summary and the journey's vocabulary read of it.
     event: Event
 
@@ -210,6 +237,43 @@ def _store_vocabularies(db: Database, vocabularies: dict[int, Vocabulary]) -> No
         for kind, value in vocabulary.added
     ]
     _insert(db, VocabularyValue._meta.table_name, ("journey_id", "kind", "value"), rows)
+
+
+def page_label(title: str | None) -> str | None:
+    """A label a page gave a key as it is kept: whitespace collapsed, at most
+    :data:`~flask_journey.models.PAGE_LABEL_LENGTH` characters; None when nothing is left."""
+    text = " ".join((title or "").split())[:PAGE_LABEL_LENGTH].rstrip()
+    return text or None
+
+
+def _page_labels(
+    rows: list[ChunkEvent], vocabularies: dict[int, Vocabulary]
+) -> dict[tuple[int, str], str]:
+    """The labels a chunk's events give the keys of their journey's vocabulary,
+    ``{(journey, key): label}``, the latest (by id) of each key; keys folded as ``(other)``
+    get none, so a journey keeps at most a label per step and field its reports show."""
+    found: dict[tuple[int, str], str] = {}
+    for row in sorted(rows, key=lambda row: row.event.id):
+        event = row.event
+        column = LABEL_TYPES.get(event.type)
+        label = page_label(row.title) if column else None
+        if column is None or label is None:
+            continue
+        folded = vocabularies[row.journey_id].fold(*_keys(event), None, None, None)
+        key = getattr(folded, column)
+        if key and key != OTHER:
+            found[(row.journey_id, key)] = label
+    return found
+
+
+def _store_page_labels(db: Database, labels: dict[tuple[int, str], str]) -> None:
+    _insert(
+        db,
+        PageLabel._meta.table_name,
+        ("journey_id", "key", "label"),
+        [(journey, key, label) for (journey, key), label in labels.items()],
+        "ON CONFLICT (journey_id, key) DO UPDATE SET label = excluded.label",
+    )
 
 
 def _counts(
@@ -488,6 +552,7 @@ def _refresh_chunk(db: Database, limits: Limits, rolling: Rolling) -> tuple[int,
             if _read_state(db) != seen:
                 continue  # another refresh stored this chunk meanwhile
             _store_vocabularies(db, vocabularies)
+            _store_page_labels(db, _page_labels(rows, vocabularies))
             _add_counts(db, _counts(rows, vocabularies))
             if rollups.zone_of(db) != rolling.timezone:
                 rollups.forget(db)
@@ -546,7 +611,8 @@ def rebuild(
     progress: Progress | None = None,
     rolling: Rolling | None = None,
 ) -> Refreshed:
-    """Forget every summary, rollup and vocabulary and build them again from the stored events."""
+    """Forget every summary, rollup, vocabulary and page label and build them again from the
+    stored events."""
     with using(db), _write_transaction(db):
         _lock(db)
         for table in (
@@ -556,6 +622,7 @@ def rebuild(
             SessionSummary,
             HourlyCount,
             VocabularyValue,
+            PageLabel,
             RefreshState,
         ):
             table.delete().execute()

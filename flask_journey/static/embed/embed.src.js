@@ -49,6 +49,7 @@
     ready = 0, // the document is parsed: steps can be looked for
     instance, // seed 002's instance id, sent with every event
     pageInstance, // the last data-journey-instance the page showed
+    labelled = {}, // the field keys whose label this page has sent
     clientId, saved, last, sessionId;
 
   function on(target, type, listener) {
@@ -191,13 +192,37 @@
     return el.getClientRects().length;
   }
 
+  // The page's own text of some elements (or strings), whitespace collapsed, cut to 120
+  // characters: never a control's contents (a textarea's is what was typed).
+  function text(nodes) {
+    return nodes.map(function (el) {
+      if (el && el.cloneNode) {
+        el = el.cloneNode(1);
+        el.querySelectorAll("input,select,textarea,button").forEach(function (control) {
+          control.remove();
+        });
+        el = el.textContent;
+      }
+      return el;
+    }).join(" ").replace(/\s+/g, " ").trim().slice(0, 120).trim();
+  }
+
   // A field event, keyed by data-journey-field, else name, else id; ignored and sensitive
-  // fields report focus and blur only.
+  // fields report focus and blur only. A field's first focus on a page carries its label as
+  // the page shows it (aria-labelledby, aria-label, else its <label>) as the title.
   function field(el, tag, errorType) {
-    var key = attr(el, "data-journey-field") || el.name || el.id;
+    var key = attr(el, "data-journey-field") || el.name || el.id,
+      ids = attr(el, "aria-labelledby"),
+      props = {fieldKey: key, errorType: errorType};
     if (key && (/focus|blur/.test(tag) || !(el.closest("[data-journey-ignore]") ||
         SENSITIVE.test([key, el.name, el.id, el.type, el.autocomplete])))) {
-      track(tag, {fieldKey: key, errorType: errorType});
+      if (tag == "field_focus" && !labelled[key]) {
+        labelled[key] = 1;
+        props.title = text(ids ? ids.split(" ").map(function (id) {
+          return d.getElementById(id);
+        }) : [attr(el, "aria-label") || el.labels && el.labels[0]]);
+      }
+      track(tag, props);
     }
   }
 
@@ -213,22 +238,27 @@
     }
   }
 
-  // A page_view when the address changed, then the step, success markers and aria-invalid
-  // fields as the page shows them now (once the document is parsed and styled).
+  // A page_view when the address changed, then the step (with its heading as the title),
+  // success markers and aria-invalid fields as the page shows them now (once the document is
+  // parsed and styled).
   function view() {
-    var key, marked = all("[data-journey-instance]").pop();
+    var key, heading, marked = all("[data-journey-instance]").pop();
     marked = marked && attr(marked, "data-journey-instance");
     if (marked != pageInstance) instance = pageInstance = marked;
     if (loc.href != lastUrl) {
       lastUrl = loc.href;
       internal = 0;
+      labelled = {};
       track("page_view", {title: d.title});
     }
     if (!ready) return;
     all("[" + STEP + "]").forEach(function (el) {
-      if (shown(el)) key = attr(el, STEP);
+      if (shown(el)) {
+        key = attr(el, STEP);
+        heading = el.querySelector("h1,h2,h3");
+      }
     });
-    if (key && key != step) track("step_view", {stepKey: key});
+    if (key && key != step) track("step_view", {stepKey: key, title: text([heading])});
     all("[data-journey-success]").forEach(function (el) {
       if (shown(el) && !el.journeyDone) {
         el.journeyDone = 1;
