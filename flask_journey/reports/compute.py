@@ -311,8 +311,7 @@ def events(sql: _Sql, query: Query) -> dict[str, Any]:
         where = "journey_id = {p} AND hour >= {p} AND hour <= {p}"
         span = [query.journey_id, sql.time(hours[0]), sql.time(hours[-1])]
         for at, count in sql.run(
-            f"SELECT hour, SUM(count) FROM {_HOURLY} WHERE {where} AND kind = 'type'"
-            " GROUP BY hour",
+            f"SELECT hour, SUM(count) FROM {_HOURLY} WHERE {where} AND kind = 'type' GROUP BY hour",
             span,
         ):
             period = query.period(_time(at))
