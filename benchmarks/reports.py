@@ -521,7 +521,7 @@ def measure(name: str, url: str, sizes: list[int], scratch: Path, checked: int) 
             )
             entry.update(_duckdb(db, journey.id, plain, low, scratch / f"{name}-{key}.csv"))
             progress(f"  DuckDB {entry['duckdb_s'] * 1000:.0f} ms")
-            if total <= checked:
+            if size <= checked:
                 progress("  the reference")
                 entry.update(_reference(db, journey, settings, start, today, plain, device))
                 progress(f"  reference {entry['reference_s']:.0f} s")
@@ -616,7 +616,7 @@ def ingest(workdir: Path, url: Callable[[str], str], name: str) -> Entry:
         "bulk_ratio": bulk["summarised_ratio"],
         "small": small["ratio"],
         "small_refreshed": statistics.median(
-            a["per_second"] / b["per_second"]
+            (a["requests"] / a["seconds"]) / (b["requests"] / b["seconds"])
             for a, b in zip(small["rounds"]["summarised"], small["rounds"]["bare"], strict=True)
         ),
         "small_ratio": small["summarised_ratio"],
