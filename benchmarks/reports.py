@@ -1,28 +1,39 @@
-"""``python -m benchmarks.reports [--full]``: what a report costs as the events table grows.
+"""``python -m benchmarks.reports``: the report with 1M and 4M events in its window (issue 18).
 
-On SQLite and on a throwaway PostgreSQL, a journey is filled, with multi-row INSERTs straight
-into ``journey_event``, with sessions shaped like the embed script's traffic (about 40 events a
+On SQLite and on a throwaway PostgreSQL, one journey is filled with multi-row INSERTs straight
+into ``journey_event``: sessions shaped like the embed script's traffic (about 32 events a
 session: 4 steps of 5 fields, returns, validation errors, drop-offs; several devices, browsers,
-languages and traffic sources). Then, for the full report (totals, steps, fields, a breakdown by
-device and the previous period) of a 30-day window:
+languages and traffic sources), all of them inside the default report's 30 days (ending today,
+UTC), grown to each of ``--sizes`` events (default 1M and 4M). At each size, after a refresh
+(and, on PostgreSQL, ``VACUUM ANALYZE``, as autovacuum would soon do):
 
-- its warm time from the summaries, against the reference computation from raw events
-  (:mod:`flask_journey.reports.reference`) on the same data, and whether the two are equal;
-- how that time grows when older events are added outside the window (100k, 1M, and with
-  ``--full`` 10M events in the journey, the window's events unchanged);
-- the time of a refresh after 10k new events, on top of 1M and (``--full``) 10M;
-- with ``--full``, the ratio with 1M events all inside the report's range (its 30 days and
-  the previous 30), in a journey of its own.
+- the report's warm time, as ``flask_journey.api.report`` gives it by default and with
+  ``breakdown="device"`` (the median of 3 after one warm-up), and how it grows with the window;
+- DuckDB computing totals, step sessions and field sessions/starters/error sessions/errors by
+  type from the same raw events (exported to DuckDB once, outside the timing; the queries'
+  warm time, median of 3), the report's time ÷ DuckDB's, and whether their numbers are equal;
+- both reports against the reference computation from raw events
+  (:mod:`flask_journey.reports.reference`): counts equal, and the largest relative difference
+  of a median;
+- a refresh after 10k new events.
 
-On PostgreSQL each fill is followed by ``VACUUM ANALYZE``, as autovacuum would soon do.
+Then, on the largest size, 50,000 junk step keys and 50,000 junk field keys are added
+(:func:`benchmarks.vocabulary.junk`) and the dashboard's journey page is rendered as it comes
+and broken down by device: warm time and size. Last, issue 6's ingest ratios
+(:mod:`benchmarks.__main__`) with and without a process refreshing the summaries beside the
+server. Everything is printed as one table with the goals (``--json``: as JSON); progress goes
+to stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import datetime as dt
 import json
 import random
+import re
+import resource
 import statistics
 import sys
 import tempfile
@@ -32,29 +43,22 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import duckdb
+from flask import Flask
 from peewee import Database
 
-from flask_journey import api
-from flask_journey.db import is_sqlite, using
-from flask_journey.models import Journey, utcnow
-from flask_journey.reports.compute import compute
-from flask_journey.reports.query import Query
+from flask_journey import Journey, api
+from flask_journey.reports import Query
 from flask_journey.reports.reference import compute as reference
 from flask_journey.reports.reference import differences
 from flask_journey.reports.refresh import refresh
-from flask_journey.store import COLUMNS, FIELDS, _insert_sql
 from scripts import servers
 
-from . import report
-from .__main__ import prepare
-from .app import create_app
+from . import report, vocabulary
+from .__main__ import Bench
+from .dashboard import _time
 
-#: The last day of the report's 30-day window; the previous period is the 30 days before it.
-END = dt.date(2026, 11, 30)
-START = END - dt.timedelta(days=29)
-PREVIOUS_START = START - dt.timedelta(days=30)
-#: When the reports are computed: the window's last sessions are still open.
-NOW = dt.datetime.combine(END, dt.time(23, 0))
+ORG, JOURNEY = "bench-org", "bench-journey"
 STEPS = ("eligibility", "business-details", "finances", "review")
 FIELDS_BY_STEP = {
     "eligibility": ("country", "business-type", "employees", "founded", "turnover"),
@@ -84,10 +88,6 @@ SOURCES = (
     ("", None, 25),
 )
 ERRORS = ("valueMissing", "typeMismatch", "patternMismatch", "tooShort")
-#: Events a transaction of the fill writes.
-PER_TRANSACTION = 20_000
-WINDOW_EVENTS = 100_000
-FRESH_EVENTS = 10_000
 
 
 def _session(rng: random.Random, number: str, start: dt.datetime) -> list[dict[str, Any]]:
@@ -109,7 +109,7 @@ def _session(rng: random.Random, number: str, start: dt.datetime) -> list[dict[s
         add("step_view", rng.uniform(1, 8), step_key=step)
         fields = FIELDS_BY_STEP[step]
         for position, field in enumerate(fields):
-            if rng.random() < 0.03 * (position + 1):
+            if rng.random() < 0.037 * (position + 1):
                 # Leaves on this field: focused, perhaps typed, never finished.
                 add("field_focus", rng.uniform(0.5, 4), step_key=step, field_key=field)
                 if rng.random() < 0.5:
@@ -192,44 +192,95 @@ def sessions(
         yield events
 
 
+#: The default window sizes, in events.
+SIZES = (1_000_000, 4_000_000)
+#: New events the refresh is timed on, at each size.
+FRESH_EVENTS = 10_000
+#: Junk step keys, and as many junk field keys, added before the pages are rendered.
+JUNK = 50_000
+#: Events a transaction of the fill writes, and rows an INSERT statement carries.
+PER_TRANSACTION = 20_000
+ROWS_PER_INSERT = 500
+#: The stored columns the fill writes, each event's value by the same name (``journey_id``,
+#: ``wire_format`` and ``received_at`` aside).
+EVENT_COLUMNS = (
+    "event_id",
+    "type",
+    "occurred_at",
+    "session_id",
+    "client_id",
+    "url",
+    "path",
+    "referrer",
+    "title",
+    "step_key",
+    "field_key",
+    "error_type",
+    "device_class",
+    "browser",
+    "os",
+    "language",
+    "source",
+    "schema_version",
+    "embed_version",
+    "properties",
+)
+#: Keys of the report whose numbers may differ from the reference's within a documented bound
+#: (medians and percentiles of times); every other number must be equal.
+BOUNDED = re.compile(r"median|^p\d+$", re.IGNORECASE)
+#: Event types as ``docs/reports.md`` counts them, for DuckDB's queries.
+FIELD_TYPES = ("field_focus", "field_blur", "field_change", "validation_error")
+STARTER_TYPES = ("field_focus", "field_change", "validation_error")
+
+Entry = dict[str, Any]
+
+
+def label(events: int) -> str:
+    """``1M``, ``4M``, ``20k``: a size as the table names it."""
+    return f"{events / 1e6:g}M" if events >= 1_000_000 else f"{events / 1e3:g}k"
+
+
+def progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
 def insert(db: Database, journey_id: int, stream: Iterator[list[dict[str, Any]]]) -> int:
     """Store the sessions' events with multi-row INSERTs, in large transactions."""
-    sqlite = is_sqlite(db)
-    received = utcnow()
-    head = [journey_id, "journey", received.isoformat(" ", "microseconds") if sqlite else received]
-    statement = _insert_sql(db, 500)
-    occurred = 3 + FIELDS.index("occurred_at")
-    props = 3 + FIELDS.index("properties")
+    quote = db.quote[0] + "{}" + db.quote[1]
+    columns = ", ".join(
+        quote.format(c) for c in ("journey_id", "wire_format", "received_at", *EVENT_COLUMNS)
+    )
+    row_sql = "(" + ", ".join([db.param] * (3 + len(EVENT_COLUMNS))) + ")"
+    received = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None).isoformat(" ")
     rows: list[list[Any]] = []
     stored = 0
 
     def flush(final: bool) -> None:
         nonlocal rows, stored
+        reported = stored // 500_000
         with db.atomic():
-            cursor = db.cursor()
-            while len(rows) >= 500 or (final and rows):
-                chunk, rows = rows[:500], rows[500:]
-                sql = statement if len(chunk) == 500 else _insert_sql(db, len(chunk))
-                cursor.execute(sql, [value for row in chunk for value in row])
+            while len(rows) >= ROWS_PER_INSERT or (final and rows):
+                chunk, rows = rows[:ROWS_PER_INSERT], rows[ROWS_PER_INSERT:]
+                db.execute_sql(
+                    f"INSERT INTO journey_event ({columns}) VALUES "
+                    + ", ".join([row_sql] * len(chunk)),
+                    [value for row in chunk for value in row],
+                )
                 stored += len(chunk)
+        if stored // 500_000 > reported:
+            progress(f"    {stored:,} events stored")
 
     for session in stream:
         for event in session:
-            row = head + [event.get(name) for name in FIELDS]
-            if sqlite:
-                row[occurred] = event["occurred_at"].isoformat(" ", "microseconds")
-            if row[props] is not None:
-                row[props] = json.dumps(row[props])
+            row = [journey_id, "journey", received, *(event.get(c) for c in EVENT_COLUMNS)]
+            row[5] = event["occurred_at"].isoformat(" ", "microseconds")
+            if row[-1] is not None:
+                row[-1] = json.dumps(row[-1])
             rows.append(row)
         if len(rows) >= PER_TRANSACTION:
             flush(False)
     flush(True)
-    assert len(COLUMNS) == len(head) + len(FIELDS)
     return stored
-
-
-def _day(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time())
 
 
 def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
@@ -239,10 +290,10 @@ def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def _warm(fn: Callable[[], Any], rounds: int = 3) -> tuple[float, Any]:
-    """The median time of ``rounds`` calls after a first one (one if that took over 2 s)."""
-    first, result = _timed(fn)
+    """The median time of ``rounds`` calls after a first one, and the last call's result."""
+    _, result = _timed(fn)
     times = []
-    for _ in range(rounds if first < 2 else 1):
+    for _ in range(rounds):
         spent, result = _timed(fn)
         times.append(spent)
     return statistics.median(times), result
@@ -253,204 +304,616 @@ def settle(db: Database) -> None:
 
     Without it, the planner would plan for the table as it was before the load.
     """
-    if not is_sqlite(db):
+    if db.param != "?":
         db.execute_sql("VACUUM ANALYZE")
 
 
-def measure(name: str, url: str, full: bool, scale: float = 1.0) -> dict[str, Any]:
-    """Fill ``url`` in stages and measure the report and the refresh at each."""
-    db, journey_id = prepare(url)
-    out: dict[str, Any] = {"sizes": {}, "refresh": {}}
+def create_app(url: str) -> Flask:
+    """The host app of the measurements: the report never refreshes on its own (the refresh is
+    timed apart), and any request may see the dashboard."""
+    app = Flask("bench-reports", instance_path=str(Path(tempfile.gettempdir()) / "journey-bench"))
+    app.config.update(
+        SECRET_KEY="bench",
+        JOURNEY_DATABASE_URL=url,
+        JOURNEY_REPORT_MAX_STALENESS=10**9,
+        JOURNEY_RATELIMIT_ENABLED=False,
+    )
+    Journey(app).dashboard_access(lambda org: True)
+    return app
 
-    def query(journey: int) -> Query:
-        return Query(
-            journey_id=journey, steps=STEPS, start=START, end=END, breakdown="device", now=NOW
-        )
 
-    def stage(label: str, journey: int, events: int, with_reference: bool = True) -> None:
-        spent, _ = _timed(lambda: refresh(db))
-        settle(db)
-        fast, result = _warm(lambda: compute(db, query(journey)))
-        entry = {
-            "events": events,
-            "refresh_s": spent,
-            "report_s": fast,
-            "sessions": result["totals"]["sessions"],
-        }
-        if with_reference:
-            slow, expected = _timed(lambda: reference(db, query(journey)))
-            entry.update(
-                reference_s=slow,
-                ratio=fast / slow,
-                equal=result == expected,
-                differences=differences(result, expected)[:5],
+# -- the reference and DuckDB ----------------------------------------------------------------
+
+
+def compare(result: Entry, expected: Entry) -> tuple[list[str], float]:
+    """``differences`` of ``result`` from ``expected`` but for the bounded numbers, and the
+    largest relative difference of a bounded number (0 when all are equal)."""
+    largest = 0.0
+
+    def walk(a: Any, b: Any) -> None:
+        nonlocal largest
+        if isinstance(a, dict) and isinstance(b, dict):
+            for key in a.keys() & b.keys():
+                if BOUNDED.search(key) and _number(a[key]) and _number(b[key]) and b[key]:
+                    largest = max(largest, abs(a[key] - b[key]) / abs(b[key]))
+                else:
+                    walk(a[key], b[key])
+        elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+            for x, y in zip(a, b, strict=True):
+                walk(x, y)
+
+    walk(result, expected)
+    lines = []
+    for line in differences(result, expected):
+        key = re.split(r"[.\[]", line.split(": ", 1)[0])[-1]
+        left, _, right = line.split(": ", 1)[1].partition(" != ")
+        if BOUNDED.search(key) and _number(_literal(left)) and _number(_literal(right)):
+            continue  # measured by ``largest``
+        lines.append(line)
+    return lines, largest
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _literal(text: str) -> Any:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def export(db: Database, journey_id: int, path: Path) -> None:
+    """The journey's raw events, the columns DuckDB's queries read, as a CSV file."""
+    sql = (
+        "SELECT session_id, type, occurred_at, step_key, field_key, error_type "
+        f"FROM journey_event WHERE journey_id = {int(journey_id)}"
+    )
+    with path.open("w", newline="") as out:
+        cursor = db.cursor()
+        if db.param == "?":
+            writer = csv.writer(out)
+            writer.writerow(
+                ["session_id", "type", "occurred_at", "step_key", "field_key", "error_type"]
             )
-        out["sizes"][label] = entry
-        print(f"  {name} {label}: {_line(entry)}", file=sys.stderr, flush=True)
+            writer.writerows(cursor.execute(sql))
+        else:
+            cursor.copy_expert(f"COPY ({sql}) TO STDOUT WITH CSV HEADER", out)
+            db.commit()
 
-    def fresh(label: str, journey: int) -> None:
-        # New sessions of another journey, so that the measured window stays the same.
-        insert(db, journey, sessions(f"f{label}", int(FRESH_EVENTS * scale), _day(END), NOW))
-        spent, done = _timed(lambda: refresh(db))
-        out["refresh"][label] = {"events": done.events, "seconds": spent}
-        print(
-            f"  {name} refresh after {done.events} events on {label}: {spent:.3f} s",
-            file=sys.stderr,
-            flush=True,
-        )
 
-    # The app context is for the Python API; the models use ``db``, the one filled here.
-    with using(db), create_app(url).app_context(), db.connection_context():
-        org = Journey.get_by_id(journey_id).organization
-        other = api.create_journey(org, "fresh").id
-        # The window's events, a quarter of them in the previous period, which compare reads.
-        window_events = int(WINDOW_EVENTS * scale)
-        window = insert(db, journey_id, sessions("w", window_events * 3 // 4, _day(START), NOW))
-        window += insert(
-            db, journey_id, sessions("p", window_events // 4, _day(PREVIOUS_START), _day(START))
-        )
-        total = window
-        stage("100k", journey_id, total)
-        older = _day(PREVIOUS_START - dt.timedelta(days=700)), _day(PREVIOUS_START)
-        total += insert(db, journey_id, sessions("o", int(1_000_000 * scale) - total, *older))
-        stage("1M", journey_id, total)
-        fresh("1M", other)
-        if full:
-            total += insert(db, journey_id, sessions("q", int(10_000_000 * scale) - total, *older))
-            stage("10M", journey_id, total)
-            fresh("10M", other)
-            everything = api.create_journey(org, "all-in-range").id
-            in_range = _day(PREVIOUS_START), NOW
-            inside = insert(db, everything, sessions("a", int(1_000_000 * scale), *in_range))
-            stage("1M in range", everything, inside)
+def duck(path: Path) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB holding the exported events as table ``events``."""
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE events AS SELECT * FROM read_csv(?, header = true, columns = {"
+        "'session_id': 'VARCHAR', 'type': 'VARCHAR', 'occurred_at': 'TIMESTAMP', "
+        "'step_key': 'VARCHAR', 'field_key': 'VARCHAR', 'error_type': 'VARCHAR'})",
+        [str(path)],
+    )
+    return con
+
+
+def _in(types: tuple[str, ...]) -> str:
+    return "(" + ", ".join(f"'{t}'" for t in types) + ")"
+
+
+#: The sessions of the window: those whose first event falls in it.
+WINDOW = (
+    "WITH w AS (SELECT session_id FROM events WHERE session_id IS NOT NULL "
+    "GROUP BY session_id HAVING min(occurred_at) >= $low AND min(occurred_at) < $high) "
+)
+DUCK_QUERIES = {
+    "totals": WINDOW + ", s AS (SELECT session_id, "
+    f"bool_or(type IN {_in(STARTER_TYPES)}) AS started, "
+    "bool_or(type = 'submit_attempt') AS submitted, "
+    "bool_or(type = 'submit_success') AS completed "
+    "FROM events JOIN w USING (session_id) GROUP BY session_id) "
+    "SELECT count(*), count(*) FILTER (started), count(*) FILTER (submitted), "
+    "count(*) FILTER (completed) FROM s",
+    "steps": WINDOW
+    + "SELECT step_key, count(DISTINCT session_id) FROM events JOIN w USING (session_id) "
+    "WHERE type = 'step_view' AND step_key IS NOT NULL GROUP BY step_key",
+    "fields": WINDOW + ", f AS (SELECT field_key, step_key, session_id, "
+    "bool_or(type IN ('field_focus', 'field_change')) AS started, "
+    "bool_or(type = 'validation_error') AS erred "
+    "FROM events JOIN w USING (session_id) "
+    f"WHERE type IN {_in(FIELD_TYPES)} AND field_key IS NOT NULL "
+    "GROUP BY field_key, step_key, session_id) "
+    "SELECT field_key, step_key, count(*), count(*) FILTER (started), count(*) FILTER (erred) "
+    "FROM f GROUP BY field_key, step_key",
+    "errors": WINDOW + "SELECT field_key, step_key, coalesce(error_type, 'unknown'), count(*) "
+    "FROM events JOIN w USING (session_id) "
+    "WHERE type = 'validation_error' AND field_key IS NOT NULL "
+    "GROUP BY field_key, step_key, coalesce(error_type, 'unknown')",
+}
+
+
+def duck_numbers(con: duckdb.DuckDBPyConnection, low: dt.datetime, high: dt.datetime) -> Entry:
+    """DuckDB's totals, step sessions and field numbers of the sessions starting in [low, high)."""
+    found = {
+        name: con.execute(sql, {"low": low, "high": high}).fetchall()
+        for name, sql in DUCK_QUERIES.items()
+    }
+    fields: dict[str, Entry] = {}
+    for field, step, sessions, starters, erred in found["fields"]:
+        fields[f"{step}/{field}"] = {
+            "sessions": sessions,
+            "starters": starters,
+            "errorSessions": erred,
+            "errors": {},
+        }
+    for field, step, kind, count in found["errors"]:
+        fields[f"{step}/{field}"]["errors"][kind] = count
+    sessions, starters, submitters, completions = found["totals"][0]
+    return {
+        "totals": {
+            "sessions": sessions,
+            "starters": starters,
+            "submitters": submitters,
+            "completions": completions,
+        },
+        "steps": {step: count for step, count in found["steps"]},
+        "fields": fields,
+    }
+
+
+def report_numbers(result: Entry) -> Entry:
+    """The same numbers out of a report (steps and fields nobody reached left out)."""
+    return {
+        "totals": {
+            key: result["totals"][key]
+            for key in ("sessions", "starters", "submitters", "completions")
+        },
+        "steps": {s["stepKey"]: s["sessions"] for s in result["steps"] if s["sessions"]},
+        "fields": {
+            f"{f['stepKey']}/{f['fieldKey']}": {
+                "sessions": f["sessions"],
+                "starters": f["starters"],
+                "errorSessions": f["errorSessions"],
+                "errors": dict(f["errors"]),
+            }
+            for f in result["fields"]
+            if f["sessions"]
+        },
+    }
+
+
+# -- one database ----------------------------------------------------------------------------
+
+
+def measure(name: str, url: str, sizes: list[int], scratch: Path, checked: int) -> Entry:
+    """Fill ``url``'s journey to each size in turn and measure the report and the refresh at
+    each (against the reference up to ``checked`` events); then the pages after junk keys on
+    the largest."""
+    app = create_app(url)
+    db = app.extensions["journey"].database
+    settings = app.extensions["journey"].settings
+    out: Entry = {"sizes": {}}
+    today = dt.datetime.now(dt.timezone.utc).date()
+    start = today - dt.timedelta(days=29)
+    low = dt.datetime.combine(start, dt.time())
+    # Sessions start until two hours ago: every one is closed before the report is asked for.
+    high = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - dt.timedelta(hours=2)
+    with app.app_context():
+        api.create_tables()
+        org = api.create_organization(ORG)
+        journey = api.create_journey(org, JOURNEY, steps=STEPS)
+        total = 0
+        for n, size in enumerate(sizes):
+            key = label(size)
+            progress(f"[{name}] filling to {size:,} events")
+            stream = sessions(f"w{n}-", size - total, low, high)
+            spent, added = _timed(partial(insert, db, journey.id, stream))
+            total += added
+            progress(f"  {added:,} events in {spent:.0f} s; refreshing")
+            refreshed, _ = _timed(lambda: refresh(db))
+            settle(db)
+            entry: Entry = {"events": total, "fill_s": spent, "refresh_fill_s": refreshed}
+            progress(f"  refresh {refreshed:.0f} s; the reports")
+            entry["report_s"], plain = _warm(lambda: api.report(org, JOURNEY))
+            entry["device_s"], device = _warm(lambda: api.report(org, JOURNEY, breakdown="device"))
+            entry["sessions"] = plain["totals"]["sessions"]
+            progress(
+                f"  report {entry['report_s'] * 1000:.0f} ms, "
+                f"by device {entry['device_s'] * 1000:.0f} ms; DuckDB"
+            )
+            entry.update(_duckdb(db, journey.id, plain, low, scratch / f"{name}-{key}.csv"))
+            progress(f"  DuckDB {entry['duckdb_s'] * 1000:.0f} ms")
+            if size <= checked:
+                progress("  the reference")
+                entry.update(_reference(db, journey, settings, start, today, plain, device))
+                progress(f"  reference {entry['reference_s']:.0f} s")
+            progress(f"  {FRESH_EVENTS:,} new events")
+            # New sessions of the last hours, on top: the refresh of what arrived since.
+            recent = high - dt.timedelta(hours=1), high
+            insert(db, journey.id, sessions(f"f{n}-", FRESH_EVENTS, *recent))
+            entry["refresh_s"], done = _timed(lambda: refresh(db))
+            entry["refresh_events"] = done.events
+            total += done.events
+            progress(f"  refresh after {done.events:,} events {entry['refresh_s'] * 1000:.0f} ms")
+            out["sizes"][key] = entry
+        progress(f"[{name}] {JUNK:,} junk step keys and {JUNK:,} junk field keys")
+        vocabulary.junk(db, journey.id, STEPS[1], JUNK)
+        refresh(db)
+        settle(db)
+        client = app.test_client()
+        page = f"/journey/{ORG}/{JOURNEY}/"
+        for kind, query in (("page", ""), ("breakdown_page", "?breakdown=device")):
+            first, warm, size = _time(client, page + query, 3)
+            out[kind] = {"first_s": first, "warm_s": warm, "bytes": size}
+            progress(f"  {kind}: {warm * 1000:.0f} ms warm, {size / 1024:.0f} KB")
     db.close()
     return out
 
 
-def _line(entry: dict[str, Any]) -> str:
-    text = f"{entry['events']} events, report {entry['report_s'] * 1000:.1f} ms"
-    if "reference_s" in entry:
-        text += (
-            f", reference {entry['reference_s']:.2f} s, ratio {entry['ratio']:.4f}, "
-            f"equal {entry['equal']} {' '.join(entry['differences'])}"
-        )
-    return text + f" (refresh before it {entry['refresh_s']:.1f} s)"
+def _duckdb(db: Database, journey_id: int, plain: Entry, low: dt.datetime, path: Path) -> Entry:
+    export(db, journey_id, path)
+    con = duck(path)
+    path.unlink()
+    high = low + dt.timedelta(days=30)
+    spent, numbers = _warm(lambda: duck_numbers(con, low, high))
+    con.close()
+    ours = report_numbers(plain)
+    return {"duckdb_s": spent, "duckdb_differences": differences(ours, numbers)}
 
 
-Entry = dict[str, Any]
-
-
-def _refresh_of(results: Entry, key: str) -> Entry:
-    return results["refresh"][key]
-
-
-def _cell(
-    get: Callable[[Entry], Entry], show: Callable[[Entry, Entry], str]
-) -> Callable[[Entry], str]:
-    """A table cell: ``show`` of the entry ``get`` picks out of a backend's results."""
-    return lambda results: show(get(results), results)
-
-
-def table(results: dict[str, dict[str, Any]], full: bool) -> str:
-    """The results as a plain-text table, one column per database."""
-    names = list(results)
-    rows: list[tuple[str, list[str]]] = []
-
-    def row(label: str, cell: Callable[[dict[str, Any]], str]) -> None:
-        rows.append((label, [cell(results[name]) for name in names]))
-
-    def size(key: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
-        return lambda r: r["sizes"][key]
-
-    sizes = ["100k", "1M", *(["10M"] if full else [])]
-    for key in sizes:
-        get = size(key)
-        row(
-            f"report, {key} events in the journey, warm ms",
-            _cell(get, lambda e, r: f"{e['report_s'] * 1000:.1f}"),
-        )
-    for key in sizes[1:]:
-        get = size(key)
-        row(
-            f"  {key} ÷ 100k (goal ≤ 1.5)",
-            _cell(get, lambda e, r: f"{e['report_s'] / r['sizes']['100k']['report_s']:.2f}"),
-        )
-    for key in [*sizes, *(["1M in range"] if full else [])]:
-        get = size(key)
-        row(f"reference, {key}, s", _cell(get, lambda e, r: f"{e['reference_s']:.2f}"))
-        row(
-            f"  report ÷ reference{' (goal ≤ 0.01)' if key.startswith('1M') else ''}",
-            _cell(get, lambda e, r: f"{e['ratio']:.4f}"),
-        )
-    if full:
-        row(
-            "report, 1M events all in the range, warm ms",
-            lambda r: f"{r['sizes']['1M in range']['report_s'] * 1000:.1f}",
-        )
-    for key in ["1M", *(["10M"] if full else [])]:
-        row(
-            f"refresh after 10k new events on {key}, ms",
-            _cell(partial(_refresh_of, key=key), lambda e, r: f"{e['seconds'] * 1000:.0f}"),
-        )
-    if full:
-        row(
-            "  10M ÷ 1M (goal ≤ 1.5)",
-            lambda r: f"{r['refresh']['10M']['seconds'] / r['refresh']['1M']['seconds']:.2f}",
-        )
-    row("refresh of the 900k older events, s", lambda r: f"{r['sizes']['1M']['refresh_s']:.1f}")
-    row(
-        "report equals the reference at every size",
-        lambda r: "yes" if all(s.get("equal", True) for s in r["sizes"].values()) else "NO",
+def _reference(
+    db: Database,
+    journey: Any,
+    settings: Any,
+    start: dt.date,
+    end: dt.date,
+    plain: Entry,
+    device: Entry,
+) -> Entry:
+    """Both reports against one reference computation, of the question broken down by device:
+    the default report is the same but for its breakdown (``breakdown``, ``breakdownValues``)."""
+    query = Query(
+        journey_id=journey.id,
+        steps=tuple(journey.configured_steps()),
+        start=start,
+        end=end,
+        timezone=settings.report_timezone,
+        breakdown="device",
+        idle=dt.timedelta(minutes=settings.session_idle_minutes),
+        optional=tuple(journey.optional_steps()),
+        application_idle=dt.timedelta(days=settings.application_idle_days),
     )
-    width = max(len(label) for label, _ in rows)
-    cells = [max(len(name), *(len(r[1][i]) for r in rows)) for i, name in enumerate(names)]
+    spent, expected = _timed(partial(reference, db, query))
+    found: Entry = {"reference_s": spent, "reference_differences": [], "largest_median": 0.0}
+    without = _without_breakdown(expected)
+    for name, result, oracle in (("default", plain, without), ("device", device, expected)):
+        # The report's labels (organization, journey, when refreshed) are not the reference's.
+        ours = {key: value for key, value in result.items() if key in oracle}
+        lines, largest = compare(ours, oracle)
+        found["reference_differences"] += [f"{name} {line}" for line in lines]
+        found["largest_median"] = max(found["largest_median"], largest)
+    return found
 
-    def line(label: str, values: list[str]) -> str:
-        padded = (value.rjust(n) for value, n in zip(values, cells, strict=True))
-        return f"| {label.ljust(width)} | " + " | ".join(padded) + " |"
 
-    out = [
-        line("", names),
-        "|" + "-" * (width + 2) + "|" + "|".join("-" * (n + 1) + ":" for n in cells) + "|",
-    ]
-    out += [line(label, values) for label, values in rows]
-    return "\n".join(out)
+def _without_breakdown(result: Entry) -> Entry:
+    """A report broken down, as it is without the breakdown (its previous period too)."""
+    out = {**result, "breakdown": None, "breakdownValues": None}
+    if isinstance(result.get("previous"), dict):
+        out["previous"] = _without_breakdown(result["previous"])
+    return out
+
+
+# -- ingest ----------------------------------------------------------------------------------
+
+
+def ingest(workdir: Path, url: Callable[[str], str], name: str) -> Entry:
+    """Issue 6's bulk and small-batch ratios, each without and with a refresher beside."""
+    args = argparse.Namespace(
+        seconds=4.0,
+        rounds=3,
+        threads=16,
+        bulk_connections=4,
+        small_connections=32,
+        no_variants=True,
+    )
+    found = Bench(args, workdir).backend(name, url)
+    bulk, small = found["bulk"], found["small"]
+    # Each ratio is the median of the rounds' (ours and the ceiling measured side by side);
+    # with ÷ without is the quotient of the two medians printed.
+    refreshed = statistics.median(
+        r["summarised_events_per_s"] / r["ceiling_events_per_s"] for r in bulk["rounds"]
+    )
+    small_refreshed = statistics.median(
+        (a["requests"] / a["seconds"]) / (b["requests"] / b["seconds"])
+        for a, b in zip(small["rounds"]["summarised"], small["rounds"]["bare"], strict=True)
+    )
+    return {
+        "bulk": bulk["ratio"],
+        "bulk_refreshed": refreshed,
+        "bulk_ratio": refreshed / bulk["ratio"],
+        "small": small["ratio"],
+        "small_refreshed": small_refreshed,
+        "small_ratio": small_refreshed / small["ratio"],
+        "kept_up": bulk["summaries_kept_up"] and small["summaries_kept_up"],
+        "verified": bulk["verified"] and small["verified"],
+    }
+
+
+# -- the table -------------------------------------------------------------------------------
+
+
+def rows(results: dict[str, Entry], sizes: list[int]) -> list[tuple[str, list[str], str, str]]:
+    """The table's rows: label, one cell per database, goal, and whether every database met
+    it (``yes``/``NO``; empty without a goal)."""
+    names = list(results)
+    out: list[tuple[str, list[str], str, str]] = []
+
+    def row(
+        text: str,
+        value: Callable[[Entry], Any],
+        show: Callable[[Any], str],
+        goal: str = "",
+        meets: Callable[[Any], bool] | None = None,
+    ) -> None:
+        values = []
+        for name in names:
+            try:
+                values.append(value(results[name]))
+            except (KeyError, ZeroDivisionError):
+                values.append(None)
+        cells = ["-" if v is None else show(v) for v in values]
+        ok = ""
+        if meets is not None:
+            ok = "yes" if all(v is not None and meets(v) for v in values) else "NO"
+        out.append((text, cells, goal, ok))
+
+    def pick(*path: str) -> Callable[[Entry], Any]:
+        def get(result: Entry) -> Any:
+            for name in path:
+                result = result[name]
+            return result
+
+        return get
+
+    def quotient(a: tuple[str, ...], b: tuple[str, ...]) -> Callable[[Entry], float]:
+        return lambda r: pick(*a)(r) / pick(*b)(r)
+
+    def both(a: tuple[str, ...], b: tuple[str, ...]) -> Callable[[Entry], tuple[Any, Any]]:
+        return lambda r: (pick(*a)(r), pick(*b)(r))
+
+    def checked(key: str) -> Callable[[Entry], str]:
+        return lambda r: _checked(pick("sizes", key)(r))
+
+    def size(key: str, field: str) -> Callable[[Entry], Any]:
+        return pick("sizes", key, field)
+
+    keys = [label(s) for s in sizes]
+    first, last = keys[0], keys[-1]
+
+    def ms(v: float) -> str:
+        return f"{v * 1000:,.1f}"
+
+    def ratio(v: float) -> str:
+        return f"{v:.2f}"
+
+    def yes(v: bool) -> str:
+        return "yes" if v else "NO"
+
+    for key in keys:
+        row(
+            f"{key}: events in the window / sessions",
+            pick("sizes", key),
+            lambda e: f"{e['events']:,} / {e['sessions']:,}",
+        )
+    for field, text in (("report_s", "report"), ("device_s", "report, breakdown=device")):
+        for key in keys:
+            goal = ("≤ 100 ms", lambda v: v <= 0.1) if key == last else ("", None)
+            row(f"{text} at {key}, warm ms", size(key, field), ms, goal[0], goal[1])
+        if len(keys) > 1:
+            row(
+                f"  {last} ÷ {first}",
+                quotient(("sizes", last, field), ("sizes", first, field)),
+                ratio,
+                "≤ 1.5",
+                lambda v: v <= 1.5,
+            )
+    for key in keys:
+        row(f"DuckDB over the raw events at {key}, warm ms", size(key, "duckdb_s"), ms)
+        row(
+            "  report ÷ DuckDB",
+            quotient(("sizes", key, "report_s"), ("sizes", key, "duckdb_s")),
+            ratio,
+            "≤ 0.5",
+            lambda v: v <= 0.5,
+        )
+    row(
+        "DuckDB's numbers equal the report's",
+        lambda r: all(not e["duckdb_differences"] for e in r["sizes"].values()),
+        yes,
+        "equal",
+        bool,
+    )
+    for key in keys:
+        row(
+            f"refresh after {FRESH_EVENTS // 1000}k new events on {key}, ms",
+            size(key, "refresh_s"),
+            ms,
+        )
+    if len(keys) > 1:
+        row(
+            "  slowest ÷ fastest",
+            lambda r: (
+                max(e["refresh_s"] for e in r["sizes"].values())
+                / min(e["refresh_s"] for e in r["sizes"].values())
+            ),
+            ratio,
+            "≤ 1.5",
+            lambda v: v <= 1.5,
+        )
+    for key in keys:
+        row(f"refresh of the fill to {key}, s", size(key, "refresh_fill_s"), lambda v: f"{v:.1f}")
+    for kind, text in (("page", "journey page"), ("breakdown_page", "  broken down by device")):
+        row(
+            f"{text} after junk keys, warm ms",
+            pick(kind, "warm_s"),
+            ms,
+            "≤ 1,000 ms",
+            lambda v: v <= 1,
+        )
+        row(
+            "  its HTML, KB",
+            pick(kind, "bytes"),
+            lambda v: f"{v / 1024:,.0f}",
+            "≤ 1,024 KB",
+            lambda v: v <= 2**20,
+        )
+    for key in keys:
+        if not any("reference_s" in r["sizes"][key] for r in results.values()):
+            row(f"reports' counts equal the reference's at {key}", lambda r: "not run", str)
+            continue
+        row(
+            f"reports' counts equal the reference's at {key}",
+            checked(key),
+            str,
+            "equal",
+            lambda v: v != "NO",
+        )
+        row(
+            "  largest relative difference of a median",
+            size(key, "largest_median"),
+            lambda v: f"{v:.2%}",
+            "≤ 1 %",
+            lambda v: v <= 0.01,
+        )
+        row("  the reference's time, s", size(key, "reference_s"), lambda v: f"{v:.0f}")
+    if any("ingest" in r for r in results.values()):
+        for part, text in (("bulk", "bulk ÷ storage ceiling"), ("small", "small ÷ bare Flask")):
+            row(
+                f"ingest {text}: without / with refresher",
+                both(("ingest", part), ("ingest", f"{part}_refreshed")),
+                lambda v: f"{v[0]:.2f} / {v[1]:.2f}",
+            )
+            row(
+                "  with ÷ without",
+                pick("ingest", f"{part}_ratio"),
+                ratio,
+                "≥ 0.95",
+                lambda v: v >= 0.95,
+            )
+        row(
+            "  every event stored and summarised",
+            lambda r: r["ingest"]["kept_up"] and r["ingest"]["verified"],
+            yes,
+            "yes",
+            bool,
+        )
+    return out
+
+
+def _checked(entry: Entry) -> str:
+    if "reference_differences" not in entry:
+        return "not run"
+    return "NO" if entry["reference_differences"] else "yes"
+
+
+def table(results: dict[str, Entry], sizes: list[int]) -> str:
+    """The results as a Markdown table: one column per database, then the goal and ``ok``."""
+    found = rows(results, sizes)
+    head = ["", *results, "goal", "ok"]
+    lines = [[text, *cells, goal, ok] for text, cells, goal, ok in found]
+    widths = [max(len(line[i]) for line in [head, *lines]) for i in range(len(head))]
+
+    def line(values: list[str]) -> str:
+        first, *rest = values
+        padded = [first.ljust(widths[0])] + [
+            v.rjust(w) for v, w in zip(rest, widths[1:], strict=True)
+        ]
+        return "| " + " | ".join(padded) + " |"
+
+    rule = "|" + "|".join("-" * (w + 1) + (":" if n else "-") for n, w in enumerate(widths)) + "|"
+    return "\n".join([line(head), rule, *map(line, lines)])
+
+
+def mismatches(results: dict[str, Entry]) -> list[str]:
+    """Every difference found, from DuckDB's numbers and from the reference, by database."""
+    out = []
+    for name, result in results.items():
+        for key, entry in result["sizes"].items():
+            for line in entry["duckdb_differences"]:
+                out.append(f"{name} {key} report vs DuckDB {line}")
+            for line in entry.get("reference_differences", []):
+                out.append(f"{name} {key} report vs reference, {line}")
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.reports", description=__doc__.split("\n", 1)[0]
     )
-    parser.add_argument("--full", action="store_true", help="also 10M events (long)")
+    parser.add_argument(
+        "--sizes",
+        default=",".join(map(str, SIZES)),
+        help="events in the window, comma-separated, ascending (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--reference-max",
+        type=int,
+        default=1_000_000,
+        help="check against the reference up to this many events (default: %(default)s; it "
+        "reads every event into Python: about 5 minutes at 1M)",
+    )
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-sqlite", action="store_true")
-    parser.add_argument(
-        "--scale",
-        type=float,
-        default=1.0,
-        help="multiply every size, for a quick try (0.05); labels stay",
-    )
+    parser.add_argument("--no-ingest", action="store_true", help="skip the ingest ratios")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args(argv)
+    sizes = sorted(int(size) for size in args.sizes.split(","))
     started = time.perf_counter()
-    results: dict[str, dict[str, Any]] = {}
-    with tempfile.TemporaryDirectory(prefix="journey-bench-reports-") as scratch:
+    results: dict[str, Entry] = {}
+    notes: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="journey-bench-reports-") as folder:
+        scratch = Path(folder)
+
+        def sqlite(name: str) -> str:
+            return f"sqlite:///{scratch / name}.sqlite3"
+
         if not args.no_sqlite:
             results["SQLite"] = measure(
-                "SQLite", f"sqlite:///{Path(scratch) / 'r.sqlite3'}", args.full, args.scale
+                "SQLite", sqlite("reports"), sizes, scratch, args.reference_max
             )
+            if not args.no_ingest:
+                results["SQLite"]["ingest"] = ingest(scratch, sqlite, "SQLite")
         missing = servers.postgres_missing()
         if missing:
-            print(f"PostgreSQL skipped: {missing}", file=sys.stderr)
+            notes.append(f"PostgreSQL skipped: {missing}")
+            progress(notes[-1])
         elif not args.no_postgres:
             with servers.postgres() as prefix:
-                url = servers.create_postgres_database(prefix, "bench_reports")
-                results["PostgreSQL"] = measure("PostgreSQL", url, args.full, args.scale)
+
+                def postgres(name: str) -> str:
+                    return servers.create_postgres_database(prefix, f"bench_{name}")
+
+                results["PostgreSQL"] = measure(
+                    "PostgreSQL", postgres("reports"), sizes, scratch, args.reference_max
+                )
+                if not args.no_ingest:
+                    results["PostgreSQL"]["ingest"] = ingest(scratch, postgres, "PostgreSQL")
     machine = report.machine()
-    print(table(results, args.full))
+    machine["duckdb"] = duckdb.__version__
+    machine["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    seconds = time.perf_counter() - started
+    if args.json:
+        found = {"sizes": sizes, "results": results, "machine": machine, "seconds": seconds}
+        print(json.dumps({**found, "notes": notes}, indent=2, default=str))
+        return 0
+    print(table(results, sizes))
+    for line in mismatches(results):
+        print(line)
     print(
         f"\n{machine['cpus']} CPUs ({machine['cpu_model']}), Python {machine['python']}, "
-        f"SQLite {machine['sqlite']}; whole run {time.perf_counter() - started:.0f} s"
+        f"SQLite {machine['sqlite']}, DuckDB {machine['duckdb']}; whole run {seconds:.0f} s, "
+        f"peak RSS {machine['peak_rss_mib']:,.0f} MiB"
     )
+    for note in notes:
+        print(note)
     return 0
 
 

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from flask import Flask
+from peewee import Database
 
 from flask_journey import Journey, tenants
 
@@ -26,22 +27,20 @@ from .dashboard import COLUMNS, JOURNEY, ORG, ROWS_PER_INSERT, STEPS, _time, bui
 PER_SESSION = 500
 
 
-def junk(app: Flask, count: int) -> int:
-    """Write ``count`` junk step keys and ``count`` junk field keys; return the events written."""
-    state = app.extensions["journey"]
-    database = state.database
-    journey_id = tenants.by_slugs(ORG, JOURNEY, state.tenants).journey.id
+def junk(database: Database, journey_id: int, step: str, count: int) -> int:
+    """Write ``count`` junk step keys and ``count`` junk field keys (on ``step``) into the
+    journey, in sessions of the last hours; return the events written."""
     start = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - dt.timedelta(hours=3)
     rows = []
     for kind in ("step_view", "field_focus"):
         for n in range(count):
             stamp = (start + dt.timedelta(milliseconds=n)).isoformat(" ", "microseconds")
             session = f"junk-{kind}-{n // PER_SESSION}"
-            step, field = (f"junk-step-{n}", None) if kind == "step_view" else (STEPS[1], f"j{n}")
+            pair = (f"junk-step-{n}", None) if kind == "step_view" else (step, f"j{n}")
             device = ("desktop", "mobile", "tablet")[n // PER_SESSION % 3]
-            row = (journey_id, f"{session}-{n}", "journey", kind, stamp, stamp, session, step)
-            rows.append((*row, field, None, device, None, None, None, "https://bench.example/"))
-    placeholders = "(" + ", ".join("?" * len(COLUMNS)) + ")"
+            row = (journey_id, f"{session}-{n}", "journey", kind, stamp, stamp, session, *pair)
+            rows.append((*row, None, device, None, None, None, "https://bench.example/"))
+    placeholders = "(" + ", ".join([database.param] * len(COLUMNS)) + ")"
     with database.atomic():
         for first in range(0, len(rows), ROWS_PER_INSERT):
             chunk = rows[first : first + ROWS_PER_INSERT]
@@ -81,7 +80,8 @@ def main() -> None:
         assert result.exit_code == 0, result.output
     with app.app_context():
         written = build(app, args.events)
-        added = junk(app, args.junk)
+        journey_id = tenants.by_slugs(ORG, JOURNEY, app.extensions["journey"].tenants).journey.id
+        added = junk(app.extensions["journey"].database, journey_id, STEPS[1], args.junk)
     print(f"events: {written:,} of genuine sessions, {added:,} junk ({args.junk:,} of each kind)")
     started = time.perf_counter()
     result = runner.invoke(args=["journey", "refresh"])

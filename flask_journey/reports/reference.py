@@ -656,6 +656,8 @@ def _outcomes(events: list[_Event], sessions: list[_Session]) -> list[dict[str, 
     followed: dict[str, list[_Session]] = defaultdict(list)
     for session in sessions:
         instances = {e.instance_id for e in session.events if e.instance_id is not None}
+        if not instances:
+            continue
         actions = {
             e.name
             for e in events
