@@ -138,8 +138,9 @@ BUCKETED = frozenset(
 def differences(report: Any, expected: Any, path: str = "", *, bound: float = 0.0) -> list[str]:
     """Where ``report`` differs from ``expected``: one ``path: value != expected`` line each.
 
-    With ``bound``, a number of :data:`BUCKETED` differs only when it is further than
-    ``bound`` (relative, and half a millisecond for rounding) from the expected one.
+    With ``bound``, a number of :data:`BUCKETED` (or of a field's ``timeInField``, from the
+    same buckets) differs only when it is further than ``bound`` (relative, and a millisecond
+    for rounding) from the expected one.
     """
     if isinstance(report, dict) and isinstance(expected, dict):
         return [
@@ -160,7 +161,7 @@ def differences(report: Any, expected: Any, path: str = "", *, bound: float = 0.
         ]
     if (
         bound
-        and path.rsplit(".", 1)[-1] in BUCKETED
+        and (path.rsplit(".", 1)[-1] in BUCKETED or ".timeInField." in path)
         and isinstance(report, float)
         and isinstance(expected, float)
         and abs(report - expected) <= bound * abs(expected) + 0.001
