@@ -285,24 +285,33 @@ class Histogram:
     def count(self) -> int:
         return int(sum(count for count, _ in self.buckets.values()))
 
-    def _ranked(self) -> list[tuple[int, float]]:
+    def _ranked(self) -> list[tuple[int, int, float]]:
         return [
-            (int(count), total / count)
-            for _, (count, total) in sorted(self.buckets.items())
+            (index, int(count), total / count)
+            for index, (count, total) in sorted(self.buckets.items())
             if count > 0
         ]
 
-    def _at(self, ranked: Sequence[tuple[int, float]], rank: int) -> float:
-        """The value at a 0-based rank: the mean of the bucket holding it."""
-        for count, mean in ranked:
+    def _at(self, ranked: Sequence[tuple[int, int, float]], rank: int) -> float:
+        """The value at a 0-based rank: spread evenly, around its bucket's mean, over the
+        widest stretch about that mean that stays in the bucket (the mean itself for a bucket
+        of one value; a median of two values in one bucket is their mean)."""
+        for index, count, mean in ranked:
             if rank < count:
-                return mean
+                if index == ZERO or count == 1:
+                    return mean
+                low, high = (
+                    2 ** ((index - _OFFSET) / PER_OCTAVE),
+                    2 ** ((index + 1 - _OFFSET) / PER_OCTAVE),
+                )
+                width = 2 * max(0.0, min(mean - low, high - mean))
+                return mean + ((rank + 0.5) / count - 0.5) * width
             rank -= count
         raise IndexError(rank)
 
     def median(self) -> float | None:
-        """The median, rounded to 3 decimals: each middle value read as the mean of its
-        bucket (exact when that bucket holds one distinct value); None without values."""
+        """The median, rounded to 3 decimals, each middle value read from its bucket
+        (:meth:`_at`); None without values."""
         total = self.count
         if not total:
             return None
@@ -311,7 +320,7 @@ class Histogram:
         return round((low + high) / 2, 3)
 
     def percentile(self, p: int, scale: float = 1) -> float | None:
-        """The nearest-rank ``p``-th percentile, read as the mean of its bucket, divided by
+        """The nearest-rank ``p``-th percentile, read from its bucket (:meth:`_at`), divided by
         ``scale`` and rounded to 3 decimals."""
         total = self.count
         if not total:
