@@ -397,3 +397,25 @@ def test_the_new_numbers_are_csv_tables(app, journey, cli):
         "stepKey,fieldKey,measure,abandoners,completers,difference,pValue,test,significant"
     )
     assert behaviour[1].startswith("details,f,returnRate,0.0,0.0,0.0,")
+
+
+def test_sessions_carrying_one_instance_id_are_one_application(app, journey):
+    """A session naming no application key but carrying seed 002's instance id belongs to that
+    instance's application: saved in one visit, completed in the next."""
+    visits = [
+        [
+            _event(0, 0, "step_view", stepKey="details", instanceId="inst-42"),
+            _event(0, 1, "field_focus", stepKey="details", fieldKey="f", instanceId="inst-42"),
+        ],
+        [
+            _event(1, 3600, "step_view", stepKey="details", instanceId="inst-42"),
+            _event(1, 3630, "submit_success", stepKey="details", instanceId="inst-42"),
+        ],
+        [_event(2, 0, "step_view", stepKey="details")],
+    ]
+    _store(app, visits)
+
+    applications = _report(app)["applications"]
+
+    assert (applications["started"], applications["completed"]) == (2, 1)
+    assert applications["sessionsPerCompletion"] == 2.0

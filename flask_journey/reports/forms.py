@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..applications import KEY
+from ..applications import KEY, instance_key
 from ..models import SessionForm, SessionSummary
 from . import stats
 from .query import Query, rate
@@ -105,13 +105,14 @@ def summarise(events: list[Event]) -> FormRow:
 
 
 def _application(events: list[Event]) -> str | None:
-    """The first application key an event names (a value of another shape is no key)."""
+    """The first application key an event names (a value of another shape is no key), else
+    the key of the first instance id an event carries."""
     for event in events:
         if event.properties and "applicationKey" in str(event.properties):
             found = event.props().get("applicationKey")
             if isinstance(found, str) and KEY.match(found):
                 return found
-    return None
+    return next((instance_key(e.instance_id) for e in events if e.instance_id), None)
 
 
 def _next_change(events: list[Event], after: int, step: str, field: str) -> int | None:

@@ -8,7 +8,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from ..applications import KEY
+from ..applications import KEY, instance_key
 from .forms import (
     COMPLETED,
     EXIT,
@@ -122,7 +122,7 @@ def _applications(sessions: list[Any], events: list[Any]) -> list[list[Visit]]:
                 if isinstance((e.properties or {}).get("applicationKey"), str)
                 and KEY.match(e.properties["applicationKey"])
             ),
-            None,
+            next((instance_key(e.instance_id) for e in own if e.instance_id), None),
         )
         success = next((e for e in own if e.type == "submit_success"), None)
         seconds = None

@@ -55,6 +55,7 @@ class Event:
     url: str | None
     referrer: str | None
     properties: Any
+    instance_id: str | None = None
 
     def props(self) -> dict[str, Any]:
         """The event's properties as a dict (stored as JSON text on some backends)."""
