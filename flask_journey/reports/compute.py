@@ -51,7 +51,6 @@ class _Sql:
     def __init__(self, db: Database, query: Query) -> None:
         self.db = db
         start, end = query.bounds()
-        self.cutoff = self.time(query.now - query.idle)
         clauses = ["s.journey_id = {p}", "s.first_at >= {p}", "s.first_at < {p}"]
         self.params: list[Any] = [query.journey_id, self.time(start), self.time(end)]
         for name, value in sorted(query.filters.items()):
@@ -291,50 +290,41 @@ def _finish(rows: list[dict], order: list[str]) -> None:
 
 def events(sql: _Sql, query: Query) -> dict[str, Any]:
     """The range's events by type and name, pages, referrers, forms and custom events, added up
-    by the database from the hourly counts of the UTC hours whose start falls on a day of the
-    range, local time."""
+    by the database from the hourly counts (kept by local hour of the rollups' time zone: exact
+    for reports in that zone)."""
     start, end = query.bounds()
-    hour = dt.timedelta(hours=1)
-    first, last = query.start.isoformat(), query.end.isoformat()
-    hours = []
-    at = start - hour
-    while at <= end + hour:
-        if first <= query.period(at)[:10] <= last:
-            hours.append(at)
-        at += hour
     periods = {period: 0 for period in query.periods()}
     types: Counter = Counter()
     pages: Counter = Counter()
     referrers: Counter = Counter()
     custom: dict[tuple, list[float]] = defaultdict(lambda: [0, 0.0])
-    if hours:
-        where = "journey_id = {p} AND hour >= {p} AND hour <= {p}"
-        span = [query.journey_id, sql.time(hours[0]), sql.time(hours[-1])]
-        for at, count in sql.run(
-            f"SELECT hour, SUM(count) FROM {_HOURLY} WHERE {where} AND kind = 'type' GROUP BY hour",
-            span,
+    where = "journey_id = {p} AND hour >= {p} AND hour < {p}"
+    span = [query.journey_id, sql.time(start), sql.time(end)]
+    for at, count in sql.run(
+        f"SELECT hour, SUM(count) FROM {_HOURLY} WHERE {where} AND kind = 'type' GROUP BY hour",
+        span,
+    ):
+        period = query.period(_time(at))
+        periods[period] = periods.get(period, 0) + int(count)
+    for kind, key1, key2, key3, count, value_sum in sql.run(
+        f"SELECT kind, key1, key2, key3, SUM(count), SUM(value_sum) FROM {_HOURLY}"
+        f" WHERE {where} AND kind IN ('type', 'custom') GROUP BY kind, key1, key2, key3",
+        span,
+    ):
+        if kind == "type":
+            types[(key1, key2 or None)] += int(count)
+        else:
+            entry = custom[(key1, key2 or None, key3 or None)]
+            entry[0] += int(count)
+            entry[1] += float(value_sum)
+    for kind, found in (("page", pages), ("referrer", referrers)):
+        # The most frequent first: a few more than are shown, ties settled below.
+        for key1, count in sql.run(
+            f"SELECT key1, SUM(count) AS c FROM {_HOURLY} WHERE {where} AND kind = {{p}}"
+            f" GROUP BY key1 ORDER BY c DESC LIMIT {10 * TOP_EVENTS}",
+            [*span, kind],
         ):
-            period = query.period(_time(at))
-            periods[period] = periods.get(period, 0) + int(count)
-        for kind, key1, key2, key3, count, value_sum in sql.run(
-            f"SELECT kind, key1, key2, key3, SUM(count), SUM(value_sum) FROM {_HOURLY}"
-            f" WHERE {where} AND kind IN ('type', 'custom') GROUP BY kind, key1, key2, key3",
-            span,
-        ):
-            if kind == "type":
-                types[(key1, key2 or None)] += int(count)
-            else:
-                entry = custom[(key1, key2 or None, key3 or None)]
-                entry[0] += int(count)
-                entry[1] += float(value_sum)
-        for kind, found in (("page", pages), ("referrer", referrers)):
-            # The most frequent first: a few more than are shown, ties settled below.
-            for key1, count in sql.run(
-                f"SELECT key1, SUM(count) AS c FROM {_HOURLY} WHERE {where} AND kind = {{p}}"
-                f" GROUP BY key1 ORDER BY c DESC LIMIT {10 * TOP_EVENTS}",
-                [*span, kind],
-            ):
-                found[(key1 or None) if kind == "page" else key1] += int(count)
+            found[(key1 or None) if kind == "page" else key1] += int(count)
     forms = Counter({name: n for (kind, name), n in types.items() if kind == "form"})
     return {
         "total": sum(types.values()),
@@ -370,27 +360,26 @@ def _top(counts: Counter, limit: int | None) -> list[tuple[Any, int]]:
 
 
 def _in_events_range(query: Query, at: Any) -> bool:
-    """Whether an event is among the range's other events: its UTC hour starts on a day of the
-    range, local time."""
-    hour = _time(at).replace(minute=0, second=0, microsecond=0)
-    return query.start.isoformat() <= query.period(hour)[:10] <= query.end.isoformat()
+    """Whether an event is among the range's other events: it occurred on a day of the range,
+    local time."""
+    start, end = query.bounds()
+    return start <= _time(at) < end
 
 
 def users(sql: _Sql, query: Query) -> dict[str, Any]:
     """The people of the range's identify and stage events, one per person however named
     (:mod:`flask_journey.identities`), and how many reached each stage in the range."""
     start, end = query.bounds()
-    hour = dt.timedelta(hours=1)
     joins = RESOLVE_JOINS.format(links=LINKS_TABLE)
     identified: set[str] = set()
     reached: dict[str, set[str]] = {stage: set() for stage in USER_STAGES}
-    for kind, name, at, user in sql.run(
-        f"SELECT e.type, e.name, e.occurred_at, {RESOLVE_SQL} FROM {_EVENT} e{joins}"
+    for kind, name, user in sql.run(
+        f"SELECT e.type, e.name, {RESOLVE_SQL} FROM {_EVENT} e{joins}"
         " WHERE e.journey_id = {p} AND e.type IN ('identify', 'stage')"
         " AND e.occurred_at >= {p} AND e.occurred_at < {p}",
-        [query.journey_id, sql.time(start - hour), sql.time(end + hour)],
+        [query.journey_id, sql.time(start), sql.time(end)],
     ):
-        if user is None or not _in_events_range(query, at):
+        if user is None:
             continue
         identified.add(user)
         if kind == "stage" and name in reached:

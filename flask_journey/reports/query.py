@@ -9,7 +9,6 @@ The fast computation (:mod:`.compute`, from the summaries) and the reference com
 from __future__ import annotations
 
 import datetime as dt
-import math
 import statistics
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -109,27 +108,6 @@ class Query:
             hours.append(self.period(at))
             at += dt.timedelta(hours=1)
         return list(dict.fromkeys(hours))
-
-    def bucket_seconds(self) -> int:
-        """The longest stretch of UTC time, dividing an hour, such that every trend period of
-        the range starts on a multiple of it (since the epoch): an hour in UTC, half an hour in
-        India, a quarter in Nepal. Sessions counted by such stretches add up to exact periods."""
-        start, end = self.bounds()
-        if self.hourly:
-            boundaries, at = [], start
-            while at <= end:
-                local = at.replace(tzinfo=dt.timezone.utc).astimezone(self.zone)
-                boundaries.append(at - dt.timedelta(minutes=local.minute, seconds=local.second))
-                at += dt.timedelta(hours=1)
-        else:
-            days = (self.end - self.start).days + 1
-            boundaries = [
-                local_midnight(self.start + dt.timedelta(days=n), self.zone) for n in range(days)
-            ]
-        length = 3600
-        for boundary in boundaries:
-            length = math.gcd(length, int((boundary - EPOCH).total_seconds()) % 3600)
-        return length
 
     def period(self, when: dt.datetime) -> str:
         """The trend period a naive UTC time falls in."""

@@ -513,15 +513,13 @@ def _trend(sessions: list[_Session], query: Query) -> dict[str, Any]:
 
 
 def _other_events(events: list[_Event], query: Query) -> dict[str, Any]:
-    """Every event of the journey whose UTC hour starts on a day of the range, local time."""
+    """Every event of the journey that occurred on a day of the range, local time."""
     periods = {period: 0 for period in query.periods()}
     in_range = []
     for event in events:
-        hour = event.occurred_at.replace(minute=0, second=0, microsecond=0)
-        local_day = hour.replace(tzinfo=dt.timezone.utc).astimezone(query.zone).date()
-        if query.start <= local_day <= query.end:
+        if _in_events_range(event.occurred_at, query):
             in_range.append(event)
-            periods[query.period(hour)] += 1
+            periods[query.period(event.occurred_at)] += 1
     types = Counter((e.type, e.name) for e in in_range)
     views = [e for e in in_range if e.type in PAGEVIEW_TYPES]
     pages = Counter(e.path for e in views if e.path is not None)
@@ -568,8 +566,7 @@ def _nullable(value: str | None) -> tuple[bool, str]:
 
 
 def _in_events_range(at: dt.datetime, query: Query) -> bool:
-    hour = at.replace(minute=0, second=0, microsecond=0)
-    local_day = hour.replace(tzinfo=dt.timezone.utc).astimezone(query.zone).date()
+    local_day = at.replace(tzinfo=dt.timezone.utc).astimezone(query.zone).date()
     return query.start <= local_day <= query.end
 
 

@@ -277,10 +277,12 @@ def _store_page_labels(db: Database, labels: dict[tuple[int, str], str]) -> None
 
 
 def _counts(
-    rows: list[ChunkEvent], vocabularies: dict[int, Vocabulary]
+    rows: list[ChunkEvent], vocabularies: dict[int, Vocabulary], zone: ZoneInfo
 ) -> dict[tuple, list[float]]:
-    """The hourly counts a chunk of events adds, ``{(journey, hour, kind, keys...): [n, sum]}``."""
+    """The hourly counts a chunk of events adds, ``{(journey, hour, kind, keys...): [n, sum]}``:
+    ``hour`` is the start (UTC) of the local hour of ``zone`` the event occurred in."""
     added: dict[tuple, list[float]] = defaultdict(lambda: [0, 0.0])
+    local_hour = _local_hours(zone)
     for row in rows:
         journey, name, category, label = row.journey_id, row.name, row.category, row.label
         path, value, event = row.path, row.value, row.event
@@ -288,7 +290,7 @@ def _counts(
         if name is not None:
             folded = vocabularies[journey].fold(*_keys(event), name, category, label)
             name, category, label = folded.name, folded.category, folded.label
-        hour = event.occurred_at.replace(minute=0, second=0, microsecond=0)
+        hour = local_hour(event.occurred_at)
         added[(journey, hour, "type", kind, (name or "")[:256], "")][0] += 1
         if kind in PAGEVIEW_TYPES:
             added[(journey, hour, "page", (path or "")[:512], "", "")][0] += 1
@@ -300,6 +302,25 @@ def _counts(
             added[key][0] += 1
             added[key][1] += value or 0.0
     return added
+
+
+def _local_hours(zone: ZoneInfo) -> Callable[[dt.datetime], dt.datetime]:
+    """A function from a naive UTC time to the start (naive UTC) of its local hour in ``zone``:
+    the UTC hour's start, moved by the minutes of the zone's offset then (cached per hour)."""
+    minutes: dict[dt.datetime, int] = {}
+    hour = dt.timedelta(hours=1)
+
+    def start(at: dt.datetime) -> dt.datetime:
+        utc_hour = at.replace(minute=0, second=0, microsecond=0)
+        shift = minutes.get(utc_hour)
+        if shift is None:
+            offset = utc_hour.replace(tzinfo=dt.timezone.utc).astimezone(zone).utcoffset()
+            assert offset is not None
+            shift = minutes[utc_hour] = int(-offset.total_seconds() // 60) % 60
+        begins = utc_hour + dt.timedelta(minutes=shift)
+        return begins if at >= begins else begins - hour
+
+    return start
 
 
 _COUNT_COLUMNS = ("journey_id", "hour", "kind", "key1", "key2", "key3", "count", "value_sum")
@@ -553,9 +574,7 @@ def _refresh_chunk(db: Database, limits: Limits, rolling: Rolling) -> tuple[int,
                 continue  # another refresh stored this chunk meanwhile
             _store_vocabularies(db, vocabularies)
             _store_page_labels(db, _page_labels(rows, vocabularies))
-            _add_counts(db, _counts(rows, vocabularies))
-            if rollups.zone_of(db) != rolling.timezone:
-                rollups.forget(db)
+            _add_counts(db, _counts(rows, vocabularies, ZoneInfo(rolling.timezone)))
             contexts = rollups.Contexts(db, ZoneInfo(rolling.timezone))
             deltas: rollups.Deltas = {}
             for journey_id, sessions in summaries.items():
@@ -586,12 +605,14 @@ def refresh(
     """Bring the summaries and rollups up to date with every event committed so far.
 
     ``limits`` bound each journey's vocabulary (default: the ``JOURNEY_MAX_*`` defaults);
-    ``rolling`` gives the rollups' time zone and the idle time that ends a session (default:
-    UTC, 30 minutes; a new time zone rolls every session up again); ``progress`` is called
-    with the number of events read after each chunk.
+    ``rolling`` gives the rollups' (and hourly counts') time zone and the idle time that ends a
+    session (default: UTC, 30 minutes; a new time zone rebuilds them all); ``progress`` is
+    called with the number of events read after each chunk.
     """
     limits = limits or Limits.default()
     rolling = rolling or Rolling()
+    if rollups.zone_of(db) not in (None, rolling.timezone):
+        return rebuild(db, limits=limits, progress=progress, rolling=rolling)
     done = Refreshed()
     with using(db):
         while True:

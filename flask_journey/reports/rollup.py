@@ -83,8 +83,8 @@ class SessionSeen:
     application: str | None = None
 
     def closed(self, cutoff: dt.datetime) -> bool:
-        """Whether the session is over: it ended, or nothing happened since ``cutoff``."""
-        return bool(self.ended) or self.last_at < cutoff
+        """Whether the session is over: it ended, or nothing happened after ``cutoff``."""
+        return bool(self.ended) or self.last_at <= cutoff
 
     def segment(self, name: str) -> str:
         return self.segments.get(SEGMENTS[name]) or NONE

@@ -259,7 +259,7 @@ def roll_over(db: Database, cutoff: dt.datetime, contexts: Contexts, deltas: Del
     how many."""
     found = load(
         db,
-        f"s.rolled = 0 AND (s.ended <> 0 OR s.last_at < {{p}}) ORDER BY s.id LIMIT {ROLL_LIMIT}",
+        f"s.rolled = 0 AND (s.ended <> 0 OR s.last_at <= {{p}}) ORDER BY s.id LIMIT {ROLL_LIMIT}",
         [db_time(db, cutoff)],
     )
     for journey_id, session in found.values():
@@ -404,7 +404,7 @@ def sums(
     # Sessions not rolled up, and rolled-up sessions open at ``now`` (a report of the past).
     rows = load(
         db,
-        f"{where.sql} AND (s.rolled = 0 OR (s.ended = 0 AND s.last_at >= {{p}}))",
+        f"{where.sql} AND (s.rolled = 0 OR (s.ended = 0 AND s.last_at > {{p}}))",
         [*where.params, db_time(db, cutoff)],
     )
     rolled = _rolled_ids(db, list(rows))
