@@ -288,6 +288,9 @@ class Settings:
     max_reasons: int = setting(
         50, positive_int, "Drop-off reasons a journey's reports show on their own."
     )
+    max_segment_values: int = setting(
+        100, positive_int, "Values of each segment a journey's rollups sum on their own."
+    )
     dashboard_url: str | None = setting(
         "/journey", optional(url_path), "Where the dashboard is mounted; None leaves it out."
     )

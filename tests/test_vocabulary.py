@@ -297,3 +297,39 @@ def test_error_types_and_reasons_without_a_value_are_unknown_and_fold_like_the_o
     assert _folded(vocabulary, "validation_error", error_type="tooLong").error_type == OTHER
     assert _folded(vocabulary, "dropoff_signal", properties={"reason": "idle"}).reason == "idle"
     assert _folded(vocabulary, "dropoff_signal").reason == OTHER
+
+
+def test_segment_values_beyond_the_limit_are_summed_as_other(make_app):
+    """Forty traffic sources through HTTP, three kept apart: the rollups hold four source values
+    whatever a sender invents, the report and a breakdown list (other) with the rest, and a
+    filter on a folded value still counts its one session."""
+    app = make_app(JOURNEY_MAX_SEGMENT_VALUES=3, JOURNEY_REPORT_MAX_STALENESS=0)
+    assert app.test_cli_runner().invoke(args=["journey", "init-db"]).exit_code == 0
+    with app.app_context():
+        api.create_journey(api.create_organization(ORG), JOURNEY, steps=STEPS)
+    client = app.test_client()
+    sessions = [
+        event(
+            "session_end",
+            n,
+            sessionId=f"s{n}",
+            ts=_at(n),
+            url=f"https://grants.example.com/apply?utm_source=junk-{n:02d}",
+        )
+        for n in range(40)
+    ]
+    assert post(client, batch(*sessions), {"Content-Type": "application/json"}).status_code == 204
+
+    with app.app_context():
+        report = api.report(ORG, JOURNEY, breakdown="source")
+        filtered = api.report(ORG, JOURNEY, filters={"source": "junk-39"})
+        database = app.extensions["journey"].database
+        kept = database.execute_sql(
+            "SELECT COUNT(DISTINCT value) FROM journey_rollup WHERE segment = 'source'"
+        ).fetchone()[0]
+
+    assert kept == 4
+    assert report["segments"]["source"][OTHER] == 37
+    assert sum(report["segments"]["source"].values()) == 40
+    assert {v["value"]: v["totals"]["sessions"] for v in report["breakdownValues"]}[OTHER] == 37
+    assert filtered["totals"]["sessions"] == 1

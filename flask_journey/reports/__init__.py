@@ -183,6 +183,7 @@ def _query(
         now,
         tuple(journey.optional_steps()),
         dt.timedelta(days=settings.application_idle_days),
+        settings.max_segment_values,
     )
     return query, last
 
@@ -196,7 +197,11 @@ def default_policy(settings: Settings) -> RefreshWhenOlder:
 def rolling(settings: Settings) -> Rolling:
     """How an app's refreshes keep the rollups: in its report time zone, a session over after
     its idle minutes."""
-    return Rolling(settings.report_timezone, dt.timedelta(minutes=settings.session_idle_minutes))
+    return Rolling(
+        settings.report_timezone,
+        dt.timedelta(minutes=settings.session_idle_minutes),
+        settings.max_segment_values,
+    )
 
 
 def _labelled(

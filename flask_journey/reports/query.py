@@ -72,6 +72,9 @@ class Query:
     optional: tuple[str, ...] = ()
     #: How long an uncompleted application may go without events and still count as saved.
     application_idle: dt.timedelta = dt.timedelta(days=30)
+    #: How many values of each segment the rollups sum on their own
+    #: (``JOURNEY_MAX_SEGMENT_VALUES``).
+    segment_values: int = 100
 
     @property
     def zone(self) -> ZoneInfo:

@@ -115,6 +115,9 @@ class Rolling:
 
     timezone: str = "UTC"
     idle: dt.timedelta = dt.timedelta(minutes=30)
+    #: How many values of each segment the rollups sum on their own
+    #: (``JOURNEY_MAX_SEGMENT_VALUES``).
+    segment_values: int = 100
 
 
 @dataclass
@@ -214,7 +217,9 @@ def _vocabularies(db: Database, rows: list[ChunkEvent], limits: Limits) -> dict[
         known = [
             (kind, decode(kind, value))
             for kind, value in db.execute_sql(
-                f"SELECT kind, value FROM {table} WHERE journey_id = {db.param}", (journey_id,)
+                f"SELECT kind, value FROM {table} WHERE journey_id = {db.param}"
+                " AND kind <> 'segment'",
+                (journey_id,),
             ).fetchall()
         ]
         steps = JourneySteps.get_or_none(JourneySteps.journey == journey_id)
@@ -575,13 +580,14 @@ def _refresh_chunk(db: Database, limits: Limits, rolling: Rolling) -> tuple[int,
             _store_vocabularies(db, vocabularies)
             _store_page_labels(db, _page_labels(rows, vocabularies))
             _add_counts(db, _counts(rows, vocabularies, ZoneInfo(rolling.timezone)))
-            contexts = rollups.Contexts(db, ZoneInfo(rolling.timezone))
+            contexts = rollups.Contexts(db, ZoneInfo(rolling.timezone), rolling.segment_values)
             deltas: rollups.Deltas = {}
             for journey_id, sessions in summaries.items():
                 rollups.take_out(db, journey_id, list(sessions), contexts, deltas)
                 _store_sessions(db, journey_id, sessions)
             rolled = rollups.roll_over(db, utcnow() - rolling.idle, contexts, deltas)
             rollups.write(db, deltas)
+            contexts.store(db)
             values = {
                 "watermark": ids[-1] if ids else watermark,
                 "gaps": json.dumps(next_gaps),
@@ -661,7 +667,7 @@ def forget_before(db: Database, before: dt.datetime, journeys: Any = None) -> No
             hours = hours.where(HourlyCount.journey.in_(journeys))
         zone = rollups.zone_of(db)
         if zone is not None:
-            contexts = rollups.Contexts(db, ZoneInfo(zone))
+            contexts = rollups.Contexts(db, ZoneInfo(zone), 0)
             deltas: rollups.Deltas = {}
             rolled = [row.id for row in old.where(SessionSummary.rolled == 1)]
             for part in _chunks(rolled):
@@ -692,7 +698,7 @@ def folded(db: Database, journey_id: int) -> dict[str, int]:
     with using(db):
         state = RefreshState.get_or_none(RefreshState.id == 1)
         known = VocabularyValue.select(VocabularyValue.kind, VocabularyValue.value).where(
-            VocabularyValue.journey == journey_id
+            VocabularyValue.journey == journey_id, VocabularyValue.kind != "segment"
         )
         vocabulary = Vocabulary(
             Limits.default(), (), [(kind, decode(kind, value)) for kind, value in known.tuples()]

@@ -116,15 +116,55 @@ def field_seen(
 @dataclass(frozen=True)
 class Journey:
     """What a session's contribution depends on besides the session: the order drop-offs are
-    measured in (configured steps, then the others as the journey first saw them) and the
-    optional steps, which a step's sessions are never said to come from."""
+    measured in (configured steps, then the others as the journey first saw them), the
+    optional steps, which a step's sessions are never said to come from, and the segment values
+    the rollups sum on their own (:class:`SegmentValues`)."""
 
     ranks: Mapping[str, int]
     optional: frozenset[str]
     zone: ZoneInfo
+    values: SegmentValues = field(default_factory=lambda: SegmentValues(None))
 
     def rank(self, step: str) -> tuple[int, str]:
         return (self.ranks.get(step, len(self.ranks)), step)
+
+
+#: What a segment value beyond a journey's limit is summed as.
+OTHER_VALUE = "(other)"
+
+
+class SegmentValues:
+    """The values of each segment a journey's rollups sum on their own: at most ``limit`` per
+    segment (None: no limit), admitted as sessions are rolled up, the rest summed as
+    :data:`OTHER_VALUE`. A value is never taken back, so a session is taken out of the rollups
+    under the value it was added under."""
+
+    def __init__(
+        self, limit: int | None, known: Iterable[tuple[str, str]] = (), admitting: bool = False
+    ) -> None:
+        self.limit = limit
+        self.admitting = admitting
+        self.known: dict[str, set[str]] = defaultdict(set)
+        for name, value in known:
+            self.known[name].add(value)
+        self.added: list[tuple[str, str]] = []
+
+    def __call__(self, name: str, value: str) -> str:
+        """The value a session of ``value`` is summed under (admitting it if there is room and
+        this is the refresh; a report counts a value with room left as itself)."""
+        known = self.known[name]
+        if self.limit is None or value in known:
+            return value
+        if len(known) >= self.limit:
+            return OTHER_VALUE
+        if self.admitting:
+            known.add(value)
+            self.added.append((name, value))
+        return value
+
+    def admitted(self, name: str, value: str) -> bool:
+        """Whether the rollups hold a value's sessions apart from the others'."""
+        return self.limit is None or value in self.known[name]
 
 
 def contribution(session: SessionSeen, closed: bool, journey: Journey) -> dict[Key, list[float]]:
@@ -149,7 +189,7 @@ def contribution(session: SessionSeen, closed: bool, journey: Journey) -> dict[K
     local = session.first_at.replace(tzinfo=dt.timezone.utc).astimezone(journey.zone)
     hour = f"{local.hour:02d}"
     for name in SEGMENTS:
-        add("segment", name, session.segment(name))
+        add("segment", name, journey.values(name, session.segment(name)))
     for metric, n in (
         ("sessions", 1),
         ("starters", session.started),
@@ -259,11 +299,12 @@ def local_day(session: SessionSeen, zone: ZoneInfo) -> str:
     return session.first_at.replace(tzinfo=dt.timezone.utc).astimezone(zone).date().isoformat()
 
 
-def selectors(session: SessionSeen) -> Iterator[tuple[str, str]]:
-    """The rollups a session counts in: all sessions (``('', '')``), and each segment's value."""
+def selectors(session: SessionSeen, journey: Journey) -> Iterator[tuple[str, str]]:
+    """The rollups a session counts in: all sessions (``('', '')``), and each segment's value
+    (or :data:`OTHER_VALUE`)."""
     yield "", ""
     for name in SEGMENTS:
-        yield name, session.segment(name)
+        yield name, journey.values(name, session.segment(name))
 
 
 class Histogram:

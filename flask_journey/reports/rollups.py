@@ -155,24 +155,36 @@ def journey(
     zone: ZoneInfo,
     configured: Iterable[str] | None = None,
     optional: Iterable[str] | None = None,
+    segment_values: int | None = None,
+    admitting: bool = False,
 ) -> rollup.Journey:
     """What contributions of a journey's sessions depend on: its configured steps, then the
-    other steps in the order its vocabulary admitted them, and its optional steps (read from
-    the journey when not given)."""
+    other steps in the order its vocabulary admitted them, its optional steps (read from the
+    journey when not given), and the segment values its rollups sum on their own, at most
+    ``segment_values`` of each (admitting more as sessions are rolled up when ``admitting``)."""
     if configured is None or optional is None:
         kept = JourneySteps.get_or_none(JourneySteps.journey == journey_id)
         configured = list(kept.steps) if kept else []
         optional = (kept.optional or []) if kept else []
     steps = list(configured)
+    values = []
     table = VocabularyValue._meta.table_name
-    for (value,) in _run(
+    for kind, value in _run(
         db,
-        f"SELECT value FROM {table} WHERE journey_id = {{p}} AND kind = 'step' ORDER BY id",
+        f"SELECT kind, value FROM {table} WHERE journey_id = {{p}}"
+        " AND kind IN ('step', 'segment') ORDER BY id",
         [journey_id],
     ):
-        if value not in steps:
+        if kind == "segment":
+            values.append(tuple(json.loads(value)))
+        elif value not in steps:
             steps.append(value)
-    return rollup.Journey({step: n for n, step in enumerate(steps)}, frozenset(optional), zone)
+    return rollup.Journey(
+        {step: n for n, step in enumerate(steps)},
+        frozenset(optional),
+        zone,
+        rollup.SegmentValues(segment_values, values, admitting),
+    )
 
 
 def add_to(
@@ -187,7 +199,7 @@ def add_to(
     day = rollup.local_day(session, context.zone)
     week = monday(dt.date.fromisoformat(day)).isoformat()
     rows = rollup.contribution(session, closed, context)
-    for segment, value in rollup.selectors(session):
+    for segment, value in rollup.selectors(session, context):
         for key, (n, total) in rows.items():
             if key[0] == "segment" and segment:
                 continue  # which segment values: counted among all sessions only
@@ -226,16 +238,34 @@ def write(db: Database, deltas: Deltas) -> None:
 
 
 class Contexts:
-    """Each journey's :class:`rollup.Journey`, read once per refresh transaction."""
+    """Each journey's :class:`rollup.Journey`, read once per refresh transaction, admitting up
+    to ``segment_values`` values of each segment (0: none, as when sessions are only taken
+    out); :meth:`store` keeps the values admitted."""
 
-    def __init__(self, db: Database, zone: ZoneInfo) -> None:
-        self.db, self.zone = db, zone
+    def __init__(self, db: Database, zone: ZoneInfo, segment_values: int) -> None:
+        self.db, self.zone, self.segment_values = db, zone, segment_values
         self.found: dict[int, rollup.Journey] = {}
 
     def __getitem__(self, journey_id: int) -> rollup.Journey:
         if journey_id not in self.found:
-            self.found[journey_id] = journey(self.db, journey_id, self.zone)
+            self.found[journey_id] = journey(
+                self.db, journey_id, self.zone, None, None, self.segment_values, True
+            )
         return self.found[journey_id]
+
+    def store(self, db: Database) -> None:
+        rows = [
+            (journey_id, "segment", json.dumps(list(value), ensure_ascii=False))
+            for journey_id, context in self.found.items()
+            for value in context.values.added
+        ]
+        table = VocabularyValue._meta.table_name
+        for part in _parts(rows):
+            marks = ", ".join(["({p}, {p}, {p})"] * len(part))
+            db.execute_sql(
+                f"INSERT INTO {table} (journey_id, kind, value) VALUES {marks}".format(p=db.param),
+                [value for row in part for value in row],
+            )
 
 
 def take_out(
@@ -386,9 +416,13 @@ def sums(
     still open at ``query.now`` read row by row; otherwise from every session row of the range.
     """
     where = Where(db, query)
-    context = journey(db, query.journey_id, query.zone, query.steps, query.optional)
+    context = journey(
+        db, query.journey_id, query.zone, query.steps, query.optional, query.segment_values
+    )
     cutoff = query.now - query.idle
     chosen = selector(query) if zone_of(db) == query.timezone else None
+    if chosen and chosen[0] and not context.values.admitted(*chosen):
+        chosen = None  # a value summed as (other): its sessions are read
     if breakdown and query.filters:
         chosen = None  # a breakdown of filtered sessions: two segments at once
     total: Sums = Sums()
@@ -416,7 +450,7 @@ def sums(
     if breakdown:
         values = [value for value, _ in top(total.segment_counts(breakdown))]
         for pk, (_, session) in rows.items():
-            value = session.segment(breakdown)
+            value = context.values(breakdown, session.segment(breakdown))
             if value in values:
                 if pk in rolled:
                     groups[value].add_session(session, True, context, -1)
