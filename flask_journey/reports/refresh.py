@@ -585,7 +585,6 @@ def _refresh_chunk(db: Database, limits: Limits, rolling: Rolling) -> tuple[int,
             for journey_id, sessions in summaries.items():
                 rollups.take_out(db, journey_id, list(sessions), contexts, deltas)
                 _store_sessions(db, journey_id, sessions)
-            rolled = rollups.roll_over(db, utcnow() - rolling.idle, contexts, deltas)
             rollups.write(db, deltas)
             contexts.store(db)
             values = {
@@ -598,7 +597,34 @@ def _refresh_chunk(db: Database, limits: Limits, rolling: Rolling) -> tuple[int,
                 conflict_target=[RefreshState.id], update=values
             ).execute()
         sessions_done = sum(len(sessions) for sessions in summaries.values())
-        return len(rows), sessions_done, len(ids) >= CHUNK or rolled >= rollups.ROLL_LIMIT
+        return len(rows), sessions_done, len(ids) >= CHUNK
+
+
+def _roll_chunk(db: Database, rolling: Rolling) -> int:
+    """Roll up sessions that are over (at most :data:`~.rollups.ROLL_LIMIT`); return how many.
+
+    They are read and added up first, outside any transaction; the short transaction that
+    writes the sums also marks them rolled up, and starts again if another refresh changed
+    one of them meanwhile.
+    """
+    while True:
+        contexts = rollups.Contexts(db, ZoneInfo(rolling.timezone), rolling.segment_values)
+        deltas: rollups.Deltas = {}
+        ids = rollups.roll_over(db, utcnow() - rolling.idle, contexts, deltas)
+        try:
+            with _write_transaction(db):
+                _lock(db)
+                if not rollups.mark_rolled(db, ids):
+                    raise _Raced
+                rollups.write(db, deltas)
+                contexts.store(db)
+        except _Raced:
+            continue
+        return len(ids)
+
+
+class _Raced(Exception):
+    """Another refresh changed what this one read: it reads again."""
 
 
 def refresh(
@@ -628,7 +654,10 @@ def refresh(
             if progress is not None and events:
                 progress(events)
             if not more:
-                return done
+                break
+        while _roll_chunk(db, rolling) >= rollups.ROLL_LIMIT:
+            pass
+    return done
 
 
 def rebuild(

@@ -40,7 +40,7 @@ _SESSION = SessionSummary._meta.table_name
 _FIELD = FieldSummary._meta.table_name
 _FORM = SessionForm._meta.table_name
 #: Sessions rolled up per transaction of a refresh.
-ROLL_LIMIT = 5000
+ROLL_LIMIT = 10_000
 #: Rows per INSERT and ids per IN (...) list: within every backend's parameter limits.
 BATCH = 500
 #: Kinds whose rows a report keeps by day: the trend and the weekly completion times.
@@ -75,8 +75,8 @@ _SESSION_COLUMNS = (
     "last_field",
 )
 
-#: Rollup changes: ``{(journey, grain, day, segment, value, key): [n, total]}``.
-Deltas = dict[tuple[int, str, str, str, str, Key], list[float]]
+#: Rollup changes: ``{(journey, grain, day, segment, value): {key: [n, total]}}``.
+Deltas = dict[tuple[int, str, str, str, str], dict[Key, list[float]]]
 #: The grains of the rollups: the :data:`DAILY` kinds by day (``t``), the others by day (``d``)
 #: and by week (``w``, its Monday): a range reads its whole weeks and the days around them.
 TREND, DAY, WEEK = "t", "d", "w"
@@ -197,19 +197,24 @@ def add_to(
 ) -> None:
     """Add a session's contribution (or take it away: ``sign`` -1) to ``deltas``."""
     day = rollup.local_day(session, context.zone)
-    week = monday(dt.date.fromisoformat(day)).isoformat()
     rows = rollup.contribution(session, closed, context)
+    daily = {key: value for key, value in rows.items() if key[0] in DAILY}
+    others = {key: value for key, value in rows.items() if key[0] not in DAILY}
+    without = {key: value for key, value in others.items() if key[0] != "segment"}
     for segment, value in rollup.selectors(session, context):
-        for key, (n, total) in rows.items():
-            if key[0] == "segment" and segment:
-                continue  # which segment values: counted among all sessions only
-            places = ((TREND, day),) if key[0] in DAILY else ((DAY, day), (WEEK, week))
-            for grain, when in places:
-                entry = deltas.setdefault(
-                    (journey_id, grain, when, segment, value[:256], key), [0, 0.0]
-                )
-                entry[0] += sign * n
-                entry[1] += sign * total
+        value = value[:256]
+        for grain, when, part in (
+            (TREND, day, daily),
+            (DAY, day, without if segment else others),
+        ):
+            into = deltas.setdefault((journey_id, grain, when, segment, value), {})
+            for key, (n, total) in part.items():
+                entry = into.get(key)
+                if entry is None:
+                    into[key] = [sign * n, sign * total]
+                else:
+                    entry[0] += sign * n
+                    entry[1] += sign * total
 
 
 def monday(day: dt.date) -> dt.date:
@@ -217,10 +222,22 @@ def monday(day: dt.date) -> dt.date:
 
 
 def write(db: Database, deltas: Deltas) -> None:
-    """Add ``deltas`` to the rollup rows."""
+    """Add ``deltas`` to the rollup rows, those by day also to their week's."""
+    weeks: Deltas = {}
+    for (journey_id, grain, day, segment, value), found in deltas.items():
+        if grain != DAY:
+            continue
+        week = monday(dt.date.fromisoformat(day)).isoformat()
+        into = weeks.setdefault((journey_id, WEEK, week, segment, value), {})
+        for key, (n, total) in found.items():
+            entry = into.setdefault(key, [0, 0.0])
+            entry[0] += n
+            entry[1] += total
     rows = [
-        (journey_id, grain, day, segment, value, *key, int(n), total)
-        for (journey_id, grain, day, segment, value, key), (n, total) in deltas.items()
+        (*target, *key, int(n), total)
+        for part in (deltas, weeks)
+        for target, sums in part.items()
+        for key, (n, total) in sums.items()
         if n or total
     ]
     conflict = "journey_id, segment, value, grain, day, kind, key1, key2, key3, bucket"
@@ -284,9 +301,9 @@ def take_out(
             add_to(deltas, journey_of, session, True, contexts[journey_of], -1)
 
 
-def roll_over(db: Database, cutoff: dt.datetime, contexts: Contexts, deltas: Deltas) -> int:
-    """Roll up at most :data:`ROLL_LIMIT` sessions that are over and not rolled up yet; return
-    how many."""
+def roll_over(db: Database, cutoff: dt.datetime, contexts: Contexts, deltas: Deltas) -> list[int]:
+    """Add up at most :data:`ROLL_LIMIT` sessions that are over and not rolled up yet into
+    ``deltas``; return their row ids (:func:`mark_rolled` marks them)."""
     found = load(
         db,
         f"s.rolled = 0 AND (s.ended <> 0 OR s.last_at <= {{p}}) ORDER BY s.id LIMIT {ROLL_LIMIT}",
@@ -294,12 +311,23 @@ def roll_over(db: Database, cutoff: dt.datetime, contexts: Contexts, deltas: Del
     )
     for journey_id, session in found.values():
         add_to(deltas, journey_id, session, True, contexts[journey_id])
-    for part in _parts(list(found)):
+    return list(found)
+
+
+def mark_rolled(db: Database, ids: list[int]) -> bool:
+    """Mark sessions rolled up; False when one of them is gone or rolled up already (another
+    refresh got there first)."""
+    marked = 0
+    for part in _parts(ids):
         marks = ", ".join(["{p}"] * len(part))
-        db.execute_sql(
-            f"UPDATE {_SESSION} SET rolled = 1 WHERE id IN ({marks})".format(p=db.param), part
+        cursor = db.execute_sql(
+            f"UPDATE {_SESSION} SET rolled = 1 WHERE rolled = 0 AND id IN ({marks})".format(
+                p=db.param
+            ),
+            part,
         )
-    return len(found)
+        marked += cursor.rowcount
+    return marked == len(ids)
 
 
 def forget(db: Database, journey_id: int | None = None) -> None:
