@@ -463,7 +463,9 @@ class Rollup(BaseModel):
     key3 = TextField()
     bucket = IntegerField()
     n = BigIntegerField()
+    #: The sum of the durations of a duration's bucket, and of their squares.
     total = DoubleField()
+    squares = DoubleField()
 
     class Meta:
         table_name = "journey_rollup"

@@ -220,7 +220,7 @@ def trend(query: Query, found: Sums) -> dict[str, Any]:
     }
     for day, kinds in found.days.items():
         if query.hourly:
-            for (hour, metric, _, _), (n, _) in kinds.get("hour", {}).items():
+            for (hour, metric, _, _), (n, _, _) in kinds.get("hour", {}).items():
                 point = points.get(f"{day}T{hour}:00")
                 if point is not None:
                     point[metric] += int(n)

@@ -26,7 +26,7 @@ from ..applications import KEY, instance_key
 from ..models import SessionForm, SessionSummary
 from . import stats
 from .query import Query, rate
-from .rollup import BINS, Histogram, bucket, coarse
+from .rollup import BINS, Histogram, coarse
 from .rollups import Sums
 from .summary import Event
 
@@ -320,10 +320,12 @@ def _application_numbers(
         finish = next((visit for visit in visits_of if visit.completed), None)
         if finish is not None:
             seconds = (finish.last_at - visits_of[0].first_at).total_seconds()
-            days.add(bucket(seconds), 1, seconds)
+            days.add_value(seconds)
     histogram = found.histograms("single_days").get(("", "", ""))
+    exact = numbers["daysToComplete"]
     if histogram is not None:
         days.merge(histogram)
+        exact = {"p50": days.percentile(50, scale=86400), "p90": days.percentile(90, scale=86400)}
     return {
         "started": started,
         "completed": completed,
@@ -331,10 +333,8 @@ def _application_numbers(
         "abandoned": numbers["abandoned"] + single - done - (saved or 0),
         "completionRate": rate(completed, started),
         "sessionsPerCompletion": round(visits / completed, 4) if completed else None,
-        "daysToComplete": {
-            "p50": days.percentile(50, scale=86400),
-            "p90": days.percentile(90, scale=86400),
-        },
+        # Exact when every completed application was named (their sessions are read).
+        "daysToComplete": exact,
     }
 
 
@@ -451,8 +451,8 @@ def _completion_time(
     for day, kinds in found.days.items():
         local = dt.date.fromisoformat(day)
         week = (local - dt.timedelta(days=local.weekday())).isoformat()
-        for (_, _, _, index), (n, total) in kinds.get("completion_time", {}).items():
-            weeks[week].add(index, n, total)
+        for (_, _, _, index), (n, total, squares) in kinds.get("completion_time", {}).items():
+            weeks[week].add(index, n, total, squares)
     found_times: dict[str, Any] = {
         "sessions": _distribution(
             found.histograms("completion_time").get(("", "", ""), empty),
@@ -473,13 +473,17 @@ def _completion_time(
         ],
     }
     if applications is not None:
-        histogram = Histogram()
-        histogram.merge(found.histograms("single_time").get(("", "", ""), empty))
-        bins = Counter({int(k1): n for k1, _, _, n in found.counts("single_bin")})
-        for _, seconds in applications:
-            histogram.add(bucket(seconds), 1, seconds)
-            bins[coarse(seconds)] += 1
-        found_times["applications"] = _distribution(histogram, bins)
+        single = found.histograms("single_time").get(("", "", ""))
+        if single is None:
+            found_times["applications"] = distribution([seconds for _, seconds in applications])
+        else:
+            histogram = Histogram()
+            histogram.merge(single)
+            bins = Counter({int(k1): n for k1, _, _, n in found.counts("single_bin")})
+            for _, seconds in applications:
+                histogram.add_value(seconds)
+                bins[coarse(seconds)] += 1
+            found_times["applications"] = _distribution(histogram, bins)
     return found_times
 
 
@@ -518,7 +522,7 @@ class Group:
         self.returns += returned
         self.errors += errored
         if seconds is not None:
-            self.times.add(bucket(seconds), 1, seconds)
+            self.times.add_value(seconds)
 
 
 def behaviour_rows(fields: dict[tuple[str, str], tuple[Group, Group]]) -> list[dict[str, Any]]:

@@ -168,12 +168,13 @@ class SegmentValues:
 
 
 def contribution(session: SessionSeen, closed: bool, journey: Journey) -> dict[Key, list[float]]:
-    """The rollup rows one session adds: ``{key: [n, total]}``.
+    """The rollup rows one session adds: ``{key: [n, total, squares]}`` (a duration's bucket
+    keeps the sum of its durations and of their squares).
 
     ``closed``: whether the session counts as over (a rolled-up session always is; a report
     adds the sessions still open as they stand).
     """
-    rows: dict[Key, list[float]] = defaultdict(lambda: [0, 0.0])
+    rows: dict[Key, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
 
     def add(kind: str, k1: str = "", k2: str = "", k3: str = "", n: int = 1) -> None:
         if n:
@@ -183,6 +184,7 @@ def contribution(session: SessionSeen, closed: bool, journey: Journey) -> dict[K
         entry = rows[(kind, k1, k2, k3, bucket(seconds))]
         entry[0] += 1
         entry[1] += seconds
+        entry[2] += seconds * seconds
 
     completed = bool(session.completed)
     abandoned = bool(session.started and closed and not completed)
@@ -308,45 +310,49 @@ def selectors(session: SessionSeen, journey: Journey) -> Iterator[tuple[str, str
 
 
 class Histogram:
-    """The buckets of some durations: ``{bucket: [count, sum]}``."""
+    """The buckets of some durations: ``{bucket: [count, sum, sum of squares]}``."""
 
     def __init__(self) -> None:
-        self.buckets: dict[int, list[float]] = defaultdict(lambda: [0, 0.0])
+        self.buckets: dict[int, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
 
-    def add(self, index: int, count: float, total: float) -> None:
+    def add(self, index: int, count: float, total: float, squares: float) -> None:
         entry = self.buckets[index]
         entry[0] += count
         entry[1] += total
+        entry[2] += squares
+
+    def add_value(self, seconds: float) -> None:
+        self.add(bucket(seconds), 1, seconds, seconds * seconds)
 
     def merge(self, other: Histogram) -> None:
-        for index, (count, total) in other.buckets.items():
-            self.add(index, count, total)
+        for index, (count, total, squares) in other.buckets.items():
+            self.add(index, count, total, squares)
 
     @property
     def count(self) -> int:
-        return int(sum(count for count, _ in self.buckets.values()))
+        return int(sum(count for count, _, _ in self.buckets.values()))
 
-    def _ranked(self) -> list[tuple[int, int, float]]:
+    def _ranked(self) -> list[tuple[int, int, float, float]]:
         return [
-            (index, int(count), total / count)
-            for index, (count, total) in sorted(self.buckets.items())
+            (index, int(count), total / count, max(0.0, squares / count - (total / count) ** 2))
+            for index, (count, total, squares) in sorted(self.buckets.items())
             if count > 0
         ]
 
-    def _at(self, ranked: Sequence[tuple[int, int, float]], rank: int) -> float:
-        """The value at a 0-based rank: spread evenly, around its bucket's mean, over the
-        widest stretch about that mean that stays in the bucket (the mean itself for a bucket
-        of one value; a median of two values in one bucket is their mean)."""
-        for index, count, mean in ranked:
+    def _at(self, ranked: Sequence[tuple[int, int, float, float]], rank: int) -> float:
+        """The value at a 0-based rank: a bucket's values read as spread evenly around their
+        mean, as widely as their variance says (the mean itself for one value) and never past
+        the bucket's ends."""
+        for index, count, mean, variance in ranked:
             if rank < count:
                 if index == ZERO or count == 1:
                     return mean
-                low, high = (
-                    2 ** ((index - _OFFSET) / PER_OCTAVE),
-                    2 ** ((index + 1 - _OFFSET) / PER_OCTAVE),
-                )
-                width = 2 * max(0.0, min(mean - low, high - mean))
-                return mean + ((rank + 0.5) / count - 0.5) * width
+                low = 2 ** ((index - _OFFSET) / PER_OCTAVE)
+                high = 2 ** ((index + 1 - _OFFSET) / PER_OCTAVE)
+                # n values evenly spaced over w have a variance of w² (n² - 1) / (12 n²).
+                width = math.sqrt(12 * variance * count * count / (count * count - 1))
+                width = min(width, 2 * max(0.0, min(mean - low, high - mean)))
+                return mean + (rank - (count - 1) / 2) * width / (count - 1)
             rank -= count
         raise IndexError(rank)
 
@@ -370,7 +376,7 @@ class Histogram:
 
     def counts(self) -> dict[int, int]:
         """How many durations each bucket holds."""
-        return {index: int(count) for index, (count, _) in self.buckets.items() if count > 0}
+        return {index: int(count) for index, (count, _, _) in self.buckets.items() if count > 0}
 
 
 def merged(histograms: Iterable[Histogram]) -> Histogram:

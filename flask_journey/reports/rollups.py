@@ -58,6 +58,7 @@ _COLUMNS = (
     "bucket",
     "n",
     "total",
+    "squares",
 )
 _SEGMENT_COLUMNS = tuple(dict.fromkeys(SEGMENTS.values()))
 _SESSION_COLUMNS = (
@@ -75,7 +76,7 @@ _SESSION_COLUMNS = (
     "last_field",
 )
 
-#: Rollup changes: ``{(journey, grain, day, segment, value): {key: [n, total]}}``.
+#: Rollup changes: ``{(journey, grain, day, segment, value): {key: [n, total, squares]}}``.
 Deltas = dict[tuple[int, str, str, str, str], dict[Key, list[float]]]
 #: The grains of the rollups: the :data:`DAILY` kinds by day (``t``), the others by day (``d``)
 #: and by week (``w``, its Monday): a range reads its whole weeks and the days around them.
@@ -208,13 +209,14 @@ def add_to(
             (DAY, day, without if segment else others),
         ):
             into = deltas.setdefault((journey_id, grain, when, segment, value), {})
-            for key, (n, total) in part.items():
+            for key, (n, total, squares) in part.items():
                 entry = into.get(key)
                 if entry is None:
-                    into[key] = [sign * n, sign * total]
+                    into[key] = [sign * n, sign * total, sign * squares]
                 else:
                     entry[0] += sign * n
                     entry[1] += sign * total
+                    entry[2] += sign * squares
 
 
 def monday(day: dt.date) -> dt.date:
@@ -229,21 +231,23 @@ def write(db: Database, deltas: Deltas) -> None:
             continue
         week = monday(dt.date.fromisoformat(day)).isoformat()
         into = weeks.setdefault((journey_id, WEEK, week, segment, value), {})
-        for key, (n, total) in found.items():
-            entry = into.setdefault(key, [0, 0.0])
+        for key, (n, total, squares) in found.items():
+            entry = into.setdefault(key, [0, 0.0, 0.0])
             entry[0] += n
             entry[1] += total
+            entry[2] += squares
     rows = [
-        (*target, *key, int(n), total)
+        (*target, *key, int(n), total, squares)
         for part in (deltas, weeks)
         for target, sums in part.items()
-        for key, (n, total) in sums.items()
+        for key, (n, total, squares) in sums.items()
         if n or total
     ]
     conflict = "journey_id, segment, value, grain, day, kind, key1, key2, key3, bucket"
     tail = (
         f"ON CONFLICT ({conflict}) DO UPDATE SET n = {_ROLLUP}.n + excluded.n,"
-        f" total = {_ROLLUP}.total + excluded.total"
+        f" total = {_ROLLUP}.total + excluded.total,"
+        f" squares = {_ROLLUP}.squares + excluded.squares"
     )
     for part in _parts(rows):
         row = "(" + ", ".join([db.param] * len(_COLUMNS)) + ")"
@@ -351,7 +355,8 @@ def zone_of(db: Database) -> str | None:
 
 @dataclass
 class Sums:
-    """A report's numbers added up: rows by kind, ``{(key1, key2, key3, bucket): [n, total]}``,
+    """A report's numbers added up: rows by kind,
+    ``{(key1, key2, key3, bucket): [n, total, squares]}``,
     and for :data:`DAILY` kinds also by day."""
 
     kinds: dict[str, dict[tuple[str, str, str, int], list[float]]] = field(
@@ -361,23 +366,26 @@ class Sums:
         default_factory=lambda: defaultdict(lambda: defaultdict(dict))
     )
 
-    def add(self, day: str, key: Key, n: float, total: float) -> None:
-        n, total = int(n), float(total)  # PostgreSQL sums bigints as numeric
+    def add(self, day: str, key: Key, n: float, total: float, squares: float) -> None:
+        # PostgreSQL sums bigints as numeric
+        n, total, squares = int(n), float(total), float(squares)
         kind, rest = key[0], key[1:]
-        entry = self.kinds[kind].setdefault(rest, [0, 0.0])
+        entry = self.kinds[kind].setdefault(rest, [0, 0.0, 0.0])
         entry[0] += n
         entry[1] += total
+        entry[2] += squares
         if kind in DAILY:
-            entry = self.days[day][kind].setdefault(rest, [0, 0.0])
+            entry = self.days[day][kind].setdefault(rest, [0, 0.0, 0.0])
             entry[0] += n
             entry[1] += total
+            entry[2] += squares
 
     def add_session(
         self, session: SessionSeen, closed: bool, context: rollup.Journey, sign: int = 1
     ) -> None:
         day = rollup.local_day(session, context.zone)
-        for key, (n, total) in rollup.contribution(session, closed, context).items():
-            self.add(day, key, sign * n, sign * total)
+        for key, (n, total, squares) in rollup.contribution(session, closed, context).items():
+            self.add(day, key, sign * n, sign * total, sign * squares)
 
     def segment_counts(self, name: str) -> Counter:
         """Sessions by the values of a segment (of the sums of all sessions)."""
@@ -389,16 +397,16 @@ class Sums:
 
     def counts(self, kind: str) -> Iterator[tuple[str, str, str, int]]:
         """``(key1, key2, key3, n)`` of each non-zero count of a kind."""
-        for (k1, k2, k3, _), (n, _) in self.kinds.get(kind, {}).items():
+        for (k1, k2, k3, _), (n, _, _) in self.kinds.get(kind, {}).items():
             if n:
                 yield k1, k2, k3, int(n)
 
     def histograms(self, kind: str) -> dict[tuple[str, str, str], Histogram]:
         """The histogram of each ``(key1, key2, key3)`` of a duration kind."""
         found: dict[tuple[str, str, str], Histogram] = defaultdict(Histogram)
-        for (k1, k2, k3, index), (n, total) in self.kinds.get(kind, {}).items():
+        for (k1, k2, k3, index), (n, total, squares) in self.kinds.get(kind, {}).items():
             if n:
-                found[(k1, k2, k3)].add(index, n, total)
+                found[(k1, k2, k3)].add(index, n, total, squares)
         return found
 
 
@@ -533,7 +541,7 @@ def _add_rollups(
         day = "day, " if grain == TREND else ""
         for value, *rest in _run(
             db,
-            f"SELECT value, {day}kind, key1, key2, key3, bucket, SUM(n), SUM(total)"
+            f"SELECT value, {day}kind, key1, key2, key3, bucket, SUM(n), SUM(total), SUM(squares)"
             f" FROM {_ROLLUP} WHERE journey_id = {{p}} AND segment = {{p}}"
             f" AND value IN ({marks}) AND grain = {{p}} AND day >= {{p}} AND day <= {{p}}{only}"
             f" GROUP BY value, {day}kind, key1, key2, key3, bucket",
@@ -548,8 +556,8 @@ def _add_rollups(
             ],
         ):
             when = rest.pop(0) if grain == TREND else ""
-            *key, n, total = rest
-            into["" if values == [""] else value].add(when, tuple(key), n, total)
+            *key, n, total, squares = rest
+            into["" if values == [""] else value].add(when, tuple(key), n, total, squares)
 
 
 def _top(groups: Mapping[str, Sums]) -> dict[str, Sums]:
