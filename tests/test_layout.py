@@ -16,6 +16,7 @@ SHARED = {
     "hostile",
     "known_journey",
     "forms_report",
+    "known_dashboard",
     "conftest",
     "__init__",
 }
