@@ -19,19 +19,18 @@ from typing import Any
 
 from peewee import Database
 
-from ..db import is_sqlite
 from ..identities import LINKS_TABLE, RESOLVE_JOINS, RESOLVE_SQL
 from ..models import Event, HourlyCount, SessionSummary
 from . import forms, rollups
 from .query import (
-    NONE,
     OTHER_OUTCOMES,
-    SEGMENTS,
     TOP_EVENTS,
     TOP_OUTCOMES,
     USER_STAGES,
     Query,
+    db_time,
     rate,
+    stored_time,
 )
 from .rollup import NO_BUCKET, Histogram
 from .rollups import Sums
@@ -41,29 +40,18 @@ _HOURLY = HourlyCount._meta.table_name
 _EVENT = Event._meta.table_name
 
 
-def _time(value: Any) -> dt.datetime:
-    return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
-
-
 class _Sql:
-    """The WHERE clause that selects a query's sessions, with its parameters."""
+    """The WHERE clause that selects a query's sessions (:class:`.rollups.Where`), with its
+    parameters, and a way to run SQL with it."""
 
     def __init__(self, db: Database, query: Query) -> None:
         self.db = db
-        start, end = query.bounds()
-        clauses = ["s.journey_id = {p}", "s.first_at >= {p}", "s.first_at < {p}"]
-        self.params: list[Any] = [query.journey_id, self.time(start), self.time(end)]
-        for name, value in sorted(query.filters.items()):
-            column = SEGMENTS[name]
-            if value == NONE:
-                clauses.append(f"s.{column} IS NULL")
-            else:
-                clauses.append(f"s.{column} = {{p}}")
-                self.params.append(value)
-        self.where = " AND ".join(clauses).format(p=db.param)
+        where = rollups.Where(db, query)
+        self.where = where.sql.format(p=db.param)
+        self.params = where.params
 
     def time(self, value: dt.datetime) -> Any:
-        return value.isoformat(" ", "microseconds") if is_sqlite(self.db) else value
+        return db_time(self.db, value)
 
     def run(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
         return list(self.db.execute_sql(sql.format(p=self.db.param), list(params)).fetchall())
@@ -304,7 +292,7 @@ def events(sql: _Sql, query: Query) -> dict[str, Any]:
         f"SELECT hour, SUM(count) FROM {_HOURLY} WHERE {where} AND kind = 'type' GROUP BY hour",
         span,
     ):
-        period = query.period(_time(at))
+        period = query.period(stored_time(at))
         periods[period] = periods.get(period, 0) + int(count)
     for kind, key1, key2, key3, count, value_sum in sql.run(
         f"SELECT kind, key1, key2, key3, SUM(count), SUM(value_sum) FROM {_HOURLY}"
@@ -363,7 +351,7 @@ def _in_events_range(query: Query, at: Any) -> bool:
     """Whether an event is among the range's other events: it occurred on a day of the range,
     local time."""
     start, end = query.bounds()
-    return start <= _time(at) < end
+    return start <= stored_time(at) < end
 
 
 def users(sql: _Sql, query: Query) -> dict[str, Any]:

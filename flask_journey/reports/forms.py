@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from ..applications import KEY, instance_key
 from ..models import SessionForm, SessionSummary
 from . import stats
-from .query import Query, rate
+from .query import Query, rate, stored_time
 from .rollup import BINS, Histogram, coarse
 from .rollups import Sums
 from .summary import Event
@@ -370,7 +370,7 @@ def _named_applications(sql: ReportSql, query: Query) -> list[list[Visit]]:
         " AND f.application IS NOT NULL)",
         [query.journey_id, *sql.params],
     ):
-        first, last = _time(first_at), _time(last_at)
+        first, last = stored_time(first_at), stored_time(last_at)
         grouped[application].append((first, pk, Visit(first, last, bool(completed), seconds)))
     return [
         [visit for _, _, visit in sorted(visits, key=lambda v: v[:2])]
@@ -499,10 +499,6 @@ def _distribution(histogram: Histogram, bins: Mapping[int, int]) -> dict[str, An
             for n, bound in enumerate((*BUCKETS, None))
         ],
     }
-
-
-def _time(value: Any) -> dt.datetime:
-    return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
 
 
 @dataclass

@@ -12,8 +12,13 @@ import datetime as dt
 import statistics
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo
+
+from peewee import Database
+
+from ..db import is_sqlite
 
 #: Segment names, as the report API's parameters spell them, and their summary columns.
 SEGMENTS: dict[str, str] = {
@@ -116,6 +121,16 @@ class Query:
         """The trend period a naive UTC time falls in."""
         local = when.replace(tzinfo=dt.timezone.utc).astimezone(self.zone)
         return local.strftime("%Y-%m-%dT%H:00") if self.hourly else local.date().isoformat()
+
+
+def stored_time(value: Any) -> dt.datetime:
+    """A stored time as a naive UTC datetime (SQLite returns text)."""
+    return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
+
+
+def db_time(db: Database, value: dt.datetime) -> Any:
+    """A naive UTC time as a query parameter: text that sorts as the time on SQLite."""
+    return value.isoformat(" ", "microseconds") if is_sqlite(db) else value
 
 
 def utc_now() -> dt.datetime:

@@ -50,7 +50,7 @@ from ..models import (
 )
 from ..models import Event as EventModel
 from . import forms, rollups
-from .query import FIELD_TYPES, PAGEVIEW_TYPES, url_host
+from .query import FIELD_TYPES, PAGEVIEW_TYPES, db_time, stored_time, url_host
 from .summary import EVENT_COLUMNS, SEGMENT_COLUMNS, SESSION_COLUMNS, Event, SessionRow, summarise
 from .vocabulary import (
     KINDS,
@@ -129,11 +129,6 @@ class Refreshed:
 
 
 Progress = Callable[[int], None]
-
-
-def _time(value: Any) -> dt.datetime:
-    """A stored time as a naive datetime (SQLite returns text)."""
-    return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
 
 
 def _chunks(items: list[Any], size: int = BATCH) -> Iterator[list[Any]]:
@@ -366,14 +361,9 @@ def _insert(
     return returned
 
 
-def _db_time(db: Database, value: dt.datetime) -> Any:
-    """A naive UTC time as parameter: text that sorts as the time on SQLite."""
-    return value.isoformat(" ", "microseconds") if is_sqlite(db) else value
-
-
 def _add_counts(db: Database, added: dict[tuple, list[float]]) -> None:
     rows = [
-        (journey, _db_time(db, hour), kind, a, b, c, n, v)
+        (journey, db_time(db, hour), kind, a, b, c, n, v)
         for (journey, hour, kind, a, b, c), (n, v) in added.items()
     ]
     table = HourlyCount._meta.table_name
@@ -409,7 +399,7 @@ def session_events(db: Database, journey_id: int, session_ids: list[str]) -> dic
 def _event(record: dict[str, Any]) -> Event:
     """The :class:`Event` of a row read by column name."""
     values = {name: record[name] for name in EVENT_COLUMNS}
-    values["occurred_at"] = _time(values["occurred_at"])
+    values["occurred_at"] = stored_time(values["occurred_at"])
     return Event(**values)
 
 
@@ -499,8 +489,8 @@ def _store_sessions(
             (
                 journey_id,
                 session_id,
-                _db_time(db, row.first_at),
-                _db_time(db, row.last_at),
+                db_time(db, row.first_at),
+                db_time(db, row.last_at),
                 *(row.segments[column] for column in SEGMENT_COLUMNS),
                 row.source[:256],
                 row.started,

@@ -21,7 +21,6 @@ from zoneinfo import ZoneInfo
 
 from peewee import Database
 
-from ..db import is_sqlite
 from ..models import (
     FieldSummary,
     JourneySteps,
@@ -32,7 +31,7 @@ from ..models import (
     VocabularyValue,
 )
 from . import rollup
-from .query import NONE, SEGMENTS, TOP_VALUES, Query, top
+from .query import NONE, SEGMENTS, TOP_VALUES, Query, db_time, stored_time, top
 from .rollup import Histogram, Key, SessionSeen
 
 _ROLLUP = Rollup._meta.table_name
@@ -83,15 +82,6 @@ Deltas = dict[tuple[int, str, str, str, str], dict[Key, list[float]]]
 TREND, DAY, WEEK = "t", "d", "w"
 
 
-def _time(value: Any) -> dt.datetime:
-    return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
-
-
-def db_time(db: Database, value: dt.datetime) -> Any:
-    """A naive UTC time as parameter: text that sorts as the time on SQLite."""
-    return value.isoformat(" ", "microseconds") if is_sqlite(db) else value
-
-
 def _run(db: Database, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
     return list(db.execute_sql(sql.format(p=db.param), list(params)).fetchall())
 
@@ -114,8 +104,8 @@ def load(db: Database, where: str, params: Iterable[Any]) -> dict[int, tuple[int
         found[values["id"]] = (
             values["journey_id"],
             SessionSeen(
-                first_at=_time(values["first_at"]),
-                last_at=_time(values["last_at"]),
+                first_at=stored_time(values["first_at"]),
+                last_at=stored_time(values["last_at"]),
                 segments={column: values[column] for column in _SEGMENT_COLUMNS},
                 started=values["started"],
                 submitted=values["submitted"],
