@@ -2,9 +2,12 @@
 
 - :mod:`.query`: what a report is asked for (:class:`Query`) and the shared small definitions;
 - :mod:`.summary`: one session's events summarised (pure);
-- :mod:`.refresh`: the summaries kept up to date with the events table, incrementally;
+- :mod:`.rollup`: what a session adds to its journey's rollups, and durations' buckets (pure);
+- :mod:`.refresh`: the summaries and rollups kept up to date with the events table,
+  incrementally;
+- :mod:`.rollups`: the rollups in the database, and a report's sums from them;
 - :mod:`.policy`: when a report refreshes them first (the app's ``refresh_policy``);
-- :mod:`.compute`: a report from the summaries;
+- :mod:`.compute`: a report from its sums;
 - :mod:`.reference`: the same report from raw events, slow and obvious (the tests' oracle);
 - :mod:`.tables`: a report as CSV and terminal tables.
 
