@@ -4,10 +4,11 @@ applications across sessions, how long completing takes, and which differences a
 :func:`summarise` takes one session's events, in order, and returns what
 :class:`~flask_journey.models.SessionForm` stores: the session's path through the steps, for
 each field and error type it saw whether it recovered, its application key and how long it took
-to complete. :func:`add_to_report` reads those rows for a report's sessions and adds, to each
-step row, ``exits``, ``exitRate``, ``transitions`` and the ``previousStep`` its
-``shareOfPrevious`` is measured against, and to the report ``errorOutcomes``, ``behaviour``,
-``applications`` and ``completionTime``; :func:`period_changes` gives ``changes``.
+to complete (:mod:`.rollup` sums them). :func:`branch_rows` adds, to each step row, ``exits``,
+``exitRate``, ``transitions`` and the ``previousStep`` its ``shareOfPrevious`` is measured
+against, and :func:`add_to_report` adds ``errorOutcomes``, ``behaviour``, ``applications`` and
+``completionTime`` to the report, from its sums (the applications a site named from their
+sessions); :func:`period_changes` gives ``changes``.
 ``docs/reports.md`` defines each number; :mod:`.reference_forms` computes the same from raw
 events.
 """
