@@ -78,7 +78,7 @@ from .models import (
 )
 from .origins import allowed_origin
 from .reports import rolling, rollups
-from .reports.refresh import Refreshed, folded, forget_before
+from .reports.refresh import Refreshed, folded, forget_before, roll
 from .reports.refresh import rebuild as _rebuild
 from .reports.refresh import refresh as _refresh
 from .reports.vocabulary import Limits
@@ -387,7 +387,9 @@ def update_journey(
             if new_steps:
                 JourneySteps.create(journey=journey, steps=new_steps, optional=new_optional or None)
             # Drop-offs and where sessions came from depend on the steps: rolled up again.
-            rollups.forget(database, journey.id)
+            rollups.forget(_state().database, journey.id)
+    if new_steps is not None:
+        roll(_state().database, rolling(_state().settings))
     tenants.changed(current_database())
     return journey
 

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 from ..applications import KEY, instance_key
 from ..models import SessionForm, SessionSummary
 from . import stats
-from .query import Query, rate, stored_time
+from .query import Query, local_midnight, rate, stored_time
 from .rollup import BINS, Histogram, coarse
 from .rollups import Sums
 from .summary import Event
@@ -239,7 +239,7 @@ def add_to_report(
     ``result`` (and each breakdown value's ``completionTime``), from the report's sums."""
     result["errorOutcomes"] = error_outcome_rows(found)
     result["behaviour"] = _behaviour(found)
-    named = _named_applications(sql, query)
+    named = _named_applications(sql, query, found)
     result["applications"] = _application_numbers(sql, query, found, named)
     finished = [times for times in (_application_seconds(a) for a in named) if times]
     result["completionTime"] = _completion_time(found, finished, result["steps"], query)
@@ -308,11 +308,7 @@ def _application_numbers(
     those are still saved counted by the database."""
     numbers = application_numbers(named, query)
     single, done = found.n("single", "sessions"), found.n("single", "completed")
-    ((saved,),) = sql.run(
-        f"SELECT COUNT(*) FROM {_SESSION} s JOIN {_FORM} f ON f.session_id = s.id"
-        f" WHERE {sql.where} AND f.application IS NULL AND s.completed = 0 AND s.last_at > {{p}}",
-        [*sql.params, sql.time(query.now - query.application_idle)],
-    )
+    saved = _saved_singles(sql, query, found)
     started = numbers["started"] + single
     completed = numbers["completed"] + done
     visits = round((numbers["sessionsPerCompletion"] or 0) * numbers["completed"]) + done
@@ -339,6 +335,37 @@ def _application_numbers(
     }
 
 
+def _saved_singles(sql: ReportSql, query: Query, found: Sums) -> int:
+    """The uncompleted sessions naming no application with an event less than
+    ``JOURNEY_APPLICATION_IDLE_DAYS`` ago: those that began after the local day that many days
+    ago from the sums, those of that day and before counted by the database."""
+    cutoff = query.now - query.application_idle
+    day = cutoff.replace(tzinfo=dt.timezone.utc).astimezone(query.zone).date()
+    saved = 0.0
+    for when, kinds in found.days.items():
+        if dt.date.fromisoformat(when) > day:
+            counts = kinds.get("single", {})
+            saved += sum(
+                n for (metric, _, _, _), (n, _, _) in counts.items() if metric == "sessions"
+            )
+            saved -= sum(
+                n for (metric, _, _, _), (n, _, _) in counts.items() if metric == "completed"
+            )
+    if query.start <= day:
+        ((older,),) = sql.run(
+            f"SELECT COUNT(*) FROM {_SESSION} s JOIN {_FORM} f ON f.session_id = s.id"
+            f" WHERE {sql.where} AND s.first_at < {{p}} AND f.application IS NULL"
+            " AND s.completed = 0 AND s.last_at > {p}",
+            [
+                *sql.params,
+                sql.time(local_midnight(day + dt.timedelta(days=1), query.zone)),
+                sql.time(cutoff),
+            ],
+        )
+        saved += older or 0
+    return int(saved)
+
+
 def percentile(values: list[float], p: int) -> float | None:
     """The nearest-rank ``p``-th percentile (the smallest value with at least ``p`` % of the
     values at or below it), rounded to 3 decimals; None without values."""
@@ -348,9 +375,11 @@ def percentile(values: list[float], p: int) -> float | None:
     return round(ranked[max(math.ceil(p * len(ranked) / 100), 1) - 1], 3)
 
 
-def _named_applications(sql: ReportSql, query: Query) -> list[list[Visit]]:
+def _named_applications(sql: ReportSql, query: Query, found: Sums) -> list[list[Visit]]:
     """The applications the site named whose first session is one of the report's, each with
-    all its sessions in order."""
+    all its sessions in order (none to read when every session of the report names none)."""
+    if found.n("total", "sessions") == found.n("single", "sessions"):
+        return []
     ours = {
         row[0]
         for row in sql.run(

@@ -645,9 +645,17 @@ def refresh(
                 progress(events)
             if not more:
                 break
+    roll(db, rolling)
+    return done
+
+
+def roll(db: Database, rolling: Rolling | None = None) -> None:
+    """Roll up the sessions summarised that are over and not rolled up yet (the refresh does
+    this after reading the events; a journey whose steps changed needs it at once)."""
+    rolling = rolling or Rolling()
+    with using(db):
         while _roll_chunk(db, rolling) >= rollups.ROLL_LIMIT:
             pass
-    return done
 
 
 def rebuild(

@@ -43,7 +43,7 @@ ROLL_LIMIT = 10_000
 #: Rows per INSERT and ids per IN (...) list: within every backend's parameter limits.
 BATCH = 500
 #: Kinds whose rows a report keeps by day: the trend and the weekly completion times.
-DAILY = ("total", "hour", "completion_time")
+DAILY = ("total", "hour", "completion_time", "single")
 _COLUMNS = (
     "journey_id",
     "grain",
@@ -364,7 +364,7 @@ class Sums:
         entry[0] += n
         entry[1] += total
         entry[2] += squares
-        if kind in DAILY:
+        if kind in DAILY and day:
             entry = self.days[day][kind].setdefault(rest, [0, 0.0, 0.0])
             entry[0] += n
             entry[1] += total
@@ -412,12 +412,16 @@ def selector(query: Query) -> tuple[str, str] | None:
 
 
 class Where:
-    """The WHERE clause over ``journey_session s`` of a query's sessions, with its params."""
+    """The WHERE clause over ``journey_session s`` of a query's sessions, with its params
+    (without ``ranged``, of its journey and filters only)."""
 
-    def __init__(self, db: Database, query: Query) -> None:
+    def __init__(self, db: Database, query: Query, ranged: bool = True) -> None:
         start, end = query.bounds()
-        clauses = ["s.journey_id = {p}", "s.first_at >= {p}", "s.first_at < {p}"]
-        self.params: list[Any] = [query.journey_id, db_time(db, start), db_time(db, end)]
+        clauses = ["s.journey_id = {p}"]
+        self.params: list[Any] = [query.journey_id]
+        if ranged:
+            clauses += ["s.first_at >= {p}", "s.first_at < {p}"]
+            self.params += [db_time(db, start), db_time(db, end)]
         for name, value in sorted(query.filters.items()):
             column = SEGMENTS[name]
             if value == NONE:
@@ -462,11 +466,18 @@ def sums(
                 groups[session.segment(breakdown)].add_session(session, closed, context)
         return total, _top(groups)
     # Sessions not rolled up, and rolled-up sessions open at ``now`` (a report of the past).
-    rows = load(
-        db,
-        f"{where.sql} AND (s.rolled = 0 OR (s.ended = 0 AND s.last_at > {{p}}))",
-        [*where.params, db_time(db, cutoff)],
+    # Found through the indexes of sessions not rolled up and of recent ones, not the range's.
+    journeys = Where(db, query, ranged=False)
+    rows = load(db, f"{journeys.sql} AND s.rolled = 0", journeys.params)
+    rows.update(
+        load(
+            db,
+            f"{journeys.sql} AND s.rolled = 1 AND s.ended = 0 AND s.last_at > {{p}}",
+            [*journeys.params, db_time(db, cutoff)],
+        )
     )
+    start, end = query.bounds()
+    rows = {pk: row for pk, row in rows.items() if start <= row[1].first_at < end}
     rolled = _rolled_ids(db, list(rows))
     for pk, (_, session) in rows.items():
         if pk in rolled:
