@@ -465,49 +465,39 @@ def sums(
             if breakdown:
                 groups[session.segment(breakdown)].add_session(session, closed, context)
         return total, _top(groups)
-    # Sessions not rolled up, and rolled-up sessions open at ``now`` (a report of the past).
-    # Found through the indexes of sessions not rolled up and of recent ones, not the range's.
+    # Sessions not rolled up, and rolled-up sessions open at ``now`` (a report of the past),
+    # found through the indexes of sessions not rolled up and of recent ones, not the range's.
     journeys = Where(db, query, ranged=False)
-    rows = load(db, f"{journeys.sql} AND s.rolled = 0", journeys.params)
-    rows.update(
-        load(
-            db,
-            f"{journeys.sql} AND s.rolled = 1 AND s.ended = 0 AND s.last_at > {{p}}",
-            [*journeys.params, db_time(db, cutoff)],
-        )
-    )
     start, end = query.bounds()
-    rows = {pk: row for pk, row in rows.items() if start <= row[1].first_at < end}
-    rolled = _rolled_ids(db, list(rows))
-    for pk, (_, session) in rows.items():
-        if pk in rolled:
-            total.add_session(session, True, context, -1)
-        total.add_session(session, session.closed(cutoff), context)
+    found = [
+        (session, rolled)
+        for rolled, condition, params in (
+            (False, "s.rolled = 0", []),
+            (True, "s.rolled = 1 AND s.ended = 0 AND s.last_at > {p}", [db_time(db, cutoff)]),
+        )
+        for _, session in load(
+            db, f"{journeys.sql} AND {condition}", [*journeys.params, *params]
+        ).values()
+        if start <= session.first_at < end
+    ]
+
+    def add(into: Sums, session: SessionSeen, rolled: bool) -> None:
+        if rolled:
+            into.add_session(session, True, context, -1)
+        into.add_session(session, session.closed(cutoff), context)
+
+    for session, rolled in found:
+        add(total, session, rolled)
     _add_rollups(db, query, chosen, [""], {"": total}, kinds)
     if breakdown:
         values = [value for value, _ in top(total.segment_counts(breakdown))]
-        for pk, (_, session) in rows.items():
+        for session, rolled in found:
             value = context.values(breakdown, session.segment(breakdown))
             if value in values:
-                if pk in rolled:
-                    groups[value].add_session(session, True, context, -1)
-                groups[value].add_session(session, session.closed(cutoff), context)
+                add(groups[value], session, rolled)
         if values:
             _add_rollups(db, query, (breakdown, ""), values, groups, kinds)
     return total, _top(groups)
-
-
-def _rolled_ids(db: Database, ids: list[int]) -> set[int]:
-    found: set[int] = set()
-    for part in _parts(ids):
-        marks = ", ".join(["{p}"] * len(part))
-        found.update(
-            row[0]
-            for row in _run(
-                db, f"SELECT id FROM {_SESSION} WHERE rolled = 1 AND id IN ({marks})", part
-            )
-        )
-    return found
 
 
 def _add_rollups(
