@@ -99,7 +99,12 @@ BASELINE = 1
 
 
 def _add_index(
-    table: str, columns: tuple[str, ...], *, name: str | None = None, where: Any = None
+    table: str,
+    columns: tuple[str, ...],
+    *,
+    name: str | None = None,
+    where: Any = None,
+    unique: bool = False,
 ) -> Steps:
     """Steps that add an index, unless an operator already built it (CREATE INDEX CONCURRENTLY)."""
     name = name or make_index_name(table, columns)
@@ -108,7 +113,7 @@ def _add_index(
         existing = {index.name for index in migrator.database.get_indexes(table)}
         if name in existing:
             return []
-        return [migrator.add_index(table, columns, name=name, where=where)]
+        return [migrator.add_index(table, columns, unique=unique, name=name, where=where)]
 
     return steps
 
@@ -389,6 +394,28 @@ MIGRATIONS: tuple[Migration, ...] = (
         "step's heading, as the embed script sends them, kept by the refresh for the keys of "
         "the journey's vocabulary",
         _create_tables(PageLabel),
+    ),
+    Migration(
+        24,
+        "the other events counted per local day as well as per hour (journey_event_hourly.grain)"
+        ", so that a report of whole days reads a row a day; the report summaries are built "
+        "again",
+        _in_turn(
+            _add_columns(HourlyCount._meta.table_name, grain=CharField(max_length=1, default="h")),
+            _add_index(
+                HourlyCount._meta.table_name,
+                ("journey_id", "grain", "kind", "hour", "key1", "key2", "key3"),
+                unique=True,
+            ),
+            _drop_indexes(
+                HourlyCount._meta.table_name,
+                make_index_name(
+                    HourlyCount._meta.table_name,
+                    ("journey_id", "hour", "kind", "key1", "key2", "key3"),
+                ),
+            ),
+            _forget_summaries,
+        ),
     ),
 )
 

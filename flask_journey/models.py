@@ -422,15 +422,19 @@ class SessionForm(BaseModel):
 
 
 class HourlyCount(BaseModel):
-    """Events of a journey per UTC hour, by kind and keys (schema version 5).
+    """Events of a journey per local hour and per local day of the rollups' time zone, by kind
+    and keys (schema version 5; by day since version 24).
 
-    Kinds: ``type`` (type, name), ``page`` (path), ``referrer`` (host), ``custom`` (name,
-    category, label, with the sum of ``value``). Missing keys are ''.
+    ``grain`` is ``h`` (``hour`` is the start of a local hour) or ``d`` (``hour`` is the start
+    of a local day), both as naive UTC. Kinds: ``type`` (type, name), ``page`` (path),
+    ``referrer`` (host), ``custom`` (name, category, label, with the sum of ``value``). Missing
+    keys are ''.
     """
 
     id = AutoField()
     journey = ForeignKeyField(Journey, on_delete="CASCADE", index=False)
     hour = DateTimeField()
+    grain = CharField(max_length=1, default="h")
     kind = CharField(max_length=16)
     key1 = CharField(max_length=512)
     key2 = CharField(max_length=256)
@@ -440,7 +444,7 @@ class HourlyCount(BaseModel):
 
     class Meta:
         table_name = "journey_event_hourly"
-        indexes = ((("journey", "hour", "kind", "key1", "key2", "key3"), True),)
+        indexes = ((("journey", "grain", "kind", "hour", "key1", "key2", "key3"), True),)
 
 
 class Rollup(BaseModel):

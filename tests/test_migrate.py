@@ -239,6 +239,9 @@ def test_migrate_upgrades_a_release_0_1_database_and_keeps_every_row(old_app, ru
         "Applied 23: labels the pages give step and field keys (journey_page_label): a "
         "field's label or a step's heading, as the embed script sends them, kept by the "
         "refresh for the keys of the journey's vocabulary",
+        "Applied 24: the other events counted per local day as well as per hour "
+        "(journey_event_hourly.grain), so that a report of whole days reads a row a day; the "
+        "report summaries are built again",
         f"Schema version 1 -> {migrations.LATEST}.",
     ]
     exported = [json.loads(line) for line in run("export").output.splitlines()]

@@ -278,16 +278,18 @@ def _finish(rows: list[dict], order: list[str]) -> None:
 
 def events(sql: _Sql, query: Query) -> dict[str, Any]:
     """The range's events by type and name, pages, referrers, forms and custom events, added up
-    by the database from the hourly counts (kept by local hour of the rollups' time zone: exact
-    for reports in that zone)."""
+    by the database from the counts kept by local hour and day of the rollups' time zone (exact
+    for reports in that zone): a day's row for each whole day of a range in that zone, else the
+    rows of its hours."""
     start, end = query.bounds()
     periods = {period: 0 for period in query.periods()}
     types: Counter = Counter()
     pages: Counter = Counter()
     referrers: Counter = Counter()
     custom: dict[tuple, list[float]] = defaultdict(lambda: [0, 0.0])
-    where = "journey_id = {p} AND hour >= {p} AND hour < {p}"
-    span = [query.journey_id, sql.time(start), sql.time(end)]
+    by_day = not query.hourly and rollups.zone_of(sql.db) == query.timezone
+    where = "journey_id = {p} AND grain = {p} AND hour >= {p} AND hour < {p}"
+    span = [query.journey_id, "d" if by_day else "h", sql.time(start), sql.time(end)]
     for at, count in sql.run(
         f"SELECT hour, SUM(count) FROM {_HOURLY} WHERE {where} AND kind = 'type' GROUP BY hour",
         span,

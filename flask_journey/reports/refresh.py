@@ -50,7 +50,7 @@ from ..models import (
 )
 from ..models import Event as EventModel
 from . import forms, rollups
-from .query import FIELD_TYPES, PAGEVIEW_TYPES, db_time, stored_time, url_host
+from .query import FIELD_TYPES, PAGEVIEW_TYPES, db_time, local_midnight, stored_time, url_host
 from .summary import EVENT_COLUMNS, SEGMENT_COLUMNS, SESSION_COLUMNS, Event, SessionRow, summarise
 from .vocabulary import (
     KINDS,
@@ -279,9 +279,10 @@ def _store_page_labels(db: Database, labels: dict[tuple[int, str], str]) -> None
 def _counts(
     rows: list[ChunkEvent], vocabularies: dict[int, Vocabulary], zone: ZoneInfo
 ) -> dict[tuple, list[float]]:
-    """The hourly counts a chunk of events adds, ``{(journey, hour, kind, keys...): [n, sum]}``:
-    ``hour`` is the start (UTC) of the local hour of ``zone`` the event occurred in."""
-    added: dict[tuple, list[float]] = defaultdict(lambda: [0, 0.0])
+    """The counts a chunk of events adds, ``{(journey, grain, start, kind, keys...): [n, sum]}``:
+    each event's once for the local hour of ``zone`` it occurred in (grain ``h``) and once for
+    its local day (``d``), ``start`` being the hour's or the day's start (UTC)."""
+    hourly: dict[tuple, list[float]] = defaultdict(lambda: [0, 0.0])
     local_hour = _local_hours(zone)
     for row in rows:
         journey, name, category, label = row.journey_id, row.name, row.category, row.label
@@ -291,16 +292,27 @@ def _counts(
             folded = vocabularies[journey].fold(*_keys(event), name, category, label)
             name, category, label = folded.name, folded.category, folded.label
         hour = local_hour(event.occurred_at)
-        added[(journey, hour, "type", kind, (name or "")[:256], "")][0] += 1
+        hourly[(journey, hour, "type", kind, (name or "")[:256], "")][0] += 1
         if kind in PAGEVIEW_TYPES:
-            added[(journey, hour, "page", (path or "")[:512], "", "")][0] += 1
+            hourly[(journey, hour, "page", (path or "")[:512], "", "")][0] += 1
             host = url_host(referrer)
             if host and host != url_host(url):
-                added[(journey, hour, "referrer", host[:512], "", "")][0] += 1
+                hourly[(journey, hour, "referrer", host[:512], "", "")][0] += 1
         if kind == "custom":
             key = (journey, hour, "custom", (name or "")[:512], category or "", label or "")
-            added[key][0] += 1
-            added[key][1] += value or 0.0
+            hourly[key][0] += 1
+            hourly[key][1] += value or 0.0
+    added: dict[tuple, list[float]] = defaultdict(lambda: [0, 0.0])
+    days: dict[dt.datetime, dt.datetime] = {}
+    for (journey, hour, *keys), (n, total) in hourly.items():
+        added[(journey, "h", hour, *keys)] = [n, total]
+        day = days.get(hour)
+        if day is None:
+            local = hour.replace(tzinfo=dt.timezone.utc).astimezone(zone).date()
+            day = days[hour] = local_midnight(local, zone)
+        entry = added[(journey, "d", day, *keys)]
+        entry[0] += n
+        entry[1] += total
     return added
 
 
@@ -323,7 +335,17 @@ def _local_hours(zone: ZoneInfo) -> Callable[[dt.datetime], dt.datetime]:
     return start
 
 
-_COUNT_COLUMNS = ("journey_id", "hour", "kind", "key1", "key2", "key3", "count", "value_sum")
+_COUNT_COLUMNS = (
+    "journey_id",
+    "grain",
+    "hour",
+    "kind",
+    "key1",
+    "key2",
+    "key3",
+    "count",
+    "value_sum",
+)
 _SESSION_COLUMNS = ("journey_id", "session_id", *SESSION_COLUMNS, "rolled")
 _FIELD_COLUMNS = (
     "session_id",
@@ -363,8 +385,8 @@ def _insert(
 
 def _add_counts(db: Database, added: dict[tuple, list[float]]) -> None:
     rows = [
-        (journey, db_time(db, hour), kind, a, b, c, n, v)
-        for (journey, hour, kind, a, b, c), (n, v) in added.items()
+        (journey, grain, db_time(db, hour), kind, a, b, c, n, v)
+        for (journey, grain, hour, kind, a, b, c), (n, v) in added.items()
     ]
     table = HourlyCount._meta.table_name
     _insert(
@@ -372,7 +394,7 @@ def _add_counts(db: Database, added: dict[tuple, list[float]]) -> None:
         table,
         _COUNT_COLUMNS,
         rows,
-        "ON CONFLICT (journey_id, hour, kind, key1, key2, key3) DO UPDATE SET "
+        "ON CONFLICT (journey_id, grain, kind, hour, key1, key2, key3) DO UPDATE SET "
         f"count = {table}.count + excluded.count, "
         f"value_sum = {table}.value_sum + excluded.value_sum",
     )
@@ -684,11 +706,15 @@ def rebuild(
 
 
 def forget_before(db: Database, before: dt.datetime, journeys: Any = None) -> None:
-    """Delete the summaries of sessions whose last event, and the counts of hours, before
-    ``before`` (of the ``journeys`` query's journeys, or of all): what purge removed."""
+    """Delete the summaries of sessions whose last event, and the counts of hours and of days
+    that ended, before ``before`` (of the ``journeys`` query's journeys, or of all): what purge
+    removed."""
     with using(db), _write_transaction(db):
         old = SessionSummary.select(SessionSummary.id).where(SessionSummary.last_at < before)
-        hours = HourlyCount.delete().where(HourlyCount.hour < before)
+        hours = HourlyCount.delete().where(
+            ((HourlyCount.grain == "h") & (HourlyCount.hour < before))
+            | ((HourlyCount.grain == "d") & (HourlyCount.hour <= before - dt.timedelta(hours=25)))
+        )
         if journeys is not None:
             old = old.where(SessionSummary.journey.in_(journeys))
             hours = hours.where(HourlyCount.journey.in_(journeys))

@@ -356,16 +356,26 @@ class Sums:
         default_factory=lambda: defaultdict(lambda: defaultdict(dict))
     )
 
-    def add(self, day: str, key: Key, n: float, total: float, squares: float) -> None:
-        # PostgreSQL sums bigints as numeric
-        n, total, squares = int(n), float(total), float(squares)
+    def add(self, day: str, key: Key, n: int, total: float, squares: float) -> None:
         kind, rest = key[0], key[1:]
-        entry = self.kinds[kind].setdefault(rest, [0, 0.0, 0.0])
-        entry[0] += n
-        entry[1] += total
-        entry[2] += squares
+        self.add_other(kind, rest, n, total, squares)
         if kind in DAILY and day:
-            entry = self.days[day][kind].setdefault(rest, [0, 0.0, 0.0])
+            entry = self.days[day][kind].get(rest)
+            if entry is None:
+                self.days[day][kind][rest] = [n, total, squares]
+            else:
+                entry[0] += n
+                entry[1] += total
+                entry[2] += squares
+
+    def add_other(
+        self, kind: str, rest: tuple[str, str, str, int], n: int, total: float, squares: float
+    ) -> None:
+        """Add a row's numbers to its kind's (not by day)."""
+        entry = self.kinds[kind].get(rest)
+        if entry is None:
+            self.kinds[kind][rest] = [n, total, squares]
+        else:
             entry[0] += n
             entry[1] += total
             entry[2] += squares
@@ -509,46 +519,59 @@ def _add_rollups(
     kinds: tuple[str, ...] | None,
 ) -> None:
     """Add the rollup rows of a segment's values (``chosen[1]`` when ``values`` is ``['']``)
-    over the query's days to ``into[value]``: the trend kinds by day, the others by whole
-    week and by the days around them."""
+    over the query's days to ``into[value]``: the trend kinds by day (the hourly trend only
+    for a range short enough to be shown by hour), the others summed by the database over the
+    whole weeks of the range and the days around them."""
     start, end = query.start, query.end
     first = monday(start + dt.timedelta(days=6))
     last = monday(end + dt.timedelta(days=1)) - dt.timedelta(days=7)
-    spans: list[tuple[str, dt.date, dt.date]] = [(TREND, start, end)]
+    spans: list[tuple[str, dt.date, dt.date]] = []
     if first <= last:
         spans += [(WEEK, first, last), (DAY, start, first - dt.timedelta(days=1))]
         spans.append((DAY, last + dt.timedelta(days=7), end))
     else:
         spans.append((DAY, start, end))
+    spans = [span for span in spans if span[1] <= span[2]]
     named = [chosen[1]] if values == [""] else values
     marks = ", ".join(["{p}"] * len(named))
-    for grain, low, high in spans:
-        if low > high:
-            continue
-        wanted = [kind for kind in kinds or () if (kind in DAILY) == (grain == TREND)]
-        if kinds is not None and not wanted:
-            continue
-        only = f" AND kind IN ({', '.join(['{p}'] * len(wanted))})" if wanted else ""
-        day = "day, " if grain == TREND else ""
-        for value, *rest in _run(
+    selected = f"journey_id = {{p}} AND segment = {{p}} AND value IN ({marks})"
+    sums = "CAST(SUM(n) AS BIGINT), SUM(total), SUM(squares)"
+    daily = [kind for kind in kinds or DAILY if kind in DAILY and (query.hourly or kind != "hour")]
+    others = [kind for kind in kinds or () if kind not in DAILY]
+    if daily:
+        for value, day, *rest in _run(
             db,
-            f"SELECT value, {day}kind, key1, key2, key3, bucket, SUM(n), SUM(total), SUM(squares)"
-            f" FROM {_ROLLUP} WHERE journey_id = {{p}} AND segment = {{p}}"
-            f" AND value IN ({marks}) AND grain = {{p}} AND day >= {{p}} AND day <= {{p}}{only}"
-            f" GROUP BY value, {day}kind, key1, key2, key3, bucket",
+            f"SELECT value, day, kind, key1, key2, key3, bucket, {sums} FROM {_ROLLUP}"
+            f" WHERE {selected} AND grain = {{p}} AND day >= {{p}} AND day <= {{p}}"
+            f" AND kind IN ({', '.join(['{p}'] * len(daily))})"
+            " GROUP BY value, day, kind, key1, key2, key3, bucket",
             [
                 query.journey_id,
                 chosen[0],
                 *named,
-                grain,
-                low.isoformat(),
-                high.isoformat(),
-                *wanted,
+                TREND,
+                start.isoformat(),
+                end.isoformat(),
+                *daily,
             ],
         ):
-            when = rest.pop(0) if grain == TREND else ""
             *key, n, total, squares = rest
-            into["" if values == [""] else value].add(when, tuple(key), n, total, squares)
+            into["" if values == [""] else value].add(day, tuple(key), n, total, squares)
+    if kinds is not None and not others:
+        return
+    only = f" AND kind IN ({', '.join(['{p}'] * len(others))})" if others else ""
+    for grain, low, high in spans:
+        for value, kind, k1, k2, k3, bucket, n, total, squares in _run(
+            db,
+            f"SELECT value, kind, key1, key2, key3, bucket, {sums} FROM {_ROLLUP}"
+            f" WHERE {selected} AND grain = {{p}} AND day >= {{p}} AND day <= {{p}}{only}"
+            " GROUP BY value, kind, key1, key2, key3, bucket",
+            [query.journey_id, chosen[0], *named, grain, low.isoformat(), high.isoformat()]
+            + others,
+        ):
+            into["" if values == [""] else value].add_other(
+                kind, (k1, k2, k3, bucket), n, total, squares
+            )
 
 
 def _top(groups: Mapping[str, Sums]) -> dict[str, Sums]:
