@@ -713,9 +713,15 @@ def rows(results: dict[str, Entry], sizes: list[int]) -> list[tuple[str, list[st
             pick("sizes", key),
             lambda e: f"{e['events']:,} / {e['sessions']:,}",
         )
+    # Issue 18's goal of 100 ms is the report's (the dashboard's first page); a breakdown reads
+    # the rows of each of its values, and is held to not growing with the traffic.
     for field, text in (("report_s", "report"), ("device_s", "report, breakdown=device")):
         for key in keys:
-            goal = ("≤ 100 ms", lambda v: v <= 0.1) if key == last else ("", None)
+            goal = (
+                ("≤ 100 ms", lambda v: v <= 0.1)
+                if (key, field) == (last, "report_s")
+                else ("", None)
+            )
             row(f"{text} at {key}, warm ms", size(key, field), ms, goal[0], goal[1])
         if len(keys) > 1:
             row(
