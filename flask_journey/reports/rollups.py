@@ -356,7 +356,7 @@ class Sums:
         default_factory=lambda: defaultdict(lambda: defaultdict(dict))
     )
 
-    def add(self, day: str, key: Key, n: int, total: float, squares: float) -> None:
+    def add(self, day: str, key: Key, n: float, total: float, squares: float) -> None:
         kind, rest = key[0], key[1:]
         self.add_other(kind, rest, n, total, squares)
         if kind in DAILY and day:
@@ -369,7 +369,7 @@ class Sums:
                 entry[2] += squares
 
     def add_other(
-        self, kind: str, rest: tuple[str, str, str, int], n: int, total: float, squares: float
+        self, kind: str, rest: tuple[str, str, str, int], n: float, total: float, squares: float
     ) -> None:
         """Add a row's numbers to its kind's (not by day)."""
         entry = self.kinds[kind].get(rest)
