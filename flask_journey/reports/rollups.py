@@ -358,27 +358,15 @@ class Sums:
 
     def add(self, day: str, key: Key, n: float, total: float, squares: float) -> None:
         kind, rest = key[0], key[1:]
-        self.add_other(kind, rest, n, total, squares)
+        _accumulate(self.kinds[kind], rest, n, total, squares)
         if kind in DAILY and day:
-            entry = self.days[day][kind].get(rest)
-            if entry is None:
-                self.days[day][kind][rest] = [n, total, squares]
-            else:
-                entry[0] += n
-                entry[1] += total
-                entry[2] += squares
+            _accumulate(self.days[day][kind], rest, n, total, squares)
 
     def add_other(
         self, kind: str, rest: tuple[str, str, str, int], n: float, total: float, squares: float
     ) -> None:
         """Add a row's numbers to its kind's (not by day)."""
-        entry = self.kinds[kind].get(rest)
-        if entry is None:
-            self.kinds[kind][rest] = [n, total, squares]
-        else:
-            entry[0] += n
-            entry[1] += total
-            entry[2] += squares
+        _accumulate(self.kinds[kind], rest, n, total, squares)
 
     def add_session(
         self, session: SessionSeen, closed: bool, context: rollup.Journey, sign: int = 1
@@ -408,6 +396,22 @@ class Sums:
             if n:
                 found[(k1, k2, k3)].add(index, n, total, squares)
         return found
+
+
+def _accumulate(
+    into: dict[tuple[str, str, str, int], list[float]],
+    rest: tuple[str, str, str, int],
+    n: float,
+    total: float,
+    squares: float,
+) -> None:
+    entry = into.get(rest)
+    if entry is None:
+        into[rest] = [n, total, squares]
+    else:
+        entry[0] += n
+        entry[1] += total
+        entry[2] += squares
 
 
 def selector(query: Query) -> tuple[str, str] | None:
