@@ -340,19 +340,19 @@ class Histogram:
         ]
 
     def _at(self, ranked: Sequence[tuple[int, int, float, float]], rank: int) -> float:
-        """The value at a 0-based rank: a bucket's values read as spread evenly around their
-        mean, as widely as their variance says (the mean itself for one value) and never past
-        the bucket's ends."""
+        """The value at a 0-based rank, read from its bucket: the mean of one value, the two
+        values themselves of two (their mean and deviation give them back), else the quantile
+        ``(rank + 0.5) / count`` of a density over the bucket that has its values' mean and
+        variance (:func:`_within`)."""
         for index, count, mean, variance in ranked:
             if rank < count:
-                if index == ZERO or count == 1:
+                if index == ZERO or count == 1 or not variance:
                     return mean
+                if count == 2:
+                    return mean + (1 if rank else -1) * math.sqrt(variance)
                 low = 2 ** ((index - _OFFSET) / PER_OCTAVE)
                 high = 2 ** ((index + 1 - _OFFSET) / PER_OCTAVE)
-                # n values evenly spaced over w have a variance of w² (n² - 1) / (12 n²).
-                width = math.sqrt(12 * variance * count * count / (count * count - 1))
-                width = min(width, 2 * max(0.0, min(mean - low, high - mean)))
-                return mean + (rank - (count - 1) / 2) * width / (count - 1)
+                return _within(low, high, mean, variance, (rank + 0.5) / count)
             rank -= count
         raise IndexError(rank)
 
@@ -377,6 +377,52 @@ class Histogram:
     def counts(self) -> dict[int, int]:
         """How many durations each bucket holds."""
         return {index: int(count) for index, (count, _, _) in self.buckets.items() if count > 0}
+
+
+def _within(low: float, high: float, mean: float, variance: float, q: float) -> float:
+    """The ``q`` quantile of the quadratic density over ``[low, high]`` with this mean and
+    variance, its negative stretches cut off (a bucket's values crowd towards the side of a
+    peak; a line or an even spread cannot say so)."""
+    width = high - low
+    m1 = min(1.0, max(0.0, (mean - low) / width))
+    m2 = variance / (width * width) + m1 * m1
+    # The density c0 + c1 t + c2 t² on [0, 1] whose first three moments are 1, m1 and m2.
+    c0 = 9 - 36 * m1 + 30 * m2
+    c1 = -36 + 192 * m1 - 180 * m2
+    c2 = 30 - 180 * m1 + 180 * m2
+
+    def mass(t: float) -> float:
+        return t * (c0 + t * (c1 / 2 + t * c2 / 3))
+
+    cuts = [0.0, 1.0]
+    if c2:
+        root = c1 * c1 - 4 * c2 * c0
+        if root > 0:
+            cuts += [(-c1 + sign * math.sqrt(root)) / (2 * c2) for sign in (-1, 1)]
+    elif c1:
+        cuts.append(-c0 / c1)
+    cuts = sorted(t for t in set(cuts) if 0 <= t <= 1)
+    pieces = [
+        (start, end, mass(end) - mass(start))
+        for start, end in zip(cuts, cuts[1:], strict=False)
+        if c0 + c1 * (start + end) / 2 + c2 * ((start + end) / 2) ** 2 > 0
+    ]
+    left = q * sum(part for _, _, part in pieces)
+    if left <= 0:
+        return mean
+    for start, end, part in pieces:
+        if left <= part:
+            base, high_t = mass(start), end
+            low_t = start
+            for _ in range(32):
+                middle = (low_t + high_t) / 2
+                if mass(middle) - base < left:
+                    low_t = middle
+                else:
+                    high_t = middle
+            return low + (low_t + high_t) / 2 * width
+        left -= part
+    return high
 
 
 def merged(histograms: Iterable[Histogram]) -> Histogram:
