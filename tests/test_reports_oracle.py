@@ -288,7 +288,15 @@ scenarios = st.fixed_dictionaries(
         "steps": st.sampled_from(CONFIGURED),
         "zone": st.sampled_from(ZONES),
         "filter": st.sampled_from(
-            ({}, {}, {"device": "mobile"}, {"source": "(direct)"}, {"country": "JP"})
+            (
+                {},
+                {},
+                {"device": "mobile"},
+                {"source": "(direct)"},
+                {"country": "JP"},
+                {"device": "mobile", "country": "JP"},
+                {"device": "desktop", "source": "(direct)"},
+            )
         ),
         "breakdown": st.sampled_from(SEGMENTS_TO_BREAK_DOWN),
     }
@@ -305,7 +313,8 @@ def _store(db: Database, tenant: tenants.Tenant, batch: list[tuple[str, dict[str
 
 
 def _queries(journey_id: int, scenario: dict[str, Any]) -> list[Query]:
-    """Reports over the generated days: hourly, daily with a filter and a breakdown, empty."""
+    """Reports over the generated days: hourly, daily with the scenario's filters (alone and
+    with a breakdown), empty."""
     base = Query(
         journey_id=journey_id,
         steps=scenario["steps"],
@@ -323,6 +332,7 @@ def _queries(journey_id: int, scenario: dict[str, Any]) -> list[Query]:
             filters=scenario["filter"],
             breakdown=scenario["breakdown"],
         ),
+        replace(base, end=dt.date(2026, 11, 12), filters=scenario["filter"]),
         replace(base, start=dt.date(2026, 6, 1), end=dt.date(2026, 6, 30)),
     ]
 

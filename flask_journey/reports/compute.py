@@ -28,6 +28,7 @@ from .query import (
     TOP_OUTCOMES,
     USER_STAGES,
     Query,
+    Where,
     db_time,
     rate,
     stored_time,
@@ -46,7 +47,7 @@ class _Sql:
 
     def __init__(self, db: Database, query: Query) -> None:
         self.db = db
-        where = rollups.Where(db, query)
+        where = Where(db, query)
         self.where = where.sql.format(p=db.param)
         self.params = where.params
 

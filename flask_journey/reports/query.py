@@ -194,3 +194,24 @@ def utm_source(url: str | None) -> str | None:
 def top(counts: Mapping[str, int], limit: int = TOP_VALUES) -> Iterator[tuple[str, int]]:
     """The ``limit`` largest counts, largest first, ties by key."""
     return iter(sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit])
+
+
+class Where:
+    """The WHERE clause over ``journey_session s`` of a query's sessions, with its params
+    (without ``ranged``, of its journey and filters only)."""
+
+    def __init__(self, db: Database, query: Query, ranged: bool = True) -> None:
+        start, end = query.bounds()
+        clauses = ["s.journey_id = {p}"]
+        self.params: list[Any] = [query.journey_id]
+        if ranged:
+            clauses += ["s.first_at >= {p}", "s.first_at < {p}"]
+            self.params += [db_time(db, start), db_time(db, end)]
+        for name, value in sorted(query.filters.items()):
+            column = SEGMENTS[name]
+            if value == NONE:
+                clauses.append(f"s.{column} IS NULL")
+            else:
+                clauses.append(f"s.{column} = {{p}}")
+                self.params.append(value)
+        self.sql = " AND ".join(clauses)

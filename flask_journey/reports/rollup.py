@@ -29,7 +29,8 @@ PER_OCTAVE = 4
 BOUND = 2 ** (1 / PER_OCTAVE) - 1
 #: The bucket of a duration of 0 s; the others start above it.
 ZERO = 0
-_OFFSET = 200
+#: The bucket of 1 s: bucket ``OFFSET + k`` starts at 2^(k / PER_OCTAVE) s.
+OFFSET = 200
 #: ``total`` is kept for every row; ``bucket`` is :data:`NO_BUCKET` where it is no duration.
 NO_BUCKET = -1
 
@@ -41,7 +42,7 @@ def bucket(seconds: float) -> int:
     """The log-scale bucket of a duration: 0 for none, else one per quarter octave."""
     if seconds <= 0:
         return ZERO
-    return max(1, math.floor(PER_OCTAVE * math.log2(seconds)) + _OFFSET)
+    return max(1, math.floor(PER_OCTAVE * math.log2(seconds)) + OFFSET)
 
 
 @dataclass
@@ -350,8 +351,8 @@ class Histogram:
                     return mean
                 if count == 2:
                     return mean + (1 if rank else -1) * math.sqrt(variance)
-                low = 2 ** ((index - _OFFSET) / PER_OCTAVE)
-                high = 2 ** ((index + 1 - _OFFSET) / PER_OCTAVE)
+                low = 2 ** ((index - OFFSET) / PER_OCTAVE)
+                high = 2 ** ((index + 1 - OFFSET) / PER_OCTAVE)
                 return _within(low, high, mean, variance, (rank + 0.5) / count)
             rank -= count
         raise IndexError(rank)

@@ -30,8 +30,8 @@ from ..models import (
     SessionSummary,
     VocabularyValue,
 )
-from . import rollup
-from .query import NONE, SEGMENTS, TOP_VALUES, Query, db_time, stored_time, top
+from . import aggregate, rollup
+from .query import NONE, SEGMENTS, TOP_VALUES, Query, Where, db_time, stored_time, top
 from .rollup import Histogram, Key, SessionSeen
 
 _ROLLUP = Rollup._meta.table_name
@@ -425,27 +425,6 @@ def selector(query: Query) -> tuple[str, str] | None:
     return None
 
 
-class Where:
-    """The WHERE clause over ``journey_session s`` of a query's sessions, with its params
-    (without ``ranged``, of its journey and filters only)."""
-
-    def __init__(self, db: Database, query: Query, ranged: bool = True) -> None:
-        start, end = query.bounds()
-        clauses = ["s.journey_id = {p}"]
-        self.params: list[Any] = [query.journey_id]
-        if ranged:
-            clauses += ["s.first_at >= {p}", "s.first_at < {p}"]
-            self.params += [db_time(db, start), db_time(db, end)]
-        for name, value in sorted(query.filters.items()):
-            column = SEGMENTS[name]
-            if value == NONE:
-                clauses.append(f"s.{column} IS NULL")
-            else:
-                clauses.append(f"s.{column} = {{p}}")
-                self.params.append(value)
-        self.sql = " AND ".join(clauses)
-
-
 def sums(
     db: Database,
     query: Query,
@@ -457,9 +436,9 @@ def sums(
 
     From the rollups where they answer the query (its filters select one row set, and its days
     are in the rollups' time zone), with the sessions of the range that are not rolled up or
-    still open at ``query.now`` read row by row; otherwise from every session row of the range.
+    still open at ``query.now`` read row by row; otherwise added up by the database from the
+    range's session rows (:mod:`.aggregate`).
     """
-    where = Where(db, query)
     context = journey(
         db, query.journey_id, query.zone, query.steps, query.optional, query.segment_values
     )
@@ -472,13 +451,7 @@ def sums(
     total: Sums = Sums()
     groups: dict[str, Sums] = defaultdict(Sums)
     if chosen is None:
-        rows = load(db, where.sql, where.params)
-        for _, session in rows.values():
-            closed = session.closed(cutoff)
-            total.add_session(session, closed, context)
-            if breakdown:
-                groups[session.segment(breakdown)].add_session(session, closed, context)
-        return total, _top(groups)
+        return _aggregated(db, query, context, breakdown, kinds or aggregate.KINDS)
     # Sessions not rolled up, and rolled-up sessions open at ``now`` (a report of the past),
     # found through the indexes of sessions not rolled up and of recent ones, not the range's.
     journeys = Where(db, query, ranged=False)
@@ -511,6 +484,38 @@ def sums(
                 add(groups[value], session, rolled)
         if values:
             _add_rollups(db, query, (breakdown, ""), values, groups, kinds)
+    return total, _top(groups)
+
+
+def _aggregated(
+    db: Database,
+    query: Query,
+    context: rollup.Journey,
+    breakdown: str | None,
+    kinds: Iterable[str],
+) -> tuple[Sums, dict[str, Sums]]:
+    """The sums of a query the rollups do not answer, added up by the database from its
+    session rows (:mod:`.aggregate`), with its breakdown's top values by sessions."""
+    group = None
+    if breakdown:
+        column = SEGMENTS[breakdown]
+        where = Where(db, query)
+        counted = _run(
+            db,
+            f"SELECT COALESCE(NULLIF(s.{column}, ''), '{NONE}'), COUNT(*) FROM {_SESSION} s"
+            f" WHERE {where.sql} GROUP BY 1",
+            where.params,
+        )
+        values = [value for value, _ in top(dict(counted))]
+        group = (breakdown, values) if values else None
+    total: Sums = Sums()
+    groups: dict[str, Sums] = defaultdict(Sums)
+    for value, day, kind, k1, k2, k3, bucket, n, whole, squares in aggregate.rows(
+        db, query, context, kinds, group
+    ):
+        total.add(day, (kind, k1, k2, k3, bucket), n, whole, squares)
+        if value is not None and group is not None:
+            groups[value].add(day, (kind, k1, k2, k3, bucket), n, whole, squares)
     return total, _top(groups)
 
 
