@@ -129,6 +129,15 @@ def test_reports_read_the_replica_as_it_stands_and_never_refresh_there(app, clie
     }
     assert caught_up["refreshedAt"] >= refreshed["refreshedAt"]
 
+    # A filter with a breakdown is added up from the session rows, on the replica too.
+    filtered = client.get(
+        f"/api/journeys/{JOURNEY}/report?country=(none)&breakdown=device",
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    assert filtered.status_code == 200
+    assert filtered.json["totals"]["sessions"] == 3
+    assert sum(value["totals"]["sessions"] for value in filtered.json["breakdownValues"]) == 3
+
 
 def _csrf(client) -> str:
     page = client.get("/journey/sign-in").get_data(as_text=True)
