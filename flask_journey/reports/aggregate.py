@@ -19,7 +19,7 @@ from peewee import Database
 
 from ..db import is_sqlite
 from ..models import FieldSummary, SessionForm, SessionSummary
-from .query import NONE, SEGMENTS, Query, Where, db_time
+from .query import Query, Where, db_time, segment_sql
 from .rollup import BINS, NO_BUCKET, OFFSET, PER_OCTAVE, Journey
 
 _SESSION = SessionSummary._meta.table_name
@@ -134,6 +134,7 @@ class _Statement:
         self.db, self.query, self.journey, self.group = db, query, journey, group
         self.d = _Dialect(db)
         self.p = _Params()
+        self.offsets = [(db_time(db, at), minutes) for at, minutes in _offsets(query)]
 
     def selected(self) -> str:
         """``sel``: the sessions, with what every part reads of them (``g``: the group)."""
@@ -141,7 +142,7 @@ class _Statement:
         where = Where(self.db, self.query)
         key = "''"
         if self.group is not None:
-            value = f"COALESCE(NULLIF(s.{SEGMENTS[self.group[0]]}, ''), '{NONE}')"
+            value = segment_sql(self.group[0])
             key = f"CASE WHEN {value} IN ({p.many(self.group[1])}) THEN {value} END"
         cutoff = db_time(self.db, self.query.now - self.query.idle)
         columns = (
@@ -162,9 +163,7 @@ class _Statement:
 
     def _local(self, pattern: str) -> str:
         """The local day (or with ``%H``, hour) of the session's start."""
-        (_, first), *changes = [
-            (db_time(self.db, at), minutes) for at, minutes in _offsets(self.query)
-        ]
+        (_, first), *changes = self.offsets
         offset = str(first)
         if changes:
             cases, before = [], first

@@ -215,3 +215,9 @@ class Where:
                 clauses.append(f"s.{column} = {{p}}")
                 self.params.append(value)
         self.sql = " AND ".join(clauses)
+
+
+def segment_sql(name: str) -> str:
+    """A session's value of a segment in SQL over ``journey_session s``: :data:`NONE` when it
+    has none, as :meth:`.rollup.SessionSeen.segment` reads it."""
+    return f"COALESCE(NULLIF(s.{SEGMENTS[name]}, ''), '{NONE}')"

@@ -31,7 +31,17 @@ from ..models import (
     VocabularyValue,
 )
 from . import aggregate, rollup
-from .query import NONE, SEGMENTS, TOP_VALUES, Query, Where, db_time, stored_time, top
+from .query import (
+    NONE,
+    SEGMENTS,
+    TOP_VALUES,
+    Query,
+    Where,
+    db_time,
+    segment_sql,
+    stored_time,
+    top,
+)
 from .rollup import Histogram, Key, SessionSeen
 
 _ROLLUP = Rollup._meta.table_name
@@ -498,11 +508,10 @@ def _aggregated(
     session rows (:mod:`.aggregate`), with its breakdown's top values by sessions."""
     group = None
     if breakdown:
-        column = SEGMENTS[breakdown]
         where = Where(db, query)
         counted = _run(
             db,
-            f"SELECT COALESCE(NULLIF(s.{column}, ''), '{NONE}'), COUNT(*) FROM {_SESSION} s"
+            f"SELECT {segment_sql(breakdown)}, COUNT(*) FROM {_SESSION} s"
             f" WHERE {where.sql} GROUP BY 1",
             where.params,
         )
