@@ -624,7 +624,7 @@ def ingest(workdir: Path, url: Callable[[str], str], name: str) -> Entry:
     """Issue 6's bulk and small-batch ratios, each without and with a refresher beside."""
     args = argparse.Namespace(
         seconds=4.0,
-        rounds=5,
+        rounds=7,
         threads=16,
         bulk_connections=4,
         small_connections=32,
@@ -633,7 +633,8 @@ def ingest(workdir: Path, url: Callable[[str], str], name: str) -> Entry:
     found = Bench(args, workdir).backend(name, url)
     bulk, small = found["bulk"], found["small"]
     # Each ratio is the median of the rounds' (ours and the ceiling measured side by side);
-    # with ÷ without is the quotient of the two medians printed.
+    # with ÷ without is the median of the rounds' own quotients: the two servers take turns
+    # within a round, so a slow spell of a shared machine falls on both.
     refreshed = statistics.median(
         r["summarised_events_per_s"] / r["ceiling_events_per_s"] for r in bulk["rounds"]
     )
@@ -644,10 +645,10 @@ def ingest(workdir: Path, url: Callable[[str], str], name: str) -> Entry:
     return {
         "bulk": bulk["ratio"],
         "bulk_refreshed": refreshed,
-        "bulk_ratio": refreshed / bulk["ratio"],
+        "bulk_ratio": bulk["summarised_ratio"],
         "small": small["ratio"],
         "small_refreshed": small_refreshed,
-        "small_ratio": small_refreshed / small["ratio"],
+        "small_ratio": small["summarised_ratio"],
         "kept_up": bulk["summaries_kept_up"] and small["summaries_kept_up"],
         "verified": bulk["verified"] and small["verified"],
     }

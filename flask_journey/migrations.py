@@ -43,6 +43,7 @@ from .identities import identify_of, link
 from .models import (
     INSTANCE_ID_INDEX,
     MODELS,
+    NOT_ROLLED_INDEX,
     PERSON_EVENT_INDEX,
     ApiKey,
     BaseModel,
@@ -233,6 +234,29 @@ def _link_identifies(migrator: SchemaMigrator) -> list[Operation]:
     return [Operation(migrator, replay)]
 
 
+def _rollups_rowid_free(migrator: SchemaMigrator) -> list[Operation]:
+    """Steps that move the rollups, on SQLite, into a table that is its primary key's B-tree
+    (a database that got the table from migration 22 of this release has it already)."""
+    db = migrator.database
+    table = Rollup._meta.table_name
+    if not isinstance(db, SqliteDatabase):
+        return []
+    (sql,) = db.execute_sql(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+    ).fetchone()
+    if "WITHOUT ROWID" in sql.upper():
+        return []
+
+    def move(migrator: SchemaMigrator) -> None:
+        columns = ", ".join(field.column_name for field in Rollup._meta.sorted_fields)
+        db.execute_sql(f"ALTER TABLE {table} RENAME TO {table}_old")
+        db.create_tables([Rollup])
+        db.execute_sql(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {table}_old")
+        db.execute_sql(f"DROP TABLE {table}_old")
+
+    return [Operation(migrator, move)]
+
+
 def _in_turn(*parts: Steps) -> Steps:
     """The steps of each of ``parts``, in order."""
 
@@ -415,6 +439,25 @@ MIGRATIONS: tuple[Migration, ...] = (
                 ),
             ),
             _forget_summaries,
+        ),
+    ),
+    Migration(
+        25,
+        "index only the sessions not rolled up yet (journey_session_not_rolled), which a "
+        "report reads row by row, instead of every session by rolled; on SQLite, the rollups "
+        "kept in their primary key's B-tree (WITHOUT ROWID)",
+        _in_turn(
+            _add_index(
+                SessionSummary._meta.table_name,
+                ("journey_id",),
+                name=index_name(NOT_ROLLED_INDEX),
+                where=index_where(NOT_ROLLED_INDEX),
+            ),
+            _drop_indexes(
+                SessionSummary._meta.table_name,
+                make_index_name(SessionSummary._meta.table_name, ("rolled", "journey_id")),
+            ),
+            _rollups_rowid_free,
         ),
     ),
 )

@@ -16,6 +16,7 @@ from peewee import (
     IntegerField,
     JSONField,
     Model,
+    SqliteDatabase,
     TextField,
 )
 
@@ -176,7 +177,8 @@ def run(old_app):
 
 
 def describe(database) -> dict:
-    """Every table's columns and indexes (partial or not), as the database reports them."""
+    """Every table's columns and indexes (partial or not), as the database reports them, and
+    whether SQLite keeps it without a rowid."""
     return {
         table: (
             sorted((c.name, c.data_type.lower(), c.null) for c in database.get_columns(table)),
@@ -184,9 +186,18 @@ def describe(database) -> dict:
                 (i.name, tuple(i.columns), i.unique, " WHERE " in (i.sql or "").upper())
                 for i in database.get_indexes(table)
             ),
+            "WITHOUT ROWID" in _table_sql(database, table).upper(),
         )
         for table in database.get_tables()
     }
+
+
+def _table_sql(database, table: str) -> str:
+    """The CREATE TABLE statement SQLite keeps for ``table`` ('' on other databases)."""
+    if not isinstance(database, SqliteDatabase):
+        return ""
+    query = "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?"
+    return database.execute_sql(query, (table,)).fetchone()[0]
 
 
 def test_migrate_upgrades_a_release_0_1_database_and_keeps_every_row(old_app, run):
@@ -242,6 +253,7 @@ def test_migrate_upgrades_a_release_0_1_database_and_keeps_every_row(old_app, ru
         "Applied 24: the other events counted per local day as well as per hour "
         "(journey_event_hourly.grain), so that a report of whole days reads a row a day; the "
         "report summaries are built again",
+        f"Applied 25: {MIGRATION_25}",
         f"Schema version 1 -> {migrations.LATEST}.",
     ]
     exported = [json.loads(line) for line in run("export").output.splitlines()]
@@ -324,6 +336,60 @@ def test_a_migrated_database_has_the_schema_a_new_one_gets(old_app, run):
     assert describe(database) == migrated
     partial = ("journey_event_instance_id_given", ("instance_id",), False, True)
     assert partial in migrated["journey_event"][1]
+    not_rolled = ("journey_session_not_rolled", ("journey_id",), False, True)
+    assert not_rolled in migrated["journey_session"][1]
+    assert migrated["journey_rollup"][2] is isinstance(database, SqliteDatabase)
+
+
+MIGRATION_25 = (
+    "index only the sessions not rolled up yet (journey_session_not_rolled), which a report "
+    "reads row by row, instead of every session by rolled; on SQLite, the rollups kept in "
+    "their primary key's B-tree (WITHOUT ROWID)"
+)
+
+
+def test_migrate_from_24_keeps_every_rollup_row_and_the_report(old_app, run):
+    assert run("migrate").exit_code == 0
+    database = old_app.extensions["journey"].database
+    old_app.config["JOURNEY_REPORT_MAX_STALENESS"] = 3600  # read only what is stored
+    report = (
+        "report",
+        ORG,
+        JOURNEY,
+        "--from",
+        "2024-01-15",
+        "--to",
+        "2024-01-15",
+        "--format",
+        "json",
+    )
+    before = json.loads(run(*report).output)
+    before.pop("refreshedAt")  # migrate refreshes
+    rollups = "SELECT * FROM journey_rollup ORDER BY grain, segment, value, kind, key1, bucket"
+    rows = database.execute_sql(rollups).fetchall()
+    fresh = describe(database)
+    # Schema 24: the rollups in a table with a rowid on SQLite, sessions indexed by rolled.
+    if isinstance(database, SqliteDatabase):
+        create = _table_sql(database, "journey_rollup").replace(" WITHOUT ROWID", "")
+        database.execute_sql("ALTER TABLE journey_rollup RENAME TO journey_rollup_24")
+        database.execute_sql(create)
+        database.execute_sql("INSERT INTO journey_rollup SELECT * FROM journey_rollup_24")
+        database.execute_sql("DROP TABLE journey_rollup_24")
+    database.execute_sql("DROP INDEX journey_session_not_rolled")
+    database.execute_sql(
+        "CREATE INDEX journey_session_rolled_journey_id ON journey_session (rolled, journey_id)"
+    )
+    database.execute_sql("DELETE FROM journey_schema_version WHERE version = 25")
+
+    result = run("migrate")
+    assert result.exit_code == 0, result.output
+    assert result.output == f"Applied 25: {MIGRATION_25}\nSchema version 24 -> 25.\n"
+    assert len(rows) > 10
+    assert database.execute_sql(rollups).fetchall() == rows
+    after = json.loads(run(*report).output)
+    after.pop("refreshedAt")
+    assert after == before
+    assert describe(database) == fresh
 
 
 def test_ingest_after_migrating_stores_new_events_and_skips_known_ids(old_app, run):

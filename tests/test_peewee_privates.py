@@ -56,3 +56,21 @@ def test_a_sqlite_pool_asks_its_private_is_closed_before_reusing_a_connection():
     assert callable(PooledSqliteDatabase._is_closed)
     assert "self._is_closed(" in inspect.getsource(PooledDatabase)
     assert _peewee.CheckedSqlitePool._is_closed is not PooledSqliteDatabase._is_closed
+
+
+def test_a_schema_manager_writes_create_table_in_its_private_create_table():
+    class Thing(peewee.Model):
+        key = peewee.CharField(primary_key=True)
+
+        class Meta:
+            database = peewee.SqliteDatabase(":memory:")
+            schema_manager_class = _peewee.RowidFreeOnSqlite
+
+    assert "def _create_table(self" in inspect.getsource(peewee.SchemaManager)
+    Thing.create_table()
+    sql = "SELECT sql FROM sqlite_master WHERE name = 'thing'"
+    assert Thing._meta.database.execute_sql(sql).fetchone()[0].endswith(" WITHOUT ROWID")
+    with peewee.PostgresqlDatabase("never-connected").bind_ctx([Thing]):
+        created, _ = Thing._schema._create_table().query()
+    assert created.startswith('CREATE TABLE IF NOT EXISTS "thing"')
+    assert "ROWID" not in created

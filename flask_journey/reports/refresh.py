@@ -26,7 +26,7 @@ import datetime as dt
 import json
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -51,6 +51,7 @@ from ..models import (
 from ..models import Event as EventModel
 from . import forms, rollups
 from .query import FIELD_TYPES, PAGEVIEW_TYPES, db_time, local_midnight, stored_time, url_host
+from .rollup import SessionSeen
 from .summary import EVENT_COLUMNS, SEGMENT_COLUMNS, SESSION_COLUMNS, Event, SessionRow, summarise
 from .vocabulary import (
     KINDS,
@@ -90,12 +91,15 @@ CHUNK_COLUMNS = (
 #: The event types whose ``title`` is the label a page gives their key: a field's label on its
 #: first focus on a page, a step's heading on its view (the embed script sends them).
 LABEL_TYPES = {"field_focus": "field_key", "step_view": "step_key"}
+_CHUNK_WIDTH = len(CHUNK_COLUMNS)
 
 
 @dataclass
 class ChunkEvent:
-    """One event a refresh reads."""
+    """One event a refresh reads: what summaries read of it, then :data:`CHUNK_COLUMNS`."""
 
+    #: What the session's summary and the journey's vocabulary read of it.
+    event: Event
     journey_id: int
     session_id: str | None
     name: str | None
@@ -104,8 +108,6 @@ class ChunkEvent:
     label: str | None
     value: float | None
     title: str | None
-    #: What the session's summary and the journey's vocabulary read of it.
-    event: Event
 
 
 @dataclass(frozen=True)
@@ -142,15 +144,10 @@ def _columns(names: Iterable[str]) -> str:
     return ", ".join(f"{fields[n].column_name} AS {n}" if n in fields else n for n in names)
 
 
-def _records(cursor: Any) -> Iterator[dict[str, Any]]:
-    """A cursor's rows as dicts by column name."""
-    names = [column[0] for column in cursor.description]
-    for values in cursor.fetchall():
-        yield dict(zip(names, values, strict=True))
-
-
-def _chunk_event(record: dict[str, Any]) -> ChunkEvent:
-    return ChunkEvent(**{name: record[name] for name in CHUNK_COLUMNS}, event=_event(record))
+def _chunk_event(row: tuple) -> ChunkEvent:
+    """The :class:`ChunkEvent` of a row selected as :data:`CHUNK_COLUMNS` then
+    :data:`EVENT_COLUMNS`."""
+    return ChunkEvent(_event(row[_CHUNK_WIDTH:]), *row[:_CHUNK_WIDTH])
 
 
 def _lock(db: Database) -> None:
@@ -164,12 +161,12 @@ def _new_events(db: Database, watermark: int, gaps: list[list[Any]]) -> list[Chu
     select = f"SELECT {_columns((*CHUNK_COLUMNS, *EVENT_COLUMNS))} FROM {table}"
     param = db.param
     cursor = db.execute_sql(f"{select} WHERE id > {param} ORDER BY id LIMIT {CHUNK}", (watermark,))
-    rows = [_chunk_event(record) for record in _records(cursor)]
+    rows = [_chunk_event(row) for row in cursor.fetchall()]
     if gaps:
         where = " OR ".join(f"id BETWEEN {param} AND {param}" for _ in gaps)
         bounds = [bound for low, high, _ in gaps for bound in (low, high)]
         cursor = db.execute_sql(f"{select} WHERE {where}", bounds)
-        rows.extend(_chunk_event(record) for record in _records(cursor))
+        rows.extend(_chunk_event(row) for row in cursor.fetchall())
     return rows
 
 
@@ -411,18 +408,18 @@ def session_events(db: Database, journey_id: int, session_ids: list[str]) -> dic
             f"WHERE journey_id = {db.param} AND session_id IN ({marks})",
             (journey_id, *chunk),
         )
-        for record in _records(cursor):
-            found[record["session_id"]].append(_event(record))
+        for session_id, *values in cursor.fetchall():
+            found[session_id].append(_event(values))
     for events in found.values():
         events.sort(key=lambda e: (e.occurred_at, e.id))
     return found
 
 
-def _event(record: dict[str, Any]) -> Event:
-    """The :class:`Event` of a row read by column name."""
-    values = {name: record[name] for name in EVENT_COLUMNS}
-    values["occurred_at"] = stored_time(values["occurred_at"])
-    return Event(**values)
+def _event(values: Sequence[Any]) -> Event:
+    """The :class:`Event` of a row's values selected as :data:`EVENT_COLUMNS`."""
+    event = Event(*values)
+    event.occurred_at = stored_time(event.occurred_at)
+    return event
 
 
 def _folder(vocabulary: Vocabulary) -> Callable[[Event], Event]:
@@ -456,10 +453,14 @@ def _folder(vocabulary: Vocabulary) -> Callable[[Event], Event]:
 
 
 def _summaries(
-    db: Database, journey_id: int, chunk: list[ChunkEvent], vocabulary: Vocabulary
-) -> dict[str, tuple[SessionRow, forms.FormRow]]:
+    db: Database,
+    journey_id: int,
+    chunk: list[ChunkEvent],
+    vocabulary: Vocabulary,
+    cutoff: dt.datetime,
+) -> _SessionRows:
     """The summaries (and :mod:`.forms` rows) of the sessions a chunk's events of one journey
-    belong to, with the journey's values folded.
+    belong to, with the journey's values folded, as the rows that store them.
 
     A session summarised before is summarised again from all its stored events; a session new
     in this chunk, from the chunk's own events: any others are read by a later refresh.
@@ -488,63 +489,102 @@ def _summaries(
     for session_id, events in new.items():
         folded = [fold(event) for event in events]
         summaries[session_id] = (summarise(folded), forms.summarise(folded))
-    return summaries
+    return _session_rows(db, journey_id, summaries, sorted(known), cutoff)
 
 
-def _store_sessions(
-    db: Database, journey_id: int, summaries: dict[str, tuple[SessionRow, forms.FormRow]]
-) -> None:
-    """Replace the summaries of these sessions of a journey."""
-    ids = list(summaries)
-    for chunk in _chunks(ids):
-        old = SessionSummary.select(SessionSummary.id).where(
-            SessionSummary.journey == journey_id, SessionSummary.session_id.in_(chunk)
-        )
-        FieldSummary.delete().where(FieldSummary.session.in_(old)).execute()
-        SessionForm.delete().where(SessionForm.session.in_(old)).execute()
-        SessionSummary.delete().where(
-            SessionSummary.journey == journey_id, SessionSummary.session_id.in_(chunk)
-        ).execute()
-    rows = []
-    for session_id, (row, _) in summaries.items():
-        rows.append(
-            (
-                journey_id,
-                session_id,
-                db_time(db, row.first_at),
-                db_time(db, row.last_at),
-                *(row.segments[column] for column in SEGMENT_COLUMNS),
-                row.source[:256],
-                row.started,
-                row.submitted,
-                row.completed,
-                row.ended,
-                json.dumps(row.steps, separators=(",", ":")),
-                row.last_step,
-                row.last_field,
-                0,
-            )
-        )
-    created = _insert(
-        db, SessionSummary._meta.table_name, _SESSION_COLUMNS, rows, "RETURNING id, session_id"
-    )
-    fields = [
+@dataclass
+class _SessionRows:
+    """A journey's sessions summarised, as the rows that store them: built before the
+    transaction that writes them, so that writers wait only for the writing."""
+
+    journey_id: int
+    sessions: list[tuple]
+    #: Each session's field and form rows, without the session's row id.
+    fields: dict[str, list[tuple]]
+    forms: dict[str, tuple]
+    #: The sessions summarised before, whose rows these replace.
+    replaced: list[str]
+
+    def over(self) -> Iterator[SessionSeen]:
+        """The sessions that are over, stored rolled up: what they add to the rollups."""
+        for row in self.sessions:
+            values = dict(zip(_SESSION_COLUMNS, row, strict=True))
+            if values["rolled"]:
+                session_id = values["session_id"]
+                yield rollups.seen(values, self.fields[session_id], self.forms[session_id])
+
+
+def _session_rows(
+    db: Database,
+    journey_id: int,
+    summaries: dict[str, tuple[SessionRow, forms.FormRow]],
+    replaced: list[str],
+    cutoff: dt.datetime,
+) -> _SessionRows:
+    """The rows of ``summaries``, those of sessions over at ``cutoff`` (they ended, or nothing
+    happened since) marked rolled up."""
+    sessions = [
         (
-            pk,
-            f.step_key,
-            f.field_key,
-            f.started,
-            f.returned,
-            f.errors,
-            json.dumps(dict(f.error_types)) if f.error_types else None,
-            f.seconds,
-            f.hesitation,
+            journey_id,
+            session_id,
+            db_time(db, row.first_at),
+            db_time(db, row.last_at),
+            *(row.segments[column] for column in SEGMENT_COLUMNS),
+            row.source[:256],
+            row.started,
+            row.submitted,
+            row.completed,
+            row.ended,
+            json.dumps(row.steps, separators=(",", ":")),
+            row.last_step,
+            row.last_field,
+            int(bool(row.ended) or row.last_at <= cutoff),
         )
-        for pk, session_id in created
-        for f in summaries[session_id][0].fields
+        for session_id, (row, _) in summaries.items()
     ]
+    fields = {
+        session_id: [
+            (
+                f.step_key,
+                f.field_key,
+                f.started,
+                f.returned,
+                f.errors,
+                json.dumps(dict(f.error_types)) if f.error_types else None,
+                f.seconds,
+                f.hesitation,
+            )
+            for f in row.fields
+        ]
+        for session_id, (row, _) in summaries.items()
+    }
+    paths = {session_id: forms.stored(form) for session_id, (_, form) in summaries.items()}
+    return _SessionRows(journey_id, sessions, fields, paths, replaced)
+
+
+def _store_sessions(db: Database, rows: _SessionRows) -> None:
+    """Replace the summaries of these sessions of a journey."""
+    sessions = SessionSummary._meta.table_name
+    for chunk in _chunks(rows.replaced):
+        old = (
+            f"SELECT id FROM {sessions} WHERE journey_id = {db.param}"
+            f" AND session_id IN ({', '.join([db.param] * len(chunk))})"
+        )
+        for table in (FieldSummary._meta.table_name, SessionForm._meta.table_name):
+            db.execute_sql(
+                f"DELETE FROM {table} WHERE session_id IN ({old})", (rows.journey_id, *chunk)
+            )
+        db.execute_sql(f"DELETE FROM {sessions} WHERE id IN ({old})", (rows.journey_id, *chunk))
+    created = _insert(
+        db,
+        SessionSummary._meta.table_name,
+        _SESSION_COLUMNS,
+        rows.sessions,
+        "RETURNING id, session_id",
+    )
+    fields = [(pk, *field) for pk, session_id in created for field in rows.fields[session_id]]
     _insert(db, FieldSummary._meta.table_name, _FIELD_COLUMNS, fields)
-    paths = [(pk, *forms.stored(summaries[session_id][1])) for pk, session_id in created]
+    paths = [(pk, *rows.forms[session_id]) for pk, session_id in created]
     columns = ("session_id", "path", "errors", "application", "completion_seconds")
     _insert(db, SessionForm._meta.table_name, columns, paths)
 
@@ -565,9 +605,10 @@ def _refresh_chunk(db: Database, limits: Limits, rolling: Rolling) -> tuple[int,
     """Read one chunk; return (events read, sessions summarised, whether more may follow).
 
     Everything is read and summarised first, outside any transaction, so that writers wait
-    only for the short transaction that stores the result; if another refresh stored one in
-    between, the chunk is read again. The transaction also takes the sessions summarised again
-    out of the rollups and rolls up those that are over (:mod:`.rollups`).
+    only for the short transaction that stores the result; if another refresh stored one (or
+    admitted segment values) in between, the chunk is read again. The transaction also takes
+    the sessions summarised again out of the rollups, and adds those that are over, stored
+    rolled up (:mod:`.rollups`).
     """
     while True:
         seen = _read_state(db)
@@ -581,23 +622,39 @@ def _refresh_chunk(db: Database, limits: Limits, rolling: Rolling) -> tuple[int,
             if row.session_id is not None:
                 by_journey[row.journey_id].append(row)
         vocabularies = _vocabularies(db, rows, limits)
-        summaries = {
-            journey_id: _summaries(db, journey_id, chunk, vocabularies[journey_id])
+        cutoff = utcnow() - rolling.idle
+        summaries = [
+            _summaries(db, journey_id, chunk, vocabularies[journey_id], cutoff)
             for journey_id, chunk in by_journey.items()
+        ]
+        labels = _page_labels(rows, vocabularies)
+        counts = _counts(rows, vocabularies, ZoneInfo(rolling.timezone))
+        admitted = {
+            journey_id: [encode(value) for kind, value in vocabulary.added if kind == "step"]
+            for journey_id, vocabulary in vocabularies.items()
         }
+        contexts = rollups.Contexts(
+            db, ZoneInfo(rolling.timezone), rolling.segment_values, admitted
+        )
+        over: rollups.Deltas = {}
+        for sessions in summaries:
+            for session in sessions.over():
+                context = contexts[sessions.journey_id]
+                rollups.add_to(over, sessions.journey_id, session, True, context)
+        rolled_up = rollups.changes(over)
         with _write_transaction(db):
             _lock(db)
-            if _read_state(db) != seen:
-                continue  # another refresh stored this chunk meanwhile
+            if _read_state(db) != seen or not contexts.current(db):
+                continue  # another refresh stored this chunk, or admitted values, meanwhile
             _store_vocabularies(db, vocabularies)
-            _store_page_labels(db, _page_labels(rows, vocabularies))
-            _add_counts(db, _counts(rows, vocabularies, ZoneInfo(rolling.timezone)))
-            contexts = rollups.Contexts(db, ZoneInfo(rolling.timezone), rolling.segment_values)
-            deltas: rollups.Deltas = {}
-            for journey_id, sessions in summaries.items():
-                rollups.take_out(db, journey_id, list(sessions), contexts, deltas)
-                _store_sessions(db, journey_id, sessions)
-            rollups.write(db, deltas)
+            _store_page_labels(db, labels)
+            _add_counts(db, counts)
+            taken: rollups.Deltas = {}
+            for sessions in summaries:
+                rollups.take_out(db, sessions.journey_id, sessions.replaced, contexts, taken)
+                _store_sessions(db, sessions)
+            rollups.write(db, rollups.changes(taken))
+            rollups.write(db, rolled_up)
             contexts.store(db)
             values = {
                 "watermark": ids[-1] if ids else watermark,
@@ -608,7 +665,7 @@ def _refresh_chunk(db: Database, limits: Limits, rolling: Rolling) -> tuple[int,
             RefreshState.insert(id=1, **values).on_conflict(
                 conflict_target=[RefreshState.id], update=values
             ).execute()
-        sessions_done = sum(len(sessions) for sessions in summaries.values())
+        sessions_done = sum(len(sessions.sessions) for sessions in summaries)
         return len(rows), sessions_done, len(ids) >= CHUNK
 
 
@@ -623,12 +680,15 @@ def _roll_chunk(db: Database, rolling: Rolling) -> int:
         contexts = rollups.Contexts(db, ZoneInfo(rolling.timezone), rolling.segment_values)
         deltas: rollups.Deltas = {}
         ids = rollups.roll_over(db, utcnow() - rolling.idle, contexts, deltas)
+        if not ids:
+            return 0
+        changes = rollups.changes(deltas)
         try:
             with _write_transaction(db):
                 _lock(db)
                 if not rollups.mark_rolled(db, ids):
                     raise _Raced
-                rollups.write(db, deltas)
+                rollups.write(db, changes)
                 contexts.store(db)
         except _Raced:
             continue
@@ -727,7 +787,7 @@ def forget_before(db: Database, before: dt.datetime, journeys: Any = None) -> No
                 found = rollups.load(db, f"s.id IN ({', '.join(['{p}'] * len(part))})", part)
                 for journey_id, session in found.values():
                     rollups.add_to(deltas, journey_id, session, True, contexts[journey_id], -1)
-            rollups.write(db, deltas)
+            rollups.write(db, rollups.changes(deltas))
         FieldSummary.delete().where(FieldSummary.session.in_(old)).execute()
         SessionForm.delete().where(SessionForm.session.in_(old)).execute()
         SessionSummary.delete().where(SessionSummary.id.in_(old)).execute()

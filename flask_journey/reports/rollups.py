@@ -1,8 +1,9 @@
 """The rollups in the database: kept by the refresh, added up by the reports.
 
 The refresh rolls up each session once it is over (it ended, or nothing happened for
-``JOURNEY_SESSION_IDLE_MINUTES``): :func:`roll_over` adds its contribution to the rows of its
-local day, for all sessions and for each of its segment values, and marks it ``rolled``. A
+``JOURNEY_SESSION_IDLE_MINUTES``): it adds its contribution to the rows of its local day, for
+all sessions and for each of its segment values, and marks it ``rolled`` (as it stores the
+session's summary when it is over by then, else later with :func:`roll_over`). A
 rolled session that gets more events is taken out first (:func:`take_out`) and rolled again
 when it is over again. :func:`sums` adds up a report's days: the rollup rows, aggregated by the
 database, then the sessions of the range not rolled up or still open at the report's ``now``,
@@ -85,8 +86,10 @@ _SESSION_COLUMNS = (
     "last_field",
 )
 
-#: Rollup changes: ``{(journey, grain, day, segment, value): {key: [n, total, squares]}}``.
-Deltas = dict[tuple[int, str, str, str, str], dict[Key, list[float]]]
+#: Rollup changes as sessions are added up: ``{(journey, day, selectors): {key: [n, total,
+#: squares]}}``. The sessions of a day with the same segment values share an entry, which
+#: :func:`write` spreads over the rows of each of those values.
+Deltas = dict[tuple[int, str, tuple[tuple[str, str], ...]], dict[Key, list[float]]]
 #: The grains of the rollups: the :data:`DAILY` kinds by day (``t``), the others by day (``d``)
 #: and by week (``w``, its Monday): a range reads its whole weeks and the days around them.
 TREND, DAY, WEEK = "t", "d", "w"
@@ -104,30 +107,18 @@ def _parts(items: list[Any], size: int = BATCH) -> Iterator[list[Any]]:
 def load(db: Database, where: str, params: Iterable[Any]) -> dict[int, tuple[int, SessionSeen]]:
     """The sessions a WHERE clause over ``journey_session s`` selects, with their field and
     path rows: ``{row id: (journey id, session)}``."""
-    found: dict[int, tuple[int, SessionSeen]] = {}
-    for row in _run(
-        db,
-        f"SELECT {', '.join('s.' + c for c in _SESSION_COLUMNS)} FROM {_SESSION} s WHERE {where}",
-        params,
-    ):
-        values = dict(zip(_SESSION_COLUMNS, row, strict=True))
-        found[values["id"]] = (
-            values["journey_id"],
-            SessionSeen(
-                first_at=stored_time(values["first_at"]),
-                last_at=stored_time(values["last_at"]),
-                segments={column: values[column] for column in _SEGMENT_COLUMNS},
-                started=values["started"],
-                submitted=values["submitted"],
-                completed=values["completed"],
-                ended=values["ended"],
-                steps=json.loads(values["steps"]),
-                last_step=values["last_step"],
-                last_field=values["last_field"],
-            ),
+    rows = {
+        row[0]: dict(zip(_SESSION_COLUMNS, row, strict=True))
+        for row in _run(
+            db,
+            f"SELECT {', '.join('s.' + c for c in _SESSION_COLUMNS)} FROM {_SESSION} s"
+            f" WHERE {where}",
+            params,
         )
-    ids = list(found)
-    for part in _parts(ids):
+    }
+    fields: dict[int, list[tuple]] = defaultdict(list)
+    paths: dict[int, tuple] = {}
+    for part in _parts(list(rows)):
         marks = ", ".join(["{p}"] * len(part))
         for session_id, *columns in _run(
             db,
@@ -135,19 +126,41 @@ def load(db: Database, where: str, params: Iterable[Any]) -> dict[int, tuple[int
             f" seconds, hesitation FROM {_FIELD} WHERE session_id IN ({marks})",
             part,
         ):
-            found[session_id][1].fields.append(rollup.field_seen(*columns))
-        for session_id, path, errors, application, seconds in _run(
+            fields[session_id].append(tuple(columns))
+        for session_id, *columns in _run(
             db,
             "SELECT session_id, path, errors, application, completion_seconds"
             f" FROM {_FORM} WHERE session_id IN ({marks})",
             part,
         ):
-            session = found[session_id][1]
-            session.path = json.loads(path)
-            session.errors = json.loads(errors)
-            session.application = application
-            session.completion_seconds = seconds
-    return found
+            paths[session_id] = tuple(columns)
+    return {
+        pk: (values["journey_id"], seen(values, fields[pk], paths.get(pk)))
+        for pk, values in rows.items()
+    }
+
+
+def seen(values: Mapping[str, Any], fields: Iterable[tuple], form: tuple | None) -> SessionSeen:
+    """A session as its rows store it: its summary row's values by column name, its field
+    rows' (:func:`rollup.field_seen`'s arguments) and its form row's (path, errors,
+    application, completion seconds)."""
+    session = SessionSeen(
+        first_at=stored_time(values["first_at"]),
+        last_at=stored_time(values["last_at"]),
+        segments={column: values[column] for column in _SEGMENT_COLUMNS},
+        started=values["started"],
+        submitted=values["submitted"],
+        completed=values["completed"],
+        ended=values["ended"],
+        steps=json.loads(values["steps"]),
+        last_step=values["last_step"],
+        last_field=values["last_field"],
+        fields=[rollup.field_seen(*columns) for columns in fields],
+    )
+    if form is not None:
+        path, errors, session.application, session.completion_seconds = form
+        session.path, session.errors = json.loads(path), json.loads(errors)
+    return session
 
 
 def journey(
@@ -158,11 +171,13 @@ def journey(
     optional: Iterable[str] | None = None,
     segment_values: int | None = None,
     admitting: bool = False,
+    admitted: Iterable[str] = (),
 ) -> rollup.Journey:
     """What contributions of a journey's sessions depend on: its configured steps, then the
-    other steps in the order its vocabulary admitted them, its optional steps (read from the
-    journey when not given), and the segment values its rollups sum on their own, at most
-    ``segment_values`` of each (admitting more as sessions are rolled up when ``admitting``)."""
+    other steps in the order its vocabulary admitted them (those stored, then ``admitted``),
+    its optional steps (read from the journey when not given), and the segment values its
+    rollups sum on their own, at most ``segment_values`` of each (admitting more as sessions
+    are rolled up when ``admitting``)."""
     if configured is None or optional is None:
         kept = JourneySteps.get_or_none(JourneySteps.journey == journey_id)
         configured = list(kept.steps) if kept else []
@@ -180,6 +195,7 @@ def journey(
             values.append(tuple(json.loads(value)))
         elif value not in steps:
             steps.append(value)
+    steps += [step for step in dict.fromkeys(admitted) if step not in steps]
     return rollup.Journey(
         {step: n for n, step in enumerate(steps)},
         frozenset(optional),
@@ -198,51 +214,60 @@ def add_to(
 ) -> None:
     """Add a session's contribution (or take it away: ``sign`` -1) to ``deltas``."""
     day = rollup.local_day(session, context.zone)
-    rows = rollup.contribution(session, closed, context)
-    daily = {key: value for key, value in rows.items() if key[0] in DAILY}
-    others = {key: value for key, value in rows.items() if key[0] not in DAILY}
-    without = {key: value for key, value in others.items() if key[0] != "segment"}
-    for segment, value in rollup.selectors(session, context):
-        value = value[:256]
-        for grain, when, part in (
-            (TREND, day, daily),
-            (DAY, day, without if segment else others),
-        ):
-            into = deltas.setdefault((journey_id, grain, when, segment, value), {})
-            for key, (n, total, squares) in part.items():
-                entry = into.get(key)
-                if entry is None:
-                    into[key] = [sign * n, sign * total, sign * squares]
-                else:
-                    entry[0] += sign * n
-                    entry[1] += sign * total
-                    entry[2] += sign * squares
+    chosen = tuple((segment, value[:256]) for segment, value in rollup.selectors(session, context))
+    _merge(
+        deltas.setdefault((journey_id, day, chosen), {}),
+        rollup.contribution(session, closed, context),
+        sign,
+    )
+
+
+def _merge(into: dict[Key, list[float]], rows: Mapping[Key, list[float]], sign: int = 1) -> None:
+    for key, (n, total, squares) in rows.items():
+        entry = into.get(key)
+        if entry is None:
+            into[key] = [sign * n, sign * total, sign * squares]
+        else:
+            entry[0] += sign * n
+            entry[1] += sign * total
+            entry[2] += sign * squares
 
 
 def monday(day: dt.date) -> dt.date:
     return day - dt.timedelta(days=day.weekday())
 
 
-def write(db: Database, deltas: Deltas) -> None:
-    """Add ``deltas`` to the rollup rows, those by day also to their week's."""
-    weeks: Deltas = {}
-    for (journey_id, grain, day, segment, value), found in deltas.items():
-        if grain != DAY:
-            continue
+def _spread(deltas: Deltas) -> dict[tuple[int, str, str, str, str], dict[Key, list[float]]]:
+    """``deltas`` by the rows they change, ``{(journey, grain, day, segment, value): {key:
+    [n, total, squares]}}``: the :data:`DAILY` kinds by day (:data:`TREND`), the others by day
+    and by week (segment values other than all sessions without the ``segment`` kind)."""
+    rows: dict[tuple[int, str, str, str, str], dict[Key, list[float]]] = {}
+    for (journey_id, day, chosen), sums in deltas.items():
+        daily = {key: value for key, value in sums.items() if key[0] in DAILY}
+        others = {key: value for key, value in sums.items() if key[0] not in DAILY}
+        without = {key: value for key, value in others.items() if key[0] != "segment"}
         week = monday(dt.date.fromisoformat(day)).isoformat()
-        into = weeks.setdefault((journey_id, WEEK, week, segment, value), {})
-        for key, (n, total, squares) in found.items():
-            entry = into.setdefault(key, [0, 0.0, 0.0])
-            entry[0] += n
-            entry[1] += total
-            entry[2] += squares
-    rows = [
+        for segment, value in chosen:
+            part = without if segment else others
+            _merge(rows.setdefault((journey_id, TREND, day, segment, value), {}), daily)
+            _merge(rows.setdefault((journey_id, DAY, day, segment, value), {}), part)
+            _merge(rows.setdefault((journey_id, WEEK, week, segment, value), {}), part)
+    return rows
+
+
+def changes(deltas: Deltas) -> list[tuple]:
+    """What ``deltas`` add to the rollup rows (those by day also to their week's), as rows of
+    the rollups' columns for :func:`write`."""
+    return [
         (*target, *key, int(n), total, squares)
-        for part in (deltas, weeks)
-        for target, sums in part.items()
+        for target, sums in _spread(deltas).items()
         for key, (n, total, squares) in sums.items()
         if n or total
     ]
+
+
+def write(db: Database, rows: list[tuple]) -> None:
+    """Add rows of :func:`changes` to the rollup rows."""
     conflict = "journey_id, segment, value, grain, day, kind, key1, key2, key3, bucket"
     tail = (
         f"ON CONFLICT ({conflict}) DO UPDATE SET n = {_ROLLUP}.n + excluded.n,"
@@ -261,18 +286,45 @@ def write(db: Database, deltas: Deltas) -> None:
 class Contexts:
     """Each journey's :class:`rollup.Journey`, read once per refresh transaction, admitting up
     to ``segment_values`` values of each segment (0: none, as when sessions are only taken
-    out); :meth:`store` keeps the values admitted."""
+    out); :meth:`store` keeps the values admitted. ``steps`` are each journey's steps its
+    vocabulary admits in the transaction, before the sessions are rolled up."""
 
-    def __init__(self, db: Database, zone: ZoneInfo, segment_values: int) -> None:
+    def __init__(
+        self,
+        db: Database,
+        zone: ZoneInfo,
+        segment_values: int,
+        steps: Mapping[int, list[str]] | None = None,
+    ) -> None:
         self.db, self.zone, self.segment_values = db, zone, segment_values
+        self.steps = steps or {}
         self.found: dict[int, rollup.Journey] = {}
+        self.read: dict[int, int] = {}
 
     def __getitem__(self, journey_id: int) -> rollup.Journey:
         if journey_id not in self.found:
+            self.read[journey_id] = self._segment_values(self.db, journey_id)
             self.found[journey_id] = journey(
-                self.db, journey_id, self.zone, None, None, self.segment_values, True
+                self.db,
+                journey_id,
+                self.zone,
+                None,
+                None,
+                self.segment_values,
+                True,
+                self.steps.get(journey_id, ()),
             )
         return self.found[journey_id]
+
+    def current(self, db: Database) -> bool:
+        """Whether no refresh has admitted segment values since these contexts were read."""
+        return all(self._segment_values(db, journey_id) == n for journey_id, n in self.read.items())
+
+    @staticmethod
+    def _segment_values(db: Database, journey_id: int) -> int:
+        table = VocabularyValue._meta.table_name
+        where = "journey_id = {p} AND kind = 'segment'"
+        return _run(db, f"SELECT COUNT(*) FROM {table} WHERE {where}", [journey_id])[0][0]
 
     def store(self, db: Database) -> None:
         rows = [
@@ -310,7 +362,7 @@ def roll_over(db: Database, cutoff: dt.datetime, contexts: Contexts, deltas: Del
     ``deltas``; return their row ids (:func:`mark_rolled` marks them)."""
     found = load(
         db,
-        f"s.rolled = 0 AND (s.ended <> 0 OR s.last_at <= {{p}}) ORDER BY s.id LIMIT {ROLL_LIMIT}",
+        f"s.rolled = 0 AND (s.ended <> 0 OR s.last_at <= {{p}}) LIMIT {ROLL_LIMIT}",
         [db_time(db, cutoff)],
     )
     for journey_id, session in found.values():
