@@ -7,7 +7,9 @@ import json
 
 import pytest
 
-from flask_journey import reports
+from flask_journey import api, reports
+from flask_journey.reports import refresh as refreshing
+from flask_journey.reports import rollups
 
 from .helpers import JOURNEY, ORG, ORIGIN
 
@@ -35,10 +37,10 @@ def event(number: int, session: str) -> dict:
     }
 
 
-def post(client, *events: dict) -> None:
+def post(client, *events: dict, language: str | None = None) -> None:
     body = {
         "schemaVersion": 1,
-        "context": {"orgKey": ORG, "journeyKey": JOURNEY},
+        "context": {"orgKey": ORG, "journeyKey": JOURNEY, "language": language},
         "events": list(events),
     }
     assert client.post("/api/ingest", json=body, headers={"Origin": ORIGIN}).status_code == 204
@@ -113,3 +115,43 @@ def test_a_report_refreshes_first_as_the_apps_policy_says(app, client, cli, jour
     assert totals(cli)[0] == 1
     cli("refresh")
     assert totals(cli)[0] == 2
+
+
+@pytest.mark.parametrize(
+    "config", [{"JOURNEY_REPORT_MAX_STALENESS": 0, "JOURNEY_MAX_SEGMENT_VALUES": 1}]
+)
+def test_a_refresh_that_another_one_overtakes_reads_again_and_keeps_the_segment_limit(
+    app, client, journey, monkeypatch
+):
+    now = dt.datetime.now(dt.timezone.utc)
+    post(client, {**event(1, "sess_open"), "ts": now.isoformat()}, language="fr-FR")
+    with app.app_context():
+        api.refresh()  # sess_open is summarised, still open: not rolled up
+    post(client, event(2, "sess_old"), language="en-US")  # over as soon as it is read
+    changes, overtaken = rollups.changes, []
+
+    def overtaken_once(deltas):
+        if not overtaken:  # another process rolls up sess_open: fr-FR takes the only place
+            overtaken.append(True)
+            database = app.extensions["journey"].database
+            refreshing.roll(database, refreshing.Rolling(idle=dt.timedelta(0), segment_values=1))
+        return changes(deltas)
+
+    monkeypatch.setattr(rollups, "changes", overtaken_once)
+    with app.app_context():
+        assert api.refresh().sessions == 1
+        report = api.report(
+            ORG, JOURNEY, start=dt.date(2024, 1, 1), end=now.date(), breakdown="language"
+        )
+
+    assert overtaken == [True]
+    languages = [
+        json.loads(value)[1]
+        for (value,) in app.extensions["journey"].database.execute_sql(
+            "SELECT value FROM journey_vocabulary WHERE kind = 'segment'"
+        )
+        if json.loads(value)[0] == "language"
+    ]
+    assert languages == ["fr-FR"]  # sess_old's en-US is summed as (other): no room was left
+    breakdown = {row["value"]: row["totals"]["sessions"] for row in report["breakdownValues"]}
+    assert breakdown == {"fr-FR": 1, "(other)": 1}
