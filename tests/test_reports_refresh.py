@@ -95,6 +95,18 @@ def test_a_rebuild_gives_the_same_report(client, cli, journey):
     assert strip(after) == strip(before)
 
 
+def test_a_backlog_read_in_many_chunks_gives_the_same_report(client, cli, journey, monkeypatch):
+    post(client, *(event(n, f"sess_{n % 3}") for n in range(9)))
+    before = cli("report", ORG, JOURNEY, "--from", DAY, "--to", DAY, "--format", "json")
+    monkeypatch.setattr(refreshing, "CHUNK", 2)  # sessions span chunks; the last rolls its own
+
+    assert cli("refresh", "--rebuild") == "Read 9 events; summarised 9 sessions.\n"
+
+    after = cli("report", ORG, JOURNEY, "--from", DAY, "--to", DAY, "--format", "json")
+    strip = lambda text: {k: v for k, v in json.loads(text).items() if k != "refreshedAt"}  # noqa: E731
+    assert strip(after) == strip(before)
+
+
 def test_purge_forgets_the_summaries_of_what_it_deleted(client, cli, journey):
     post(client, event(1, "sess_a"))
     assert totals(cli) == (1, 1, 1)

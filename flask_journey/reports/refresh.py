@@ -457,7 +457,7 @@ def _summaries(
     journey_id: int,
     chunk: list[ChunkEvent],
     vocabulary: Vocabulary,
-    cutoff: dt.datetime,
+    cutoff: dt.datetime | None,
 ) -> _SessionRows:
     """The summaries (and :mod:`.forms` rows) of the sessions a chunk's events of one journey
     belong to, with the journey's values folded, as the rows that store them.
@@ -519,10 +519,10 @@ def _session_rows(
     journey_id: int,
     summaries: dict[str, tuple[SessionRow, forms.FormRow]],
     replaced: list[str],
-    cutoff: dt.datetime,
+    cutoff: dt.datetime | None,
 ) -> _SessionRows:
     """The rows of ``summaries``, those of sessions over at ``cutoff`` (they ended, or nothing
-    happened since) marked rolled up."""
+    happened since) marked rolled up; none without a cutoff."""
     sessions = [
         (
             journey_id,
@@ -538,7 +538,7 @@ def _session_rows(
             json.dumps(row.steps, separators=(",", ":")),
             row.last_step,
             row.last_field,
-            int(bool(row.ended) or row.last_at <= cutoff),
+            int(cutoff is not None and (bool(row.ended) or row.last_at <= cutoff)),
         )
         for session_id, (row, _) in summaries.items()
     ]
@@ -607,8 +607,8 @@ def _refresh_chunk(db: Database, limits: Limits, rolling: Rolling) -> tuple[int,
     Everything is read and summarised first, outside any transaction, so that writers wait
     only for the short transaction that stores the result; if another refresh stored one (or
     admitted segment values) in between, the chunk is read again. The transaction also takes
-    the sessions summarised again out of the rollups, and adds those that are over, stored
-    rolled up (:mod:`.rollups`).
+    the sessions summarised again out of the rollups and, unless more chunks follow, adds
+    those that are over, stored rolled up (:mod:`.rollups`).
     """
     while True:
         seen = _read_state(db)
@@ -622,7 +622,10 @@ def _refresh_chunk(db: Database, limits: Limits, rolling: Rolling) -> tuple[int,
             if row.session_id is not None:
                 by_journey[row.journey_id].append(row)
         vocabularies = _vocabularies(db, rows, limits)
-        cutoff = utcnow() - rolling.idle
+        more = len(ids) >= CHUNK
+        # A chunk of a backlog leaves its sessions to roll(), which adds up ROLL_LIMIT of them
+        # at a time: they share far more rollup rows than a chunk's few hundred do.
+        cutoff = None if more else utcnow() - rolling.idle
         summaries = [
             _summaries(db, journey_id, chunk, vocabularies[journey_id], cutoff)
             for journey_id, chunk in by_journey.items()
@@ -666,7 +669,7 @@ def _refresh_chunk(db: Database, limits: Limits, rolling: Rolling) -> tuple[int,
                 conflict_target=[RefreshState.id], update=values
             ).execute()
         sessions_done = sum(len(sessions.sessions) for sessions in summaries)
-        return len(rows), sessions_done, len(ids) >= CHUNK
+        return len(rows), sessions_done, more
 
 
 def _roll_chunk(db: Database, rolling: Rolling) -> int:
