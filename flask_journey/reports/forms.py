@@ -195,7 +195,6 @@ def error_outcome_rows(found: Sums) -> list[dict[str, Any]]:
     for step, field, entry, n in found.counts("outcome"):
         error_type, metric = entry.rsplit("\x1f", 1)
         outcomes[(step, field, error_type)][metric] = n
-    fixes = found.histograms("fix_time")
     rows: list[dict[str, Any]] = []
     for (step, field, error_type), numbers in outcomes.items():
         if not numbers.get("sessions"):
@@ -203,7 +202,6 @@ def error_outcome_rows(found: Sums) -> list[dict[str, Any]]:
         count = found.n("field", step, field, "clean")
         abandons = found.n("field", step, field, "cleanAbandons")
         expected = numbers["sessions"] * abandons / count if count else 0
-        fix = fixes.get((step, field, error_type))
         rows.append(
             {
                 "stepKey": step or None,
@@ -213,7 +211,6 @@ def error_outcome_rows(found: Sums) -> list[dict[str, Any]]:
                 "recovered": numbers.get("recovered", 0),
                 "abandonedAfter": numbers.get("abandoned", 0),
                 "excessAbandons": round(numbers.get("abandoned", 0) - expected, 2),
-                "medianSecondsToFix": fix.median() if fix else None,
             }
         )
     rows.sort(
@@ -225,7 +222,12 @@ def error_outcome_rows(found: Sums) -> list[dict[str, Any]]:
             r["errorType"],
         )
     )
-    return rows[:TOP_ERROR_OUTCOMES]
+    del rows[TOP_ERROR_OUTCOMES:]
+    fixes = found.histograms("fix_time")
+    for row in rows:
+        fix = fixes.get((row["stepKey"] or "", row["fieldKey"], row["errorType"]))
+        row["medianSecondsToFix"] = fix.median() if fix else None
+    return rows
 
 
 def add_to_report(

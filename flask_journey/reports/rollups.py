@@ -424,12 +424,6 @@ class Sums:
         if kind in DAILY and day:
             _accumulate(self.days[day][kind], rest, n, total, squares)
 
-    def add_other(
-        self, kind: str, rest: tuple[str, str, str, int], n: float, total: float, squares: float
-    ) -> None:
-        """Add a row's numbers to its kind's (not by day)."""
-        _accumulate(self.kinds[kind], rest, n, total, squares)
-
     def add_session(
         self, session: SessionSeen, closed: bool, context: rollup.Journey, sign: int = 1
     ) -> None:
@@ -453,10 +447,13 @@ class Sums:
 
     def histograms(self, kind: str) -> dict[tuple[str, str, str], Histogram]:
         """The histogram of each ``(key1, key2, key3)`` of a duration kind."""
-        found: dict[tuple[str, str, str], Histogram] = defaultdict(Histogram)
+        found: dict[tuple[str, str, str], Histogram] = {}
         for (k1, k2, k3, index), (n, total, squares) in self.kinds.get(kind, {}).items():
             if n:
-                found[(k1, k2, k3)].add(index, n, total, squares)
+                histogram = found.get((k1, k2, k3))
+                if histogram is None:
+                    histogram = found[(k1, k2, k3)] = Histogram()
+                histogram.buckets[index] = [n, total, squares]
         return found
 
 
@@ -639,8 +636,12 @@ def _add_rollups(
             [query.journey_id, chosen[0], *named, grain, low.isoformat(), high.isoformat()]
             + others,
         ):
-            into["" if values == [""] else value].add_other(
-                kind, (k1, k2, k3, bucket), n, total, squares
+            _accumulate(
+                into["" if values == [""] else value].kinds[kind],
+                (k1, k2, k3, bucket),
+                n,
+                total,
+                squares,
             )
 
 
