@@ -7,17 +7,23 @@ languages and traffic sources), all of them inside the default report's 30 days 
 UTC), grown to each of ``--sizes`` events (default 1M and 4M). At each size, after a refresh
 (and, on PostgreSQL, ``VACUUM ANALYZE``, as autovacuum would soon do):
 
-- the report's warm time, as ``flask_journey.api.report`` gives it by default, with
-  ``breakdown="device"`` and with two filters (:data:`FILTERS`, added up by the database from
-  the session rows: shown without a goal), the median of 3 after one warm-up, and how it grows
-  with the window;
 - DuckDB computing totals, step sessions and field sessions/starters/error sessions/errors by
   type from the same raw events (exported to DuckDB once, outside the timing; the queries'
   warm time, median of 3), the report's time ÷ DuckDB's, and whether their numbers are equal;
 - both reports against the reference computation from raw events
   (:mod:`flask_journey.reports.reference`): counts equal, the largest relative difference of
   a median (held to the documented bound) and how many are within 1 %;
-- a refresh after 10k new events (the median of 3 rounds).
+- a copy of the database as it is, but for the largest size.
+
+Then the copies and the database take turns within each round of the timings (a slow spell
+of the shared machine falls on every size of a round):
+
+- the report's warm time, as ``flask_journey.api.report`` gives it by default, with
+  ``breakdown="device"`` and with two filters (:data:`FILTERS`, added up by the database from
+  the session rows: shown without a goal), the median of 5 rounds after one warm-up, and how
+  it grows with the window (the median of the rounds' own quotients);
+- a refresh after 10k new events (3 rounds: the median, and of the rounds' slowest ÷
+  fastest).
 
 Then, on the largest size, 50,000 junk step keys and 50,000 junk field keys are added
 (:func:`benchmarks.vocabulary.junk`) and the dashboard's journey page is rendered as it comes
@@ -36,11 +42,13 @@ import json
 import random
 import re
 import resource
+import sqlite3
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -199,6 +207,8 @@ def sessions(
 
 #: The default window sizes, in events.
 SIZES = (1_000_000, 4_000_000)
+#: Rounds of the reports' timing at every size (after one to warm up; the median is kept).
+REPORT_ROUNDS = 5
 #: New events the refresh is timed on, at each size, and how many times (the median is kept).
 FRESH_EVENTS = 10_000
 FRESH_ROUNDS = 3
@@ -488,19 +498,29 @@ def report_numbers(result: Entry) -> Entry:
 # -- one database ----------------------------------------------------------------------------
 
 
-def measure(name: str, url: str, sizes: list[int], scratch: Path, checked: int) -> Entry:
-    """Fill ``url``'s journey to each size in turn and measure the report and the refresh at
-    each (against the reference up to ``checked`` events); then the pages after junk keys on
+def measure(
+    name: str,
+    url: str,
+    sizes: list[int],
+    scratch: Path,
+    checked: int,
+    copy: Callable[[str, str], str],
+) -> Entry:
+    """Fill ``url``'s journey to each size in turn, check the report at each (against DuckDB,
+    and the reference up to ``checked`` events) and keep a copy of the database as it is
+    (``copy(url, key)`` gives the copy's URL); then time the reports and the refresh in rounds
+    that visit every size in turn (:func:`_rounds`), and render the pages after junk keys on
     the largest."""
     app = create_app(url)
     db = app.extensions["journey"].database
     settings = app.extensions["journey"].settings
-    out: Entry = {"sizes": {}}
+    out: Entry = {"sizes": {}, "growth": {}}
     today = dt.datetime.now(dt.timezone.utc).date()
     start = today - dt.timedelta(days=29)
     low = dt.datetime.combine(start, dt.time())
     # Sessions start until two hours ago: every one is closed before the report is asked for.
     high = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - dt.timedelta(hours=2)
+    urls: dict[str, str] = {}
     with app.app_context():
         api.create_tables()
         org = api.create_organization(ORG)
@@ -516,40 +536,22 @@ def measure(name: str, url: str, sizes: list[int], scratch: Path, checked: int) 
             refreshed, _ = _timed(lambda: refresh(db))
             settle(db)
             entry: Entry = {"events": total, "fill_s": spent, "refresh_fill_s": refreshed}
-            progress(f"  refresh {refreshed:.0f} s; the reports")
-            entry["report_s"], plain = _warm(lambda: api.report(org, JOURNEY))
-            entry["device_s"], device = _warm(lambda: api.report(org, JOURNEY, breakdown="device"))
-            entry["filtered_s"], _ = _warm(lambda: api.report(org, JOURNEY, filters=FILTERS))
+            progress(f"  refresh {refreshed:.0f} s; DuckDB")
+            plain = api.report(org, JOURNEY)
+            device = api.report(org, JOURNEY, breakdown="device")
             entry["sessions"] = plain["totals"]["sessions"]
-            progress(
-                f"  report {entry['report_s'] * 1000:.0f} ms, "
-                f"by device {entry['device_s'] * 1000:.0f} ms, "
-                f"two filters {entry['filtered_s'] * 1000:.0f} ms; DuckDB"
-            )
             entry.update(_duckdb(db, journey.id, plain, low, scratch / f"{name}-{key}.csv"))
             progress(f"  DuckDB {entry['duckdb_s'] * 1000:.0f} ms")
             if size <= checked:
                 progress("  the reference")
                 entry.update(_reference(db, journey, settings, start, today, plain, device))
                 progress(f"  reference {entry['reference_s']:.0f} s")
-            # New sessions of the last hours, on top: the refresh of what arrived since, the
-            # median of FRESH_ROUNDS (one commit's checkpoint or a busy disk sways one).
-            recent = high - dt.timedelta(hours=1), high
-            times, counts = [], []
-            for round_ in range(FRESH_ROUNDS):
-                insert(db, journey.id, sessions(f"f{n}-{round_}-", FRESH_EVENTS, *recent))
-                spent, done = _timed(lambda: refresh(db))
-                times.append(spent)
-                counts.append(done.events)
-                total += done.events
-            entry["refresh_s"] = statistics.median(times)
-            entry["refresh_events"] = round(statistics.median(counts))
-            progress(
-                f"  refresh after {entry['refresh_events']:,} new events: "
-                + ", ".join(f"{spent * 1000:.0f}" for spent in times)
-                + " ms"
-            )
             out["sizes"][key] = entry
+            if size != sizes[-1]:
+                db.close_all()
+                urls[key] = copy(url, key)
+        urls[label(sizes[-1])] = url
+        _rounds(name, urls, journey.id, out, (high - dt.timedelta(hours=1), high))
         progress(f"[{name}] {JUNK:,} junk step keys and {JUNK:,} junk field keys")
         vocabulary.junk(db, journey.id, STEPS[1], JUNK)
         refresh(db)
@@ -562,6 +564,76 @@ def measure(name: str, url: str, sizes: list[int], scratch: Path, checked: int) 
             progress(f"  {kind}: {warm * 1000:.0f} ms warm, {size / 1024:.0f} KB")
     db.close()
     return out
+
+
+def _rounds(
+    name: str,
+    urls: dict[str, str],
+    journey_id: int,
+    out: Entry,
+    recent: tuple[dt.datetime, dt.datetime],
+) -> None:
+    """Time the reports (:data:`REPORT_ROUNDS` rounds after one warm-up) and then the refresh
+    after :data:`FRESH_EVENTS` new events of the last hours (:data:`FRESH_ROUNDS` rounds) on
+    the database of each size (``urls``, smallest first), the sizes taking turns within each
+    round: a slow spell of the shared machine falls on every size of a round. Each size's time
+    is the median of its rounds; the growth from the smallest size to the largest (and the
+    refresh's slowest ÷ fastest) the median of the rounds' own quotients."""
+    apps = {key: create_app(url) for key, url in urls.items()}
+    keys = list(urls)
+    calls = {
+        "report_s": lambda: api.report(ORG, JOURNEY),
+        "device_s": lambda: api.report(ORG, JOURNEY, breakdown="device"),
+        "filtered_s": lambda: api.report(ORG, JOURNEY, filters=FILTERS),
+    }
+    for field, call in calls.items():
+        times: dict[str, list[float]] = {key: [] for key in keys}
+        for round_ in range(REPORT_ROUNDS + 1):
+            for key in keys if round_ % 2 else keys[::-1]:
+                with apps[key].app_context():
+                    spent, _ = _timed(call)
+                if round_:  # the first round warms each database up
+                    times[key].append(spent)
+        _keep(out, field, times)
+    progress(
+        f"[{name}] reports, ms: "
+        + "; ".join(
+            f"{key} {out['sizes'][key]['report_s'] * 1000:.0f}, "
+            f"by device {out['sizes'][key]['device_s'] * 1000:.0f}, "
+            f"two filters {out['sizes'][key]['filtered_s'] * 1000:.0f}"
+            for key in keys
+        )
+    )
+    times = {key: [] for key in keys}
+    counts: list[int] = []
+    for round_ in range(FRESH_ROUNDS):
+        for n, key in enumerate(keys):
+            db = apps[key].extensions["journey"].database
+            with apps[key].app_context():
+                insert(db, journey_id, sessions(f"f{n}-{round_}-", FRESH_EVENTS, *recent))
+                spent, done = _timed(partial(refresh, db))
+            times[key].append(spent)
+            counts.append(done.events)
+    _keep(out, "refresh_s", times)
+    out["refresh_events"] = round(statistics.median(counts))
+    progress(
+        f"[{name}] refresh after {out['refresh_events']:,} new events, ms: "
+        + "; ".join(f"{key} " + ", ".join(f"{t * 1000:.0f}" for t in times[key]) for key in keys)
+    )
+    for app in apps.values():
+        app.extensions["journey"].database.close_all()
+
+
+def _keep(out: Entry, field: str, times: dict[str, list[float]]) -> None:
+    """Each size's median time of ``field``, and the median of the rounds' growth: the largest
+    size's time ÷ the smallest's (for the refresh, the slowest ÷ the fastest)."""
+    for key, spent in times.items():
+        out["sizes"][key][field] = statistics.median(spent)
+    rounds = list(zip(*times.values(), strict=True))
+    if field == "refresh_s":
+        out["growth"][field] = statistics.median(max(r) / min(r) for r in rounds)
+    else:
+        out["growth"][field] = statistics.median(r[-1] / r[0] for r in rounds)
 
 
 def _duckdb(db: Database, journey_id: int, plain: Entry, low: dt.datetime, path: Path) -> Entry:
@@ -748,13 +820,7 @@ def rows(results: dict[str, Entry], sizes: list[int]) -> list[tuple[str, list[st
             row(f"{text} at {key}, warm ms", size(key, field), ms, goal[0], goal[1])
         if len(keys) > 1:
             growth = ("≤ 1.5", lambda v: v <= 1.5) if field != "filtered_s" else ("", None)
-            row(
-                f"  {last} ÷ {first}",
-                quotient(("sizes", last, field), ("sizes", first, field)),
-                ratio,
-                growth[0],
-                growth[1],
-            )
+            row(f"  {last} ÷ {first}", pick("growth", field), ratio, growth[0], growth[1])
     for key in keys:
         row(f"DuckDB over the raw events at {key}, warm ms", size(key, "duckdb_s"), ms)
         row(
@@ -778,16 +844,7 @@ def rows(results: dict[str, Entry], sizes: list[int]) -> list[tuple[str, list[st
             ms,
         )
     if len(keys) > 1:
-        row(
-            "  slowest ÷ fastest",
-            lambda r: (
-                max(e["refresh_s"] for e in r["sizes"].values())
-                / min(e["refresh_s"] for e in r["sizes"].values())
-            ),
-            ratio,
-            "≤ 1.5",
-            lambda v: v <= 1.5,
-        )
+        row("  slowest ÷ fastest", pick("growth", "refresh_s"), ratio, "≤ 1.5", lambda v: v <= 1.5)
     for key in keys:
         row(f"refresh of the fill to {key}, s", size(key, "refresh_fill_s"), lambda v: f"{v:.1f}")
     for kind, text in (("page", "journey page"), ("breakdown_page", "  broken down by device")):
@@ -920,9 +977,18 @@ def main(argv: list[str] | None = None) -> int:
         def sqlite(name: str) -> str:
             return f"sqlite:///{scratch / name}.sqlite3"
 
+        def sqlite_copy(url: str, key: str) -> str:
+            copied = sqlite(f"reports-{key}")
+            with (
+                closing(sqlite3.connect(url[10:])) as source,
+                closing(sqlite3.connect(copied[10:])) as target,
+            ):
+                source.backup(target)
+            return copied
+
         if not args.no_sqlite:
             results["SQLite"] = measure(
-                "SQLite", sqlite("reports"), sizes, scratch, args.reference_max
+                "SQLite", sqlite("reports"), sizes, scratch, args.reference_max, sqlite_copy
             )
             if not args.no_ingest:
                 results["SQLite"]["ingest"] = ingest(scratch, sqlite, "SQLite")
@@ -936,8 +1002,18 @@ def main(argv: list[str] | None = None) -> int:
                 def postgres(name: str) -> str:
                     return servers.create_postgres_database(prefix, f"bench_{name}")
 
+                def postgres_copy(url: str, key: str) -> str:
+                    return servers.create_postgres_database(
+                        prefix, f"bench_reports_{key.lower()}", template=url.rsplit("/", 1)[1]
+                    )
+
                 results["PostgreSQL"] = measure(
-                    "PostgreSQL", postgres("reports"), sizes, scratch, args.reference_max
+                    "PostgreSQL",
+                    postgres("reports"),
+                    sizes,
+                    scratch,
+                    args.reference_max,
+                    postgres_copy,
                 )
                 if not args.no_ingest:
                     results["PostgreSQL"]["ingest"] = ingest(scratch, postgres, "PostgreSQL")

@@ -278,8 +278,9 @@ def postgres_replica(primary: str, max_connections: int = 100) -> Iterator[str]:
         shutil.rmtree(home, ignore_errors=True)
 
 
-def create_postgres_database(prefix: str, name: str) -> str:
-    """Create database ``name`` on the server at ``prefix``; return its URL."""
+def create_postgres_database(prefix: str, name: str, template: str | None = None) -> str:
+    """Create database ``name`` on the server at ``prefix`` (a copy of database ``template``,
+    which nobody may be connected to); return its URL."""
     import psycopg2
 
     conn = psycopg2.connect(f"{prefix}/postgres")
@@ -287,7 +288,8 @@ def create_postgres_database(prefix: str, name: str) -> str:
         conn.autocommit = True
         with conn.cursor() as cursor:
             cursor.execute(f"DROP DATABASE IF EXISTS {name}")
-            cursor.execute(f"CREATE DATABASE {name}")
+            copied = f" TEMPLATE {template}" if template else ""
+            cursor.execute(f"CREATE DATABASE {name}{copied}")
     finally:
         conn.close()
     return f"{prefix}/{name}"
