@@ -614,7 +614,7 @@ def _rounds(
                 spent, done = _timed(partial(refresh, db))
             times[key].append(spent)
             counts.append(done.events)
-    _keep(out, "refresh_s", times)
+    _keep(out, "refresh_s", times, lambda r: max(r) / min(r))
     out["refresh_events"] = round(statistics.median(counts))
     progress(
         f"[{name}] refresh after {out['refresh_events']:,} new events, ms: "
@@ -624,16 +624,17 @@ def _rounds(
         app.extensions["journey"].database.close_all()
 
 
-def _keep(out: Entry, field: str, times: dict[str, list[float]]) -> None:
-    """Each size's median time of ``field``, and the median of the rounds' growth: the largest
-    size's time ÷ the smallest's (for the refresh, the slowest ÷ the fastest)."""
+def _keep(
+    out: Entry,
+    field: str,
+    times: dict[str, list[float]],
+    growth: Callable[[tuple[float, ...]], float] = lambda r: r[-1] / r[0],
+) -> None:
+    """Each size's median time of ``field``, and the median of the rounds' ``growth`` (by
+    default the largest size's time ÷ the smallest's)."""
     for key, spent in times.items():
         out["sizes"][key][field] = statistics.median(spent)
-    rounds = list(zip(*times.values(), strict=True))
-    if field == "refresh_s":
-        out["growth"][field] = statistics.median(max(r) / min(r) for r in rounds)
-    else:
-        out["growth"][field] = statistics.median(r[-1] / r[0] for r in rounds)
+    out["growth"][field] = statistics.median(map(growth, zip(*times.values(), strict=True)))
 
 
 def _duckdb(db: Database, journey_id: int, plain: Entry, low: dt.datetime, path: Path) -> Entry:
